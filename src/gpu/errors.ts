@@ -1,0 +1,56 @@
+/**
+ * Typed errors. Every error the engine throws on purpose is a WebGpuCamError; each names the
+ * offending thing (tensor, node, kernel, operator) so the caller can show it, and none leaves
+ * the engine unusable.
+ */
+
+export class WebGpuCamError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** No WebGPU implementation, no adapter, or no device could be had. */
+export class WebGPUUnavailableError extends WebGpuCamError {}
+
+/** Bad input from the caller: wrong rank, wrong shape, out-of-range value, unknown name. */
+export class InvalidInputError extends WebGpuCamError {}
+
+/** A weight or input whose shape does not fit the op it feeds. */
+export class ShapeMismatchError extends InvalidInputError {}
+
+/** A tensor larger than the device can bind (maxStorageBufferBindingSize / maxBufferSize). */
+export class ResourceLimitError extends InvalidInputError {}
+
+/** A graph that is not well formed, or a request for a tensor that is not in it. */
+export class GraphError extends InvalidInputError {}
+
+/** A model uses an operator the engine does not implement. */
+export class UnsupportedOperatorError extends WebGpuCamError {
+  constructor(
+    readonly opType: string,
+    readonly nodeName: string,
+    readonly supported: readonly string[],
+  ) {
+    super(
+      `unsupported operator '${opType}' (node '${nodeName}'); supported operators: ${supported.join(', ')}`,
+    );
+  }
+}
+
+/** An attribution method that cannot apply to this model (e.g. CAM without a GAP→linear head). */
+export class MethodNotApplicableError extends InvalidInputError {}
+
+/** A shader failed to compile or a pipeline failed to build; carries the compiler's messages. */
+export class ShaderError extends WebGpuCamError {
+  constructor(
+    readonly kernel: string,
+    readonly details: string,
+  ) {
+    super(`kernel '${kernel}': ${details}`);
+  }
+}
+
+/** A GPU validation or out-of-memory error raised while recording or running work. */
+export class GPUExecutionError extends WebGpuCamError {}

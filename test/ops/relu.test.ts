@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { reluBackward, reluForward } from '../../src/ops/relu';
+import * as ref from '../../src/reference/relu';
+import { hostTensor } from '../../src/reference/tensor';
+import { expectAllclose, F32 } from '../util/compare';
+import { getEngine } from '../util/gpu';
+import { numericGrad } from '../util/gradcheck';
+import { randn, randnAwayFromZero } from '../util/random';
+
+describe('relu reference', () => {
+  it('backward equals central differences', () => {
+    const x = hostTensor([2, 3, 5, 7], randnAwayFromZero(210, 1));
+    const dy = hostTensor([2, 3, 5, 7], randn(210, 2));
+    expectAllclose(ref.reluBackward(dy, x).data, numericGrad(ref.reluForward, x, dy).data, { atol: 1e-6, rtol: 1e-6 });
+  });
+
+  it('guided backward never passes a negative gradient', () => {
+    const x = hostTensor([1, 4, 3, 3], randn(36, 3));
+    const dy = hostTensor([1, 4, 3, 3], randn(36, 4));
+    const dx = ref.reluBackward(dy, x, { guided: true });
+    for (let i = 0; i < 36; i++) {
+      expect(dx.data[i]).toBeGreaterThanOrEqual(0);
+      expect(dx.data[i]).toBe(x.data[i] > 0 && dy.data[i] > 0 ? dy.data[i] : 0);
+    }
+  });
+});
+
+describe('relu on the GPU equals the reference', () => {
+  it.each([
+    [[1, 1, 1, 1]],
+    [[2, 3, 7, 5]],
+    [[1, 70001]], // odd length, 274 workgroups with a partial last one
+  ])('forward %j', async (shape) => {
+    const e = await getEngine();
+    const n = shape.reduce((a, b) => a * b, 1);
+    const xs = randn(n, 10);
+    const x = e.upload(xs, shape);
+    const y = await reluForward(e, x);
+    expectAllclose(await y.read(), ref.reluForward(hostTensor(shape, xs)).data, F32, 'relu forward');
+    x.destroy();
+    y.destroy();
+  });
+
+  it.each([false, true])('backward with T=3 targets over N=2, guided=%s', async (guided) => {
+    const e = await getEngine();
+    const xs = randn(2 * 3 * 5 * 5, 11);
+    const dys = randn(6 * 3 * 5 * 5, 12);
+    await e.scope(async () => {
+      const x = e.upload(xs, [2, 3, 5, 5]);
+      const dy = e.upload(dys, [6, 3, 5, 5]);
+      const dx = await reluBackward(e, dy, x, { guided });
+      const want = ref.reluBackward(hostTensor([6, 3, 5, 5], dys), hostTensor([2, 3, 5, 5], xs), { guided });
+      expectAllclose(await dx.read(), want.data, F32, 'relu backward');
+    });
+    expect(e.liveTensors).toBe(0);
+  });
+});
