@@ -1,0 +1,72 @@
+/**
+ * The model description: a DAG of nodes over named tensors, each node one op of src/ops.
+ * ONNX import maps onto it op for op (BatchNormalization folded into the conv before it).
+ * Plain data, so it can be written by hand, built in code, or stored as JSON.
+ *
+ * Batch: `input.shape` is [C, H, W] (the batch N is chosen per run).
+ * Weights: float32 arrays in PyTorch/ONNX layouts: conv weight [Cout, Cin/groups, KH, KW],
+ * linear weight [M, K] (y = x·Wᵀ + b).
+ */
+
+export type OpType =
+  | 'conv2d'
+  | 'relu'
+  | 'maxpool2d'
+  | 'avgpool2d'
+  | 'globalavgpool'
+  | 'linear'
+  | 'flatten'
+  | 'reshape'
+  | 'add'
+  | 'concat'
+  | 'softmax'
+  | 'identity';
+
+export interface WeightSpec {
+  shape: number[];
+  data: ArrayLike<number>;
+}
+
+export interface Conv2dAttrs {
+  /** [sh, sw], default [1, 1] */
+  stride?: [number, number];
+  /** [top, left, bottom, right], default zeros */
+  pads?: [number, number, number, number];
+  /** [dh, dw], default [1, 1] */
+  dilation?: [number, number];
+  /** default 1 */
+  groups?: number;
+}
+
+export interface Pool2dAttrs {
+  kernel: [number, number];
+  /** default = kernel */
+  stride?: [number, number];
+  /** [top, left, bottom, right], default zeros */
+  pads?: [number, number, number, number];
+  /** round output size up (ONNX ceil_mode), default false */
+  ceilMode?: boolean;
+  /** avg pool only: count padded zeros in the divisor (PyTorch default true, ONNX default false) */
+  countIncludePad?: boolean;
+}
+
+export interface NodeSpec {
+  op: OpType;
+  name: string;
+  inputs: string[];
+  output: string;
+  /** conv2d: Conv2dAttrs; pools: Pool2dAttrs; reshape: { shape: number[] } without batch;
+   *  concat: { axis: number } (default 1); flatten: { axis: 1 } */
+  attrs?: Record<string, unknown>;
+  /** conv2d: weight, bias?; linear: weight, bias? */
+  weights?: Record<string, WeightSpec>;
+}
+
+export interface GraphSpec {
+  name?: string;
+  input: { name: string; shape: [number, number, number] };
+  output: string;
+  nodes: NodeSpec[];
+  /** Optional class names, index-aligned with the output. */
+  labels?: string[];
+}
