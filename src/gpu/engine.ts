@@ -407,7 +407,11 @@ class Timing {
   #pending: Promise<Record<string, number>> | null = null;
 
   constructor(private readonly device: GPUDevice) {
-    this.#querySet = device.createQuerySet({ type: 'timestamp', count: Timing.MAX_PASSES * 2, label: 'stage-timestamps' });
+    this.#querySet = device.createQuerySet({
+      type: 'timestamp',
+      count: Timing.MAX_PASSES * 2,
+      label: 'stage-timestamps',
+    });
     this.#resolve = device.createBuffer({
       size: Timing.MAX_PASSES * 2 * 8,
       usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,

@@ -33,9 +33,7 @@ export class UnsupportedOperatorError extends WebGpuCamError {
     readonly nodeName: string,
     readonly supported: readonly string[],
   ) {
-    super(
-      `unsupported operator '${opType}' (node '${nodeName}'); supported operators: ${supported.join(', ')}`,
-    );
+    super(`unsupported operator '${opType}' (node '${nodeName}'); supported operators: ${supported.join(', ')}`);
   }
 }
 

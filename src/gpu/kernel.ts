@@ -95,7 +95,10 @@ export class KernelCache {
       if (errors.length || err) {
         const lines = code.split('\n');
         const msg = errors
-          .map((m) => `${spec.name}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1]?.trim() ?? ''}`)
+          .map(
+            (m) =>
+              `${spec.name}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1]?.trim() ?? ''}`,
+          )
           .join('\n');
         throw new ShaderError(label, msg || err!.message);
       }

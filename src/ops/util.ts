@@ -13,8 +13,7 @@ export function expectRank(shape: Shape, rank: number, what: string): void {
  * forward tensor's N, the other dims equal. Returns T.
  */
 export function targetsOf(grad: Shape, fwd: Shape, what: string): number {
-  const ok =
-    grad.length === fwd.length && grad[0] % fwd[0] === 0 && grad.slice(1).every((d, i) => d === fwd[i + 1]);
+  const ok = grad.length === fwd.length && grad[0] % fwd[0] === 0 && grad.slice(1).every((d, i) => d === fwd[i + 1]);
   if (!ok) {
     throw new ShapeMismatchError(
       `${what}: gradient ${shapeStr(grad)} does not match forward tensor ${shapeStr(fwd)} (leading dim must be T·N)`,
