@@ -1,0 +1,5 @@
+// Types for scripts/chromium.mjs (plain JavaScript so that Node runs it without a build step).
+export declare const CANDIDATES: readonly string[];
+export declare function findChromium(env?: NodeJS.ProcessEnv): string | null;
+export declare function isRoot(): boolean;
+export declare function chromiumArgs(userDataDir: string, env?: NodeJS.ProcessEnv): string[];
