@@ -174,9 +174,26 @@ export class Engine implements TensorOwner {
     return out;
   }
 
+  /** A new tensor of `shape` holding src's elements from `offset` on (a copy, recorded in order). */
+  slice(src: Tensor, offset: number, shape: Shape, label = `${src.label}:slice`): Tensor {
+    const out = this.empty(shape, label);
+    if (offset < 0 || offset + out.size > src.size) {
+      out.destroy();
+      throw new InvalidInputError(`slice of '${src.label}': elements [${offset}, ${offset + sizeOf(shape)}) out of range`);
+    }
+    this.#endPass();
+    this.#enc().copyBufferToBuffer(src.buffer, offset * 4, out.buffer, 0, out.size * 4);
+    return out;
+  }
+
   track(t: Tensor): void {
     this.#live.add(t);
     this.#scopes.at(-1)?.add(t);
+  }
+
+  /** Take tensors out of every open scope: the caller (e.g. a Model holding weights) owns them now. */
+  keep(...ts: Tensor[]): void {
+    for (const set of this.#scopes) for (const t of ts) set.delete(t);
   }
 
   /** Number of live (not destroyed) tensors; for leak checks. */

@@ -1,0 +1,142 @@
+/**
+ * The attribution methods on the CPU, step by step, in the lecture's notation.
+ *
+ * A^k       the k-th feature map (h×w) of the chosen layer, for image i: A[i, k, :, :]
+ * g^{kc}    ∂y^c/∂A^k, one gradient per (target, image) row b = t·N + i: G[b, k, :, :]
+ * Z = h·w   the number of positions in a map
+ *
+ * Every map function returns one map per row b: [B, h, w].
+ */
+import { hostTensor, type HostTensor } from './tensor';
+
+/** Grad-CAM: α^c_k = (1/Z) Σ_ij g^{kc}_ij. Counterfactual Grad-CAM uses sign = −1 (negated gradients). */
+export function gradcamWeights(G: HostTensor, sign: 1 | -1 = 1): HostTensor {
+  const [B, K, h, w] = G.shape;
+  const Z = h * w;
+  const alpha = hostTensor([B, K]);
+  for (let b = 0; b < B; b++) {
+    for (let k = 0; k < K; k++) {
+      let sum = 0;
+      for (let ij = 0; ij < Z; ij++) sum += sign * G.data[(b * K + k) * Z + ij];
+      alpha.data[b * K + k] = sum / Z;
+    }
+  }
+  return alpha;
+}
+
+/**
+ * Grad-CAM++: w^c_k = Σ_ij a^{kc}_ij · ReLU(g_ij), with
+ * a^{kc}_ij = g² / (2g² + Σ_ab A^k_ab · g³)   (g = g^{kc}_ij; a = 0 where the denominator is 0).
+ * This closed form assumes the class score passes through exp and the network is piecewise
+ * linear, so that higher derivatives are powers of the first (see docs/METHODS.md).
+ */
+export function gradcamppWeights(A: HostTensor, G: HostTensor): HostTensor {
+  const [N, K, h, w] = A.shape;
+  const B = G.shape[0];
+  const Z = h * w;
+  const out = hostTensor([B, K]);
+  for (let b = 0; b < B; b++) {
+    const i = b % N;
+    for (let k = 0; k < K; k++) {
+      let sumA = 0;
+      for (let ab = 0; ab < Z; ab++) sumA += A.data[(i * K + k) * Z + ab];
+      let wk = 0;
+      for (let ij = 0; ij < Z; ij++) {
+        const g = G.data[(b * K + k) * Z + ij];
+        const num = g * g;
+        const den = 2 * g * g + sumA * g * g * g;
+        const a = den !== 0 ? num / den : 0;
+        wk += a * Math.max(g, 0);
+      }
+      out.data[b * K + k] = wk;
+    }
+  }
+  return out;
+}
+
+/** CAM: w^c_k is row c of the linear layer after global average pooling; one row per target. */
+export function camWeights(linearWeight: HostTensor, classes: readonly number[], n: number): HostTensor {
+  const [, K] = linearWeight.shape;
+  const T = classes.length;
+  const out = hostTensor([T * n, K]);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < K; k++) out.data[(t * n + i) * K + k] = linearWeight.data[classes[t] * K + k];
+    }
+  }
+  return out;
+}
+
+/** L^c_ij = Σ_k w_k A^k_ij, then ReLU unless `relu` is false (CAM is shown signed). */
+export function weightedSum(A: HostTensor, weights: HostTensor, relu: boolean): HostTensor {
+  const [N, K, h, w] = A.shape;
+  const B = weights.shape[0];
+  const Z = h * w;
+  const out = hostTensor([B, h, w]);
+  for (let b = 0; b < B; b++) {
+    const i = b % N;
+    for (let ij = 0; ij < Z; ij++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += weights.data[b * K + k] * A.data[(i * K + k) * Z + ij];
+      out.data[b * Z + ij] = relu ? Math.max(s, 0) : s;
+    }
+  }
+  return out;
+}
+
+/** Per map: (L − min) / (max − min); a constant map becomes all zeros. */
+export function normalizeMinMax(maps: HostTensor): HostTensor {
+  const B = maps.shape[0];
+  const Z = maps.data.length / B;
+  const out = hostTensor(maps.shape);
+  for (let b = 0; b < B; b++) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let j = 0; j < Z; j++) {
+      lo = Math.min(lo, maps.data[b * Z + j]);
+      hi = Math.max(hi, maps.data[b * Z + j]);
+    }
+    const range = hi - lo;
+    for (let j = 0; j < Z; j++) out.data[b * Z + j] = range > 0 ? (maps.data[b * Z + j] - lo) / range : 0;
+  }
+  return out;
+}
+
+/**
+ * Bilinear resize of [B, h, w] maps to [B, H, W] with half-pixel centres (PyTorch
+ * align_corners=False, OpenCV INTER_LINEAR): output pixel (y, x) samples the source at
+ * ((y + 0.5)·h/H − 0.5, (x + 0.5)·w/W − 0.5), clamped at the border.
+ */
+export function upsampleBilinear(maps: HostTensor, H: number, W: number): HostTensor {
+  const [B, h, w] = maps.shape;
+  const out = hostTensor([B, H, W]);
+  const source = (dst: number, scale: number, size: number) => {
+    const s = Math.max((dst + 0.5) * scale - 0.5, 0);
+    const i0 = Math.min(Math.floor(s), size - 1);
+    const i1 = Math.min(i0 + 1, size - 1);
+    return { i0, i1, f: s - i0 };
+  };
+  for (let b = 0; b < B; b++) {
+    for (let y = 0; y < H; y++) {
+      const sy = source(y, h / H, h);
+      for (let x = 0; x < W; x++) {
+        const sx = source(x, w / W, w);
+        const at = (yy: number, xx: number) => maps.data[(b * h + yy) * w + xx];
+        const top = at(sy.i0, sx.i0) * (1 - sx.f) + at(sy.i0, sx.i1) * sx.f;
+        const bottom = at(sy.i1, sx.i0) * (1 - sx.f) + at(sy.i1, sx.i1) * sx.f;
+        out.data[(b * H + y) * W + x] = top * (1 - sy.f) + bottom * sy.f;
+      }
+    }
+  }
+  return out;
+}
+
+/** Guided Grad-CAM: the upsampled Grad-CAM map [B, H, W] times guided backprop [B, C, H, W], per channel. */
+export function guidedGradcam(upsampled: HostTensor, guided: HostTensor): HostTensor {
+  const [B, C, H, W] = guided.shape;
+  const out = hostTensor(guided.shape);
+  for (let b = 0; b < B; b++)
+    for (let c = 0; c < C; c++)
+      for (let p = 0; p < H * W; p++) out.data[(b * C + c) * H * W + p] = upsampled.data[b * H * W + p] * guided.data[(b * C + c) * H * W + p];
+  return out;
+}
