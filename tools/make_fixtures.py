@@ -1,0 +1,507 @@
+#!/usr/bin/python3
+"""Golden fixtures for webgpu-cam: every attribution method computed independently in PyTorch.
+
+Run with Debian's interpreter (it has torch 1.13):   /usr/bin/python3 tools/make_fixtures.py
+Writes test/fixtures/<name>.json for each fixture network. See tools/README.md for the schema.
+
+Everything is deliberately plain: small random networks built from torch.nn modules, float64
+math, plain autograd, one backward pass per target (an oracle, not an optimised engine).
+Weights and inputs are drawn as float32 and only then widened to float64, so the values written
+to the JSON (9 significant digits) round-trip exactly to the float32 numbers the engine loads.
+
+The formulas are those of /work/shared/DESIGN.md, section "The methods":
+  gradcam         alpha_k = (1/Z) sum_ij g_kij,          map = ReLU(sum_k alpha_k A_k)
+  counterfactual  alpha_k = (1/Z) sum_ij -g_kij,         map = ReLU(sum_k alpha_k A_k)
+  gradcampp       w_k = sum_ij a_kij ReLU(g_kij),
+                  a_kij = g^2 / (2 g^2 + (sum_ab A_kab) g^3), a = 0 where the denominator is 0,
+                                                          map = ReLU(sum_k w_k A_k)
+  cam             w_k = W_fc[c, k] (GAP -> linear heads), map = sum_k w_k A_k (signed, no ReLU)
+  guided backprop d y^c / d x with every ReLU backward R_in = R_out [x > 0] [R_out > 0]
+  guided gradcam  upsample(normalise(gradcam)) (broadcast over channels) * guided backprop
+Display order: normalise at layer resolution ((L-min)/(max-min), constant -> zeros), THEN
+upsample bilinearly (torch interpolate, mode='bilinear', align_corners=False = half-pixel centres).
+"""
+
+import json
+import math
+import os
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+SCRIPT_VERSION = "make_fixtures.py 1.0.0"
+SEED = 20240611
+DIGITS = 9
+OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures")
+
+torch.set_default_dtype(torch.float64)
+
+
+# ----------------------------------------------------------------------------------------------
+# Guided ReLU, two independent implementations (cross-checked against each other and by hand)
+# ----------------------------------------------------------------------------------------------
+
+class GuidedReLUFn(torch.autograd.Function):
+    """Forward ReLU; backward R_in = R_out * [x > 0] * [R_out > 0]."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, r_out):
+        (x,) = ctx.saved_tensors
+        return r_out * (x > 0).to(r_out.dtype) * (r_out > 0).to(r_out.dtype)
+
+
+class ReLU(nn.Module):
+    """ReLU whose backward is normal or guided (custom autograd Function), switchable."""
+
+    def __init__(self):
+        super().__init__()
+        self.guided = False
+
+    def forward(self, x):
+        return GuidedReLUFn.apply(x) if self.guided else F.relu(x)
+
+
+class Add(nn.Module):
+    def forward(self, a, b):
+        return a + b
+
+
+def set_guided(model, on):
+    for m in model.modules():
+        if isinstance(m, ReLU):
+            m.guided = on
+
+
+# ----------------------------------------------------------------------------------------------
+# Fixture networks: an ordered list of (node name, op, module, input tensor names, output name)
+# ----------------------------------------------------------------------------------------------
+
+class Net(nn.Module):
+    def __init__(self, name, in_shape, nodes, layer, cam_fc=None):
+        super().__init__()
+        self.name = name
+        self.in_shape = in_shape  # [C, H, W]
+        self.nodes = nodes  # list of dicts: name, op, module, inputs, output, attrs
+        self.mods = nn.ModuleList([n["module"] for n in nodes])
+        self.layer = layer
+        self.cam_fc = cam_fc  # node name of the linear layer after GAP (None: CAM does not apply)
+        self.output = nodes[-1]["output"]
+
+    def forward(self, x):
+        """Returns (logits, dict of every tensor by name)."""
+        t = {"input": x}
+        for n in self.nodes:
+            args = [t[i] for i in n["inputs"]]
+            t[n["output"]] = n["module"](*args)
+        return t[self.output], t
+
+
+def conv(cin, cout, k=3, stride=1, pad=1, dilation=1, groups=1):
+    m = nn.Conv2d(cin, cout, k, stride=stride, padding=pad, dilation=dilation, groups=groups, bias=True)
+    fan_in = (cin // groups) * k * k
+    with torch.no_grad():
+        m.weight.copy_(torch.randn(m.weight.shape, dtype=torch.float32).double() * math.sqrt(2.0 / fan_in))
+        m.bias.copy_(torch.randn(m.bias.shape, dtype=torch.float32).double() * 0.1)
+        f32(m.weight)
+        f32(m.bias)
+    return m
+
+
+def linear(cin, cout):
+    m = nn.Linear(cin, cout, bias=True)
+    with torch.no_grad():
+        m.weight.copy_(torch.randn(m.weight.shape, dtype=torch.float32).double() * math.sqrt(2.0 / cin))
+        m.bias.copy_(torch.randn(m.bias.shape, dtype=torch.float32).double() * 0.1)
+        f32(m.weight)
+        f32(m.bias)
+    return m
+
+
+def f32(t):
+    """Make every value exactly float32-representable (in place)."""
+    t.copy_(t.float().double())
+
+
+def node(name, op, module, inputs, attrs=None):
+    return {"name": name, "op": op, "module": module, "inputs": inputs, "output": name, "attrs": attrs}
+
+
+def conv_node(name, inp, m):
+    ph, pw = m.padding
+    return node(name, "conv2d", m, [inp], {
+        "stride": list(m.stride),
+        "pads": [ph, pw, ph, pw],
+        "dilation": list(m.dilation),
+        "groups": m.groups,
+    })
+
+
+def make_gap_head():
+    c1, c2, fc = conv(3, 8), conv(8, 12), linear(12, 6)
+    nodes = [
+        conv_node("conv1", "input", c1),
+        node("relu1", "relu", ReLU(), ["conv1"]),
+        node("pool1", "maxpool2d", nn.MaxPool2d(2, 2), ["relu1"],
+             {"kernel": [2, 2], "stride": [2, 2], "pads": [0, 0, 0, 0]}),
+        conv_node("conv2", "pool1", c2),
+        node("relu2", "relu", ReLU(), ["conv2"]),
+        node("gap", "globalavgpool", nn.AdaptiveAvgPool2d(1), ["relu2"]),
+        node("flatten", "flatten", nn.Flatten(1), ["gap"], {"axis": 1}),
+        node("fc", "linear", fc, ["flatten"]),
+    ]
+    return Net("gap_head", [3, 17, 19], nodes, layer="relu2", cam_fc="fc")
+
+
+def make_deep_head():
+    nodes = [
+        conv_node("conv1", "input", conv(3, 8)),
+        node("relu1", "relu", ReLU(), ["conv1"]),
+        conv_node("conv2", "relu1", conv(8, 10, stride=2)),
+        node("relu2", "relu", ReLU(), ["conv2"]),
+        conv_node("conv3", "relu2", conv(10, 12)),
+        node("relu3", "relu", ReLU(), ["conv3"]),
+        node("gap", "globalavgpool", nn.AdaptiveAvgPool2d(1), ["relu3"]),
+        node("flatten", "flatten", nn.Flatten(1), ["gap"], {"axis": 1}),
+        node("fc1", "linear", linear(12, 16), ["flatten"]),
+        node("relu4", "relu", ReLU(), ["fc1"]),
+        node("fc2", "linear", linear(16, 5), ["relu4"]),
+    ]
+    # The chosen layer is NOT the last spatial layer here: it is relu2 (after the stride-2 conv).
+    return Net("deep_head", [3, 17, 19], nodes, layer="relu2", cam_fc=None)
+
+
+def make_residual():
+    # conv -> relu -> maxpool 3x3/s2/pad1 -> [conv(dilation 2) -> relu -> conv(groups 2) -> + skip -> relu]
+    # -> GAP -> linear.  Exercises pool padding, dilation, groups and the add node.
+    nodes = [
+        conv_node("conv0", "input", conv(3, 8)),
+        node("relu0", "relu", ReLU(), ["conv0"]),
+        node("pool0", "maxpool2d", nn.MaxPool2d(3, 2, padding=1), ["relu0"],
+             {"kernel": [3, 3], "stride": [2, 2], "pads": [1, 1, 1, 1]}),
+        conv_node("conv1", "pool0", conv(8, 8, pad=2, dilation=2)),
+        node("relu1", "relu", ReLU(), ["conv1"]),
+        conv_node("conv2", "relu1", conv(8, 8, groups=2)),
+        node("add", "add", Add(), ["conv2", "pool0"]),
+        node("relu2", "relu", ReLU(), ["add"]),
+        node("gap", "globalavgpool", nn.AdaptiveAvgPool2d(1), ["relu2"]),
+        node("flatten", "flatten", nn.Flatten(1), ["gap"], {"axis": 1}),
+        node("fc", "linear", linear(8, 6), ["flatten"]),
+    ]
+    return Net("residual", [3, 15, 18], nodes, layer="relu2", cam_fc="fc")
+
+
+# ----------------------------------------------------------------------------------------------
+# Export to a GraphSpec (src/model/spec.ts) and an independent interpreter of that spec
+# ----------------------------------------------------------------------------------------------
+
+def rnd(v):
+    v = float(v)
+    assert math.isfinite(v), v
+    return float(f"{v:.{DIGITS}g}")
+
+
+def tensor_json(t, shape=None):
+    t = t.detach()
+    return {"shape": list(shape if shape is not None else t.shape), "data": [rnd(v) for v in t.reshape(-1).tolist()]}
+
+
+def graph_spec(net):
+    nodes = []
+    for n in net.nodes:
+        d = {"op": n["op"], "name": n["name"], "inputs": n["inputs"], "output": n["output"]}
+        if n["attrs"] is not None:
+            d["attrs"] = n["attrs"]
+        m = n["module"]
+        if n["op"] in ("conv2d", "linear"):
+            d["weights"] = {"weight": tensor_json(m.weight), "bias": tensor_json(m.bias)}
+        nodes.append(d)
+    return {"name": net.name, "input": {"name": "input", "shape": net.in_shape}, "output": net.output, "nodes": nodes}
+
+
+def run_spec(spec, x):
+    """Evaluate a GraphSpec (as parsed back from JSON) with torch.nn.functional: checks the export."""
+    def w(n, k):
+        # JSON holds 9 significant digits; rounding to float32 recovers the exact values.
+        return torch.tensor(n["weights"][k]["data"]).float().double().reshape(n["weights"][k]["shape"])
+
+    t = {spec["input"]["name"]: x}
+    for n in spec["nodes"]:
+        a = n.get("attrs", {})
+        xs = [t[i] for i in n["inputs"]]
+        op = n["op"]
+        if op == "conv2d":
+            top, left, bottom, right = a["pads"]
+            y = F.conv2d(F.pad(xs[0], (left, right, top, bottom)), w(n, "weight"), w(n, "bias"),
+                         stride=a["stride"], dilation=a["dilation"], groups=a["groups"])
+        elif op == "relu":
+            y = F.relu(xs[0])
+        elif op == "maxpool2d":
+            top, left, bottom, right = a["pads"]
+            y = F.max_pool2d(F.pad(xs[0], (left, right, top, bottom), value=-math.inf), a["kernel"], a["stride"])
+        elif op == "globalavgpool":
+            y = xs[0].mean(dim=(2, 3), keepdim=True)
+        elif op == "flatten":
+            y = xs[0].reshape(xs[0].shape[0], -1)
+        elif op == "linear":
+            y = xs[0] @ w(n, "weight").T + w(n, "bias")
+        elif op == "add":
+            y = xs[0] + xs[1]
+        else:
+            raise ValueError(op)
+        t[n["output"]] = y
+    return t[spec["output"]]
+
+
+# ----------------------------------------------------------------------------------------------
+# The methods
+# ----------------------------------------------------------------------------------------------
+
+def normalise(m):
+    lo, hi = m.min(), m.max()
+    if hi - lo == 0:  # constant map: zeros, never NaN (0/0)
+        return torch.zeros_like(m)
+    return (m - lo) / (hi - lo)
+
+
+def upsample(m, H, W):
+    return F.interpolate(m[None, None], size=(H, W), mode="bilinear", align_corners=False)[0, 0]
+
+
+def combine(weights, A, relu):
+    m = (weights[:, None, None] * A).sum(0)
+    return F.relu(m) if relu else m
+
+
+def gradcampp_weights(A, g):
+    s = A.sum(dim=(1, 2), keepdim=True)  # sum_ab A_kab, per channel
+    num = g ** 2
+    den = 2 * g ** 2 + s * g ** 3
+    a = torch.where(den != 0, num / torch.where(den != 0, den, torch.ones_like(den)), torch.zeros_like(den))
+    return (a * F.relu(g)).sum(dim=(1, 2))
+
+
+def method_entry(weights, A, relu, H, W):
+    m = combine(weights, A, relu)
+    n = normalise(m)
+    return {"weights": weights, "map": m, "map_norm": n, "map_up": upsample(n, H, W)}
+
+
+def compute(net, x, targets):
+    C, H, W = net.in_shape
+    set_guided(net, False)
+    logits, t = net(x)
+    A = t[net.layer]
+    Z = A.shape[2] * A.shape[3]
+    res = {k: [] for k in ("grad", "input_grad", "guided_backprop")}
+    methods = {k: [] for k in ("gradcam", "counterfactual", "gradcampp", "cam")}
+
+    for c in targets:
+        # Plain gradients: to the layer and to the input, one backward per target.
+        xi = x.clone().requires_grad_(True)
+        logits_c, tc = net(xi)
+        g, gx = torch.autograd.grad(logits_c[0, c], [tc[net.layer], xi])
+        g, Ac = g[0], tc[net.layer][0].detach()
+
+        check_input_grad_fd(net, x, c, gx[0])
+
+        alpha = g.mean(dim=(1, 2))
+        methods["gradcam"].append(method_entry(alpha, Ac, True, H, W))
+        methods["counterfactual"].append(method_entry((-g).mean(dim=(1, 2)), Ac, True, H, W))
+        methods["gradcampp"].append(method_entry(gradcampp_weights(Ac, g), Ac, True, H, W))
+        if net.cam_fc is not None:
+            fc = dict((n["name"], n["module"]) for n in net.nodes)[net.cam_fc]
+            wc = fc.weight[c].detach()
+            methods["cam"].append(method_entry(wc, Ac, False, H, W))
+            # The lecture's identity: for a GAP -> linear head, alpha_k = W[c, k] / Z ...
+            assert torch.allclose(alpha, wc / Z, rtol=0, atol=1e-10), (net.name, c)
+            # ... so Grad-CAM = ReLU(CAM) / Z and the normalised maps coincide.
+            cam_map = methods["cam"][-1]["map"]
+            assert torch.allclose(methods["gradcam"][-1]["map"], F.relu(cam_map) / Z, rtol=0, atol=1e-10)
+            assert torch.allclose(methods["gradcam"][-1]["map_norm"], normalise(F.relu(cam_map)), rtol=0, atol=1e-9)
+
+        # Guided backprop, implementation 1: the custom autograd Function.
+        set_guided(net, True)
+        xg = x.clone().requires_grad_(True)
+        (gb,) = torch.autograd.grad(net(xg)[0][0, c], xg)
+        set_guided(net, False)
+        # Implementation 2: backward hooks on the ReLU modules clamping the incoming gradient.
+        gb2 = guided_by_hooks(net, x, c)
+        assert torch.equal(gb, gb2), (net.name, c, (gb - gb2).abs().max())
+
+        res["grad"].append(g)
+        res["input_grad"].append(gx[0])
+        res["guided_backprop"].append(gb[0])
+
+    T = len(targets)
+    ggc = [methods["gradcam"][i]["map_up"][None] * res["guided_backprop"][i] for i in range(T)]
+
+    def stack(lst):
+        return torch.stack(lst)
+
+    exp = {
+        "logits": tensor_json(logits),
+        "activation": tensor_json(A),
+        "gradients": tensor_json(stack(res["grad"])),
+        "input_gradients": tensor_json(stack(res["input_grad"])),
+    }
+    for name, entries in methods.items():
+        if not entries:
+            continue
+        exp[name] = {k: tensor_json(stack([e[k] for e in entries])) for k in ("weights", "map", "map_norm", "map_up")}
+    exp["guided_backprop"] = tensor_json(stack(res["guided_backprop"]))
+    exp["guided_gradcam"] = tensor_json(stack(ggc))
+    return exp, logits, methods
+
+
+def check_input_grad_fd(net, x, c, gx, n=8, eps=1e-6):
+    """Central differences of y^c at a few input positions. The net is piecewise linear and the
+    smallest |pre-activation| is ~1e-4, far above eps, so the difference quotient is exact up to
+    rounding."""
+    gen = torch.Generator().manual_seed(c)
+    with torch.no_grad():
+        for _ in range(n):
+            idx = tuple(int(torch.randint(s, (1,), generator=gen)) for s in gx.shape)
+            xp, xm = x.clone(), x.clone()
+            xp[(0,) + idx] += eps
+            xm[(0,) + idx] -= eps
+            fd = (net(xp)[0][0, c] - net(xm)[0][0, c]) / (2 * eps)
+            assert abs(fd - gx[idx]) < 1e-7, (net.name, c, idx, float(fd), float(gx[idx]))
+
+
+def guided_by_hooks(net, x, c):
+    """Guided backprop via full backward hooks on the ReLU modules (normal F.relu forward).
+
+    F.relu's backward already gives grad_in = grad_out * [x > 0]; replacing it with
+    grad_out.clamp(min=0) * [x > 0] yields grad_out * [x > 0] * [grad_out > 0].
+    """
+    handles = []
+    saved = {}
+
+    def fwd_hook(m, inp, out):
+        saved[id(m)] = inp[0].detach()
+
+    def bwd_hook(m, grad_in, grad_out):
+        return (grad_out[0].clamp(min=0) * (saved[id(m)] > 0).to(grad_out[0].dtype),)
+
+    for m in net.modules():
+        if isinstance(m, ReLU):
+            handles.append(m.register_forward_hook(fwd_hook))
+            handles.append(m.register_full_backward_hook(bwd_hook))
+    try:
+        xg = x.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(net(xg)[0][0, c], xg)
+    finally:
+        for h in handles:
+            h.remove()
+    return g
+
+
+# ----------------------------------------------------------------------------------------------
+# Self-checks on tiny hand-computed cases
+# ----------------------------------------------------------------------------------------------
+
+def check_by_hand():
+    # Guided backprop through two ReLU layers:
+    #   x = [1, -2];  W1 = [[1,0],[0,-1],[1,1]]  -> pre1 = [1, 2, -1], h1 = [1, 2, 0]
+    #   W2 = [[1,-1,0],[-1,1,2]]                  -> pre2 = [-1, 1],   h2 = [0, 1]
+    #   y = [2, 5] . h2 = 5
+    # Normal backward: R_pre2 = [0, 5]; R_h1 = W2^T R_pre2 = [-5, 5, 10]; R_pre1 = [-5, 5, 0];
+    #   dx = W1^T R_pre1 = [-5, -5].
+    # Guided: R_pre1 = R_h1 [pre1 > 0] [R_h1 > 0] = [0, 5, 0]; dx = W1^T [0, 5, 0] = [0, -5].
+    W1 = torch.tensor([[1.0, 0.0], [0.0, -1.0], [1.0, 1.0]])
+    W2 = torch.tensor([[1.0, -1.0, 0.0], [-1.0, 1.0, 2.0]])
+    w3 = torch.tensor([2.0, 5.0])
+    for relu, want in ((F.relu, [-5.0, -5.0]), (GuidedReLUFn.apply, [0.0, -5.0])):
+        x = torch.tensor([1.0, -2.0], requires_grad=True)
+        y = w3 @ relu(W2 @ relu(W1 @ x))
+        assert y.item() == 5.0
+        (dx,) = torch.autograd.grad(y, x)
+        assert dx.tolist() == want, (dx, want)
+
+    # Grad-CAM++ weights for one 1x2 channel: A = [1, 3] (sum 4), g = [0.5, -1]:
+    #   a = g^2 / (2 g^2 + 4 g^3): [0.25 / (0.5 + 0.5), 1 / (2 - 4)] = [0.25, -0.5]
+    #   w = 0.25 * ReLU(0.5) + (-0.5) * ReLU(-1) = 0.125
+    # A zero gradient gives a zero denominator: a = 0, no NaN.
+    A = torch.tensor([[[1.0, 3.0]], [[2.0, 2.0]]])
+    g = torch.tensor([[[0.5, -1.0]], [[0.0, 0.0]]])
+    assert gradcampp_weights(A, g).tolist() == [0.125, 0.0]
+
+    # Normalisation: a constant map becomes zeros.
+    assert normalise(torch.full((2, 3), 7.0)).abs().sum().item() == 0.0
+    # Bilinear upsampling with half-pixel centres: [0, 1] -> 4 wide = [0, .25, .75, 1].
+    assert upsample(torch.tensor([[0.0, 1.0]]), 1, 4).tolist() == [[0.0, 0.25, 0.75, 1.0]]
+
+
+# ----------------------------------------------------------------------------------------------
+
+def pick_targets(logits):
+    order = torch.argsort(logits[0], descending=True).tolist()
+    return [order[0], order[len(order) // 2], order[-1]]  # top, middle, bottom
+
+
+def main():
+    check_by_hand()
+    os.makedirs(OUT_DIR, exist_ok=True)
+    torch.manual_seed(SEED)
+    version = f"{SCRIPT_VERSION}; torch {torch.__version__}; python {sys.version.split()[0]}"
+    for make in (make_gap_head, make_deep_head, make_residual):
+        net = make()
+        C, H, W = net.in_shape
+        x = torch.randn(1, C, H, W, dtype=torch.float32).double()
+        with torch.no_grad():
+            logits, _ = net(x)
+        targets = pick_targets(logits)
+        exp, logits, methods = compute(net, x, targets)
+
+        spec = graph_spec(net)
+        fixture = {
+            "version": version,
+            "name": net.name,
+            "notes": {
+                "layout": "all tensors NCHW row-major, {shape, data}; per-target results stacked on a leading T axis in the order of 'targets'",
+                "precision": "float64 math in PyTorch autograd; weights and input are float32 values; written with 9 significant digits",
+                "targets": "[top class, middle-ranked class, bottom class] of the logits",
+                "map": "un-normalised map at layer resolution",
+                "map_norm": "(map - min) / (max - min) at layer resolution; a constant map gives zeros",
+                "map_up": "map_norm upsampled to the input size: normalise FIRST, then bilinear upsample "
+                          "(torch interpolate, align_corners=False, half-pixel centres)",
+                "cam": "present only for GAP -> linear heads: weights = linear weight row W[c, :], map signed (no ReLU), bias excluded",
+                "gradcampp": "a = g^2 / (2 g^2 + (sum_ab A_ab) g^3), a = 0 where the denominator is 0; w_k = sum_ij a_ij ReLU(g_ij)",
+                "guided_backprop": "d y^c / d input with every ReLU backward R_in = R_out [x>0] [R_out>0], not normalised",
+                "guided_gradcam": "gradcam.map_up broadcast over the input channels times guided_backprop",
+                "input_gradients": "plain d y^c / d input (normal ReLU backward)",
+            },
+            "graph": spec,
+            "input": tensor_json(x),
+            "layer": net.layer,
+            "targets": targets,
+            "expected": exp,
+        }
+        text = json.dumps(fixture, separators=(",", ":"))
+
+        # Check the export: the spec, as parsed back from the JSON, computes the same logits.
+        back = json.loads(text)
+        xb = torch.tensor(back["input"]["data"]).float().double().reshape(back["input"]["shape"])
+        assert torch.equal(xb, x)
+        lb = run_spec(back["graph"], xb)
+        assert torch.allclose(lb, logits, rtol=0, atol=1e-12), (lb - logits).abs().max()
+
+        path = os.path.join(OUT_DIR, f"{net.name}.json")
+        with open(path, "w") as f:
+            f.write(text + "\n")
+        A = exp["activation"]["shape"]
+        flat = {k: sum(1 for v in methods[k] if float(v["map"].max() - v["map"].min()) == 0) for k in methods if methods[k]}
+        print(f"{net.name}: input {[1, C, H, W]}, layer {net.layer} {A}, targets {targets}, "
+              f"logits {[round(v, 3) for v in logits[0].tolist()]}, constant maps {flat}, "
+              f"{len(text) / 1024:.0f} KiB -> {os.path.relpath(path)}")
+
+
+if __name__ == "__main__":
+    main()
