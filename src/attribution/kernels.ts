@@ -24,7 +24,8 @@ export const NONE = 0xffffffff;
 /** Class ids [T·N] (row t·N + i: image i's t-th best class) from scores [N, K]. */
 export async function topkClasses(e: Engine, scores: Tensor, t: number): Promise<Tensor> {
   const [n, k] = scores.shape;
-  if (!Number.isInteger(t) || t < 1 || t > k) throw new InvalidInputError(`topK must be an integer in [1, ${k}], got ${t}`);
+  if (!Number.isInteger(t) || t < 1 || t > k)
+    throw new InvalidInputError(`topK must be an integer in [1, ${k}], got ${t}`);
   const kern = await e.kernel({ name: 'topk', code: topkCode, overrides: { WG: 64 } });
   const classes = e.empty([t * n], 'classes');
   e.dispatch(kern, [scores, classes], new Uniforms().u32(n, k, t), [Math.ceil(n / 64), 1, 1]);
@@ -47,7 +48,13 @@ export interface WeightSlots {
 }
 
 /** Grad-CAM / counterfactual / Grad-CAM++ weights of every (row, channel) into their slots of `weights` [M, B, K]. */
-export async function channelWeights(e: Engine, A: Tensor, G: Tensor, weights: Tensor, slots: WeightSlots): Promise<void> {
+export async function channelWeights(
+  e: Engine,
+  A: Tensor,
+  G: Tensor,
+  weights: Tensor,
+  slots: WeightSlots,
+): Promise<void> {
   const [n, k, h, w] = A.shape;
   const rows = G.shape[0];
   const kern = await e.kernel({ name: 'channel_weights', code: channelWeightsCode, overrides: { WG: WG_REDUCE } });
@@ -56,11 +63,22 @@ export async function channelWeights(e: Engine, A: Tensor, G: Tensor, weights: T
 }
 
 /** CAM weights: row classes[b] of the linear weight [C_out, K] into `slot` of `weights` [M, B, K]. */
-export async function camWeights(e: Engine, linearWeight: Tensor, classes: Tensor, weights: Tensor, slot: number): Promise<void> {
+export async function camWeights(
+  e: Engine,
+  linearWeight: Tensor,
+  classes: Tensor,
+  weights: Tensor,
+  slot: number,
+): Promise<void> {
   const rows = classes.size;
   const k = linearWeight.shape[1];
   const kern = await e.kernel({ name: 'cam_weights', code: camWeightsCode, overrides: { WG: WG_ELEMENTWISE } });
-  e.dispatch(kern, [linearWeight, classes, weights], new Uniforms().u32(rows, k, slot), grid1d(rows * k, WG_ELEMENTWISE));
+  e.dispatch(
+    kern,
+    [linearWeight, classes, weights],
+    new Uniforms().u32(rows, k, slot),
+    grid1d(rows * k, WG_ELEMENTWISE),
+  );
 }
 
 /** Weighted channel sums, ReLU (per slot, from `reluMask`), min–max normalisation: raw and norm [M, B, h, w]. */
@@ -75,7 +93,12 @@ export async function combineMaps(
   const kern = await e.kernel({ name: 'cam_combine', code: combineCode, overrides: { WG: WG_REDUCE } });
   const raw = e.empty([m, rows, h, w], 'maps:raw');
   const norm = e.empty([m, rows, h, w], 'maps:normalised');
-  e.dispatch(kern, [A, weights, raw, norm], new Uniforms().u32(m * rows, rows, n, k, h * w, reluMask), grid1d(m * rows, 1));
+  e.dispatch(
+    kern,
+    [A, weights, raw, norm],
+    new Uniforms().u32(m * rows, rows, n, k, h * w, reluMask),
+    grid1d(m * rows, 1),
+  );
   return { raw, norm };
 }
 
@@ -96,6 +119,11 @@ export async function guidedGradcam(e: Engine, cam: Tensor, slot: number, guided
   const [rows, c, H, W] = guided.shape;
   const out = e.empty(guided.shape, 'guided-gradcam');
   const kern = await e.kernel({ name: 'guided_gradcam', code: guidedCode, overrides: { WG: WG_ELEMENTWISE } });
-  e.dispatch(kern, [cam, guided, out], new Uniforms().u32(out.size, c, H * W, slot * rows * H * W), grid1d(out.size, WG_ELEMENTWISE));
+  e.dispatch(
+    kern,
+    [cam, guided, out],
+    new Uniforms().u32(out.size, c, H * W, slot * rows * H * W),
+    grid1d(out.size, WG_ELEMENTWISE),
+  );
   return out;
 }

@@ -55,7 +55,9 @@ export class Graph {
     this.output = spec.output;
     const inShape = spec.input.shape;
     if (!Array.isArray(inShape) || inShape.length !== 3) {
-      throw new InvalidInputError(`graph input '${this.input}' must have shape [C, H, W], got ${JSON.stringify(inShape)}`);
+      throw new InvalidInputError(
+        `graph input '${this.input}' must have shape [C, H, W], got ${JSON.stringify(inShape)}`,
+      );
     }
     for (const n of spec.nodes) {
       if (!SUPPORTED_OPS.includes(n.op)) {
@@ -81,8 +83,10 @@ export class Graph {
         this.shapes.set(node.output, this.#inferShape(node));
       } catch (e) {
         if (e instanceof WebGpuCamError && e.message.startsWith(`node '${node.name}'`)) throw e;
-        if (e instanceof ShapeMismatchError) throw new ShapeMismatchError(`node '${node.name}' (${node.op}): ${e.message}`);
-        if (e instanceof InvalidInputError) throw new InvalidInputError(`node '${node.name}' (${node.op}): ${e.message}`);
+        if (e instanceof ShapeMismatchError)
+          throw new ShapeMismatchError(`node '${node.name}' (${node.op}): ${e.message}`);
+        if (e instanceof InvalidInputError)
+          throw new InvalidInputError(`node '${node.name}' (${node.op}): ${e.message}`);
         throw e;
       }
     }

@@ -264,7 +264,11 @@ export class Model {
     const from = opts.from ?? g.output;
     if (!g.has(from)) throw g.notFound(from);
     const outShape = g.shape(from, n);
-    if (seeds.rank !== outShape.length || seeds.shape[0] % n !== 0 || seeds.shape.slice(1).join() !== outShape.slice(1).join()) {
+    if (
+      seeds.rank !== outShape.length ||
+      seeds.shape[0] % n !== 0 ||
+      seeds.shape.slice(1).join() !== outShape.slice(1).join()
+    ) {
       throw new ShapeMismatchError(
         `seed gradients must be [T·${n}, ${outShape.slice(1).join(', ')}], got ${shapeStr(seeds.shape)}`,
       );
@@ -347,7 +351,12 @@ export class Model {
       case 'add':
         return node.inputs.map((_, j) => (needs[j] ? view(dy.reshape(dy.shape)) : null));
       case 'concat': {
-        const parts = await concatBackward(e, dy, node.inputs.map((_, j) => inShape(j)), (node.attrs?.axis as number | undefined) ?? 1);
+        const parts = await concatBackward(
+          e,
+          dy,
+          node.inputs.map((_, j) => inShape(j)),
+          (node.attrs?.axis as number | undefined) ?? 1,
+        );
         return parts.map((t, j) => {
           if (needs[j]) return own(t);
           t.destroy();

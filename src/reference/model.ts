@@ -133,7 +133,11 @@ export class RefModel {
           node.inputs.forEach((i) => onPath.has(i) && add(i, dy));
           break;
         case 'concat': {
-          const parts = concatBackward(dy, node.inputs.map((_, j) => inShape(j)), (node.attrs?.axis as number | undefined) ?? 1);
+          const parts = concatBackward(
+            dy,
+            node.inputs.map((_, j) => inShape(j)),
+            (node.attrs?.axis as number | undefined) ?? 1,
+          );
           node.inputs.forEach((i, j) => onPath.has(i) && add(i, parts[j]));
           break;
         }

@@ -8,10 +8,24 @@ import { randn } from '../util/random';
 let seedCounter = 1000;
 
 function w(shape: number[], fanIn: number): WeightSpec {
-  return { shape, data: randn(shape.reduce((a, b) => a * b, 1), seedCounter++, Math.sqrt(2 / fanIn)) };
+  return {
+    shape,
+    data: randn(
+      shape.reduce((a, b) => a * b, 1),
+      seedCounter++,
+      Math.sqrt(2 / fanIn),
+    ),
+  };
 }
 
-function conv(name: string, input: string, cin: number, cout: number, k: number, attrs: Record<string, unknown> = {}): NodeSpec {
+function conv(
+  name: string,
+  input: string,
+  cin: number,
+  cout: number,
+  k: number,
+  attrs: Record<string, unknown> = {},
+): NodeSpec {
   const groups = (attrs.groups as number | undefined) ?? 1;
   return {
     op: 'conv2d',
