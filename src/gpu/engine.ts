@@ -179,7 +179,9 @@ export class Engine implements TensorOwner {
     const out = this.empty(shape, label);
     if (offset < 0 || offset + out.size > src.size) {
       out.destroy();
-      throw new InvalidInputError(`slice of '${src.label}': elements [${offset}, ${offset + sizeOf(shape)}) out of range`);
+      throw new InvalidInputError(
+        `slice of '${src.label}': elements [${offset}, ${offset + sizeOf(shape)}) out of range`,
+      );
     }
     this.#endPass();
     this.#enc().copyBufferToBuffer(src.buffer, offset * 4, out.buffer, 0, out.size * 4);
@@ -269,6 +271,22 @@ export class Engine implements TensorOwner {
   }
   #stageName = 'default';
 
+  /**
+   * Record commands that are not dispatches (e.g. copyBufferToTexture into a canvas) into the
+   * current encoder, ordered after everything recorded so far. `fn` must only record.
+   */
+  encode(fn: (encoder: GPUCommandEncoder) => void): void {
+    this.#checkAlive();
+    this.#endPass();
+    fn(this.#enc());
+  }
+
+  /** Run `fn` when the engine is destroyed: frees per-engine caches kept outside it (colormap LUTs). */
+  onDestroy(fn: () => void): void {
+    this.#onDestroy.push(fn);
+  }
+  #onDestroy: (() => void)[] = [];
+
   /** Submit everything recorded. Rejects with GPUExecutionError on a validation/OOM error. */
   async flush(): Promise<void> {
     if (!this.#encoder) return;
@@ -332,6 +350,7 @@ export class Engine implements TensorOwner {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    for (const f of this.#onDestroy.splice(0)) f();
     for (const t of this.#live) t.destroy();
     this.#live.clear();
     this.pool.trim();

@@ -1,0 +1,4 @@
+/** Rendering attribution maps: colormaps, the overlay onto an image, drawing into a canvas. */
+export { COLORMAPS, LUT_SIZE, colormapLUT, isColormap, type ColormapName } from './colormaps';
+export { overlay, readRGBA, type OverlayOptions } from './overlay';
+export { canvasRowStride, drawToCanvas } from './canvas';
