@@ -24,6 +24,13 @@ export interface AcquiredDevice {
   adapter: AdapterDescription;
 }
 
+/**
+ * The Node binding's GPU instance. Kept for the life of the process: if it were garbage
+ * collected while a device made from it lives, Dawn's event processing would run on a freed
+ * instance (seen as a crash in InstanceBase::ProcessEvents).
+ */
+let nodeGPU: GPU | null = null;
+
 async function getGPU(): Promise<GPU> {
   const nav = (globalThis as { navigator?: Navigator }).navigator;
   if (nav?.gpu) return nav.gpu;
@@ -43,8 +50,11 @@ async function getGPU(): Promise<GPU> {
       `WebGPU in Node needs the 'webgpu' package (npm install webgpu): ${(e as Error).message}`,
     );
   }
-  Object.assign(globalThis, mod.globals);
-  return mod.create([]);
+  if (!nodeGPU) {
+    Object.assign(globalThis, mod.globals);
+    nodeGPU = mod.create([]);
+  }
+  return nodeGPU;
 }
 
 export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
