@@ -40,7 +40,9 @@ function ensureConfigured(e: Engine, context: GPUCanvasContext): void {
  * rowStride = canvasRowStride(width)) into the canvas of `context`. Resizes the canvas to
  * width×height if needed, configures the context for this engine's device (format 'rgba8unorm',
  * alphaMode 'opaque') when it is not already, records the copy after all pending work and
- * submits.
+ * submits. The submission happens before the returned promise first yields, so the caller can
+ * read the canvas (drawImage, toDataURL) in the same task, before the frame is presented; the
+ * promise then settles once GPU errors, if any, are known (GPUExecutionError).
  */
 export async function drawToCanvas(
   e: Engine,
