@@ -131,7 +131,7 @@ export class Graph {
       const n = this.nodes[i];
       if (reaches.has(n.output)) for (const x of n.inputs) reaches.add(x);
     }
-    return this.nodes.filter((n) => reaches.has(n.output) && dependsOnTarget.has(n.output));
+    return this.nodes.filter((n) => n.output !== target && reaches.has(n.output) && dependsOnTarget.has(n.output));
   }
 
   /**

@@ -54,15 +54,13 @@ export function gradcamppWeights(A: HostTensor, G: HostTensor): HostTensor {
   return out;
 }
 
-/** CAM: w^c_k is row c of the linear layer after global average pooling; one row per target. */
-export function camWeights(linearWeight: HostTensor, classes: readonly number[], n: number): HostTensor {
+/** CAM: w^c_k is row c of the linear layer after global average pooling, for the class c of each row b. */
+export function camWeights(linearWeight: HostTensor, rowClasses: readonly number[]): HostTensor {
   const [, K] = linearWeight.shape;
-  const T = classes.length;
-  const out = hostTensor([T * n, K]);
-  for (let t = 0; t < T; t++) {
-    for (let i = 0; i < n; i++) {
-      for (let k = 0; k < K; k++) out.data[(t * n + i) * K + k] = linearWeight.data[classes[t] * K + k];
-    }
+  const B = rowClasses.length;
+  const out = hostTensor([B, K]);
+  for (let b = 0; b < B; b++) {
+    for (let k = 0; k < K; k++) out.data[b * K + k] = linearWeight.data[rowClasses[b] * K + k];
   }
   return out;
 }
@@ -137,6 +135,7 @@ export function guidedGradcam(upsampled: HostTensor, guided: HostTensor): HostTe
   const out = hostTensor(guided.shape);
   for (let b = 0; b < B; b++)
     for (let c = 0; c < C; c++)
-      for (let p = 0; p < H * W; p++) out.data[(b * C + c) * H * W + p] = upsampled.data[b * H * W + p] * guided.data[(b * C + c) * H * W + p];
+      for (let p = 0; p < H * W; p++)
+        out.data[(b * C + c) * H * W + p] = upsampled.data[b * H * W + p] * guided.data[(b * C + c) * H * W + p];
   return out;
 }
