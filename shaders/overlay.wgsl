@@ -1,7 +1,8 @@
 // overlay: colour an attribution map with a colormap and blend it over an RGB image, writing
 // RGBA8 pixels ready to copy into a canvas texture.
 //
-// Layouts: attr is [H, W] float32, values meant to lie in [0, 1] (clamped). lut is the colormap
+// Layouts: attr holds [T, H, W] float32 maps, values meant to lie in [0, 1] (clamped); the one
+// drawn starts at p.map_offset = t * H * W. lut is the colormap
 // in byte units: 256 entries of (r, g, b) floats in [0, 255] (255 * colormapLUT(), rounded to
 // float32 on the CPU), entry i at lut[3i .. 3i+2]. img (IMAGE variant) is
 // [3, H, W] float32 RGB planes in [0, 1]. rgba is [H, row_stride] u32 words, one pixel each,
@@ -32,6 +33,7 @@ struct Params {
   width: u32,
   row_stride: u32,
   opacity: f32,
+  map_offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -63,7 +65,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   let hw = p.height * p.width;
   let pix = y * p.width + x;
-  let k = min(255u, u32(floor(clamp(attr[pix], 0.0, 1.0) * 256.0)));
+  let k = min(255u, u32(floor(clamp(attr[p.map_offset + pix], 0.0, 1.0) * 256.0)));
   var c = vec3f(lut[3u * k], lut[3u * k + 1u], lut[3u * k + 2u]);
 #if IMAGE
   let under = vec3f(img[pix], img[hw + pix], img[2u * hw + pix]);

@@ -21,24 +21,31 @@ export interface OverlayOptions {
   opacity: number;
   /** Words per output row, ≥ W (default W). Use canvasRowStride(W) for drawToCanvas(). */
   rowStride?: number;
+  /** Which map of a [T, H, W] stack to draw (default 0). */
+  target?: number;
 }
 
-/** [H, W] of a map given as [H, W] or [1, H, W]. */
-function mapSize(map: Tensor): [number, number] {
+/** [T, H, W] of a map given as [H, W] or [T, H, W]. */
+function mapSize(map: Tensor): [number, number, number] {
   const s = map.shape;
-  if (s.length === 2) return [s[0], s[1]];
-  if (s.length === 3 && s[0] === 1) return [s[1], s[2]];
-  throw new ShapeMismatchError(`overlay: map must be [H, W] or [1, H, W], got ${shapeStr(s)}`);
+  if (s.length === 2) return [1, s[0], s[1]];
+  if (s.length === 3) return [s[0], s[1], s[2]];
+  throw new ShapeMismatchError(`overlay: map must be [H, W] or [T, H, W], got ${shapeStr(s)}`);
 }
 
 /**
- * Colour `map` (values in [0, 1], clamped) with `opts.colormap` and blend it over `image`
+ * Colour `map` ([H, W], or [T, H, W] with opts.target choosing one; values in [0, 1], clamped)
+ * with `opts.colormap` and blend it over `image`
  * ([3, H, W] or [1, 3, H, W] RGB in [0, 1]; null for the colormap alone). Returns a new Tensor
  * [H, rowStride] of packed RGBA8 pixels (r | g<<8 | b<<16 | 255<<24); padding words are 0.
  */
 export async function overlay(e: Engine, map: Tensor, image: Tensor | null, opts: OverlayOptions): Promise<Tensor> {
   const cm = checkColormap(opts.colormap, 'overlay');
-  const [H, W] = mapSize(map);
+  const [T, H, W] = mapSize(map);
+  const target = opts.target ?? 0;
+  if (!Number.isInteger(target) || target < 0 || target >= T) {
+    throw new InvalidInputError(`overlay: target ${target} is not a map of ${shapeStr(map.shape)} (T = ${T})`);
+  }
   if (image) {
     const s = image.shape;
     const ok = (s.length === 3 && s[0] === 3) || (s.length === 4 && s[0] === 1 && s[1] === 3);
@@ -61,7 +68,15 @@ export async function overlay(e: Engine, map: Tensor, image: Tensor | null, opts
   const lut = lutBuffer(e, cm);
   const rgba = e.empty([H, rowStride], 'overlay:rgba');
   const bindings = image ? [map, lut, rgba, image] : [map, lut, rgba];
-  e.dispatch(k, bindings, new Uniforms().u32(H, W, rowStride).f32(opacity), grid1d(H * rowStride, WG));
+  e.dispatch(
+    k,
+    bindings,
+    new Uniforms()
+      .u32(H, W, rowStride)
+      .f32(opacity)
+      .u32(target * H * W),
+    grid1d(H * rowStride, WG),
+  );
   return rgba;
 }
 

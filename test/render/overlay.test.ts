@@ -169,6 +169,31 @@ describe('overlay on the GPU equals the reference', () => {
     expect(e.liveTensors).toBe(0);
   });
 
+  it('draws map t of a [T, H, W] stack', async () => {
+    const e = await getEngine();
+    const stack = new Float32Array(3 * H * W);
+    for (let t = 0; t < 3; t++) stack.set(testMap(40 + t), t * H * W);
+    const img = testImage(43);
+    for (const target of [0, 2]) {
+      const got = await e.scope(async () => {
+        const maps = e.upload(stack, [3, H, W]);
+        const image = e.upload(img, [3, H, W]);
+        return readRGBA(e, await overlay(e, maps, image, { colormap: 'viridis', opacity: 1, target }), W, H);
+      });
+      const one = hostTensor([H, W], stack.subarray(target * H * W, (target + 1) * H * W));
+      const want = ref.overlay(one, hostTensor([3, H, W], img), { colormap: 'viridis', opacity: 1 });
+      expect(
+        ref.overlay(hostTensor([3, H, W], stack), hostTensor([3, H, W], img), {
+          colormap: 'viridis',
+          opacity: 1,
+          target,
+        }),
+      ).toEqual(want);
+      expect(got).toEqual(want);
+    }
+    expect(e.liveTensors).toBe(0);
+  });
+
   it('rejects bad input with typed errors, allocating nothing', async () => {
     const e = await getEngine();
     await e.scope(async () => {
@@ -176,19 +201,23 @@ describe('overlay on the GPU equals the reference', () => {
       const before = e.liveTensors;
       const small = e.upload(testImage(2).subarray(0, 3 * H * (W - 1)), [3, H, W - 1]);
       const gray = e.upload(testImage(2).subarray(0, H * W), [1, H, W]);
+      const flat = e.upload(new Float32Array(5), [5]);
       const n = e.liveTensors;
       await expect(overlay(e, map, null, { colormap: 'hot', opacity: 1 })).rejects.toThrow(/valid colormaps: turbo/);
       await expect(overlay(e, map, small, { colormap: 'jet', opacity: 0.5 })).rejects.toThrow(ShapeMismatchError);
       await expect(overlay(e, map, gray, { colormap: 'jet', opacity: 0.5 })).rejects.toThrow(InvalidInputError);
-      await expect(overlay(e, small, null, { colormap: 'jet', opacity: 0.5 })).rejects.toThrow(ShapeMismatchError);
+      await expect(overlay(e, flat, null, { colormap: 'jet', opacity: 0.5 })).rejects.toThrow(ShapeMismatchError);
       await expect(overlay(e, map, null, { colormap: 'jet', opacity: 1.5 })).rejects.toThrow(InvalidInputError);
+      await expect(overlay(e, map, null, { colormap: 'jet', opacity: 1, target: 1 })).rejects.toThrow(
+        InvalidInputError,
+      );
       await expect(overlay(e, map, null, { colormap: 'jet', opacity: NaN })).rejects.toThrow(InvalidInputError);
       await expect(overlay(e, map, null, { colormap: 'jet', opacity: 1, rowStride: W - 1 })).rejects.toThrow(
         InvalidInputError,
       );
       await expect(readRGBA(e, map, W + 1, H)).rejects.toThrow(ShapeMismatchError);
       expect(e.liveTensors).toBe(n);
-      expect(n - before).toBe(2);
+      expect(n - before).toBe(3);
     });
     expect(e.liveTensors).toBe(0);
   });
