@@ -2,10 +2,10 @@
 // RGBA8 pixels ready to copy into a canvas texture.
 //
 // Layouts: attr holds [T, H, W] float32 maps, values meant to lie in [0, 1] (clamped); the one
-// drawn starts at p.map_offset = t * H * W. lut is the colormap
-// in byte units: 256 entries of (r, g, b) floats in [0, 255] (255 * colormapLUT(), rounded to
-// float32 on the CPU), entry i at lut[3i .. 3i+2]. img (IMAGE variant) is
-// [3, H, W] float32 RGB planes in [0, 1]. rgba is [H, row_stride] u32 words, one pixel each,
+// drawn starts at p.map_offset = t * H * W. lut is the colormap in byte units: 256 entries of
+// (r, g, b) floats in [0, 255] (255 * colormapLUT(), rounded to float32 on the CPU), entry i at
+// lut[3i .. 3i+2]. img (IMAGE variant) is [3, H, W] float32 RGB planes in [0, 1].
+// rgba is [H, row_stride] u32 words, one pixel each,
 // packed r | g << 8 | b << 16 | a << 24 (byte order r, g, b, a in memory, as rgba8unorm and
 // ImageData expect); row_stride >= W lets a row start on the 256-byte boundary that
 // copyBufferToTexture needs.
