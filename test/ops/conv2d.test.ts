@@ -1,0 +1,280 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidInputError, ShapeMismatchError } from '../../src/gpu/errors';
+import {
+  conv2dBackward,
+  conv2dForward,
+  conv2dOutputShape,
+  conv2dParams,
+  type Conv2dParams,
+  type Conv2dVariant,
+} from '../../src/ops/conv2d';
+import * as ref from '../../src/reference/conv2d';
+import { hostTensor, numel } from '../../src/reference/tensor';
+import { expectAllclose, F32 } from '../util/compare';
+import { getEngine } from '../util/gpu';
+import { numericGrad } from '../util/gradcheck';
+import { randn } from '../util/random';
+
+interface Case {
+  name: string;
+  x: number[]; // [N, Cin, H, W]
+  w: number[]; // [Cout, Cin/g, KH, KW]
+  p: Partial<Conv2dParams>;
+  bias: boolean;
+  relu: boolean;
+}
+
+// Awkward shapes: odd H/W, channel counts not divisible by 4, every attribute exercised.
+const cases: Case[] = [
+  {
+    name: 'N=2, 3x3 pad 1, Cout 5, bias, relu',
+    x: [2, 3, 7, 5],
+    w: [5, 3, 3, 3],
+    p: { pads: [1, 1, 1, 1] },
+    bias: true,
+    relu: true,
+  },
+  {
+    name: 'stride 2, asymmetric pads',
+    x: [1, 3, 9, 7],
+    w: [6, 3, 3, 2],
+    p: { stride: [2, 2], pads: [1, 0, 2, 1] },
+    bias: false,
+    relu: false,
+  },
+  {
+    name: 'dilation 2',
+    x: [1, 4, 9, 9],
+    w: [6, 4, 3, 3],
+    p: { dilation: [2, 2], pads: [2, 2, 2, 2] },
+    bias: true,
+    relu: false,
+  },
+  {
+    name: 'groups 2, Cout/g 5',
+    x: [2, 6, 5, 7],
+    w: [10, 3, 3, 3],
+    p: { groups: 2, pads: [1, 1, 1, 1] },
+    bias: true,
+    relu: true,
+  },
+  {
+    name: 'depthwise, stride [2,1]',
+    x: [1, 5, 7, 6],
+    w: [5, 1, 3, 3],
+    p: { groups: 5, stride: [2, 1], pads: [1, 1, 1, 1] },
+    bias: true,
+    relu: false,
+  },
+  {
+    name: 'depthwise with multiplier 4',
+    x: [1, 2, 5, 5],
+    w: [8, 1, 3, 3],
+    p: { groups: 2, pads: [1, 1, 1, 1] },
+    bias: false,
+    relu: true,
+  },
+  { name: '1x1 conv, N=2', x: [2, 7, 4, 5], w: [9, 7, 1, 1], p: {}, bias: true, relu: false },
+  {
+    name: 'stride [2,3], dilation [2,1], asymmetric pads',
+    x: [1, 3, 11, 10],
+    w: [4, 3, 3, 3],
+    p: { stride: [2, 3], dilation: [2, 1], pads: [0, 2, 1, 0] },
+    bias: false,
+    relu: false,
+  },
+];
+
+// Register-tile shapes of conv2d_forward.wgsl; undefined = the default choice.
+const variants: (Conv2dVariant | undefined)[] = [
+  undefined,
+  { co: 1, ow: 1 },
+  { co: 4, ow: 4 },
+  { co: 4, ow: 3 },
+  { co: 1, ow: 8, wg: 32 },
+];
+
+function data(c: Case, seed: number) {
+  const Cout = c.w[0];
+  return {
+    xs: randn(numel(c.x), seed),
+    ws: randn(numel(c.w), seed + 1, 0.5),
+    bs: c.bias ? randn(Cout, seed + 2) : null,
+  };
+}
+
+describe('conv2d reference', () => {
+  it('matches a hand-computed 3x3 input with a 2x2 kernel', () => {
+    // x = [[1, 2, 3],      w = [[1, 2],
+    //      [4, 5, 6],           [3, 4]]
+    //      [7, 8, 9]]
+    // No padding, stride 1: y[i][j] = x[i][j]·1 + x[i][j+1]·2 + x[i+1][j]·3 + x[i+1][j+1]·4
+    //   y00 = 1 + 4 + 12 + 20 = 37   y01 = 2 + 6 + 15 + 24 = 47
+    //   y10 = 4 + 10 + 21 + 32 = 67  y11 = 5 + 12 + 24 + 36 = 77;  + bias 0.5 each.
+    const x = hostTensor([1, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const w = hostTensor([1, 1, 2, 2], [1, 2, 3, 4]);
+    const b = hostTensor([1], [0.5]);
+    expect(Array.from(ref.conv2dForward(x, w, b, conv2dParams()).data)).toEqual([37.5, 47.5, 67.5, 77.5]);
+
+    // Pads 1 all round, stride 2: OH = floor((3 + 2 − 2) / 2) + 1 = 2. Windows start at
+    // rows/cols −1 and 1; taps outside the image are 0:
+    //   y00 = x00·w11 = 4                 y01 = x01·w10 + x02·w11 = 6 + 12 = 18
+    //   y10 = x10·w01 + x20·w11 = 8 + 28 = 36   y11 = 5·1 + 6·2 + 8·3 + 9·4 = 77
+    const p2 = conv2dParams({ stride: [2, 2], pads: [1, 1, 1, 1] });
+    expect(Array.from(ref.conv2dForward(x, w, null, p2).data)).toEqual([4, 18, 36, 77]);
+
+    // Backward of the first conv with dy = all ones: dx[i][j] = sum of the weights whose tap
+    // lands on (i, j): corners get one weight, edges two, the centre all four.
+    //   [[1, 1+2, 2], [1+3, 1+2+3+4, 2+4], [3, 3+4, 4]]
+    const dy = hostTensor([1, 1, 2, 2], [1, 1, 1, 1]);
+    expect(Array.from(ref.conv2dBackward(dy, w, conv2dParams(), [1, 1, 3, 3]).data)).toEqual([
+      1, 3, 2, 4, 10, 6, 3, 7, 4,
+    ]);
+    // fused ReLU clips: weights negated give −37 … −77 + 0.5, all clipped to 0
+    const wn = hostTensor([1, 1, 2, 2], [-1, -2, -3, -4]);
+    expect(Array.from(ref.conv2dForward(x, wn, b, conv2dParams(), { relu: true }).data)).toEqual([0, 0, 0, 0]);
+  });
+
+  // Smaller copies of the cases keep the finite differences quick.
+  it.each(cases.filter((c) => numel(c.x) <= 400))('backward equals central differences: $name', (c) => {
+    const p = conv2dParams(c.p);
+    const { xs, ws, bs } = data(c, 20);
+    const x = hostTensor(c.x, xs);
+    const w = hostTensor(c.w, ws);
+    const b = bs ? hostTensor([c.w[0]], bs) : null;
+    const yShape = conv2dOutputShape(c.x, c.w, p);
+    const dy = hostTensor(yShape, randn(numel(yShape), 23));
+    const f = (xx: typeof x) => ref.conv2dForward(xx, w, b, p);
+    expectAllclose(
+      ref.conv2dBackward(dy, w, p, c.x).data,
+      numericGrad(f, x, dy).data,
+      { atol: 1e-6, rtol: 1e-6 },
+      c.name,
+    );
+  });
+
+  it('backward for T=3 targets equals three single-target backwards', () => {
+    const c = cases[3];
+    const p = conv2dParams(c.p);
+    const w = hostTensor(c.w, randn(numel(c.w), 30));
+    const yShape = conv2dOutputShape(c.x, c.w, p);
+    const per = numel(yShape);
+    const dys = randn(3 * per, 31);
+    const all = ref.conv2dBackward(hostTensor([3 * yShape[0], ...yShape.slice(1)], dys), w, p, c.x);
+    const dxPer = numel(c.x);
+    for (let t = 0; t < 3; t++) {
+      const one = ref.conv2dBackward(hostTensor(yShape, dys.subarray(t * per, (t + 1) * per)), w, p, c.x);
+      expect(Array.from(all.data.subarray(t * dxPer, (t + 1) * dxPer))).toEqual(Array.from(one.data));
+    }
+  });
+});
+
+describe('conv2d shapes and errors', () => {
+  it('fills defaults and computes output shapes', () => {
+    expect(conv2dParams()).toEqual({ stride: [1, 1], pads: [0, 0, 0, 0], dilation: [1, 1], groups: 1 });
+    expect(conv2dOutputShape([2, 3, 7, 5], [4, 3, 3, 3], conv2dParams())).toEqual([2, 4, 5, 3]);
+    // (9 + 1 + 2 − 3) / 2 + 1 = 5, (7 + 0 + 1 − 2) / 2 + 1 = 4
+    expect(conv2dOutputShape([1, 3, 9, 7], [6, 3, 3, 2], conv2dParams({ stride: [2, 2], pads: [1, 0, 2, 1] }))).toEqual(
+      [1, 6, 5, 4],
+    );
+    // dilation 2 makes a 3x3 kernel span 5: 9 − 5 + 1 = 5
+    expect(conv2dOutputShape([1, 4, 9, 9], [6, 4, 3, 3], conv2dParams({ dilation: [2, 2] }))).toEqual([1, 6, 5, 5]);
+  });
+
+  it('rejects bad attributes and shapes with typed errors', () => {
+    expect(() => conv2dParams({ stride: [0, 1] })).toThrow(InvalidInputError);
+    expect(() => conv2dParams({ pads: [1, 1, -1, 0] })).toThrow(InvalidInputError);
+    expect(() => conv2dParams({ groups: 1.5 })).toThrow(InvalidInputError);
+    const p = conv2dParams();
+    expect(() => conv2dOutputShape([1, 3, 5, 5], [4, 2, 3, 3], p)).toThrow(ShapeMismatchError);
+    expect(() => conv2dOutputShape([1, 3, 5, 5], [4, 2, 3, 3], p)).toThrow(/\[1, 3, 5, 5\].*\[4, 2, 3, 3\]/);
+    expect(() => conv2dOutputShape([3, 5, 5], [4, 3, 3, 3], p)).toThrow(ShapeMismatchError);
+    expect(() => conv2dOutputShape([1, 4, 5, 5], [6, 2, 3, 3], conv2dParams({ groups: 3 }))).toThrow(/not divisible/);
+    expect(() => conv2dOutputShape([1, 4, 5, 5], [6, 1, 3, 3], conv2dParams({ groups: 4 }))).toThrow(/Cout 6/);
+    expect(() => conv2dOutputShape([1, 3, 2, 2], [4, 3, 3, 3], p)).toThrow(/not positive/);
+  });
+
+  it('GPU dispatchers throw before allocating anything', async () => {
+    const e = await getEngine();
+    await e.scope(async () => {
+      const x = e.upload(randn(75, 1), [1, 3, 5, 5]);
+      const wBad = e.upload(randn(4 * 2 * 9, 2), [4, 2, 3, 3]);
+      const w = e.upload(randn(4 * 3 * 9, 2), [4, 3, 3, 3]);
+      const b5 = e.upload(randn(5, 3), [5]);
+      const p = conv2dParams();
+      const live = e.liveTensors;
+      await expect(conv2dForward(e, x, wBad, null, p)).rejects.toThrow(ShapeMismatchError);
+      await expect(conv2dForward(e, x, wBad, null, p)).rejects.toThrow(/\[1, 3, 5, 5\].*\[4, 2, 3, 3\]/);
+      await expect(conv2dForward(e, x, w, b5, p)).rejects.toThrow(ShapeMismatchError);
+      await expect(conv2dForward(e, x, w, null, p, { variant: { co: 2 as 1, ow: 4 } })).rejects.toThrow(
+        InvalidInputError,
+      );
+      await expect(conv2dForward(e, x, w, null, p, { variant: { co: 4, ow: 9 } })).rejects.toThrow(InvalidInputError);
+      // T·N = 3 rows is not a multiple of N = 2
+      const dyBad = e.upload(randn(3 * 4 * 9, 4), [3, 4, 3, 3]);
+      await expect(conv2dBackward(e, dyBad, w, p, [2, 3, 5, 5])).rejects.toThrow(ShapeMismatchError);
+      await expect(conv2dBackward(e, dyBad, wBad, p, [1, 3, 5, 5])).rejects.toThrow(ShapeMismatchError);
+      expect(e.liveTensors).toBe(live + 1); // only dyBad
+    });
+    expect(e.liveTensors).toBe(0);
+  });
+});
+
+describe('conv2d on the GPU equals the reference', () => {
+  for (const c of cases) {
+    it.each(variants)(`forward ${c.name}, variant %j`, async (variant) => {
+      const e = await getEngine();
+      const p = conv2dParams(c.p);
+      const { xs, ws, bs } = data(c, 40);
+      const want = ref.conv2dForward(
+        hostTensor(c.x, xs),
+        hostTensor(c.w, ws),
+        bs ? hostTensor([c.w[0]], bs) : null,
+        p,
+        { relu: c.relu },
+      );
+      await e.scope(async () => {
+        const x = e.upload(xs, c.x, 'x');
+        const w = e.upload(ws, c.w, 'w');
+        const b = bs ? e.upload(bs, [c.w[0]], 'b') : null;
+        const y = await conv2dForward(e, x, w, b, p, { relu: c.relu, variant });
+        expect(y.shape).toEqual(want.shape);
+        expectAllclose(await y.read(), want.data, F32, `conv2d forward ${c.name}`);
+      });
+      expect(e.liveTensors).toBe(0);
+    });
+
+    it(`backward with T=3 targets: ${c.name}`, async () => {
+      const e = await getEngine();
+      const p = conv2dParams(c.p);
+      const ws = randn(numel(c.w), 50, 0.5);
+      const yShape = conv2dOutputShape(c.x, c.w, p);
+      const dyShape = [3 * yShape[0], ...yShape.slice(1)];
+      const dys = randn(numel(dyShape), 51);
+      const want = ref.conv2dBackward(hostTensor(dyShape, dys), hostTensor(c.w, ws), p, c.x);
+      await e.scope(async () => {
+        const w = e.upload(ws, c.w, 'w');
+        const dy = e.upload(dys, dyShape, 'dy');
+        const dx = await conv2dBackward(e, dy, w, p, c.x);
+        expect(dx.shape).toEqual([3 * c.x[0], ...c.x.slice(1)]);
+        expectAllclose(await dx.read(), want.data, F32, `conv2d backward ${c.name}`);
+      });
+      expect(e.liveTensors).toBe(0);
+    });
+  }
+
+  it('forward then backward in one scope leaves nothing behind', async () => {
+    const e = await getEngine();
+    const c = cases[0];
+    const p = conv2dParams(c.p);
+    await e.scope(async () => {
+      const x = e.upload(randn(numel(c.x), 60), c.x);
+      const w = e.upload(randn(numel(c.w), 61), c.w);
+      const y = await conv2dForward(e, x, w, null, p);
+      const dx = await conv2dBackward(e, y, w, p, x.shape);
+      expect(dx.shape).toEqual(c.x);
+      await dx.read();
+    });
+    expect(e.liveTensors).toBe(0);
+  });
+});
