@@ -1,0 +1,37 @@
+/**
+ * webgpu-cam's public API.
+ *
+ *   const engine = await Engine.create();            // navigator.gpu, Dawn in Node, or { device }
+ *   const model = await Model.load(engine, spec);     // a GraphSpec (see src/model/spec.ts)
+ *   const x = engine.upload(pixels, [1, 3, H, W]);
+ *   const r = await model.explain(x, { methods: ['gradcam', 'gradcam++'], targets: { topK: 5 } });
+ *   await r.maps.gradcam!.input.read();                // [T, H, W], or draw it with overlay()
+ */
+export { Engine, type EngineOptions, type EngineStats } from './gpu/engine';
+export { Tensor, type Shape } from './gpu/tensor';
+export type { AdapterDescription } from './gpu/device';
+export {
+  WebGpuCamError,
+  WebGPUUnavailableError,
+  InvalidInputError,
+  ShapeMismatchError,
+  ResourceLimitError,
+  GraphError,
+  UnsupportedOperatorError,
+  MethodNotApplicableError,
+  ShaderError,
+  GPUExecutionError,
+} from './gpu/errors';
+export { Model, Activations, type ForwardOptions, type BackwardOptions } from './model/model';
+export type { GraphSpec, NodeSpec, OpType, WeightSpec, Conv2dAttrs, Pool2dAttrs } from './model/spec';
+export {
+  explain,
+  Explanation,
+  METHODS,
+  type Method,
+  type ExplainOptions,
+  type Targets,
+  type ChannelMaps,
+  type GuidedMaps,
+} from './attribution/explain';
+export * from './render/index';

@@ -1,0 +1,98 @@
+/**
+ * The CPU reference and the GPU engine against golden values from PyTorch autograd
+ * (tools/make_fixtures.py: an independent implementation of every method).
+ */
+import { describe, expect, it } from 'vitest';
+import type { ChannelMaps, Method } from '../../src/attribution/explain';
+import { MethodNotApplicableError } from '../../src/gpu/errors';
+import { Model } from '../../src/model/model';
+import { explainReference, type RefChannelMaps } from '../../src/reference/explain';
+import { RefModel } from '../../src/reference/model';
+import { hostTensor } from '../../src/reference/tensor';
+import { FIXTURES, loadFixture, type FixtureMaps } from '../cases/fixtures';
+import { expectAllclose, type Tol } from '../util/compare';
+import { getEngine } from '../util/gpu';
+
+const ALL: Method[] = ['cam', 'gradcam', 'gradcam++', 'counterfactual', 'guided-backprop', 'guided-gradcam'];
+const KEYS = { cam: 'cam', gradcam: 'gradcam', 'gradcam++': 'gradcampp', counterfactual: 'counterfactual' } as const;
+
+// The reference computes in float64 from the same float32 weights; the fixtures hold 9
+// significant digits. Normalised maps divide by (max − min), so their error scales with 1/range.
+const REF_TOL: Tol = { atol: 1e-8, rtol: 1e-6 };
+// float32 on the GPU: activations and gradients pass through several layers.
+const GPU_TOL: Tol = { atol: 2e-6, rtol: 5e-4 };
+const GPU_MAP_TOL: Tol = { atol: 5e-5, rtol: 5e-4 };
+
+describe.each(FIXTURES)('fixture %s', (name) => {
+  const fx = loadFixture(name);
+  const methods = ALL.filter((m) => m !== 'cam' || fx.expected.cam);
+  const x = hostTensor(fx.input.shape, fx.input.data);
+
+  it('was written by tools/make_fixtures.py with PyTorch', () => {
+    expect(fx.version).toMatch(/make_fixtures\.py .*torch/);
+  });
+
+  it('the CPU reference equals PyTorch autograd', () => {
+    const ref = explainReference(new RefModel(fx.graph), x, { methods, targets: fx.targets, layer: fx.layer });
+    const ex = fx.expected;
+    expectAllclose(ref.scores.data, ex.logits.data, REF_TOL, 'logits');
+    expectAllclose(ref.activations.data, ex.activation.data, REF_TOL, 'activation');
+    expectAllclose(ref.gradients.data, ex.gradients.data, REF_TOL, 'gradients');
+    for (const m of methods) {
+      if (!(m in KEYS)) continue;
+      const want = ex[KEYS[m as keyof typeof KEYS]] as FixtureMaps;
+      const got = ref.maps[m] as RefChannelMaps;
+      expectAllclose(got.weights.data, want.weights.data, REF_TOL, `${m} weights`);
+      expectAllclose(got.raw.data, want.map.data, REF_TOL, `${m} map`);
+      expectAllclose(got.layer.data, want.map_norm.data, { atol: 1e-6, rtol: 1e-6 }, `${m} normalised map`);
+      expectAllclose(got.input.data, want.map_up.data, { atol: 1e-6, rtol: 1e-6 }, `${m} upsampled map`);
+    }
+    expectAllclose(ref.maps['guided-backprop']!.input!.data, ex.guided_backprop.data, REF_TOL, 'guided backprop');
+    expectAllclose(ref.maps['guided-gradcam']!.input!.data, ex.guided_gradcam.data, { atol: 1e-8, rtol: 1e-5 }, 'guided grad-cam');
+  });
+
+  it('the GPU engine equals PyTorch autograd', async () => {
+    const e = await getEngine();
+    const model = await Model.load(e, fx.graph);
+    const input = e.upload(fx.input.data, fx.input.shape);
+    const r = await model.explain(input, { methods, targets: fx.targets, layer: fx.layer });
+    const ex = fx.expected;
+    expect(await r.readClasses()).toEqual([fx.targets]);
+    expectAllclose(await r.scores.read(), ex.logits.data, GPU_TOL, 'logits');
+    expectAllclose(await r.gradients!.read(), ex.gradients.data, GPU_TOL, 'gradients');
+    for (const m of methods) {
+      if (!(m in KEYS)) continue;
+      const want = ex[KEYS[m as keyof typeof KEYS]] as FixtureMaps;
+      const got = r.maps[m as keyof typeof KEYS] as ChannelMaps;
+      expect(got.input.shape).toEqual(want.map_up.shape);
+      expectAllclose(await got.weights.read(), want.weights.data, GPU_TOL, `${m} weights`);
+      expectAllclose(await got.raw.read(), want.map.data, GPU_TOL, `${m} map`);
+      expectAllclose(await got.layer.read(), want.map_norm.data, GPU_MAP_TOL, `${m} normalised map`);
+      expectAllclose(await got.input.read(), want.map_up.data, GPU_MAP_TOL, `${m} upsampled map`);
+    }
+    expectAllclose(await r.maps['guided-backprop']!.input.read(), ex.guided_backprop.data, GPU_TOL, 'guided backprop');
+    expectAllclose(await r.maps['guided-gradcam']!.input.read(), ex.guided_gradcam.data, GPU_TOL, 'guided grad-cam');
+    r.dispose();
+    input.destroy();
+    model.destroy();
+    expect(e.liveTensors).toBe(0);
+  });
+
+  if (!fx.expected.cam) {
+    it('CAM is refused with a typed error that says why and suggests Grad-CAM', async () => {
+      const e = await getEngine();
+      const model = await Model.load(e, fx.graph);
+      const input = e.upload(fx.input.data, fx.input.shape);
+      const run = () => model.explain(input, { methods: ['cam', 'gradcam'], layer: fx.layer });
+      await expect(run()).rejects.toThrow(MethodNotApplicableError);
+      await expect(run()).rejects.toThrow(/CAM cannot apply.*gradcam/s);
+      // The engine is still usable.
+      const ok = await model.explain(input, { methods: ['gradcam'], layer: fx.layer });
+      expect(ok.maps.gradcam!.input.shape).toEqual([1, ...fx.input.shape.slice(2)]);
+      ok.dispose();
+      input.destroy();
+      model.destroy();
+      expect(e.liveTensors).toBe(0);
+    });
+  }
+});

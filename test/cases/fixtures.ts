@@ -1,0 +1,42 @@
+/** The PyTorch golden fixtures (tools/make_fixtures.py), read from test/fixtures/. */
+import { readFileSync } from 'node:fs';
+import type { GraphSpec } from '../../src/model/spec';
+
+export interface FixtureTensor {
+  shape: number[];
+  data: number[];
+}
+
+export interface FixtureMaps {
+  weights: FixtureTensor;
+  map: FixtureTensor;
+  map_norm: FixtureTensor;
+  map_up: FixtureTensor;
+}
+
+export interface Fixture {
+  version: string;
+  name: string;
+  graph: GraphSpec;
+  input: FixtureTensor;
+  layer: string;
+  targets: number[];
+  expected: {
+    logits: FixtureTensor;
+    activation: FixtureTensor;
+    gradients: FixtureTensor;
+    input_gradients: FixtureTensor;
+    gradcam: FixtureMaps;
+    counterfactual: FixtureMaps;
+    gradcampp: FixtureMaps;
+    cam?: FixtureMaps;
+    guided_backprop: FixtureTensor;
+    guided_gradcam: FixtureTensor;
+  };
+}
+
+export const FIXTURES = ['gap_head', 'deep_head', 'residual'] as const;
+
+export function loadFixture(name: string): Fixture {
+  return JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8')) as Fixture;
+}
