@@ -1,0 +1,49 @@
+// globalavgpool_forward: y[n, c] = mean of x[n, c, :, :] over its H*W cells.
+//
+// Layout: x is [N, C, H, W] NCHW float32, y is [N, C, 1, 1]; p.planes = N*C maps of
+// p.hw = H*W cells each.
+// Threads: one workgroup per map (a parallel reduction; maps can be large). The map index is
+// the grid1d workgroup index wg.y * nwg.x + wg.x (the dispatcher asks grid1d for planes*WG
+// invocations). Invocation lid.x sums cells lid.x, lid.x + WG, ... (consecutive invocations
+// read consecutive cells), then the WG partial sums are added in a tree in workgroup memory.
+// WG must be a power of two.
+// Edges: workgroups past p.planes return (uniformly, before any barrier); invocations past the
+// end of a small map contribute 0.
+
+struct Params {
+  planes: u32,
+  hw: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+override WG: u32 = 64;
+
+var<workgroup> partial: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_id) lid: vec3u) {
+  let plane = wg.y * nwg.x + wg.x;
+  if (plane >= p.planes) {
+    return;
+  }
+  let base = plane * p.hw;
+  var sum = 0.0;
+  for (var j = lid.x; j < p.hw; j += WG) {
+    sum += x[base + j];
+  }
+  partial[lid.x] = sum;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    if (lid.x < half) {
+      partial[lid.x] += partial[lid.x + half];
+    }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) {
+    y[plane] = partial[0] / f32(p.hw);
+  }
+}

@@ -1,0 +1,92 @@
+// maxpool2d_backward: dx[b, c, ih, iw] = the sum of dy[b, c, oh, ow] over the windows (oh, ow)
+// whose maximum is input cell (ih, iw). A gather: no atomics and no saved index buffer; each
+// window's argmax is recomputed from the saved forward input x.
+//
+// Layout: dy is [T*N, C, OH, OW] (T targets stacked over the forward batch, target-major),
+// x is [N, C, H, W], dx is [T*N, C, H, W], NCHW float32. Gradient row b uses x[b % N]; with
+// plane = b*C + c that is x plane (plane % (N*C)).
+// Threads: one invocation per dx element, index (wg.y * nwg.x + wg.x) * WG + lid.x (grid1d),
+// decoded as ((b*C + c)*H + ih)*W + iw. It visits the windows that contain (ih, iw): rows
+// oh with oh*sh - pt <= ih <= oh*sh - pt + kh - 1, i.e. ceil((ih + pt - kh + 1) / sh) <= oh
+// <= floor((ih + pt) / sh), clipped to [0, OH); likewise for columns.
+// Edges: padding never wins a window. Ties: the first maximum in row-major window order wins
+// (strict >), exactly as in maxpool2d_forward.wgsl and PyTorch, so each dy reaches one cell.
+// Invocations past p.count return.
+
+struct Params {
+  count: u32,
+  xplanes: u32,
+  h: u32,
+  w: u32,
+  oh: u32,
+  ow: u32,
+  kh: i32,
+  kw: i32,
+  sh: i32,
+  sw: i32,
+  pt: i32,
+  pl: i32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+override WG: u32 = 256;
+
+// Flat offset (row * W + col, within the map) of the first maximum of window (oh, ow) of the
+// x map starting at base.
+fn window_argmax(base: u32, oh: i32, ow: i32) -> i32 {
+  let h = i32(p.h);
+  let w = i32(p.w);
+  let h0 = oh * p.sh - p.pt;
+  let w0 = ow * p.sw - p.pl;
+  var best = 0.0;
+  var arg = -1;
+  for (var ih = max(h0, 0); ih < min(h0 + p.kh, h); ih++) {
+    for (var iw = max(w0, 0); iw < min(w0 + p.kw, w); iw++) {
+      let v = x[base + u32(ih * w + iw)];
+      if (arg < 0 || v > best) {
+        best = v;
+        arg = ih * w + iw;
+      }
+    }
+  }
+  return arg;
+}
+
+// Smallest o >= 0 with o * s - pad + k - 1 >= i, i.e. ceil((i + pad - k + 1) / s).
+fn first_window(i: i32, pad: i32, k: i32, s: i32) -> i32 {
+  let num = i + pad - k + 1;
+  if (num <= 0) {
+    return 0;
+  }
+  return (num + s - 1) / s;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_id) lid: vec3u) {
+  let i = (wg.y * nwg.x + wg.x) * WG + lid.x;
+  if (i >= p.count) {
+    return;
+  }
+  let iw = i32(i % p.w);
+  let ih = i32((i / p.w) % p.h);
+  let plane = i / (p.w * p.h);
+  let xbase = (plane % p.xplanes) * p.h * p.w;
+  let dybase = plane * p.oh * p.ow;
+  let me = ih * i32(p.w) + iw;
+  let oh_end = min((ih + p.pt) / p.sh + 1, i32(p.oh));
+  let ow_end = min((iw + p.pl) / p.sw + 1, i32(p.ow));
+  var g = 0.0;
+  for (var oh = first_window(ih, p.pt, p.kh, p.sh); oh < oh_end; oh++) {
+    for (var ow = first_window(iw, p.pl, p.kw, p.sw); ow < ow_end; ow++) {
+      if (window_argmax(xbase, oh, ow) == me) {
+        g += dy[dybase + u32(oh) * p.ow + u32(ow)];
+      }
+    }
+  }
+  dx[i] = g;
+}

@@ -1,0 +1,59 @@
+/**
+ * Linear (fully connected) layer, PyTorch layout y = x·Wᵀ + b. Shaders: linear_forward.wgsl,
+ * linear_backward.wgsl. Sizes: N batch, K input features, M output features, T targets;
+ * x [N, K], W [M, K], b [M], y [N, M]. The backward returns only the input gradient dx = dy·W.
+ */
+import type { Engine } from '../gpu/engine';
+import { grid1d } from '../gpu/engine';
+import { ShapeMismatchError } from '../gpu/errors';
+import { Uniforms } from '../gpu/kernel';
+import { shapeStr, type Shape, type Tensor } from '../gpu/tensor';
+import forwardCode from '../../shaders/linear_forward.wgsl?raw';
+import backwardCode from '../../shaders/linear_backward.wgsl?raw';
+import { expectRank } from './util';
+
+const WG = 256; // matches `override WG` in both shaders
+
+/** [N, M] for x [N, K], w [M, K], b [M] or null. Throws ShapeMismatchError naming the shapes. */
+export function linearOutputShape(x: Shape, w: Shape, b: Shape | null): number[] {
+  expectRank(x, 2, 'linear input');
+  expectRank(w, 2, 'linear weight');
+  if (x[1] !== w[1]) {
+    throw new ShapeMismatchError(
+      `linear: input ${shapeStr(x)} has ${x[1]} features but weight ${shapeStr(w)} expects ${w[1]} ([M, K] layout)`,
+    );
+  }
+  if (b && (b.length !== 1 || b[0] !== w[0])) {
+    throw new ShapeMismatchError(
+      `linear: bias ${shapeStr(b)} does not match weight ${shapeStr(w)}: expected [${w[0]}]`,
+    );
+  }
+  return [x[0], w[0]];
+}
+
+/** x: [N, K], w: [M, K], b: [M] or null → y: [N, M]. */
+export async function linearForward(e: Engine, x: Tensor, w: Tensor, b: Tensor | null): Promise<Tensor> {
+  const yShape = linearOutputShape(x.shape, w.shape, b ? b.shape : null);
+  const [M, K] = w.shape;
+  const k = await e.kernel({ name: 'linear_forward', code: forwardCode, defines: { BIAS: !!b }, overrides: { WG } });
+  const y = e.empty(yShape, 'linear');
+  const bindings = b ? [x, w, y, b] : [x, w, y];
+  e.dispatch(k, bindings, new Uniforms().u32(y.size, M, K), grid1d(y.size, WG));
+  return y;
+}
+
+/** dy: [T·N, M] for T targets; w: [M, K] → dx: [T·N, K] = dy·W. */
+export async function linearBackward(e: Engine, dy: Tensor, w: Tensor): Promise<Tensor> {
+  expectRank(dy.shape, 2, 'linearBackward gradient');
+  expectRank(w.shape, 2, 'linear weight');
+  const [M, K] = w.shape;
+  if (dy.shape[1] !== M) {
+    throw new ShapeMismatchError(
+      `linearBackward: gradient ${shapeStr(dy.shape)} does not match weight ${shapeStr(w.shape)}: expected [T·N, ${M}]`,
+    );
+  }
+  const k = await e.kernel({ name: 'linear_backward', code: backwardCode, overrides: { WG } });
+  const dx = e.empty([dy.shape[0], K], 'linear:dx');
+  e.dispatch(k, [dy, w, dx], new Uniforms().u32(dx.size, M, K), grid1d(dx.size, WG));
+  return dx;
+}

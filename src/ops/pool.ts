@@ -1,0 +1,212 @@
+/**
+ * 2-D pooling: max pool, average pool and global average pool, forward and backward.
+ * Shaders: maxpool2d_forward.wgsl, maxpool2d_backward.wgsl, avgpool2d_forward.wgsl,
+ * avgpool2d_backward.wgsl, globalavgpool_forward.wgsl, globalavgpool_backward.wgsl.
+ *
+ * Sizes: N batch, C channels, H×W input, OH×OW output, T targets. Backward passes take the
+ * gradients of T targets stacked over the forward batch, [T·N, C, OH, OW], and return
+ * [T·N, C, H, W]. All backward kernels are gathers (one invocation per input-gradient cell):
+ * no atomics, and max pool keeps no index buffer (it recomputes each window's argmax).
+ */
+import type { Engine } from '../gpu/engine';
+import { grid1d } from '../gpu/engine';
+import { InvalidInputError, ShapeMismatchError } from '../gpu/errors';
+import { Uniforms } from '../gpu/kernel';
+import { shapeStr, type Shape, type Tensor } from '../gpu/tensor';
+import maxForwardCode from '../../shaders/maxpool2d_forward.wgsl?raw';
+import maxBackwardCode from '../../shaders/maxpool2d_backward.wgsl?raw';
+import avgForwardCode from '../../shaders/avgpool2d_forward.wgsl?raw';
+import avgBackwardCode from '../../shaders/avgpool2d_backward.wgsl?raw';
+import gapForwardCode from '../../shaders/globalavgpool_forward.wgsl?raw';
+import gapBackwardCode from '../../shaders/globalavgpool_backward.wgsl?raw';
+import { expectRank, targetsOf } from './util';
+
+const WG = 256; // matches `override WG` of every pool shader but globalavgpool_forward
+
+export interface Pool2dParams {
+  kernel: [number, number];
+  stride: [number, number];
+  /** [top, left, bottom, right] */
+  pads: [number, number, number, number];
+  /** Round the output size up (the last window may hang past the padding). */
+  ceilMode: boolean;
+  /** Average pool: divide by the window clipped to the padded input, padding included. */
+  countIncludePad: boolean;
+}
+
+/** Fill in the defaults (ONNX): stride = kernel, no padding, floor mode, countIncludePad false. */
+export function pool2dParams(attrs: {
+  kernel: [number, number];
+  stride?: [number, number];
+  pads?: [number, number, number, number];
+  ceilMode?: boolean;
+  countIncludePad?: boolean;
+}): Pool2dParams {
+  const p: Pool2dParams = {
+    kernel: [attrs.kernel[0], attrs.kernel[1]],
+    stride: attrs.stride ? [attrs.stride[0], attrs.stride[1]] : [attrs.kernel[0], attrs.kernel[1]],
+    pads: attrs.pads ? [attrs.pads[0], attrs.pads[1], attrs.pads[2], attrs.pads[3]] : [0, 0, 0, 0],
+    ceilMode: !!attrs.ceilMode,
+    countIncludePad: !!attrs.countIncludePad,
+  };
+  checkParams(p);
+  return p;
+}
+
+function checkParams(p: Pool2dParams): void {
+  const ints = (v: readonly number[], len: number, min: number) =>
+    Array.isArray(v) && v.length === len && v.every((d) => Number.isInteger(d) && d >= min);
+  if (!ints(p.kernel, 2, 1))
+    throw new InvalidInputError(`pool2d: kernel must be two positive integers, got ${shapeStr(p.kernel)}`);
+  if (!ints(p.stride, 2, 1))
+    throw new InvalidInputError(`pool2d: stride must be two positive integers, got ${shapeStr(p.stride)}`);
+  if (!ints(p.pads, 4, 0)) {
+    throw new InvalidInputError(
+      `pool2d: pads must be four integers ≥ 0 [top, left, bottom, right], got ${shapeStr(p.pads)}`,
+    );
+  }
+  // A pad smaller than the kernel means every window holds at least one input cell, so a max
+  // is always defined and an average never divides by zero.
+  const [top, left, bottom, right] = p.pads;
+  if (top >= p.kernel[0] || bottom >= p.kernel[0] || left >= p.kernel[1] || right >= p.kernel[1]) {
+    throw new InvalidInputError(
+      `pool2d: each pad must be smaller than the kernel, got pads ${shapeStr(p.pads)} for kernel ${shapeStr(p.kernel)}`,
+    );
+  }
+}
+
+/**
+ * Output size along one axis of n cells (PyTorch/ONNX): floor or ceil of (n + pads − k) / s,
+ * plus 1; in ceil mode the last window must start inside the input or the leading padding,
+ * else it is dropped.
+ */
+function outSize(n: number, k: number, s: number, before: number, after: number, ceil: boolean): number {
+  const span = n + before + after - k;
+  if (span < 0) return 0;
+  let o = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
+  if (ceil && (o - 1) * s >= n + before) o--;
+  return o;
+}
+
+/** [N, C, OH, OW] for input x [N, C, H, W]. Throws ShapeMismatchError / InvalidInputError. */
+export function pool2dOutputShape(x: Shape, p: Pool2dParams): number[] {
+  expectRank(x, 4, 'pool2d input');
+  checkParams(p);
+  const [N, C, H, W] = x;
+  const [top, left, bottom, right] = p.pads;
+  const OH = outSize(H, p.kernel[0], p.stride[0], top, bottom, p.ceilMode);
+  const OW = outSize(W, p.kernel[1], p.stride[1], left, right, p.ceilMode);
+  if (OH < 1 || OW < 1) {
+    throw new ShapeMismatchError(
+      `pool2d: input ${shapeStr(x)} is smaller than kernel ${shapeStr(p.kernel)} with pads ${shapeStr(p.pads)}`,
+    );
+  }
+  return [N, C, OH, OW];
+}
+
+/** Shapes of a pool backward: forward output y and dx [T·N, C, H, W]; validates dy against y. */
+function backwardShapes(
+  dy: Shape,
+  inputShape: Shape,
+  p: Pool2dParams,
+  what: string,
+): { yShape: number[]; dxShape: number[] } {
+  const yShape = pool2dOutputShape(inputShape, p);
+  targetsOf(dy, yShape, what);
+  return { yShape, dxShape: [dy[0], inputShape[1], inputShape[2], inputShape[3]] };
+}
+
+/** The uniform fields the pool shaders share, in their Params order after count (and xplanes). */
+function geometry(u: Uniforms, inputShape: Shape, yShape: Shape, p: Pool2dParams, bottomRight: boolean): Uniforms {
+  u.u32(inputShape[2], inputShape[3], yShape[2], yShape[3]);
+  u.i32(p.kernel[0], p.kernel[1], p.stride[0], p.stride[1], p.pads[0], p.pads[1]);
+  if (bottomRight) u.i32(p.pads[2], p.pads[3]);
+  return u;
+}
+
+/** x: [N, C, H, W] → [N, C, OH, OW], the maximum of each window (padding never wins). */
+export async function maxPool2dForward(e: Engine, x: Tensor, p: Pool2dParams): Promise<Tensor> {
+  const yShape = pool2dOutputShape(x.shape, p);
+  const k = await e.kernel({ name: 'maxpool2d_forward', code: maxForwardCode, overrides: { WG } });
+  const y = e.empty(yShape, 'maxpool');
+  const count = y.size;
+  e.dispatch(k, [x, y], geometry(new Uniforms().u32(count), x.shape, yShape, p, false), grid1d(count, WG));
+  return y;
+}
+
+/**
+ * dy: [T·N, C, OH, OW]; x: [N, C, H, W] the saved forward input. Each window's gradient goes
+ * to its first maximum (row-major scan order, as PyTorch). Returns dx: [T·N, C, H, W].
+ */
+export async function maxPool2dBackward(e: Engine, dy: Tensor, x: Tensor, p: Pool2dParams): Promise<Tensor> {
+  const { yShape, dxShape } = backwardShapes(dy.shape, x.shape, p, 'maxPool2dBackward');
+  const k = await e.kernel({ name: 'maxpool2d_backward', code: maxBackwardCode, overrides: { WG } });
+  const dx = e.empty(dxShape, 'maxpool:dx');
+  const count = dx.size;
+  const u = geometry(new Uniforms().u32(count, x.shape[0] * x.shape[1]), x.shape, yShape, p, false);
+  e.dispatch(k, [dy, x, dx], u, grid1d(count, WG));
+  return dx;
+}
+
+/** x: [N, C, H, W] → [N, C, OH, OW], window sums / divisor (see Pool2dParams.countIncludePad). */
+export async function avgPool2dForward(e: Engine, x: Tensor, p: Pool2dParams): Promise<Tensor> {
+  const yShape = pool2dOutputShape(x.shape, p);
+  const k = await e.kernel({
+    name: 'avgpool2d_forward',
+    code: avgForwardCode,
+    defines: { COUNT_INCLUDE_PAD: p.countIncludePad },
+    overrides: { WG },
+  });
+  const y = e.empty(yShape, 'avgpool');
+  const count = y.size;
+  e.dispatch(k, [x, y], geometry(new Uniforms().u32(count), x.shape, yShape, p, true), grid1d(count, WG));
+  return y;
+}
+
+/**
+ * dy: [T·N, C, OH, OW]; inputShape: the forward input's shape [N, C, H, W] (dy's leading dim
+ * must be a multiple of N). Returns dx: [T·N, C, H, W].
+ */
+export async function avgPool2dBackward(e: Engine, dy: Tensor, p: Pool2dParams, inputShape: Shape): Promise<Tensor> {
+  const { yShape, dxShape } = backwardShapes(dy.shape, inputShape, p, 'avgPool2dBackward');
+  const k = await e.kernel({
+    name: 'avgpool2d_backward',
+    code: avgBackwardCode,
+    defines: { COUNT_INCLUDE_PAD: p.countIncludePad },
+    overrides: { WG },
+  });
+  const dx = e.empty(dxShape, 'avgpool:dx');
+  const count = dx.size;
+  e.dispatch(k, [dy, dx], geometry(new Uniforms().u32(count), inputShape, yShape, p, true), grid1d(count, WG));
+  return dx;
+}
+
+/**
+ * Threads per map in globalavgpool_forward.wgsl (a power of two). Barrier-heavy reductions are
+ * slow on software adapters, so they get smaller workgroups.
+ */
+function gapWorkgroup(e: Engine): number {
+  return e.adapter.isSoftware ? 64 : 256;
+}
+
+/** x: [N, C, H, W] → [N, C, 1, 1], the mean of each channel map (one workgroup per map). */
+export async function globalAvgPoolForward(e: Engine, x: Tensor): Promise<Tensor> {
+  expectRank(x.shape, 4, 'globalAvgPoolForward input');
+  const [N, C, H, W] = x.shape;
+  const wg = gapWorkgroup(e);
+  const k = await e.kernel({ name: 'globalavgpool_forward', code: gapForwardCode, overrides: { WG: wg } });
+  const y = e.empty([N, C, 1, 1], 'globalavgpool');
+  e.dispatch(k, [x, y], new Uniforms().u32(N * C, H * W), grid1d(N * C * wg, wg));
+  return y;
+}
+
+/** dy: [T·N, C, 1, 1]; inputShape [N, C, H, W]. Returns dx: [T·N, C, H, W] = dy / (H·W). */
+export async function globalAvgPoolBackward(e: Engine, dy: Tensor, inputShape: Shape): Promise<Tensor> {
+  expectRank(inputShape, 4, 'globalAvgPoolBackward input shape');
+  const [N, C, H, W] = inputShape;
+  targetsOf(dy.shape, [N, C, 1, 1], 'globalAvgPoolBackward');
+  const k = await e.kernel({ name: 'globalavgpool_backward', code: gapBackwardCode, overrides: { WG } });
+  const dx = e.empty([dy.shape[0], C, H, W], 'globalavgpool:dx');
+  e.dispatch(k, [dy, dx], new Uniforms().u32(dx.size, H * W), grid1d(dx.size, WG));
+  return dx;
+}
