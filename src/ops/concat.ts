@@ -1,0 +1,88 @@
+/**
+ * Concatenation along one axis (default 1, channels) of tensors whose other dims are equal, and
+ * its backward (each input's gradient is its slice of dy). Shaders: concat_forward.wgsl,
+ * concat_backward.wgsl, one dispatch per input. The batch axis 0 is refused: with T targets
+ * stacked on it in the backward, a batch concat has no meaning.
+ */
+import type { Engine } from '../gpu/engine';
+import { grid1d } from '../gpu/engine';
+import { InvalidInputError, ShapeMismatchError } from '../gpu/errors';
+import { Uniforms } from '../gpu/kernel';
+import { shapeStr, sizeOf, type Shape, type Tensor } from '../gpu/tensor';
+import forwardCode from '../../shaders/concat_forward.wgsl?raw';
+import backwardCode from '../../shaders/concat_backward.wgsl?raw';
+import { targetsOf } from './util';
+
+const WG = 256; // matches `override WG` in both shaders
+
+/** Axis in [1, rank) (negative counts from the end, as in ONNX). */
+function normAxis(axis: number, rank: number, what: string): number {
+  const ax = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(axis) || ax < 1 || ax >= rank) {
+    throw new InvalidInputError(`${what}: axis ${axis} is not a non-batch axis of a ${rank}-D tensor`);
+  }
+  return ax;
+}
+
+/** The output shape of concatenating `shapes` along `ax`; ShapeMismatchError if other dims differ. */
+function concatShape(shapes: readonly Shape[], ax: number, what: string): Shape {
+  const first = shapes[0];
+  for (const s of shapes) {
+    const ok = s.length === first.length && s.every((d, i) => i === ax || d === first[i]);
+    if (!ok) {
+      throw new ShapeMismatchError(
+        `${what}: along axis ${ax}, inputs must agree in every other dim; got ${shapes.map(shapeStr).join(', ')}`,
+      );
+    }
+  }
+  const out = [...first];
+  out[ax] = shapes.reduce((n, s) => n + s[ax], 0);
+  return out;
+}
+
+/** Per input: uniforms count, C·inner, Ctot·inner, Coff·inner (see the shaders' comments). */
+function slices(shapes: readonly Shape[], ax: number, outer: number): Uniforms[] {
+  const inner = sizeOf(shapes[0].slice(ax + 1));
+  const ctot = shapes.reduce((n, s) => n + s[ax], 0);
+  let coff = 0;
+  return shapes.map((s) => {
+    const u = new Uniforms().u32(outer * s[ax] * inner, s[ax] * inner, ctot * inner, coff * inner);
+    coff += s[ax];
+    return u;
+  });
+}
+
+/** xs: tensors equal in every dim but `axis`. Returns their concatenation along `axis`. */
+export async function concatForward(e: Engine, xs: Tensor[], axis = 1): Promise<Tensor> {
+  if (xs.length === 0) throw new InvalidInputError('concatForward: no inputs');
+  const ax = normAxis(axis, xs[0].rank, 'concatForward');
+  const shapes = xs.map((x) => x.shape);
+  const shape = concatShape(shapes, ax, 'concatForward');
+  const k = await e.kernel({ name: 'concat_forward', code: forwardCode, overrides: { WG } });
+  const y = e.empty(shape, 'concat');
+  const outer = sizeOf(shape.slice(0, ax));
+  slices(shapes, ax, outer).forEach((u, i) => {
+    e.dispatch(k, [xs[i], y], u, grid1d(xs[i].size, WG));
+  });
+  return y;
+}
+
+/**
+ * dy: [T·N, ΣC, ...] gradient of the output for T targets; inputShapes: the forward inputs'
+ * shapes (leading dim N). Returns each input's gradient [T·N, Ci, ...].
+ */
+export async function concatBackward(e: Engine, dy: Tensor, inputShapes: Shape[], axis = 1): Promise<Tensor[]> {
+  if (inputShapes.length === 0) throw new InvalidInputError('concatBackward: no input shapes');
+  const ax = normAxis(axis, inputShapes[0].length, 'concatBackward');
+  const fwd = concatShape(inputShapes, ax, 'concatBackward');
+  targetsOf(dy.shape, fwd, 'concatBackward');
+  const k = await e.kernel({ name: 'concat_backward', code: backwardCode, overrides: { WG } });
+  const outer = sizeOf(dy.shape.slice(0, ax));
+  return slices(inputShapes, ax, outer).map((u, i) => {
+    const shape = [...dy.shape];
+    shape[ax] = inputShapes[i][ax];
+    const dx = e.empty(shape, `concat:dx${i}`);
+    e.dispatch(k, [dy, dx], u, grid1d(dx.size, WG));
+    return dx;
+  });
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { ShapeMismatchError, InvalidInputError } from '../../src/gpu/errors';
+import { accumulate, addForward } from '../../src/ops/add';
+import * as ref from '../../src/reference/add';
+import { hostTensor, type HostTensor } from '../../src/reference/tensor';
+import { expectAllclose, F32 } from '../util/compare';
+import { getEngine } from '../util/gpu';
+import { numericGrad } from '../util/gradcheck';
+import { randn } from '../util/random';
+
+describe('add reference', () => {
+  it('backward equals central differences for both inputs', () => {
+    const shape = [2, 3, 4, 5];
+    const a = hostTensor(shape, randn(120, 1));
+    const b = hostTensor(shape, randn(120, 2));
+    const dy = hostTensor(shape, randn(120, 3));
+    const [da, db] = ref.addBackward(dy);
+    const tol = { atol: 1e-6, rtol: 1e-6 };
+    expectAllclose(da.data, numericGrad((x: HostTensor) => ref.addForward(x, b), a, dy).data, tol, 'da');
+    expectAllclose(db.data, numericGrad((x: HostTensor) => ref.addForward(a, x), b, dy).data, tol, 'db');
+  });
+
+  it('accumulate adds in place', () => {
+    const acc = hostTensor([3], [1, 2, 3]);
+    ref.accumulate(acc, hostTensor([3], [10, 20, 30]));
+    expect(Array.from(acc.data)).toEqual([11, 22, 33]);
+  });
+});
+
+describe('add on the GPU equals the reference', () => {
+  it.each([[[1]], [[2, 3, 7, 5]], [[1, 70001]]])('forward %j', async (shape) => {
+    const e = await getEngine();
+    const n = shape.reduce((p, d) => p * d, 1);
+    const as = randn(n, 10);
+    const bs = randn(n, 11);
+    await e.scope(async () => {
+      const y = await addForward(e, e.upload(as, shape), e.upload(bs, shape));
+      expectAllclose(await y.read(), ref.addForward(hostTensor(shape, as), hostTensor(shape, bs)).data, F32, 'add');
+    });
+    expect(e.liveTensors).toBe(0);
+  });
+
+  it('accumulate of three gradients (fan-out) into one, odd size', async () => {
+    const e = await getEngine();
+    const shape = [3, 5, 3, 7];
+    const gs = [randn(315, 20), randn(315, 21), randn(315, 22)];
+    await e.scope(async () => {
+      const acc = e.upload(gs[0], shape);
+      await accumulate(e, acc, e.upload(gs[1], shape));
+      await accumulate(e, acc, e.upload(gs[2], shape));
+      const want = hostTensor(shape, gs[0]);
+      ref.accumulate(want, hostTensor(shape, gs[1]));
+      ref.accumulate(want, hostTensor(shape, gs[2]));
+      expectAllclose(await acc.read(), want.data, F32, 'accumulate');
+    });
+    expect(e.liveTensors).toBe(0);
+  });
+
+  it('typed errors for mismatched shapes and aliasing; the engine still works after', async () => {
+    const e = await getEngine();
+    await e.scope(async () => {
+      const a = e.upload([1, 2, 3, 4, 5, 6], [2, 3]);
+      const b = e.upload([1, 2, 3, 4, 5, 6], [3, 2]);
+      await expect(addForward(e, a, b)).rejects.toThrow(ShapeMismatchError);
+      await expect(addForward(e, a, b)).rejects.toThrow(/\[2, 3\].*\[3, 2\]/);
+      await expect(accumulate(e, a, b)).rejects.toThrow(ShapeMismatchError);
+      await expect(accumulate(e, a, a.reshape([2, 3]))).rejects.toThrow(InvalidInputError);
+      const y = await addForward(e, a, a);
+      expect(Array.from(await y.read())).toEqual([2, 4, 6, 8, 10, 12]);
+    });
+    expect(e.liveTensors).toBe(0);
+  });
+});
