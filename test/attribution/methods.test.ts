@@ -10,7 +10,7 @@ import { InvalidInputError } from '../../src/gpu/errors';
 import { Model } from '../../src/model/model';
 import type { GraphSpec } from '../../src/model/spec';
 import { explainReference, type RefChannelMaps } from '../../src/reference/explain';
-import { normalizeMinMax, upsampleBilinear, weightedSum } from '../../src/reference/attribution';
+import { normalizeMinMax, weightedSum } from '../../src/reference/attribution';
 import { RefModel } from '../../src/reference/model';
 import { hostTensor } from '../../src/reference/tensor';
 import { NETS } from '../cases/nets';
@@ -23,7 +23,12 @@ import { randn } from '../util/random';
 const TOL: Tol = { atol: 2e-5, rtol: 5e-4 };
 const MAP_TOL: Tol = { atol: 1e-4, rtol: 1e-3 };
 const GRAD_METHODS: Method[] = ['gradcam', 'gradcam++', 'counterfactual', 'guided-backprop', 'guided-gradcam'];
-const CHANNEL: ('cam' | 'gradcam' | 'gradcam++' | 'counterfactual')[] = ['cam', 'gradcam', 'gradcam++', 'counterfactual'];
+const CHANNEL: ('cam' | 'gradcam' | 'gradcam++' | 'counterfactual')[] = [
+  'cam',
+  'gradcam',
+  'gradcam++',
+  'counterfactual',
+];
 
 function argmax(a: ArrayLike<number>): number {
   let best = 0;
@@ -31,7 +36,11 @@ function argmax(a: ArrayLike<number>): number {
   return best;
 }
 
-async function compareWithReference(spec: GraphSpec, n: number, opts: { methods: Method[]; targets: number[] | { topK: number }; layer?: string }) {
+async function compareWithReference(
+  spec: GraphSpec,
+  n: number,
+  opts: { methods: Method[]; targets: number[] | { topK: number }; layer?: string },
+) {
   const e = await getEngine();
   const [c, h, w] = spec.input.shape;
   const xs = randn(n * c * h * w, 42);
@@ -47,7 +56,9 @@ async function compareWithReference(spec: GraphSpec, n: number, opts: { methods:
     if ((CHANNEL as string[]).includes(m)) {
       const got = r.maps[m as (typeof CHANNEL)[number]] as ChannelMaps;
       const refm = want as RefChannelMaps;
-      expect(got.layer.shape.slice(0, n === 1 ? 1 : 2)).toEqual(n === 1 ? [ref.classes[0].length] : [ref.classes[0].length, n]);
+      expect(got.layer.shape.slice(0, n === 1 ? 1 : 2)).toEqual(
+        n === 1 ? [ref.classes[0].length] : [ref.classes[0].length, n],
+      );
       expectAllclose(await got.weights.read(), refm.weights.data, TOL, `${m} weights`);
       expectAllclose(await got.raw.read(), refm.raw.data, TOL, `${m} raw map`);
       expectAllclose(await got.layer.read(), refm.layer.data, MAP_TOL, `${m} normalised map`);
@@ -92,11 +103,26 @@ describe("the lecture's derivation on a GAP→linear network", () => {
     const Z = h * w;
     const cam = await r.maps.cam!.weights.read();
     const alpha = await r.maps.gradcam!.weights.read();
-    expectAllclose(alpha, Array.from(cam, (v) => v / Z), { atol: 1e-7, rtol: 1e-4 }, 'α = W/Z');
+    expectAllclose(
+      alpha,
+      Array.from(cam, (v) => v / Z),
+      { atol: 1e-7, rtol: 1e-4 },
+      'α = W/Z',
+    );
     // ReLU(CAM) normalised, computed from the GPU's CAM map, against the GPU's Grad-CAM map.
     const camRaw = await r.maps.cam!.raw.read();
-    const reluCam = normalizeMinMax(hostTensor([fx.targets.length, h, w], Array.from(camRaw, (v) => Math.max(v, 0))));
-    expectAllclose(await r.maps.gradcam!.layer.read(), reluCam.data, { atol: 1e-5, rtol: 1e-4 }, 'Grad-CAM vs ReLU(CAM)');
+    const reluCam = normalizeMinMax(
+      hostTensor(
+        [fx.targets.length, h, w],
+        Array.from(camRaw, (v) => Math.max(v, 0)),
+      ),
+    );
+    expectAllclose(
+      await r.maps.gradcam!.layer.read(),
+      reluCam.data,
+      { atol: 1e-5, rtol: 1e-4 },
+      'Grad-CAM vs ReLU(CAM)',
+    );
     r.dispose();
     input.destroy();
     model.destroy();
@@ -115,14 +141,20 @@ describe('relations between the methods', () => {
     const [, K, h, w] = r.activations.shape;
     // Grad-CAM's formula applied to −G, on the CPU.
     const alpha = new Float64Array(3 * K);
-    for (let b = 0; b < 3; b++) for (let k = 0; k < K; k++) {
-      let s = 0;
-      for (let j = 0; j < h * w; j++) s += -G[(b * K + k) * h * w + j];
-      alpha[b * K + k] = s / (h * w);
-    }
+    for (let b = 0; b < 3; b++)
+      for (let k = 0; k < K; k++) {
+        let s = 0;
+        for (let j = 0; j < h * w; j++) s += -G[(b * K + k) * h * w + j];
+        alpha[b * K + k] = s / (h * w);
+      }
     const want = weightedSum(hostTensor([1, K, h, w], A), hostTensor([3, K], alpha), true);
     expectAllclose(await r.maps.counterfactual!.raw.read(), want.data, TOL, 'counterfactual');
-    expectAllclose(await r.maps.counterfactual!.weights.read(), Array.from(await r.maps.gradcam!.weights.read(), (v) => -v), { atol: 0, rtol: 0 }, 'weights = −α');
+    expectAllclose(
+      await r.maps.counterfactual!.weights.read(),
+      Array.from(await r.maps.gradcam!.weights.read(), (v) => -v),
+      { atol: 0, rtol: 0 },
+      'weights = −α',
+    );
     r.dispose();
     input.destroy();
     model.destroy();
@@ -132,7 +164,10 @@ describe('relations between the methods', () => {
     const e = await getEngine();
     const model = await Model.load(e, NETS.plain());
     const input = e.upload(randn(297, 6), [1, 3, 11, 9]);
-    const r = await model.explain(input, { methods: ['gradcam', 'guided-backprop', 'guided-gradcam'], targets: { topK: 2 } });
+    const r = await model.explain(input, {
+      methods: ['gradcam', 'guided-backprop', 'guided-gradcam'],
+      targets: { topK: 2 },
+    });
     const up = await r.maps.gradcam!.input.read();
     const gb = await r.maps['guided-backprop']!.input.read();
     const want = Array.from(gb, (v, idx) => {
@@ -154,8 +189,12 @@ describe('relations between the methods', () => {
     const seeds = e.upload(randn(5 * 5, 8), [5, 5]);
     let negativePlain = 0;
     for (const to of ['conv1', 'conv2']) {
-      const guided = await (await model.backward(acts, seeds, { to, guided: true })).read();
-      const plain = await (await model.backward(acts, seeds, { to })).read();
+      const guidedT = await model.backward(acts, seeds, { to, guided: true });
+      const plainT = await model.backward(acts, seeds, { to });
+      const guided = await guidedT.read();
+      const plain = await plainT.read();
+      guidedT.destroy();
+      plainT.destroy();
       expect(Math.min(...guided)).toBeGreaterThanOrEqual(0);
       expect(Math.max(...guided)).toBeGreaterThan(0);
       negativePlain += plain.filter((v) => v < 0).length;
@@ -165,6 +204,7 @@ describe('relations between the methods', () => {
     seeds.destroy();
     input.destroy();
     model.destroy();
+    expect(e.liveTensors).toBe(0);
   });
 });
 
@@ -173,7 +213,10 @@ describe('class discrimination', () => {
     const e = await getEngine();
     const model = await Model.load(e, regionsNet());
     const input = e.upload(regionsScene(), [1, 3, REGION_SIZE, REGION_SIZE]);
-    const r = await model.explain(input, { methods: ['gradcam', 'gradcam++', 'counterfactual', 'cam'], targets: [0, 1] });
+    const r = await model.explain(input, {
+      methods: ['gradcam', 'gradcam++', 'counterfactual', 'cam'],
+      targets: [0, 1],
+    });
     const S = REGION_SIZE * REGION_SIZE;
     for (const m of ['gradcam', 'gradcam++', 'cam'] as const) {
       const maps = await r.maps[m]!.input.read();
@@ -208,10 +251,20 @@ describe('batched targets', () => {
       for (const m of CHANNEL) {
         const S = 11 * 9;
         const all = await batched.maps[m]!.input.read();
-        expectAllclose(all.subarray(t * S, (t + 1) * S), await single.maps[m]!.input.read(), { atol: 1e-6, rtol: 1e-5 }, `${m} target ${t}`);
+        expectAllclose(
+          all.subarray(t * S, (t + 1) * S),
+          await single.maps[m]!.input.read(),
+          { atol: 1e-6, rtol: 1e-5 },
+          `${m} target ${t}`,
+        );
       }
       const gb = await batched.maps['guided-gradcam']!.input.read();
-      expectAllclose(gb.subarray(t * 297, (t + 1) * 297), await single.maps['guided-gradcam']!.input.read(), { atol: 1e-7, rtol: 1e-5 }, `guided-gradcam target ${t}`);
+      expectAllclose(
+        gb.subarray(t * 297, (t + 1) * 297),
+        await single.maps['guided-gradcam']!.input.read(),
+        { atol: 1e-7, rtol: 1e-5 },
+        `guided-gradcam target ${t}`,
+      );
       single.dispose();
     }
     // The same number of kernel launches for 5 targets as for 1: one forward, one batched

@@ -48,7 +48,12 @@ describe.each(FIXTURES)('fixture %s', (name) => {
       expectAllclose(got.input.data, want.map_up.data, { atol: 1e-6, rtol: 1e-6 }, `${m} upsampled map`);
     }
     expectAllclose(ref.maps['guided-backprop']!.input!.data, ex.guided_backprop.data, REF_TOL, 'guided backprop');
-    expectAllclose(ref.maps['guided-gradcam']!.input!.data, ex.guided_gradcam.data, { atol: 1e-8, rtol: 1e-5 }, 'guided grad-cam');
+    expectAllclose(
+      ref.maps['guided-gradcam']!.input!.data,
+      ex.guided_gradcam.data,
+      { atol: 1e-8, rtol: 1e-5 },
+      'guided grad-cam',
+    );
   });
 
   it('the GPU engine equals PyTorch autograd', async () => {
