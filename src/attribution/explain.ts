@@ -7,21 +7,20 @@ import type { Engine } from '../gpu/engine';
 import { InvalidInputError, MethodNotApplicableError, ShapeMismatchError } from '../gpu/errors';
 import { shapeStr, type Tensor } from '../gpu/tensor';
 import type { Model } from '../model/model';
+import { seedFromClasses } from '../ops/seed';
 import { softmaxForward } from '../ops/softmax';
-import {
-  NONE,
-  camWeights,
-  channelWeights,
-  combineMaps,
-  guidedGradcam,
-  seedOneHot,
-  topkClasses,
-  upsampleBilinear,
-} from './kernels';
+import { NONE, camWeights, channelWeights, combineMaps, guidedGradcam, topkClasses, upsampleBilinear } from './kernels';
 
 export type Method = 'cam' | 'gradcam' | 'gradcam++' | 'counterfactual' | 'guided-backprop' | 'guided-gradcam';
 
-export const METHODS: readonly Method[] = ['cam', 'gradcam', 'gradcam++', 'counterfactual', 'guided-backprop', 'guided-gradcam'];
+export const METHODS: readonly Method[] = [
+  'cam',
+  'gradcam',
+  'gradcam++',
+  'counterfactual',
+  'guided-backprop',
+  'guided-gradcam',
+];
 
 /** Methods whose map is a weighted sum of the layer's channels, in their slot order. */
 const CHANNEL_METHODS = ['cam', 'gradcam', 'counterfactual', 'gradcam++'] as const;
@@ -100,7 +99,7 @@ export class Explanation implements ExplanationData {
   tensors(): Tensor[] {
     const out = [this.scores, this.probabilities, this.classes, this.activations];
     if (this.gradients) out.push(this.gradients);
-    for (const m of Object.values(this.maps)) out.push(...Object.values(m as Record<string, Tensor>));
+    for (const m of Object.values(this.maps)) out.push(...(Object.values(m as object) as Tensor[]));
     return out;
   }
 
@@ -128,7 +127,9 @@ export async function explain(model: Model, input: Tensor, opts: ExplainOptions 
   if (!g.has(layer)) throw g.notFound(layer);
   const layerShape = g.shape(layer, n);
   if (layerShape.length !== 4) {
-    throw new ShapeMismatchError(`layer '${layer}' is ${shapeStr(layerShape)}; attribution needs a 4-D [N, K, h, w] tensor`);
+    throw new ShapeMismatchError(
+      `layer '${layer}' is ${shapeStr(layerShape)}; attribution needs a 4-D [N, K, h, w] tensor`,
+    );
   }
   g.backwardNodes(layer, scoresName); // throws GraphError when the scores do not depend on the layer
 
@@ -189,7 +190,7 @@ export async function explain(model: Model, input: Tensor, opts: ExplainOptions 
     const A = acts.get(layer);
 
     e.stage('backward');
-    const seeds = needGrad || needGuided ? await seedOneHot(e, classes, numClasses) : null;
+    const seeds = needGrad || needGuided ? await seedFromClasses(e, classes, numClasses) : null;
     const G = needGrad ? await model.backward(acts, seeds!, { to: layer, from: scoresName }) : null;
     const guided = needGuided
       ? await model.backward(acts, seeds!, { to: g.input, from: scoresName, guided: true })
@@ -228,7 +229,8 @@ export async function explain(model: Model, input: Tensor, opts: ExplainOptions 
       const gg = await guidedGradcam(e, upsampled!, slot('gradcam'), guided!);
       maps['guided-gradcam'] = { input: gg.reshape(lead([C, H, W]), 'guided-gradcam') };
     }
-    if (want('guided-backprop')) maps['guided-backprop'] = { input: guided!.reshape(lead([C, H, W]), 'guided-backprop') };
+    if (want('guided-backprop'))
+      maps['guided-backprop'] = { input: guided!.reshape(lead([C, H, W]), 'guided-backprop') };
     return {
       scores,
       probabilities,

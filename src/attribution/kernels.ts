@@ -1,6 +1,6 @@
 /**
  * Dispatchers for the fused attribution shaders. Rows b = t·N + i (target t, image i)
- * throughout, like the batched gradients. Shaders: topk.wgsl, seed_onehot.wgsl,
+ * throughout, like the batched gradients. Shaders: topk.wgsl,
  * channel_weights.wgsl, cam_weights.wgsl, cam_combine.wgsl, upsample_bilinear.wgsl,
  * guided_gradcam.wgsl.
  */
@@ -10,7 +10,6 @@ import { InvalidInputError } from '../gpu/errors';
 import { Uniforms } from '../gpu/kernel';
 import type { Tensor } from '../gpu/tensor';
 import topkCode from '../../shaders/topk.wgsl?raw';
-import seedCode from '../../shaders/seed_onehot.wgsl?raw';
 import channelWeightsCode from '../../shaders/channel_weights.wgsl?raw';
 import camWeightsCode from '../../shaders/cam_weights.wgsl?raw';
 import combineCode from '../../shaders/cam_combine.wgsl?raw';
@@ -30,15 +29,6 @@ export async function topkClasses(e: Engine, scores: Tensor, t: number): Promise
   const classes = e.empty([t * n], 'classes');
   e.dispatch(kern, [scores, classes], new Uniforms().u32(n, k, t), [Math.ceil(n / 64), 1, 1]);
   return classes;
-}
-
-/** Seeds [B, K]: row b is sign·onehot(classes[b]). */
-export async function seedOneHot(e: Engine, classes: Tensor, k: number, sign: 1 | -1 = 1): Promise<Tensor> {
-  const rows = classes.size;
-  const kern = await e.kernel({ name: 'seed_onehot', code: seedCode, overrides: { WG: WG_ELEMENTWISE } });
-  const seeds = e.empty([rows, k], 'seeds');
-  e.dispatch(kern, [classes, seeds], new Uniforms().u32(rows, k).f32(sign), grid1d(rows * k, WG_ELEMENTWISE));
-  return seeds;
 }
 
 export interface WeightSlots {

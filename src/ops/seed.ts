@@ -1,16 +1,28 @@
 /**
  * Seed gradients for a batched backward: T targets over a forward batch of N give T·N rows of
- * ∂(±y^c)/∂logits, target-major (row t·N + i is sign·onehot(classes[t])). sign = −1 seeds
- * counterfactual Grad-CAM. Shader: seed_gradients.wgsl, one dispatch.
+ * ∂(±y^c)/∂logits, target-major (row b = t·N + i is sign·onehot(class of row b)). sign = −1
+ * seeds counterfactual explanations. Shader: seed_onehot.wgsl, one dispatch.
  */
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError } from '../gpu/errors';
 import { Uniforms } from '../gpu/kernel';
 import type { Tensor } from '../gpu/tensor';
-import seedCode from '../../shaders/seed_gradients.wgsl?raw';
+import seedCode from '../../shaders/seed_onehot.wgsl?raw';
 
-const WG = 256; // matches `override WG` in seed_gradients.wgsl
+const WG = 256; // matches `override WG` in seed_onehot.wgsl
+
+/**
+ * Seeds [B, K] from class ids already on the GPU: `rowClasses` is [B] float32 (exact integers),
+ * one class per row, e.g. written by the top-k kernel. No readback, no validation of the ids.
+ */
+export async function seedFromClasses(e: Engine, rowClasses: Tensor, k: number, sign: 1 | -1 = 1): Promise<Tensor> {
+  const rows = rowClasses.size;
+  const kern = await e.kernel({ name: 'seed_onehot', code: seedCode, overrides: { WG } });
+  const seeds = e.empty([rows, k], 'seeds');
+  e.dispatch(kern, [rowClasses, seeds], new Uniforms().u32(rows, k).f32(sign), grid1d(rows * k, WG));
+  return seeds;
+}
 
 /** classes: T class indices in [0, K); n: forward batch N; k: classes K. Returns [T·N, K]. */
 export async function seedGradients(
@@ -33,13 +45,9 @@ export async function seedGradients(
       throw new InvalidInputError(`seedGradients: class index ${c} (target ${i}) is out of range for K=${k} classes`);
     }
   }
-  const kern = await e.kernel({ name: 'seed_gradients', code: seedCode, overrides: { WG } });
-  // The shader reads the class list as array<u32>. upload() copies the bytes of a Float32Array
-  // as they are, so a Float32Array viewing u32 words carries the integers bit for bit.
-  const cls = e.upload(new Float32Array(Uint32Array.from(classes).buffer), [t], 'seed:classes');
-  const g = e.empty([t * n, k], 'seed');
-  const count = t * n * k;
-  e.dispatch(kern, [cls, g], new Uniforms().u32(count, n, k).f32(sign), grid1d(count, WG));
+  const rows = Float32Array.from({ length: t * n }, (_, b) => classes[Math.floor(b / n)]);
+  const cls = e.upload(rows, [t * n], 'seed:classes');
+  const g = await seedFromClasses(e, cls, k, sign);
   cls.destroy(); // the dispatch is recorded; later reuse of the pooled buffer is ordered after it
   return g;
 }
