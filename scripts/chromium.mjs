@@ -3,7 +3,7 @@
  * Used by scripts/ensure-chromium.mjs (run before `npm test`) and by the browser tests
  * (test/browser/browser.ts). Puppeteer's own browser download is never used (.puppeteerrc.cjs).
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readdirSync } from 'node:fs';
 
 /** Where Debian/Ubuntu and Google's packages put the browser, in order of preference. */
 export const CANDIDATES = [
@@ -45,10 +45,36 @@ export function isRoot() {
 }
 
 /**
+ * True when the machine shows a GPU device node (a DRM render node or an NVIDIA device). Without
+ * one, Chromium's compositor must also run on SwiftShader, or a WebGPU canvas cannot be shared
+ * with it: the GPU process drops the device at the first getCurrentTexture() ("Could not find
+ * SharedImageBackingFactory").
+ */
+export function hasGPU() {
+  try {
+    if (readdirSync('/dev/dri').some((f) => f.startsWith('renderD'))) return true;
+  } catch {
+    // no /dev/dri
+  }
+  return exists('/dev/nvidia0');
+}
+
+function exists(path) {
+  try {
+    accessSync(path, constants.F_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Command-line flags for headless Chromium with WebGPU. `--enable-unsafe-webgpu` is what
  * exposes WebGPU on Linux; with no GPU Chromium falls back to its SwiftShader (CPU) adapter.
- * `--enable-features=Vulkan` lets it use a real Vulkan driver where one exists. Extra flags can be
- * given in $CHROME_FLAGS (space separated).
+ * `--enable-features=Vulkan` lets it use a real Vulkan driver where one exists; on a machine
+ * without a GPU, `--use-vulkan=swiftshader --use-angle=swiftshader` put the compositor on
+ * SwiftShader too, so WebGPU canvases work. Extra flags can be given in $CHROME_FLAGS (space
+ * separated).
  */
 export function chromiumArgs(userDataDir, env = process.env) {
   const args = [
@@ -63,6 +89,7 @@ export function chromiumArgs(userDataDir, env = process.env) {
     `--user-data-dir=${userDataDir}`,
   ];
   if (isRoot()) args.push('--no-sandbox');
+  if (!hasGPU()) args.push('--use-vulkan=swiftshader', '--use-angle=swiftshader');
   if (env.CHROME_FLAGS) args.push(...env.CHROME_FLAGS.split(/\s+/).filter(Boolean));
   return args;
 }

@@ -31,7 +31,12 @@ describe('whole networks in headless Chromium equal the CPU reference', () => {
 
 describe('explain() in headless Chromium equals the CPU reference', () => {
   const cases: ExplainCase[] = [
-    { net: 'plain', n: 1, methods: ['cam', 'gradcam', 'gradcam++', 'counterfactual', 'guided-backprop', 'guided-gradcam'], targets: { topK: 5 } },
+    {
+      net: 'plain',
+      n: 1,
+      methods: ['cam', 'gradcam', 'gradcam++', 'counterfactual', 'guided-backprop', 'guided-gradcam'],
+      targets: { topK: 5 },
+    },
     { net: 'residual', n: 2, methods: ['gradcam', 'gradcam++'], targets: [2, 0] },
   ];
   it.each(cases)('$net, N = $n, targets $targets', (c) =>

@@ -11,14 +11,6 @@ import { rng } from '../util/random';
 import { withPage } from './browser';
 import type { RenderCanvasArg, RenderCanvasResult } from './cases/render';
 
-// Without a GPU, Chromium's compositor must run on SwiftShader too (Vulkan and ANGLE), or a WebGPU
-// canvas cannot be shared with it: the GPU process drops the device on the first
-// getCurrentTexture() ("Could not find SharedImageBackingFactory"). Applies to this file's browser
-// only (browser.ts passes $CHROME_FLAGS on; one browser per test file).
-process.env.CHROME_FLAGS = [process.env.CHROME_FLAGS, '--use-vulkan=swiftshader', '--use-angle=swiftshader']
-  .filter(Boolean)
-  .join(' ');
-
 const H = 9;
 const W = 70; // more than 64 pixels: two 256-byte rows of padding logic, a partial second block
 

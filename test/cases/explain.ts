@@ -29,7 +29,13 @@ export interface ExplainArrays {
 function inputOf(c: ExplainCase): { x: Float32Array; shape: number[] } {
   const spec = NETS[c.net]();
   const shape = [c.n, ...spec.input.shape];
-  return { x: randn(shape.reduce((a, b) => a * b, 1), 77), shape };
+  return {
+    x: randn(
+      shape.reduce((a, b) => a * b, 1),
+      77,
+    ),
+    shape,
+  };
 }
 
 export async function gpuExplain(e: Engine, c: ExplainCase): Promise<ExplainArrays> {
