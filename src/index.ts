@@ -34,4 +34,5 @@ export {
   type ChannelMaps,
   type GuidedMaps,
 } from './attribution/explain';
+export { preprocessImage, fitRegion, type ImageInput, type PreprocessOptions, type Fit } from './ops/preprocess';
 export * from './render/index';

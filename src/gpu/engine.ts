@@ -165,6 +165,18 @@ export class Engine implements TensorOwner {
     return t;
   }
 
+  /**
+   * Upload raw bytes (e.g. RGBA8 pixels) as a tensor of 32-bit words, shape [ceil(bytes/4)];
+   * the shader reads them as array<u32>. Padded with zeros to a multiple of 4 bytes.
+   */
+  uploadBytes(bytes: Uint8Array, label = 'bytes'): Tensor {
+    const words = Math.max(1, Math.ceil(bytes.byteLength / 4));
+    const padded = new Uint8Array(words * 4);
+    padded.set(bytes);
+    // A Float32Array view carries the words bit for bit (same-type typed-array copies are bytewise).
+    return this.upload(new Float32Array(padded.buffer), [words], label);
+  }
+
   /** Copy `src` into a new tensor (or into `dst`). */
   copy(src: Tensor, dst?: Tensor): Tensor {
     const out = dst ?? this.empty(src.shape, `${src.label}:copy`);
