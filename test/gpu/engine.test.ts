@@ -1,0 +1,143 @@
+/** The GPU layer: kernel errors, scopes, pooling, readback, uniforms, timing, caller-owned devices. */
+import { describe, expect, it } from 'vitest';
+import { Engine, grid1d } from '../../src/gpu/engine';
+import { GraphError, InvalidInputError, ShaderError } from '../../src/gpu/errors';
+import { preprocess, Uniforms } from '../../src/gpu/kernel';
+import { sizeClass } from '../../src/gpu/pool';
+import { reluForward } from '../../src/ops/relu';
+import { getEngine } from '../util/gpu';
+
+describe('kernels', () => {
+  it('a shader that does not compile raises ShaderError with the kernel label and the compiler message', async () => {
+    const e = await getEngine();
+    const code = '@compute @workgroup_size(1) fn main() { let x: f32 = undefined_thing; }';
+    const run = () => e.kernel({ name: 'broken_kernel', code, overrides: {} });
+    await expect(run()).rejects.toThrow(ShaderError);
+    await expect(run()).rejects.toThrow(/broken_kernel.*undefined_thing/s);
+    // The engine still works afterwards.
+    const x = e.upload([-1, 2], [2]);
+    const y = await reluForward(e, x);
+    expect([...(await y.read())]).toEqual([0, 2]);
+    x.destroy();
+    y.destroy();
+  });
+
+  it('an override that the shader lacks fails pipeline creation with the variant label', async () => {
+    const e = await getEngine();
+    const code = 'override WG: u32 = 1;\n@compute @workgroup_size(WG) fn main() {}';
+    await expect(e.kernel({ name: 'k', code, overrides: { NOPE: 3 } })).rejects.toThrow(/k\[NOPE=3\]/);
+  });
+
+  it('the same variant is compiled once and cached per engine', async () => {
+    const e = await getEngine();
+    const code = 'override WG: u32 = 1;\n@compute @workgroup_size(WG) fn main() {}';
+    const a = await e.kernel({ name: 'cached', code, overrides: { WG: 4 } });
+    const b = await e.kernel({ name: 'cached', code, overrides: { WG: 4 } });
+    const c = await e.kernel({ name: 'cached', code, overrides: { WG: 8 } });
+    expect(a).toBe(b);
+    expect(c).not.toBe(a);
+  });
+
+  it('#if blocks are resolved from defines (absent names are false)', () => {
+    const src = 'a\n#if GUIDED\nb\n#else\nc\n#endif\nd';
+    expect(preprocess(src, { GUIDED: true }).replace(/\s+/g, '')).toBe('abd');
+    expect(preprocess(src, {}).replace(/\s+/g, '')).toBe('acd');
+  });
+
+  it('uniforms pack u32, i32 and f32 in order, padded to 16 bytes', () => {
+    const u = new Uniforms().u32(7).i32(-2).f32(0.5);
+    expect(u.byteLength).toBe(16);
+    const buf = new ArrayBuffer(16);
+    u.writeTo(buf, 0);
+    const dv = new DataView(buf);
+    expect([dv.getUint32(0, true), dv.getInt32(4, true), dv.getFloat32(8, true)]).toEqual([7, -2, 0.5]);
+  });
+
+  it('grid1d splits more than 65535 workgroups over y', () => {
+    expect(grid1d(100, 64)).toEqual([2, 1, 1]);
+    const [x, y] = grid1d(65536 * 64 + 1, 64);
+    expect(y).toBeGreaterThan(1);
+    expect(x * y * 64).toBeGreaterThanOrEqual(65536 * 64 + 1);
+    expect(x).toBeLessThanOrEqual(65535);
+  });
+});
+
+describe('tensors and scopes', () => {
+  it('a scope destroys what it made except what it returns, also on throw', async () => {
+    const e = await getEngine();
+    const before = e.liveTensors;
+    const kept = await e.scope(async () => {
+      e.upload([1, 2, 3], [3], 'temp');
+      return { out: e.upload([4], [1], 'kept') };
+    });
+    expect(e.liveTensors).toBe(before + 1);
+    await expect(
+      e.scope(async () => {
+        e.upload([1], [1]);
+        throw new GraphError('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(e.liveTensors).toBe(before + 1);
+    kept.out.destroy();
+    expect(e.liveTensors).toBe(before);
+  });
+
+  it('views share storage; the buffer returns to the pool when the last view goes', async () => {
+    const e = await getEngine();
+    const t = e.upload([1, 2, 3, 4, 5, 6], [2, 3]);
+    const v = t.reshape([3, 2]);
+    t.destroy();
+    expect([...(await v.read())]).toEqual([1, 2, 3, 4, 5, 6]);
+    const live = e.pool.liveBytes;
+    v.destroy();
+    expect(e.pool.liveBytes).toBe(live - sizeClass(24));
+    expect(() => v.buffer).toThrow(InvalidInputError);
+    expect(() => e.upload([1, 2], [3])).toThrow(/2 values given for shape \[3\]/);
+    expect(() => t.reshape([4])).toThrow(/cannot reshape/);
+  });
+
+  it('an upload recorded after work that used a pooled buffer does not overwrite that work', async () => {
+    const e = await getEngine();
+    const a = e.upload([-1, 5, -3, 7], [4]);
+    const y = await reluForward(e, a); // recorded, not submitted
+    a.destroy(); // a's buffer goes back to the pool…
+    const b = e.upload([9, 9, 9, 9], [4]); // …and is reused here, before the ReLU has run
+    expect([...(await y.read())]).toEqual([0, 5, 0, 7]);
+    expect([...(await b.read())]).toEqual([9, 9, 9, 9]);
+    y.destroy();
+    b.destroy();
+  });
+
+  it('stage timings come from GPU timestamps when the adapter has them', async () => {
+    const e = await getEngine();
+    const x = e.upload(new Float32Array(4096).fill(1), [4096]);
+    e.stage('work');
+    const y = await reluForward(e, x);
+    await e.sync();
+    const t = await e.stageTimings();
+    if (e.hasTimestamps) {
+      expect(t).not.toBeNull();
+      expect(t!.work).toBeGreaterThanOrEqual(0);
+    } else {
+      expect(t).toBeNull();
+    }
+    x.destroy();
+    y.destroy();
+  });
+});
+
+describe('engines', () => {
+  it('an engine on a caller-provided device never destroys that device', async () => {
+    const owner = await getEngine();
+    const e = await Engine.create({ device: owner.device, adapter: owner.adapter });
+    const x = e.upload([-2, 3], [2]);
+    const y = await reluForward(e, x);
+    expect([...(await y.read())]).toEqual([0, 3]);
+    e.destroy(); // frees x and y, keeps the device
+    expect(x.destroyed && y.destroyed).toBe(true);
+    const z = owner.upload([1], [1]);
+    expect([...(await z.read())]).toEqual([1]);
+    z.destroy();
+    expect(() => e.empty([1])).toThrow(/destroyed/);
+  });
+});
