@@ -130,7 +130,7 @@ export class Engine implements TensorOwner {
   zeros(shape: Shape, label = 'zeros'): Tensor {
     const t = this.empty(shape, label);
     this.#endPass();
-    this.#enc().clearBuffer(t.buffer, 0, Math.ceil((t.size * 4) / 4) * 4);
+    this.#enc().clearBuffer(t.buffer, 0, t.size * 4);
     return t;
   }
 
