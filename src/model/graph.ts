@@ -5,6 +5,7 @@
  */
 import { GraphError, InvalidInputError, ShapeMismatchError, WebGpuCamError } from '../gpu/errors';
 import { shapeStr, type Shape } from '../gpu/tensor';
+import { clipBounds } from '../ops/clip';
 import { conv2dOutputShape, conv2dParams, type Conv2dParams } from '../ops/conv2d';
 import { linearOutputShape } from '../ops/linear';
 import { pool2dOutputShape, pool2dParams, type Pool2dParams } from '../ops/pool';
@@ -13,6 +14,7 @@ import type { GraphSpec, NodeSpec, OpType } from './spec';
 export const SUPPORTED_OPS: readonly OpType[] = [
   'conv2d',
   'relu',
+  'clip',
   'maxpool2d',
   'avgpool2d',
   'globalavgpool',
@@ -28,6 +30,7 @@ export const SUPPORTED_OPS: readonly OpType[] = [
 /** Ops whose backward needs a forward tensor: the node's input ('input') or its output ('output'). */
 export const SAVES: Partial<Record<OpType, 'input' | 'output'>> = {
   relu: 'input',
+  clip: 'output',
   maxpool2d: 'input',
   softmax: 'output',
 };
@@ -294,6 +297,9 @@ export class Graph {
       case 'softmax':
         if (x.length !== 2) throw new ShapeMismatchError(`expects a 2-D input [N, K], got ${shapeStr(x)}`);
         return [...x];
+      case 'clip':
+        clipBounds(...clipAttrs(a));
+        return [...x];
       case 'relu':
       case 'identity':
         return [...x];
@@ -303,4 +309,14 @@ export class Graph {
 
 export function batchOf(shape: Shape): number {
   return shape[0];
+}
+
+/** A clip node's bounds [min, max] from its attrs (absent: -Infinity, +Infinity). */
+export function clipAttrs(attrs: Record<string, unknown> | undefined): [number, number] {
+  const lo = attrs?.min ?? -Infinity;
+  const hi = attrs?.max ?? Infinity;
+  if (typeof lo !== 'number' || typeof hi !== 'number') {
+    throw new InvalidInputError(`clip: min and max must be numbers, got ${JSON.stringify(attrs)}`);
+  }
+  return [lo, hi];
 }

@@ -3,7 +3,7 @@
  *
  * forward() runs the DAG for a batch of N images and keeps exactly what later work needs: the
  * tensors named in `keep`, and for every planned backward target the tensors that the backward
- * ops on its path read (ReLU and max-pool inputs, softmax outputs). Everything else is freed as
+ * ops on its path read (ReLU, clip and softmax outputs, max-pool inputs). Everything else is freed as
  * soon as its last consumer has run. A conv followed only by a ReLU runs as one fused kernel.
  *
  * backward() takes T seed gradients at the output, stacked as one [T·N, K] batch, and runs one
@@ -13,6 +13,7 @@ import type { Engine } from '../gpu/engine';
 import { GraphError, ShapeMismatchError } from '../gpu/errors';
 import { shapeStr, type Tensor } from '../gpu/tensor';
 import { accumulate, addForward } from '../ops/add';
+import { clipBackward, clipForward } from '../ops/clip';
 import { concatBackward, concatForward } from '../ops/concat';
 import { conv2dBackward, conv2dForward } from '../ops/conv2d';
 import { linearBackward, linearForward } from '../ops/linear';
@@ -27,7 +28,7 @@ import {
 import { reluBackward, reluForward } from '../ops/relu';
 import { softmaxBackward, softmaxForward } from '../ops/softmax';
 import { explain, type ExplainOptions, type Explanation } from '../attribution/explain';
-import { Graph, type GraphNode } from './graph';
+import { clipAttrs, Graph, type GraphNode } from './graph';
 import type { GraphSpec } from './spec';
 
 export interface ForwardOptions {
@@ -162,7 +163,7 @@ export class Model {
     if (opts.backwardFrom && !g.has(opts.backwardFrom)) throw g.notFound(opts.backwardFrom);
     for (const target of opts.backwardTo ?? []) {
       for (const node of g.backwardNodes(target, opts.backwardFrom)) {
-        if (node.op === 'relu' || node.op === 'softmax') retained.add(node.output);
+        if (node.op === 'relu' || node.op === 'clip' || node.op === 'softmax') retained.add(node.output);
         if (node.op === 'maxpool2d') retained.add(node.inputs[0]);
       }
     }
@@ -226,6 +227,8 @@ export class Model {
     switch (node.op) {
       case 'relu':
         return reluForward(e, x);
+      case 'clip':
+        return clipForward(e, x, ...clipAttrs(node.attrs));
       case 'maxpool2d':
         return maxPool2dForward(e, x, node.pool!);
       case 'avgpool2d':
@@ -336,6 +339,9 @@ export class Model {
       case 'relu':
         // The mask [x > 0] is read from the saved output: y > 0 exactly where x > 0.
         return [own(await reluBackward(e, dy, acts.get(node.output), { guided }))];
+      case 'clip':
+        // The mask lo < x < hi is read from the saved output; guided backprop changes ReLUs only.
+        return [own(await clipBackward(e, dy, acts.get(node.output), ...clipAttrs(node.attrs)))];
       case 'maxpool2d':
         return [own(await maxPool2dBackward(e, dy, acts.get(node.inputs[0]), node.pool!))];
       case 'avgpool2d':

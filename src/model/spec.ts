@@ -11,6 +11,7 @@
 export type OpType =
   | 'conv2d'
   | 'relu'
+  | 'clip'
   | 'maxpool2d'
   | 'avgpool2d'
   | 'globalavgpool'
@@ -56,7 +57,8 @@ export interface NodeSpec {
   inputs: string[];
   output: string;
   /** conv2d: Conv2dAttrs; pools: Pool2dAttrs; reshape: { shape: number[] } without batch;
-   *  concat: { axis: number } (default 1); flatten: { axis: 1 } */
+   *  concat: { axis: number } (default 1); flatten: { axis: 1 };
+   *  clip: { min?: number, max?: number } (defaults -Infinity, +Infinity; ReLU6 is 0, 6) */
   attrs?: Record<string, unknown>;
   /** conv2d: weight, bias?; linear: weight, bias? */
   weights?: Record<string, WeightSpec>;

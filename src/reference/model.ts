@@ -4,9 +4,10 @@
  * each node receives the gradient of its output and hands gradients to its inputs, which add
  * up where a tensor feeds several nodes.
  */
-import { Graph, type GraphNode } from '../model/graph';
+import { clipAttrs, Graph, type GraphNode } from '../model/graph';
 import type { GraphSpec } from '../model/spec';
 import { addForward } from './add';
+import { clipBackward, clipForward } from './clip';
 import { concatBackward, concatForward } from './concat';
 import { conv2dBackward, conv2dForward } from './conv2d';
 import { linearBackward, linearForward } from './linear';
@@ -56,6 +57,8 @@ export class RefModel {
         return conv2dForward(x, this.#w(node, 'weight')!, this.#w(node, 'bias'), node.conv!);
       case 'relu':
         return reluForward(x);
+      case 'clip':
+        return clipForward(x, ...clipAttrs(node.attrs));
       case 'maxpool2d':
         return maxPool2dForward(x, node.pool!);
       case 'avgpool2d':
@@ -111,6 +114,9 @@ export class RefModel {
           break;
         case 'relu':
           add(node.inputs[0], reluBackward(dy, x, { guided: opts.guided }));
+          break;
+        case 'clip':
+          add(node.inputs[0], clipBackward(dy, x, ...clipAttrs(node.attrs)));
           break;
         case 'maxpool2d':
           add(node.inputs[0], maxPool2dBackward(dy, x, node.pool!));
