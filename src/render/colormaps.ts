@@ -9,13 +9,15 @@
  * - viridis: matplotlib's viridis (van der Walt & Smith, CC0), every 5th of its 256 entries.
  *   Interpolating every 5th entry reproduces both published tables within 0.7/255 per channel.
  * - grayscale: entry i = i/255 in every channel.
+ * - bwr: matplotlib's diverging 'bwr', blue (0, 0, 1) → white → red (1, 0, 0), linear in
+ *   between; for signed quantities scaled so that zero is at 0.5.
  *
  * Which entry a value v picks is the shaders' business (see shaders/overlay.wgsl): floor(v·256)
  * clamped to [0, 255], matplotlib's rule for an N-colour map.
  */
 import { InvalidInputError } from '../gpu/errors';
 
-export const COLORMAPS = ['turbo', 'jet', 'viridis', 'grayscale'] as const;
+export const COLORMAPS = ['turbo', 'jet', 'viridis', 'grayscale', 'bwr'] as const;
 export type ColormapName = (typeof COLORMAPS)[number];
 
 /** Entries in every LUT. */
@@ -67,6 +69,13 @@ const VIRIDIS: readonly RGB[] = [
   [0.688944, 0.865448, 0.182725], [0.741388, 0.873449, 0.149561], [0.793760, 0.880678, 0.120005],
   [0.845561, 0.887322, 0.099702], [0.896320, 0.893616, 0.096335], [0.945636, 0.899815, 0.112838],
   [0.993248, 0.906157, 0.143936],
+];
+
+// matplotlib's `_bwr_data`: three evenly spaced anchors.
+const BWR: readonly RGB[] = [
+  [0, 0, 1],
+  [1, 1, 1],
+  [1, 0, 0],
 ];
 
 /** One channel of a piecewise-linear map: (x, value) breakpoints, x increasing from 0 to 1. */
@@ -127,6 +136,8 @@ function colorAt(name: ColormapName, x: number, c: number): number {
       return piecewise(JET[c], x);
     case 'grayscale':
       return x;
+    case 'bwr':
+      return evenlySpaced(BWR, x, c);
   }
 }
 

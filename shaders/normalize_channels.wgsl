@@ -1,0 +1,81 @@
+// normalize_channels: a few chosen channels of one row of a [B, K, h, w] tensor (feature maps
+// A^k, gradients g^k, Grad-CAM++'s a^k), each scaled to [0, 1] on its own, for display.
+//
+//   mode 0 (min–max):  out_ij = (v_ij − min) / (max − min), or 0 everywhere when max == min
+//   mode 1 (signed):   out_ij = 0.5 + 0.5 · v_ij / max|v|, or 0.5 everywhere when max|v| == 0
+//                      (zero stays at the middle of a diverging colormap)
+//
+// Layout: src holds the row to read starting at element p.base (= b·K·Z); channel k of it is
+// src[base + k·Z .. base + k·Z + Z). ids [M] are the channel indices as float32 (exact below
+// 2^24), out [M, h, w] with Z = h·w.
+// Threads: one workgroup per chosen channel (workgroup index (wg.y * nwg.x + wg.x) = m). Its WG
+// invocations stride over the Z positions keeping a running min/max, a workgroup tree reduction
+// gives the channel's min/max, then each invocation writes the positions it read.
+// Edges: workgroups past M return (uniformly, before any barrier); an id >= K writes zeros.
+
+struct Params {
+  count: u32,
+  k: u32,
+  z: u32,
+  base: u32,
+  mode: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read> ids: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+override WG: u32 = 64;
+
+var<workgroup> red_lo: array<f32, WG>;
+var<workgroup> red_hi: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_id) lid: vec3u) {
+  let m = wg.y * nwg.x + wg.x;
+  if (m >= p.count) {
+    return;
+  }
+  let ch = u32(ids[m]);
+  let valid = ch < p.k;
+  let src_base = p.base + ch * p.z;
+  let out_base = m * p.z;
+
+  var lo = 3.0e38;
+  var hi = -3.0e38;
+  if (valid) {
+    for (var j = lid.x; j < p.z; j += WG) {
+      let v = src[src_base + j];
+      lo = min(lo, v);
+      hi = max(hi, v);
+    }
+  }
+  red_lo[lid.x] = lo;
+  red_hi[lid.x] = hi;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid.x < s) {
+      red_lo[lid.x] = min(red_lo[lid.x], red_lo[lid.x + s]);
+      red_hi[lid.x] = max(red_hi[lid.x], red_hi[lid.x + s]);
+    }
+    workgroupBarrier();
+  }
+  let mn = red_lo[0];
+  let mx = red_hi[0];
+  let range = mx - mn;
+  let amax = max(abs(mn), abs(mx));
+  for (var j = lid.x; j < p.z; j += WG) {
+    var o = 0.0;
+    if (valid) {
+      let v = src[src_base + j];
+      if (p.mode == 0u) {
+        o = select(0.0, (v - mn) / range, range > 0.0);
+      } else {
+        o = select(0.5, 0.5 + 0.5 * (v / amax), amax > 0.0);
+      }
+    }
+    out[out_base + j] = o;
+  }
+}
