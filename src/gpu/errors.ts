@@ -37,6 +37,13 @@ export class UnsupportedOperatorError extends WebGpuCamError {
   }
 }
 
+/**
+ * A model file that cannot be read or converted: not an ONNX ModelProto (empty, truncated,
+ * random bytes), no graph, or a node whose attributes or inputs the importer does not handle.
+ * The message names the node or tensor.
+ */
+export class ModelFormatError extends InvalidInputError {}
+
 /** An attribution method that cannot apply to this model (e.g. CAM without a GAP→linear head). */
 export class MethodNotApplicableError extends InvalidInputError {}
 

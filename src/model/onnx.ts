@@ -1,0 +1,213 @@
+/**
+ * ONNX import: an .onnx file (bytes or URL) → a GraphSpec → a Model on the GPU.
+ *
+ *   const { model, labels, preprocessing } = await loadOnnx(engine, '/models/net.onnx', {
+ *     sidecar: '/models/net.json',                    // optional: { labels, mean, std, inputSize }
+ *   });
+ *
+ * onnxToGraphSpec() is the converter alone (no GPU): it decodes the protobuf, converts the graph
+ * (see onnx_convert.ts for the operators and how each maps), and reads labels and normalisation.
+ *
+ * Labels and normalisation come from the model's metadata_props, or from a JSON sidecar, which
+ * wins key by key. Metadata keys (values are JSON text):
+ *   'labels'  ["cat", "dog", …]   one class name per output, in output order
+ *   'mean'    [0.485, 0.456, 0.406]  per input channel
+ *   'std'     [0.229, 0.224, 0.225]  per input channel
+ * mean and std apply to pixel values scaled to [0, 1]: x = (pixel / 255 − mean) / std. (Any other
+ * affine convention can be written this way, e.g. Caffe's 0–255 means: mean/255 and std 1/255.)
+ * The sidecar is { labels?, mean?, std?, inputSize?: [H, W] }, or just an array of labels;
+ * inputSize is needed only when the model's input height and width are dynamic.
+ */
+import type { Engine } from '../gpu/engine';
+import { InvalidInputError, ModelFormatError } from '../gpu/errors';
+import { Graph } from './graph';
+import { Model } from './model';
+import { convertGraph } from './onnx_convert';
+import { decodeModel, defaultOpset, type OnnxModel } from './onnx_proto';
+import type { GraphSpec } from './spec';
+
+export { ONNX_OPS } from './onnx_convert';
+
+/** How to turn an image into the model's input. */
+export interface Preprocessing {
+  /** [H, W] the model takes. */
+  inputSize: [number, number];
+  /** Per input channel, for pixel values in [0, 1]: x = (pixel − mean) / std. */
+  mean: number[];
+  std: number[];
+}
+
+/** The JSON sidecar: every key optional. */
+export interface OnnxSidecar {
+  labels?: string[];
+  mean?: number[];
+  std?: number[];
+  /** [H, W], for a model whose input height and width are dynamic. */
+  inputSize?: [number, number];
+}
+
+export interface OnnxImport {
+  /** The converted graph (spec.labels set when labels are known). */
+  spec: GraphSpec;
+  /** Class names, one per output, or null when neither metadata nor sidecar gives them. */
+  labels: string[] | null;
+  /** Null when neither metadata nor sidecar gives mean and std. */
+  preprocessing: Preprocessing | null;
+  /** The default operator set version the model imports. */
+  opset: number;
+  /** The tool that wrote the file (producer_name), or ''. */
+  producer: string;
+}
+
+export interface LoadedModel extends OnnxImport {
+  model: Model;
+}
+
+export interface OnnxOptions {
+  /** Labels / normalisation / input size: an object, an array of labels, or a URL of JSON. */
+  sidecar?: OnnxSidecar | string[] | string;
+  /** Name for the graph (default: the ONNX graph's name). */
+  name?: string;
+}
+
+/** Convert ONNX bytes to a GraphSpec with labels and preprocessing. No GPU work. */
+export function onnxToGraphSpec(
+  bytes: ArrayBuffer | Uint8Array,
+  opts: { sidecar?: OnnxSidecar | string[]; name?: string } = {},
+): OnnxImport {
+  const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const model = decodeModel(u8);
+  const sidecar = opts.sidecar === undefined ? {} : parseSidecar(opts.sidecar, 'the sidecar');
+  const meta = metadata(model);
+  const opset = defaultOpset(model);
+  const spec = convertGraph(model.graph!, { opset, inputSize: sidecar.inputSize ?? null });
+  if (opts.name) spec.name = opts.name;
+
+  // Validate the whole graph now (shapes, wiring), on copies: Graph annotates the nodes it gets.
+  const graph = new Graph({ ...spec, nodes: spec.nodes.map((n) => ({ ...n })) });
+  const [c, h, w] = spec.input.shape;
+
+  const labels = sidecar.labels ?? meta.labels ?? null;
+  if (labels) {
+    const out = graph.shape(graph.output);
+    if (out.length !== 2 || out[1] !== labels.length) {
+      throw new ModelFormatError(
+        `${labels.length} labels given, but the model's output '${graph.output}' is [${['N', ...out.slice(1)].join(', ')}]`,
+      );
+    }
+    spec.labels = labels;
+  }
+  const mean = sidecar.mean ?? meta.mean;
+  const std = sidecar.std ?? meta.std;
+  let preprocessing: Preprocessing | null = null;
+  if (mean || std) {
+    if (!mean || !std)
+      throw new ModelFormatError(`'${mean ? 'mean' : 'std'}' is given without '${mean ? 'std' : 'mean'}'`);
+    if (mean.length !== c || std.length !== c) {
+      throw new ModelFormatError(
+        `mean and std need ${c} values (one per input channel), got ${mean.length} and ${std.length}`,
+      );
+    }
+    preprocessing = { inputSize: [h, w], mean, std };
+  }
+  return { spec, labels, preprocessing, opset, producer: model.producer_name ?? '' };
+}
+
+/**
+ * Load an ONNX classifier onto the GPU. `source` is the file's bytes or a URL to fetch (in Node,
+ * read the file yourself: fetch() does not read file paths).
+ */
+export async function loadOnnx(
+  engine: Engine,
+  source: ArrayBuffer | Uint8Array | string,
+  opts: OnnxOptions = {},
+): Promise<LoadedModel> {
+  const bytes = typeof source === 'string' ? new Uint8Array(await (await get(source, 'model')).arrayBuffer()) : source;
+  const sidecar = typeof opts.sidecar === 'string' ? await sidecarFrom(opts.sidecar) : opts.sidecar;
+  const imp = onnxToGraphSpec(bytes, { sidecar, name: opts.name });
+  const model = await Model.load(engine, imp.spec);
+  return { ...imp, model };
+}
+
+async function get(url: string, what: string): Promise<Response> {
+  let r: Response;
+  try {
+    r = await fetch(url);
+  } catch (e) {
+    throw new InvalidInputError(`could not fetch the ${what} '${url}': ${(e as Error).message}`);
+  }
+  if (!r.ok) throw new InvalidInputError(`could not fetch the ${what} '${url}': HTTP ${r.status} ${r.statusText}`);
+  return r;
+}
+
+async function sidecarFrom(url: string): Promise<OnnxSidecar | string[]> {
+  const text = await (await get(url, 'sidecar')).text();
+  try {
+    return JSON.parse(text) as OnnxSidecar | string[];
+  } catch (e) {
+    throw new ModelFormatError(`the sidecar '${url}' is not JSON: ${(e as Error).message}`);
+  }
+}
+
+// ---- sidecar and metadata --------------------------------------------------------------------
+
+function isNumbers(v: unknown): v is number[] {
+  return Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+}
+
+function checkLabels(v: unknown, where: string): string[] {
+  if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string')) {
+    throw new ModelFormatError(`${where}: 'labels' must be a non-empty array of strings`);
+  }
+  return v;
+}
+
+function checkStats(key: 'mean' | 'std', v: unknown, where: string): number[] {
+  if (!isNumbers(v) || (key === 'std' && v.some((x) => x <= 0))) {
+    throw new ModelFormatError(`${where}: '${key}' must be an array of numbers${key === 'std' ? ' > 0' : ''}`);
+  }
+  return v;
+}
+
+/** Check a sidecar's keys and types. */
+export function parseSidecar(v: unknown, where = 'the sidecar'): OnnxSidecar {
+  if (Array.isArray(v)) return { labels: checkLabels(v, where) };
+  if (typeof v !== 'object' || v === null)
+    throw new ModelFormatError(`${where} must be a JSON object or an array of labels`);
+  const o = v as Record<string, unknown>;
+  const out: OnnxSidecar = {};
+  if (o.labels !== undefined) out.labels = checkLabels(o.labels, where);
+  if (o.mean !== undefined) out.mean = checkStats('mean', o.mean, where);
+  if (o.std !== undefined) out.std = checkStats('std', o.std, where);
+  if (o.inputSize !== undefined) {
+    const s = o.inputSize;
+    if (!isNumbers(s) || s.length !== 2 || !s.every((d) => Number.isInteger(d) && d > 0)) {
+      throw new ModelFormatError(`${where}: 'inputSize' must be [H, W], two positive integers`);
+    }
+    out.inputSize = [s[0], s[1]];
+  }
+  return out;
+}
+
+/** labels / mean / std from metadata_props (JSON values). */
+function metadata(model: OnnxModel): { labels?: string[]; mean?: number[]; std?: number[] } {
+  const props = new Map(model.metadata_props.map((p) => [p.key ?? '', p.value ?? '']));
+  const json = (key: string): unknown => {
+    const text = props.get(key);
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new ModelFormatError(`metadata '${key}' is not JSON: ${text.slice(0, 80)}`);
+    }
+  };
+  const where = 'the model metadata';
+  const labels = json('labels');
+  const mean = json('mean');
+  const std = json('std');
+  return {
+    labels: labels === undefined ? undefined : checkLabels(labels, where),
+    mean: mean === undefined ? undefined : checkStats('mean', mean, where),
+    std: std === undefined ? undefined : checkStats('std', std, where),
+  };
+}
