@@ -3,6 +3,7 @@
  *
  *   const engine = await Engine.create();            // navigator.gpu, Dawn in Node, or { device }
  *   const model = await Model.load(engine, spec);     // a GraphSpec (see src/model/spec.ts)
+ *   // or: const { model, labels, preprocessing } = await loadOnnx(engine, bytesOrUrl, { sidecar });
  *   const x = engine.upload(pixels, [1, 3, H, W]);
  *   const r = await model.explain(x, { methods: ['gradcam', 'gradcam++'], targets: { topK: 5 } });
  *   await r.maps.gradcam!.input.read();                // [T, H, W], or draw it with overlay()
@@ -18,12 +19,24 @@ export {
   ResourceLimitError,
   GraphError,
   UnsupportedOperatorError,
+  ModelFormatError,
   MethodNotApplicableError,
   ShaderError,
   GPUExecutionError,
 } from './gpu/errors';
 export { Model, Activations, type ForwardOptions, type BackwardOptions } from './model/model';
 export type { GraphSpec, NodeSpec, OpType, WeightSpec, Conv2dAttrs, Pool2dAttrs } from './model/spec';
+export {
+  loadOnnx,
+  onnxToGraphSpec,
+  parseSidecar,
+  ONNX_OPS,
+  type LoadedModel,
+  type OnnxImport,
+  type OnnxOptions,
+  type OnnxSidecar,
+  type Preprocessing,
+} from './model/onnx';
 export {
   explain,
   Explanation,
