@@ -31,6 +31,7 @@ import {
   type AttrValue,
   type ModelDef,
 } from '../util/onnx_builder';
+import { positive, smallNet } from '../cases/onnx_nets';
 import { expectAllclose } from '../util/compare';
 import { getEngine } from '../util/gpu';
 import { randn, rng } from '../util/random';
@@ -40,11 +41,6 @@ const TOL = { atol: 1e-5, rtol: 1e-5 };
 function run(spec: GraphSpec, x: Float32Array, name = spec.output): HostTensor {
   const m = new RefModel(spec);
   return m.forward(hostTensor([1, ...spec.input.shape], x)).get(name)!;
-}
-
-function positive(n: number, seed: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => 0.5 + r());
 }
 
 /** ONNX BatchNormalization (inference), per channel of an NCHW tensor. */
@@ -507,48 +503,6 @@ describe('labels and normalisation', () => {
 });
 
 describe('loadOnnx on the GPU', () => {
-  /** conv+BN → ReLU6 → two branches (max-pool ceil / conv) → concat → avg-pool → GAP → Gemm → softmax */
-  function smallNet(): Uint8Array {
-    const c = 4;
-    return onnxModel({
-      input: ['image', ['batch', 3, 9, 9]],
-      output: 'probs',
-      initializers: [
-        floatTensor('w1', [c, 3, 3, 3], randn(c * 27, 70, 0.4), true),
-        floatTensor('g', [c], positive(c, 71)),
-        floatTensor('b', [c], randn(c, 72)),
-        floatTensor('m', [c], randn(c, 73)),
-        floatTensor('v', [c], positive(c, 74)),
-        floatTensor('w2', [c, c, 1, 1], randn(c * c, 75, 0.5)),
-        floatTensor('fc', [3, 2 * c], randn(6 * c, 76)),
-        floatTensor('fcb', [3], randn(3, 77)),
-      ],
-      nodes: [
-        node('Conv', ['image', 'w1'], ['c1'], { pads: [1, 1, 1, 1] }, 'conv1'),
-        node('BatchNormalization', ['c1', 'g', 'b', 'm', 'v'], ['bn1'], {}, 'bn1'),
-        node('Constant', [], ['zero'], { value: floatTensor('z', [], [0]) }),
-        node('Constant', [], ['six'], { value: floatTensor('s', [], [6]) }),
-        node('Clip', ['bn1', 'zero', 'six'], ['act1'], {}, 'relu6'),
-        node('MaxPool', ['act1'], ['mp'], { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }, 'pool'),
-        node('Conv', ['act1', 'w2'], ['c2'], { strides: [2, 2], pads: [0, 0, 1, 1] }, 'conv2'),
-        node('Relu', ['c2'], ['act2'], {}, 'relu2'),
-        node('Concat', ['mp', 'act2'], ['cat'], { axis: 1 }, 'cat'),
-        node(
-          'AveragePool',
-          ['cat'],
-          ['avg'],
-          { kernel_shape: [3, 3], pads: [1, 1, 1, 1], count_include_pad: 1 },
-          'avg',
-        ),
-        node('GlobalAveragePool', ['avg'], ['gap'], {}, 'gap'),
-        node('Flatten', ['gap'], ['flat'], {}, 'flat'),
-        node('Gemm', ['flat', 'fc', 'fcb'], ['logits'], { transB: 1 }, 'fc'),
-        node('Softmax', ['logits'], ['probs'], { axis: 1 }, 'softmax'),
-      ],
-      metadata: { labels: '["a", "b", "c"]' },
-    });
-  }
-
   const dataUrl = (bytes: Uint8Array, type: string) => `data:${type};base64,${Buffer.from(bytes).toString('base64')}`;
 
   it('loads from URLs (model and sidecar) and runs forward and Grad-CAM like the CPU reference', async () => {
