@@ -1,9 +1,22 @@
 /**
  * 2-D convolution: forward (optionally with a fused ReLU) and backward with respect to the input.
- * Shaders: conv2d_forward.wgsl, conv2d_backward.wgsl. The attribute defaults and the output-shape
- * rule live in the CPU reference (src/reference/conv2d.ts) and are re-exported here.
+ * The attribute defaults and the output-shape rule live in the CPU reference
+ * (src/reference/conv2d.ts) and are re-exported here.
  *
- * N batch, Cin / Cout channels, H×W input, KH×KW kernel, OH×OW output, g groups, T targets.
+ * N batch, Cin / Cout channels, H×W input, KH×KW kernel, OH×OW output, G groups, T targets.
+ *
+ * Kernels (one .wgsl file each):
+ *   'direct'  conv2d_forward.wgsl: weights as given, a small register tile (co × ow). Depthwise
+ *             convs (under 4 output channels per group) use it.
+ *   'tiled'   conv2d_forward_tiled.wgsl: any conv, weights packed (conv2d_pack.wgsl) so that 4
+ *             output channels are one vec4, a 4×4-pixel × 4- or 8-channel register tile.
+ *   '3x3'     conv2d_forward_3x3.wgsl: 3×3 stride-1 convs, the same tile, each input value
+ *             loaded once for all the taps it feeds.
+ * Backward: the input gradient of a stride-1, dilation-1 conv is itself such a conv, of dy with
+ * the weights transposed (Cin ↔ Cout inside each group) and flipped, padded by K − 1 − pad; it
+ * runs on the tiled kernels ('conv'). Other convs use a gather kernel (conv2d_backward.wgsl).
+ * Which kernels and tile sizes run is chosen per engine from the adapter (conv2dConfig) and can
+ * be overridden per engine (setConv2dConfig) or per call (options).
  */
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
@@ -12,57 +25,248 @@ import { Uniforms } from '../gpu/kernel';
 import { shapeStr, type Shape, type Tensor } from '../gpu/tensor';
 import { conv2dOutputShape, type Conv2dParams } from '../reference/conv2d';
 import forwardCode from '../../shaders/conv2d_forward.wgsl?raw';
+import forwardTiledCode from '../../shaders/conv2d_forward_tiled.wgsl?raw';
+import forward3x3Code from '../../shaders/conv2d_forward_3x3.wgsl?raw';
 import backwardCode from '../../shaders/conv2d_backward.wgsl?raw';
+import packCode from '../../shaders/conv2d_pack.wgsl?raw';
 import { targetsOf } from './util';
 
 export { conv2dOutputShape, conv2dParams, type Conv2dParams } from '../reference/conv2d';
 
+export type Conv2dKernel = 'direct' | 'tiled' | '3x3';
+
 /**
- * How conv2d_forward.wgsl splits the work: each invocation computes `co` output channels (1, or
- * 4 as the lanes of a vec4) times `ow` consecutive output pixels of one row (1..MAX_OW), in
- * workgroups of `wg` invocations. Every variant computes the same result; which is fastest
- * depends on the adapter and the layer, so a tuner may pick one per adapter.
+ * How a forward conv splits the work. 'direct': each invocation computes `co` output channels
+ * (1, or 4 as the lanes of a vec4) times `ow` consecutive output pixels of one row (1..MAX_OW).
+ * 'tiled' and '3x3': each invocation computes 4×4 output pixels times `co` channels (4 or 8).
+ * `wg` is the workgroup size. Every variant computes the same result.
  */
 export interface Conv2dVariant {
-  co: 1 | 4;
-  ow: number;
+  /** Default 'direct' when a variant is given (the tile fields below were first its own). */
+  kernel?: Conv2dKernel;
+  co: 1 | 4 | 8;
+  /** 'direct' only. */
+  ow?: number;
   wg?: number;
 }
 
 /** Must equal MAX_OWT in conv2d_forward.wgsl. */
 export const MAX_OW = 8;
-const WG = 64; // default `override WG` of both shaders
+const WG = 64; // default `override WG` of the shaders
+const PACK_WG = 256; // `override WG` of conv2d_pack.wgsl
+
+/** Per-engine kernel choice; see conv2dConfig. */
+export interface Conv2dConfig {
+  /** Use the packed-weight tiled kernels where they apply (else always 'direct'). */
+  tiled: boolean;
+  /** Channels per invocation of the tiled kernels. */
+  co: 4 | 8;
+  /** Workgroup size of the tiled kernels and of the gather backward. */
+  wg: number;
+  /** Why this choice (for the log). */
+  reason: string;
+}
+
+const configs = new WeakMap<Engine, Conv2dConfig>();
+
+/**
+ * The engine's conv kernel choice, made on first use from the adapter and logged once:
+ * software adapters (SwiftShader) get 8 channels × 4×4 pixels per invocation in workgroups of 32
+ * (each storage load costs a lane-by-lane gather there, so the biggest register tile wins; see
+ * docs/BENCHMARKS.md); GPUs get 4 channels in workgroups of 64 (fewer registers per thread,
+ * more threads in flight). Override with setConv2dConfig().
+ */
+export function conv2dConfig(e: Engine): Conv2dConfig {
+  let c = configs.get(e);
+  if (!c) {
+    const a = e.adapter;
+    c = a.isSoftware
+      ? { tiled: true, co: 8, wg: 32, reason: 'software adapter: largest register tile' }
+      : { tiled: true, co: 4, wg: 64, reason: 'hardware adapter' };
+    configs.set(e, c);
+    const name = [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') || 'unknown adapter';
+    console.info(
+      `webgpu-cam: conv2d kernels for ${name}: ${c.tiled ? `tiled, ${c.co} channels × 4×4 pixels` : 'direct'}, ` +
+        `workgroup ${c.wg} (${c.reason}); change with setConv2dConfig()`,
+    );
+  }
+  return c;
+}
+
+/** Override the engine's conv kernel choice (fields not given keep their value). */
+export function setConv2dConfig(e: Engine, c: Partial<Omit<Conv2dConfig, 'reason'>>): Conv2dConfig {
+  const cur = conv2dConfig(e);
+  const next: Conv2dConfig = { ...cur, ...c, reason: 'set by setConv2dConfig' };
+  if (next.co !== 4 && next.co !== 8) throw new InvalidInputError(`setConv2dConfig: co must be 4 or 8, got ${next.co}`);
+  checkWG(next.wg, e.limits.maxComputeInvocationsPerWorkgroup, 'setConv2dConfig');
+  configs.set(e, next);
+  return next;
+}
+
+function checkWG(wg: number, max: number, what: string): void {
+  if (!Number.isInteger(wg) || wg < 1 || wg > max) throw new InvalidInputError(`${what}: wg ${wg} is not in 1..${max}`);
+}
+
+function is3x3s1(w: Shape, p: Conv2dParams): boolean {
+  return w[2] === 3 && w[3] === 3 && p.stride.every((s) => s === 1) && p.dilation.every((d) => d === 1);
+}
+
+/**
+ * The default variant: the tiled kernels where the engine's config allows and a group has at
+ * least 4 output channels ('3x3' for 3×3 stride-1 convs), else a 'direct' tile of 4 channels
+ * (1 for depthwise) by up to 4 pixels along the row.
+ */
+export function defaultConv2dVariant(w: Shape, p: Conv2dParams, outShape: Shape, cfg?: Conv2dConfig): Conv2dVariant {
+  const coutG = w[0] / p.groups;
+  if (cfg?.tiled && coutG >= 4) {
+    return { kernel: is3x3s1(w, p) ? '3x3' : 'tiled', co: coutG > 4 ? cfg.co : 4, wg: cfg.wg };
+  }
+  const OW = outShape[3];
+  return { kernel: 'direct', co: coutG >= 4 ? 4 : 1, ow: OW >= 4 ? 4 : OW >= 2 ? 2 : 1, wg: WG };
+}
+
+function checkVariant(v: Conv2dVariant, w: Shape, p: Conv2dParams, maxWG: number): Required<Conv2dVariant> {
+  const kernel = v.kernel ?? 'direct';
+  const bad = (why: string) => new InvalidInputError(`conv2dForward: variant ${JSON.stringify(v)} is invalid: ${why}`);
+  if (kernel === 'direct') {
+    const ow = v.ow ?? 4;
+    if (v.co !== 1 && v.co !== 4) throw bad('co must be 1 or 4 for the direct kernel');
+    if (!Number.isInteger(ow) || ow < 1 || ow > MAX_OW) throw bad(`ow must be 1..${MAX_OW}`);
+  } else if (kernel === 'tiled' || kernel === '3x3') {
+    if (v.co !== 4 && v.co !== 8) throw bad(`co must be 4 or 8 for the ${kernel} kernel`);
+    if (kernel === '3x3' && !is3x3s1(w, p)) throw bad('the 3x3 kernel needs a 3×3 kernel with stride 1 and dilation 1');
+  } else {
+    throw bad(`unknown kernel '${kernel as string}' (direct, tiled or 3x3)`);
+  }
+  const wg = v.wg ?? WG;
+  if (!Number.isInteger(wg) || wg < 1 || wg > maxWG) throw bad(`wg must be 1..${maxWG}`);
+  return { kernel, co: v.co, ow: v.ow ?? 4, wg };
+}
+
+/**
+ * Conv weights re-laid out for the tiled kernels: `data` is [G, Cin/G, KH, KW, COP] with
+ * COP = 4·ceil((Cout/G) / 4), zero past Cout/G. `shape` is the original [Cout, Cin/G, KH, KW].
+ */
+export interface PackedConv2dWeights {
+  readonly data: Tensor;
+  readonly shape: Shape;
+  readonly groups: number;
+}
+
+/** Weights as given ([Cout, Cin/G, KH, KW] tensor) or packed by conv2dPackWeights. */
+export type Conv2dWeights = Tensor | PackedConv2dWeights;
+
+function isPacked(w: Conv2dWeights): w is PackedConv2dWeights {
+  return 'data' in w && 'groups' in w;
+}
+
+function weightShape(w: Conv2dWeights): Shape {
+  return w.shape;
+}
+
+const ceil4 = (n: number) => Math.ceil(n / 4) * 4;
+
+/** One strided gather of conv2d_pack.wgsl: out dims d[0..4], source base and strides. */
+async function gather5(
+  e: Engine,
+  src: Tensor,
+  d: [number, number, number, number, number],
+  n4: number,
+  base: number,
+  s: [number, number, number, number, number],
+  label: string,
+): Promise<Tensor> {
+  const out = e.empty(d, label);
+  const count = out.size;
+  const k = await e.kernel({ name: 'conv2d_pack', code: packCode, overrides: { WG: PACK_WG } });
+  e.dispatch(
+    k,
+    [src, out],
+    new Uniforms().u32(count, d[1], d[2], d[3], d[4], n4).i32(base, ...s),
+    grid1d(count, PACK_WG),
+  );
+  return out;
+}
+
+/** Pack w [Cout, Cin/G, KH, KW] for the tiled forward kernels. The caller owns the result. */
+export async function conv2dPackWeights(e: Engine, w: Tensor, groups: number): Promise<PackedConv2dWeights> {
+  const [Cout, CinG, KH, KW] = w.shape;
+  if (w.rank !== 4 || !Number.isInteger(groups) || groups < 1 || Cout % groups !== 0) {
+    throw new ShapeMismatchError(`conv2dPackWeights: weight ${shapeStr(w.shape)} does not fit groups ${groups}`);
+  }
+  const coutG = Cout / groups;
+  const taps = KH * KW;
+  const data = await gather5(
+    e,
+    w,
+    [groups, CinG, KH, KW, ceil4(coutG)],
+    coutG,
+    0,
+    [coutG * CinG * taps, taps, KW, 1, CinG * taps],
+    `${w.label}:packed`,
+  );
+  return { data, shape: [...w.shape], groups };
+}
+
+/**
+ * The weights of the conv that computes a stride-1 conv's input gradient: for group g,
+ * wt[g·Cin/G + ci][co][kh][kw] = w[g·Cout/G + co][ci][KH−1−kh][KW−1−kw], packed for the tiled
+ * kernels as [G, Cout/G, KH, KW, 4·ceil((Cin/G) / 4)]. A temporary for one backward call.
+ */
+async function packBackward(e: Engine, w: PackedConv2dWeights): Promise<PackedConv2dWeights> {
+  const [Cout, CinG, KH, KW] = w.shape;
+  const taps = KH * KW;
+  const G = w.groups;
+  const coutG = Cout / G;
+  const cop = ceil4(coutG);
+  // out[g][co][kh][kw][ci] = wf[g][ci][KH−1−kh][KW−1−kw][co]
+  const data = await gather5(
+    e,
+    w.data,
+    [G, coutG, KH, KW, ceil4(CinG)],
+    CinG,
+    ((KH - 1) * KW + KW - 1) * cop,
+    [CinG * taps * cop, 1, -KW * cop, -cop, taps * cop],
+    'conv2d:backward-weights',
+  );
+  return { data, shape: [CinG * G, coutG, KH, KW], groups: G };
+}
+
+/** The weights in their given [Cout, Cin/G, KH, KW] layout (a temporary when unpacked from `w`). */
+async function unpacked(e: Engine, w: Conv2dWeights): Promise<{ t: Tensor; temp: boolean }> {
+  if (!isPacked(w)) return { t: w, temp: false };
+  const [Cout, CinG, KH, KW] = w.shape;
+  const G = w.groups;
+  const coutG = Cout / G;
+  const cop = ceil4(coutG);
+  const taps = KH * KW;
+  // out [g][co][ci][kh][kw] from wf[g][ci][kh][kw][co]
+  const t = await gather5(
+    e,
+    w.data,
+    [G, coutG, CinG, KH, KW],
+    KW,
+    0,
+    [CinG * taps * cop, 1, taps * cop, KW * cop, cop],
+    'conv2d:weights',
+  );
+  return { t: t.reshape(w.shape), temp: true };
+}
+
+async function packedOf(
+  e: Engine,
+  w: Conv2dWeights,
+  groups: number,
+): Promise<{ pw: PackedConv2dWeights; temp: boolean }> {
+  if (isPacked(w)) return { pw: w, temp: false };
+  return { pw: await conv2dPackWeights(e, w, groups), temp: true };
+}
 
 export interface Conv2dForwardOptions {
   /** Fuse y = max(y, 0) into the store. */
   relu?: boolean;
-  /** Register-tile shape; default from defaultConv2dVariant. */
+  /** Kernel and tile; default from defaultConv2dVariant with the engine's conv2dConfig. */
   variant?: Conv2dVariant;
-}
-
-/**
- * The default tile: 4 channels per invocation unless a group has fewer than 4 output channels
- * (depthwise), and up to 4 pixels along the row (an unrolled register tile was the fastest
- * shape on SwiftShader; see DESIGN.md).
- */
-export function defaultConv2dVariant(w: Shape, p: Conv2dParams, outShape: Shape): Conv2dVariant {
-  const coutG = w[0] / p.groups;
-  const OW = outShape[3];
-  return { co: coutG >= 4 ? 4 : 1, ow: OW >= 4 ? 4 : OW >= 2 ? 2 : 1, wg: WG };
-}
-
-function checkVariant(v: Conv2dVariant, maxWG: number): void {
-  const ok =
-    (v.co === 1 || v.co === 4) &&
-    Number.isInteger(v.ow) &&
-    v.ow >= 1 &&
-    v.ow <= MAX_OW &&
-    (v.wg === undefined || (Number.isInteger(v.wg) && v.wg >= 1 && v.wg <= maxWG));
-  if (!ok) {
-    throw new InvalidInputError(
-      `conv2dForward: variant ${JSON.stringify(v)} is invalid (co must be 1 or 4, ow 1..${MAX_OW}, wg 1..${maxWG})`,
-    );
-  }
 }
 
 /** The scalar fields shared by both shaders' Params, after `count`, in declaration order. */
@@ -90,36 +294,71 @@ function shapeUniforms(u: Uniforms, xShape: Shape, w: Shape, out: Shape, p: Conv
   );
 }
 
-/** x: [N, Cin, H, W], w: [Cout, Cin/g, KH, KW], b: [Cout] or null. Returns y: [N, Cout, OH, OW]. */
+/**
+ * x: [N, Cin, H, W], w: [Cout, Cin/g, KH, KW] (or packed), b: [Cout] or null. Returns
+ * y: [N, Cout, OH, OW].
+ */
 export async function conv2dForward(
+  e: Engine,
+  x: Tensor,
+  w: Conv2dWeights,
+  b: Tensor | null,
+  p: Conv2dParams,
+  opts: Conv2dForwardOptions = {},
+): Promise<Tensor> {
+  const ws = weightShape(w);
+  if (isPacked(w) && w.groups !== p.groups) {
+    throw new ShapeMismatchError(`conv2dForward: weights were packed for ${w.groups} groups, the conv has ${p.groups}`);
+  }
+  const outShape = conv2dOutputShape(x.shape, ws, p);
+  const Cout = ws[0];
+  if (b && (b.rank !== 1 || b.shape[0] !== Cout)) {
+    throw new ShapeMismatchError(
+      `conv2dForward: bias ${shapeStr(b.shape)} does not match weight ${shapeStr(ws)} (expected [${Cout}])`,
+    );
+  }
+  const v = checkVariant(
+    opts.variant ?? defaultConv2dVariant(ws, p, outShape, conv2dConfig(e)),
+    ws,
+    p,
+    e.limits.maxComputeInvocationsPerWorkgroup,
+  );
+  e.checkFits(outShape, 'conv2d');
+  if (v.kernel === 'direct') {
+    const { t, temp } = await unpacked(e, w);
+    try {
+      return await direct(e, x, t, b, p, outShape, v, !!opts.relu);
+    } finally {
+      if (temp) t.destroy();
+    }
+  }
+  const { pw, temp } = await packedOf(e, w, p.groups);
+  try {
+    return await tiled(e, x, pw, b, p, outShape, v, !!opts.relu, 'conv2d');
+  } finally {
+    if (temp) pw.data.destroy();
+  }
+}
+
+async function direct(
   e: Engine,
   x: Tensor,
   w: Tensor,
   b: Tensor | null,
   p: Conv2dParams,
-  opts: Conv2dForwardOptions = {},
+  outShape: Shape,
+  v: Required<Conv2dVariant>,
+  relu: boolean,
 ): Promise<Tensor> {
-  const outShape = conv2dOutputShape(x.shape, w.shape, p);
-  const Cout = w.shape[0];
-  if (b && (b.rank !== 1 || b.shape[0] !== Cout)) {
-    throw new ShapeMismatchError(
-      `conv2dForward: bias ${shapeStr(b.shape)} does not match weight ${shapeStr(w.shape)} (expected [${Cout}])`,
-    );
-  }
-  const v = opts.variant ?? defaultConv2dVariant(w.shape, p, outShape);
-  const wg = v.wg ?? WG;
-  checkVariant(v, e.limits.maxComputeInvocationsPerWorkgroup);
-  e.checkFits(outShape, 'conv2d');
-
-  const [N, , OH, OW] = outShape;
+  const [N, Cout, OH, OW] = outShape;
   const coTiles = Math.ceil(Cout / p.groups / v.co); // per group
   const owTiles = Math.ceil(OW / v.ow);
   const count = N * p.groups * coTiles * OH * owTiles;
   const k = await e.kernel({
     name: 'conv2d_forward',
     code: forwardCode,
-    defines: { CO4: v.co === 4, BIAS: b !== null, RELU: !!opts.relu },
-    overrides: { WG: wg, OWT: v.ow },
+    defines: { CO4: v.co === 4, BIAS: b !== null, RELU: relu },
+    overrides: { WG: v.wg, OWT: v.ow },
   });
   const y = e.empty(outShape, 'conv2d');
   const u = shapeUniforms(new Uniforms().u32(count), x.shape, w.shape, outShape, p).u32(
@@ -127,34 +366,129 @@ export async function conv2dForward(
     p.groups * coTiles,
     owTiles,
   );
-  e.dispatch(k, b ? [x, w, b, y] : [x, w, y], u, grid1d(count, wg));
+  e.dispatch(k, b ? [x, w, b, y] : [x, w, y], u, grid1d(count, v.wg));
   return y;
 }
 
+/** The tiled kernels ('tiled', '3x3') on packed weights; `outShape` fixes OH, OW. */
+async function tiled(
+  e: Engine,
+  x: Tensor,
+  w: PackedConv2dWeights,
+  b: Tensor | null,
+  p: Conv2dParams,
+  outShape: Shape,
+  v: Required<Conv2dVariant>,
+  relu: boolean,
+  label: string,
+): Promise<Tensor> {
+  const [N, Cout, OH, OW] = outShape;
+  const [, Cin, H, W] = x.shape;
+  const [, CinG, KH, KW] = w.shape;
+  const G = p.groups;
+  const coutG = Cout / G;
+  const coTiles = Math.ceil(coutG / v.co);
+  const ohTiles = Math.ceil(OH / 4);
+  const owTiles = Math.ceil(OW / 4);
+  const count = N * G * coTiles * ohTiles * owTiles;
+  const is3 = v.kernel === '3x3';
+  const k = await e.kernel({
+    name: is3 ? 'conv2d_forward_3x3' : 'conv2d_forward_tiled',
+    code: is3 ? forward3x3Code : forwardTiledCode,
+    defines: { CO8: v.co === 8, BIAS: b !== null, RELU: relu },
+    overrides: { WG: v.wg },
+  });
+  const y = e.empty(outShape, label);
+  const u = new Uniforms().u32(count, Cin, H, W, Cout, OH, OW);
+  if (is3) u.u32(p.pads[0], p.pads[1]);
+  else u.u32(KH, KW, p.stride[0], p.stride[1], p.pads[0], p.pads[1], p.dilation[0], p.dilation[1]);
+  u.u32(CinG, coutG, ceil4(coutG) / 4, coTiles, G * coTiles, ohTiles, owTiles);
+  e.dispatch(k, b ? [x, w.data, b, y] : [x, w.data, y], u, grid1d(count, v.wg));
+  return y;
+}
+
+export interface Conv2dBackwardOptions {
+  /**
+   * 'conv': run the input gradient as a conv with transposed, flipped weights on the tiled
+   * kernels (stride-1, dilation-1 convs only); 'gather': one invocation per dx element. Default:
+   * 'conv' where it applies and the engine's config is tiled.
+   */
+  kernel?: 'conv' | 'gather';
+  /** Channels per invocation for 'conv' (default from the engine's config). */
+  co?: 4 | 8;
+  wg?: number;
+}
+
 /**
- * dy: [T·N, Cout, OH, OW] output gradients of T targets; w: [Cout, Cin/g, KH, KW]; inputShape:
- * the forward input's [N, Cin, H, W]. Returns dx: [T·N, Cin, H, W].
+ * dy: [T·N, Cout, OH, OW] output gradients of T targets; w: [Cout, Cin/g, KH, KW] (or packed);
+ * inputShape: the forward input's [N, Cin, H, W]. Returns dx: [T·N, Cin, H, W].
  */
 export async function conv2dBackward(
   e: Engine,
   dy: Tensor,
-  w: Tensor,
+  w: Conv2dWeights,
   p: Conv2dParams,
   inputShape: Shape,
+  opts: Conv2dBackwardOptions = {},
 ): Promise<Tensor> {
-  const outShape = conv2dOutputShape(inputShape, w.shape, p);
+  const ws = weightShape(w);
+  if (isPacked(w) && w.groups !== p.groups) {
+    throw new ShapeMismatchError(
+      `conv2dBackward: weights were packed for ${w.groups} groups, the conv has ${p.groups}`,
+    );
+  }
+  const outShape = conv2dOutputShape(inputShape, ws, p);
   const T = targetsOf(dy.shape, outShape, 'conv2dBackward');
   const [N, Cin, H, W] = inputShape;
   const dxShape = [T * N, Cin, H, W];
   e.checkFits(dxShape, 'conv2d:dx');
-  const count = T * N * Cin * H * W;
-  const k = await e.kernel({ name: 'conv2d_backward', code: backwardCode, overrides: { WG } });
-  const dx = e.empty(dxShape, 'conv2d:dx');
-  e.dispatch(
-    k,
-    [dy, w, dx],
-    shapeUniforms(new Uniforms().u32(count), inputShape, w.shape, outShape, p),
-    grid1d(count, WG),
-  );
-  return dx;
+  const cfg = conv2dConfig(e);
+  const unit = p.stride.every((s) => s === 1) && p.dilation.every((d) => d === 1);
+  const kernel = opts.kernel ?? (cfg.tiled && unit ? 'conv' : 'gather');
+  const wg = opts.wg ?? (kernel === 'conv' ? cfg.wg : WG);
+  checkWG(wg, e.limits.maxComputeInvocationsPerWorkgroup, 'conv2dBackward');
+  if (kernel === 'conv') {
+    if (!unit) {
+      throw new InvalidInputError(
+        `conv2dBackward: kernel 'conv' needs stride 1 and dilation 1, the conv has stride [${p.stride}] and dilation [${p.dilation}]`,
+      );
+    }
+    const co = opts.co ?? cfg.co;
+    if (co !== 4 && co !== 8) throw new InvalidInputError(`conv2dBackward: co must be 4 or 8, got ${co}`);
+    const { pw, temp } = await packedOf(e, w, p.groups);
+    let wt: PackedConv2dWeights | null = null;
+    try {
+      wt = await packBackward(e, pw);
+      const [, , KH, KW] = ws;
+      // dx = conv(dy, wt) with pads K − 1 − pad, output H×W. A pad above K − 1 makes a negative
+      // pad: the shaders read the u32 as i32 (same bits).
+      const pb: Conv2dParams = {
+        stride: [1, 1],
+        dilation: [1, 1],
+        groups: p.groups,
+        pads: [KH - 1 - p.pads[0], KW - 1 - p.pads[1], 0, 0],
+      };
+      const variant = { kernel: is3x3s1(ws, p) ? '3x3' : 'tiled', co: Cin / p.groups > 4 ? co : 4, ow: 4, wg } as const;
+      return await tiled(e, dy, wt, null, pb, dxShape, variant, false, 'conv2d:dx');
+    } finally {
+      wt?.data.destroy();
+      if (temp) pw.data.destroy();
+    }
+  }
+  if (kernel !== 'gather') throw new InvalidInputError(`conv2dBackward: unknown kernel '${kernel as string}'`);
+  const { t, temp } = await unpacked(e, w);
+  try {
+    const count = T * N * Cin * H * W;
+    const k = await e.kernel({ name: 'conv2d_backward', code: backwardCode, overrides: { WG: wg } });
+    const dx = e.empty(dxShape, 'conv2d:dx');
+    e.dispatch(
+      k,
+      [dy, t, dx],
+      shapeUniforms(new Uniforms().u32(count), inputShape, ws, outShape, p),
+      grid1d(count, wg),
+    );
+    return dx;
+  } finally {
+    if (temp) t.destroy();
+  }
 }

@@ -2,9 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { InvalidInputError, ShapeMismatchError } from '../../src/gpu/errors';
 import {
   conv2dBackward,
+  conv2dConfig,
   conv2dForward,
   conv2dOutputShape,
+  conv2dPackWeights,
   conv2dParams,
+  setConv2dConfig,
+  type Conv2dBackwardOptions,
   type Conv2dParams,
   type Conv2dVariant,
 } from '../../src/ops/conv2d';
@@ -76,6 +80,23 @@ const cases: Case[] = [
   },
   { name: '1x1 conv, N=2', x: [2, 7, 4, 5], w: [9, 7, 1, 1], p: {}, bias: true, relu: false },
   {
+    name: 'several channel and pixel tiles, partial last ones',
+    x: [2, 9, 10, 13],
+    w: [12, 9, 3, 3],
+    p: { pads: [1, 1, 1, 1] },
+    bias: true,
+    relu: true,
+  },
+  {
+    name: 'pads past the kernel (3x3 pad 2, 1x1 pad 1 below)',
+    x: [1, 4, 6, 5],
+    w: [8, 4, 3, 3],
+    p: { pads: [2, 2, 0, 1] },
+    bias: true,
+    relu: false,
+  },
+  { name: '1x1 conv, pad 1', x: [1, 5, 3, 6], w: [4, 5, 1, 1], p: { pads: [1, 1, 1, 1] }, bias: false, relu: false },
+  {
     name: 'stride [2,3], dilation [2,1], asymmetric pads',
     x: [1, 3, 11, 10],
     w: [4, 3, 3, 3],
@@ -85,14 +106,40 @@ const cases: Case[] = [
   },
 ];
 
-// Register-tile shapes of conv2d_forward.wgsl; undefined = the default choice.
+// Kernels and register-tile shapes; undefined = the engine's default choice. The direct
+// kernel's tiles (no `kernel` field) were its only variants before the tiled kernels.
 const variants: (Conv2dVariant | undefined)[] = [
   undefined,
   { co: 1, ow: 1 },
   { co: 4, ow: 4 },
   { co: 4, ow: 3 },
   { co: 1, ow: 8, wg: 32 },
+  { kernel: 'tiled', co: 4 },
+  { kernel: 'tiled', co: 8 },
+  { kernel: '3x3', co: 4 },
 ];
+
+/** The '3x3' kernel takes 3×3 stride-1, dilation-1 convs only. */
+function applies(v: Conv2dVariant | undefined, c: Case): boolean {
+  if (v?.kernel !== '3x3') return true;
+  const p = conv2dParams(c.p);
+  return c.w[2] === 3 && c.w[3] === 3 && p.stride.join() === '1,1' && p.dilation.join() === '1,1';
+}
+
+/** Stride-1, dilation-1 convs: their input gradient can run as a conv ('conv' backward). */
+function unitStride(c: Case): boolean {
+  const p = conv2dParams(c.p);
+  return p.stride.join() === '1,1' && p.dilation.join() === '1,1';
+}
+
+// Backward kernels: the gather, and for stride-1 convs the conv with flipped weights.
+const backwardVariants: Conv2dBackwardOptions[] = [
+  { kernel: 'gather' },
+  { kernel: 'conv', co: 4 },
+  { kernel: 'conv', co: 8, wg: 16 },
+];
+// (the default variant of a 3×3 stride-1 conv with over 4 output channels is { kernel: '3x3', co: 8 } on
+// software adapters: the test 'chooses kernels per adapter' checks the config)
 
 function data(c: Case, seed: number) {
   const Cout = c.w[0];
@@ -210,6 +257,18 @@ describe('conv2d shapes and errors', () => {
         InvalidInputError,
       );
       await expect(conv2dForward(e, x, w, null, p, { variant: { co: 4, ow: 9 } })).rejects.toThrow(InvalidInputError);
+      await expect(conv2dForward(e, x, w, null, p, { variant: { kernel: 'tiled', co: 1 } })).rejects.toThrow(
+        InvalidInputError,
+      );
+      const s2 = conv2dParams({ stride: [2, 2] });
+      await expect(conv2dForward(e, x, w, null, s2, { variant: { kernel: '3x3', co: 4 } })).rejects.toThrow(
+        /3x3 kernel needs a 3×3 kernel with stride 1/,
+      );
+      const dy2 = e.upload(randn(4 * 4, 5), [1, 4, 2, 2]);
+      await expect(conv2dBackward(e, dy2, w, s2, [1, 3, 5, 5], { kernel: 'conv' })).rejects.toThrow(
+        /needs stride 1 and dilation 1/,
+      );
+      dy2.destroy();
       // T·N = 3 rows is not a multiple of N = 2
       const dyBad = e.upload(randn(3 * 4 * 9, 4), [3, 4, 3, 3]);
       await expect(conv2dBackward(e, dyBad, w, p, [2, 3, 5, 5])).rejects.toThrow(ShapeMismatchError);
@@ -218,11 +277,26 @@ describe('conv2d shapes and errors', () => {
     });
     expect(e.liveTensors).toBe(0);
   });
+
+  it('chooses kernels per adapter and takes overrides', async () => {
+    const e = await getEngine();
+    const cfg = conv2dConfig(e);
+    expect(cfg.tiled).toBe(true);
+    expect(cfg.co).toBe(e.adapter.isSoftware ? 8 : 4);
+    try {
+      expect(setConv2dConfig(e, { co: 4, wg: 16 })).toMatchObject({ tiled: true, co: 4, wg: 16 });
+      expect(conv2dConfig(e).wg).toBe(16);
+      expect(() => setConv2dConfig(e, { co: 2 as 4 })).toThrow(InvalidInputError);
+      expect(() => setConv2dConfig(e, { wg: 0 })).toThrow(InvalidInputError);
+    } finally {
+      setConv2dConfig(e, { tiled: cfg.tiled, co: cfg.co, wg: cfg.wg });
+    }
+  });
 });
 
 describe('conv2d on the GPU equals the reference', () => {
   for (const c of cases) {
-    it.each(variants)(`forward ${c.name}, variant %j`, async (variant) => {
+    it.each(variants.filter((v) => applies(v, c)))(`forward ${c.name}, variant %j`, async (variant) => {
       const e = await getEngine();
       const p = conv2dParams(c.p);
       const { xs, ws, bs } = data(c, 40);
@@ -244,20 +318,65 @@ describe('conv2d on the GPU equals the reference', () => {
       expect(e.liveTensors).toBe(0);
     });
 
-    it(`backward with T=3 targets: ${c.name}`, async () => {
+    it.each(backwardVariants.filter((o) => o.kernel === 'gather' || unitStride(c)))(
+      `backward with T=3 targets: ${c.name}, %j`,
+      async (opts) => {
+        const e = await getEngine();
+        const p = conv2dParams(c.p);
+        const ws = randn(numel(c.w), 50, 0.5);
+        const yShape = conv2dOutputShape(c.x, c.w, p);
+        const dyShape = [3 * yShape[0], ...yShape.slice(1)];
+        const dys = randn(numel(dyShape), 51);
+        const want = ref.conv2dBackward(hostTensor(dyShape, dys), hostTensor(c.w, ws), p, c.x);
+        await e.scope(async () => {
+          const w = e.upload(ws, c.w, 'w');
+          const dy = e.upload(dys, dyShape, 'dy');
+          const dx = await conv2dBackward(e, dy, w, p, c.x, opts);
+          expect(dx.shape).toEqual([3 * c.x[0], ...c.x.slice(1)]);
+          expectAllclose(await dx.read(), want.data, F32, `conv2d backward ${c.name}`);
+        });
+        expect(e.liveTensors).toBe(0);
+      },
+    );
+
+    it(`packed weights give the same forward and backward: ${c.name}`, async () => {
       const e = await getEngine();
       const p = conv2dParams(c.p);
-      const ws = randn(numel(c.w), 50, 0.5);
+      const { xs, ws, bs } = data(c, 70);
       const yShape = conv2dOutputShape(c.x, c.w, p);
-      const dyShape = [3 * yShape[0], ...yShape.slice(1)];
-      const dys = randn(numel(dyShape), 51);
-      const want = ref.conv2dBackward(hostTensor(dyShape, dys), hostTensor(c.w, ws), p, c.x);
+      const dys = randn(numel(yShape), 71);
+      const wantY = ref.conv2dForward(
+        hostTensor(c.x, xs),
+        hostTensor(c.w, ws),
+        bs ? hostTensor([c.w[0]], bs) : null,
+        p,
+      );
+      const wantDx = ref.conv2dBackward(hostTensor(yShape, dys), hostTensor(c.w, ws), p, c.x);
       await e.scope(async () => {
-        const w = e.upload(ws, c.w, 'w');
-        const dy = e.upload(dys, dyShape, 'dy');
-        const dx = await conv2dBackward(e, dy, w, p, c.x);
-        expect(dx.shape).toEqual([3 * c.x[0], ...c.x.slice(1)]);
-        expectAllclose(await dx.read(), want.data, F32, `conv2d backward ${c.name}`);
+        const x = e.upload(xs, c.x, 'x');
+        const packed = await conv2dPackWeights(e, e.upload(ws, c.w, 'w'), p.groups);
+        expect(packed.shape).toEqual(c.w);
+        const b = bs ? e.upload(bs, [c.w[0]], 'b') : null;
+        const dy = e.upload(dys, yShape, 'dy');
+        // the direct kernel and the gather backward read unpacked weights: both directions of the re-layout run
+        for (const variant of [undefined, { co: 4 as const, ow: 4 }]) {
+          const y = await conv2dForward(e, x, packed, b, p, { variant });
+          expectAllclose(
+            await y.read(),
+            wantY.data,
+            F32,
+            `forward from packed weights ${c.name} ${JSON.stringify(variant)}`,
+          );
+        }
+        for (const opts of backwardVariants.filter((o) => o.kernel === 'gather' || unitStride(c))) {
+          const dx = await conv2dBackward(e, dy, packed, p, c.x, opts);
+          expectAllclose(
+            await dx.read(),
+            wantDx.data,
+            F32,
+            `backward from packed weights ${c.name} ${JSON.stringify(opts)}`,
+          );
+        }
       });
       expect(e.liveTensors).toBe(0);
     });

@@ -1,0 +1,257 @@
+// conv2d_forward_tiled: y = conv2d(x, w) + b for any kernel size, stride, dilation, zero padding
+// and groups, reading weights packed by conv2d_pack.wgsl; with RELU, y = max(y, 0) fused into
+// the store. Used for 1×1 convs, strided convs and any conv that conv2d_forward_3x3.wgsl does not
+// cover; also for the input gradient of stride-1 convs (a conv of dy with the flipped,
+// transposed weights; see src/ops/conv2d.ts).
+//
+// Layout (float32, row-major):
+//   x is (N, Cin, H, W), y is (N, Cout, OH, OW), b is (Cout).
+//   w is packed (G, Cin/G, KH, KW, COP) with COP = p.cop4·4 ≥ Cout/G, zero past Cout/G, read as
+//   vec4s: the weights of 4 consecutive output channels for one input channel and tap are one
+//   vec4, at ((g·Cin/G + c)·KH·KW + kh·KW + kw)·p.cop4 + co/4.
+//   ih = oh·sh − pad_top + kh·dh, iw = ow·sw − pad_left + kw·dw.
+//
+// Threads: each invocation computes a register tile of 4 output rows × 4 consecutive output
+// columns × CO output channels (4 as one vec4 per pixel, 8 as two with CO8), for one image.
+// Invocation index (wg.y · nwg.x + wg.x) · WG + lid.x, decomposed column tile fastest:
+//   i = ((n · p.co_tiles_all + ct) · p.oh_tiles + oht) · p.ow_tiles + owt,
+// ct = g · p.co_tiles + (channel tile inside group g). Per input channel and tap the invocation
+// loads 16 input values and CO/4 weight vec4s for 16·CO FMAs (see conv2d_forward_3x3.wgsl on
+// why loads are what to save on software adapters). The 4×4 pixel loop is written out by hand
+// (fma4 below); the channel and tap loops are real loops.
+//
+// Edges: invocations past p.count return. Input outside the image (padding) reads as 0 (the
+// index is clamped inside, the value selected away). Tile rows, columns or channels past OH, OW
+// or the group's Cout/G are computed and never stored.
+
+struct Params {
+  count: u32,
+  Cin: u32,
+  H: u32,
+  W: u32,
+  Cout: u32,
+  OH: u32,
+  OW: u32,
+  KH: u32,
+  KW: u32,
+  sh: u32,
+  sw: u32,
+  pt: u32,
+  pl: u32,
+  dh: u32,
+  dw: u32,
+  cin_g: u32,
+  cout_g: u32,
+  cop4: u32,
+  co_tiles: u32,
+  co_tiles_all: u32,
+  oh_tiles: u32,
+  ow_tiles: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<vec4f>;
+#if BIAS
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+#else
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+#endif
+
+override WG: u32 = 64;
+
+// 4 output pixels of one row × 4 channels.
+struct Px4 {
+  a: vec4f,
+  b: vec4f,
+  c: vec4f,
+  d: vec4f,
+}
+
+// One input value per output pixel of a tile row, for one tap.
+struct X4 {
+  x0: f32,
+  x1: f32,
+  x2: f32,
+  x3: f32,
+}
+
+// Column offsets (clamped into the row) and validity of the 4 input columns of one tap.
+struct Cols {
+  i0: u32,
+  i1: u32,
+  i2: u32,
+  i3: u32,
+  v0: bool,
+  v1: bool,
+  v2: bool,
+  v3: bool,
+}
+
+fn fma4(acc: Px4, r: X4, k: vec4f) -> Px4 {
+  return Px4(acc.a + r.x0 * k, acc.b + r.x1 * k, acc.c + r.x2 * k, acc.d + r.x3 * k);
+}
+
+// The tap's input values for one tile row: `row` is the clamped row's offset, `ok` whether the
+// row is inside the image.
+fn load4(row: u32, ok: bool, q: Cols) -> X4 {
+  return X4(
+    select(0.0, x[row + q.i0], ok && q.v0),
+    select(0.0, x[row + q.i1], ok && q.v1),
+    select(0.0, x[row + q.i2], ok && q.v2),
+    select(0.0, x[row + q.i3], ok && q.v3),
+  );
+}
+
+fn col(iw: i32) -> u32 {
+  return u32(clamp(iw, 0, i32(p.W) - 1));
+}
+
+fn in_row(iw: i32) -> bool {
+  return iw >= 0 && iw < i32(p.W);
+}
+
+fn row_ok(ih: i32) -> bool {
+  return ih >= 0 && ih < i32(p.H);
+}
+
+fn row_at(ih: i32) -> u32 {
+  return u32(clamp(ih, 0, i32(p.H) - 1)) * p.W;
+}
+
+fn bias4(co: u32) -> vec4f {
+#if BIAS
+  let last = p.Cout - 1u;
+  return vec4f(b[min(co, last)], b[min(co + 1u, last)], b[min(co + 2u, last)], b[min(co + 3u, last)]);
+#else
+  return vec4f(0.0);
+#endif
+}
+
+// Store one tile row: 4 pixels × the first nco of 4 channels; `at` is the row's first pixel in
+// the tile's first channel.
+fn store4(at: u32, oh: u32, ow0: u32, nco: u32, v: Px4) {
+  if (oh >= p.OH) {
+    return;
+  }
+  let plane = p.OH * p.OW;
+  var acc = v;
+#if RELU
+  acc = Px4(max(v.a, vec4f(0.0)), max(v.b, vec4f(0.0)), max(v.c, vec4f(0.0)), max(v.d, vec4f(0.0)));
+#endif
+  let n = min(nco, 4u);
+  for (var l = 0u; l < n; l++) {
+    let o = at + l * plane;
+    y[o] = acc.a[l];
+    if (ow0 + 1u < p.OW) {
+      y[o + 1u] = acc.b[l];
+    }
+    if (ow0 + 2u < p.OW) {
+      y[o + 2u] = acc.c[l];
+    }
+    if (ow0 + 3u < p.OW) {
+      y[o + 3u] = acc.d[l];
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_id) lid: vec3u) {
+  let i = (wg.y * nwg.x + wg.x) * WG + lid.x;
+  if (i >= p.count) {
+    return;
+  }
+  let owt = i % p.ow_tiles;
+  var r = i / p.ow_tiles;
+  let oht = r % p.oh_tiles;
+  r = r / p.oh_tiles;
+  let ct = r % p.co_tiles_all;
+  let n = r / p.co_tiles_all;
+  let g = ct / p.co_tiles;
+#if CO8
+  let co_in_g = (ct % p.co_tiles) * 8u;
+#else
+  let co_in_g = (ct % p.co_tiles) * 4u;
+#endif
+  let ow0 = owt * 4u;
+  let oh0 = oht * 4u;
+  let ih0 = i32(oh0 * p.sh) - i32(p.pt);
+  let iw0 = i32(ow0 * p.sw) - i32(p.pl);
+  let rs = i32(p.sh); // input rows between tile rows
+  let cs = i32(p.sw); // input columns between tile columns
+
+  // Accumulators: r<row>_<vec4 of channels>.
+  let b0 = bias4(g * p.cout_g + co_in_g);
+  var r0_0 = Px4(b0, b0, b0, b0);
+  var r1_0 = r0_0;
+  var r2_0 = r0_0;
+  var r3_0 = r0_0;
+#if CO8
+  let b1 = bias4(g * p.cout_g + co_in_g + 4u);
+  var r0_1 = Px4(b1, b1, b1, b1);
+  var r1_1 = r0_1;
+  var r2_1 = r0_1;
+  var r3_1 = r0_1;
+#endif
+
+  let taps = p.KH * p.KW;
+  for (var c = 0u; c < p.cin_g; c++) {
+    let plane = (n * p.Cin + g * p.cin_g + c) * p.H * p.W;
+    let kc = (g * p.cin_g + c) * taps * p.cop4 + co_in_g / 4u;
+    for (var kh = 0u; kh < p.KH; kh++) {
+      let ih = ih0 + i32(kh * p.dh);
+      let o0 = plane + row_at(ih);
+      let o1 = plane + row_at(ih + rs);
+      let o2 = plane + row_at(ih + 2 * rs);
+      let o3 = plane + row_at(ih + 3 * rs);
+      let ok0 = row_ok(ih);
+      let ok1 = row_ok(ih + rs);
+      let ok2 = row_ok(ih + 2 * rs);
+      let ok3 = row_ok(ih + 3 * rs);
+      for (var kw = 0u; kw < p.KW; kw++) {
+        let iw = iw0 + i32(kw * p.dw);
+        let q = Cols(col(iw), col(iw + cs), col(iw + 2 * cs), col(iw + 3 * cs),
+                     in_row(iw), in_row(iw + cs), in_row(iw + 2 * cs), in_row(iw + 3 * cs));
+        let k = kc + (kh * p.KW + kw) * p.cop4;
+        let w0 = w[k];
+        let x0 = load4(o0, ok0, q);
+        let x1 = load4(o1, ok1, q);
+        let x2 = load4(o2, ok2, q);
+        let x3 = load4(o3, ok3, q);
+        r0_0 = fma4(r0_0, x0, w0);
+        r1_0 = fma4(r1_0, x1, w0);
+        r2_0 = fma4(r2_0, x2, w0);
+        r3_0 = fma4(r3_0, x3, w0);
+#if CO8
+        let w1 = w[k + 1u];
+        r0_1 = fma4(r0_1, x0, w1);
+        r1_1 = fma4(r1_1, x1, w1);
+        r2_1 = fma4(r2_1, x2, w1);
+        r3_1 = fma4(r3_1, x3, w1);
+#endif
+      }
+    }
+  }
+
+  if (co_in_g >= p.cout_g) {
+    return;
+  }
+  let nco = p.cout_g - co_in_g;
+  let plane_out = p.OH * p.OW;
+  let at = (n * p.Cout + g * p.cout_g + co_in_g) * plane_out + oh0 * p.OW + ow0;
+  store4(at, oh0, ow0, nco, r0_0);
+  store4(at + p.OW, oh0 + 1u, ow0, nco, r1_0);
+  store4(at + 2u * p.OW, oh0 + 2u, ow0, nco, r2_0);
+  store4(at + 3u * p.OW, oh0 + 3u, ow0, nco, r3_0);
+#if CO8
+  if (nco > 4u) {
+    let at1 = at + 4u * plane_out;
+    store4(at1, oh0, ow0, nco - 4u, r0_1);
+    store4(at1 + p.OW, oh0 + 1u, ow0, nco - 4u, r1_1);
+    store4(at1 + 2u * p.OW, oh0 + 2u, ow0, nco - 4u, r2_1);
+    store4(at1 + 3u * p.OW, oh0 + 3u, ow0, nco - 4u, r3_1);
+  }
+#endif
+}
