@@ -15,7 +15,7 @@ import { shapeStr, type Tensor } from '../gpu/tensor';
 import { accumulate, addForward } from '../ops/add';
 import { clipBackward, clipForward } from '../ops/clip';
 import { concatBackward, concatForward } from '../ops/concat';
-import { conv2dBackward, conv2dForward } from '../ops/conv2d';
+import { conv2dBackward, conv2dConfig, conv2dForward, conv2dPackWeights, type Conv2dWeights } from '../ops/conv2d';
 import { linearBackward, linearForward } from '../ops/linear';
 import {
   avgPool2dBackward,
@@ -87,25 +87,46 @@ export class Model {
     readonly engine: Engine,
     readonly graph: Graph,
     private readonly weights: Map<string, Tensor>,
+    private readonly convs: Map<string, Conv2dWeights>,
   ) {}
 
-  /** Validate the spec (shapes, wiring) and upload its weights. Throws typed errors. */
+  /**
+   * Validate the spec (shapes, wiring) and upload its weights. Throws typed errors. Conv weights
+   * that the tiled conv kernels will read are packed once here (conv2dPackWeights) and kept only
+   * in that layout.
+   */
   static async load(engine: Engine, spec: GraphSpec): Promise<Model> {
     const graph = new Graph(spec);
     const weights = new Map<string, Tensor>();
+    const convs = new Map<string, Conv2dWeights>();
+    const tiled = conv2dConfig(engine).tiled;
     try {
       for (const node of graph.nodes) {
         for (const [key, w] of Object.entries(node.weights ?? {})) {
-          const t = engine.upload(w.data, w.shape, `${node.name}.${key}`);
+          const name = `${node.name}.${key}`;
+          let t = engine.upload(w.data, w.shape, name);
           engine.keep(t);
-          weights.set(`${node.name}.${key}`, t);
+          weights.set(name, t);
+          if (node.op === 'conv2d' && key === 'weight') {
+            const groups = node.conv!.groups;
+            if (tiled && w.shape[0] / groups >= 4) {
+              const packed = await conv2dPackWeights(engine, t, groups);
+              engine.keep(packed.data);
+              weights.set(name, packed.data);
+              t.destroy();
+              t = packed.data;
+              convs.set(node.name, packed);
+            } else {
+              convs.set(node.name, t);
+            }
+          }
         }
       }
     } catch (e) {
       for (const t of weights.values()) t.destroy();
       throw e;
     }
-    return new Model(engine, graph, weights);
+    return new Model(engine, graph, weights, convs);
   }
 
   get spec(): GraphSpec {
@@ -126,13 +147,17 @@ export class Model {
   destroy(): void {
     for (const t of this.weights.values()) t.destroy();
     this.weights.clear();
+    this.convs.clear();
   }
 
   #weight(node: GraphNode, key: string): Tensor | null {
     return this.weights.get(`${node.name}.${key}`) ?? null;
   }
 
-  /** A weight by '<node>.<key>' (e.g. 'fc.weight'). */
+  /**
+   * A weight by '<node>.<key>' (e.g. 'fc.weight'). A conv's weight may be held packed for the
+   * tiled kernels ([G, Cin/G, KH, KW, Cout/G rounded up to 4], see conv2dPackWeights).
+   */
   weight(name: string): Tensor {
     const t = this.weights.get(name);
     if (!t) throw new GraphError(`the model has no weight '${name}'`);
@@ -181,7 +206,7 @@ export class Model {
         let out: Tensor;
         const fusedRelu = node.op === 'conv2d' ? this.#fusableRelu(node, retained) : null;
         if (node.op === 'conv2d') {
-          out = await conv2dForward(e, ins[0], this.#weight(node, 'weight')!, this.#weight(node, 'bias'), node.conv!, {
+          out = await conv2dForward(e, ins[0], this.convs.get(node.name)!, this.#weight(node, 'bias'), node.conv!, {
             relu: !!fusedRelu,
           });
           if (fusedRelu) {
@@ -335,7 +360,7 @@ export class Model {
     const gradShape = (j: number) => [tn, ...inShape(j).slice(1)];
     switch (node.op) {
       case 'conv2d':
-        return [own(await conv2dBackward(e, dy, this.#weight(node, 'weight')!, node.conv!, inShape(0)))];
+        return [own(await conv2dBackward(e, dy, this.convs.get(node.name)!, node.conv!, inShape(0)))];
       case 'relu':
         // The mask [x > 0] is read from the saved output: y > 0 exactly where x > 0.
         return [own(await reluBackward(e, dy, acts.get(node.output), { guided }))];
