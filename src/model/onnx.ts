@@ -13,10 +13,12 @@
  *   'labels'  ["cat", "dog", …]   one class name per output, in output order
  *   'mean'    [0.485, 0.456, 0.406]  per input channel
  *   'std'     [0.229, 0.224, 0.225]  per input channel
+ *   'inputSize' [224, 224]          [H, W]: needed when the graph's input height and width are
+ *                                   dynamic; must agree with them otherwise
  * mean and std apply to pixel values scaled to [0, 1]: x = (pixel / 255 − mean) / std. (Any other
  * affine convention can be written this way, e.g. Caffe's 0–255 means: mean/255 and std 1/255.)
- * The sidecar is { labels?, mean?, std?, inputSize?: [H, W] }, or just an array of labels;
- * inputSize is needed only when the model's input height and width are dynamic.
+ * The sidecar is { labels?, mean?, std?, inputSize?: [H, W] } (other keys are ignored), or just an
+ * array of labels.
  */
 import type { Engine } from '../gpu/engine';
 import { InvalidInputError, ModelFormatError } from '../gpu/errors';
@@ -80,7 +82,7 @@ export function onnxToGraphSpec(
   const sidecar = opts.sidecar === undefined ? {} : parseSidecar(opts.sidecar, 'the sidecar');
   const meta = metadata(model);
   const opset = defaultOpset(model);
-  const spec = convertGraph(model.graph!, { opset, inputSize: sidecar.inputSize ?? null });
+  const spec = convertGraph(model.graph!, { opset, inputSize: sidecar.inputSize ?? meta.inputSize ?? null });
   if (opts.name) spec.name = opts.name;
 
   // Validate the whole graph now (shapes, wiring), on copies: Graph annotates the nodes it gets.
@@ -189,8 +191,8 @@ export function parseSidecar(v: unknown, where = 'the sidecar'): OnnxSidecar {
   return out;
 }
 
-/** labels / mean / std from metadata_props (JSON values). */
-function metadata(model: OnnxModel): { labels?: string[]; mean?: number[]; std?: number[] } {
+/** labels / mean / std / inputSize from metadata_props (JSON values). */
+function metadata(model: OnnxModel): OnnxSidecar {
   const props = new Map(model.metadata_props.map((p) => [p.key ?? '', p.value ?? '']));
   const json = (key: string): unknown => {
     const text = props.get(key);
@@ -201,13 +203,7 @@ function metadata(model: OnnxModel): { labels?: string[]; mean?: number[]; std?:
       throw new ModelFormatError(`metadata '${key}' is not JSON: ${text.slice(0, 80)}`);
     }
   };
-  const where = 'the model metadata';
-  const labels = json('labels');
-  const mean = json('mean');
-  const std = json('std');
-  return {
-    labels: labels === undefined ? undefined : checkLabels(labels, where),
-    mean: mean === undefined ? undefined : checkStats('mean', mean, where),
-    std: std === undefined ? undefined : checkStats('std', std, where),
-  };
+  const fields: Record<string, unknown> = {};
+  for (const key of ['labels', 'mean', 'std', 'inputSize']) fields[key] = json(key);
+  return parseSidecar(fields, 'the model metadata');
 }

@@ -144,13 +144,13 @@ class Converter {
     const size = this.opts.inputSize;
     if (size && ((h !== null && h !== size[0]) || (w !== null && w !== size[1]))) {
       throw new ModelFormatError(
-        `input '${name}' is ${h ?? '?'}×${w ?? '?'}, but the sidecar's inputSize is ${size[0]}×${size[1]}`,
+        `input '${name}' is ${h ?? '?'}×${w ?? '?'}, but inputSize (sidecar or metadata) is ${size[0]}×${size[1]}`,
       );
     }
     if (h === null || w === null) {
       if (!size) {
         throw new ModelFormatError(
-          `input '${name}' has a dynamic height or width; give the size as inputSize [H, W] in the sidecar`,
+          `input '${name}' has a dynamic height or width; give inputSize [H, W] in the sidecar or the metadata`,
         );
       }
       [h, w] = size;

@@ -439,6 +439,8 @@ describe('unsupported and malformed models give typed errors', () => {
     // the dynamic size works once the sidecar gives it
     const dyn = def({ input: ['x', [1, 1, 'H', 'W']] });
     expect(onnxToGraphSpec(dyn, { sidecar: { inputSize: [4, 4] } }).spec.input.shape).toEqual([1, 4, 4]);
+    const dynMeta = def({ input: ['x', [1, 1, 'H', 'W']], metadata: { inputSize: '[5, 6]' } });
+    expect(onnxToGraphSpec(dynMeta).spec.input.shape).toEqual([1, 5, 6]);
     expect(() => onnxToGraphSpec(def({}), { sidecar: { inputSize: [5, 4] } })).toThrow(/4×4.*5×4/);
   });
 
