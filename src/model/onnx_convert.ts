@@ -22,6 +22,15 @@
 import { ModelFormatError, UnsupportedOperatorError } from '../gpu/errors';
 import { Graph } from './graph';
 import type { GraphSpec, NodeSpec, WeightSpec } from './spec';
+import {
+  affineConv,
+  affineLinear,
+  batchNormAffine,
+  foldAffine,
+  samePads,
+  scaledWeight,
+  transposedWeight,
+} from './onnx_weights';
 import { Attrs, dataTypeName, DataType, tensorValues, type OnnxGraph, type OnnxNode } from './onnx_proto';
 
 /** ONNX operators the importer converts (default domain). */
@@ -320,7 +329,7 @@ class Converter {
         if (b.dims.length !== 2) fail(`B must be 2-D, got dims [${b.dims}]`);
         const transB = a.int('transB', 0) === 1;
         const alpha = a.float('alpha', 1);
-        const weight = transB ? this.#scaled(b.data, b.dims, alpha) : this.#transposed(b.data, b.dims, alpha);
+        const weight = transB ? scaledWeight(b.data, b.dims, alpha) : transposedWeight(b.data, b.dims, alpha);
         const m = weight.shape[0];
         const weights: Record<string, WeightSpec> = { weight };
         if (n.input[2]) {
@@ -339,7 +348,7 @@ class Converter {
         const x = tensorIn(0);
         const b = floatIn(1, 'weight');
         if (b.dims.length !== 2) fail(`the weight must be 2-D [K, M], got dims [${b.dims}]`);
-        return emit({ op: 'linear', inputs: [x], weights: { weight: this.#transposed(b.data, b.dims, 1) } });
+        return emit({ op: 'linear', inputs: [x], weights: { weight: transposedWeight(b.data, b.dims, 1) } });
       }
       case 'Softmax': {
         const x = tensorIn(0);
@@ -409,50 +418,20 @@ class Converter {
     const [gamma, beta, mean, variance] = ['scale', 'B', 'mean', 'var'].map((w, j) => floatIn(j + 1, w));
     const c = gamma.data.length;
     if ([beta, mean, variance].some((t) => t.data.length !== c)) fail('scale, B, mean and var differ in length');
-    const eps = a.float('epsilon', 1e-5);
-    const s = new Float64Array(c);
-    const t = new Float64Array(c);
-    for (let k = 0; k < c; k++) {
-      s[k] = gamma.data[k] / Math.sqrt(variance.data[k] + eps);
-      t[k] = beta.data[k] - mean.data[k] * s[k];
-    }
+    const affine = batchNormAffine(gamma.data, beta.data, mean.data, variance.data, a.float('epsilon', 1e-5));
     const prev = this.#producer.get(x);
     if (prev && (prev.op === 'conv2d' || prev.op === 'linear') && this.#uses.get(x) === 1 && x !== this.#output) {
       const w = prev.weights!.weight;
       if (w.shape[0] !== c) fail(`${c} channels, but '${prev.name}' produces ${w.shape[0]}`);
-      const per = w.data.length / c;
-      const wd = new Float32Array(w.data.length);
-      const bd = new Float32Array(c);
-      const b0 = prev.weights!.bias?.data;
-      for (let o = 0; o < c; o++) {
-        for (let j = 0; j < per; j++) wd[o * per + j] = w.data[o * per + j] * s[o];
-        bd[o] = (b0 ? b0[o] : 0) * s[o] + t[o];
-      }
-      prev.weights = { weight: { shape: w.shape, data: wd }, bias: { shape: [c], data: bd } };
+      prev.weights = foldAffine(w, prev.weights!.bias, affine);
       this.#rename(prev, out);
       return;
     }
     const rank = this.#shapeOf(x).length;
-    const bias = { shape: [c], data: Float32Array.from(t) };
     if (rank === 4) {
-      this.#emit({
-        op: 'conv2d',
-        name,
-        inputs: [x],
-        output: out,
-        attrs: { groups: c },
-        weights: { weight: { shape: [c, 1, 1, 1], data: Float32Array.from(s) }, bias },
-      });
+      this.#emit({ op: 'conv2d', name, inputs: [x], output: out, attrs: { groups: c }, weights: affineConv(affine) });
     } else if (rank === 2) {
-      const diag = new Float32Array(c * c);
-      for (let k = 0; k < c; k++) diag[k * c + k] = s[k];
-      this.#emit({
-        op: 'linear',
-        name,
-        inputs: [x],
-        output: out,
-        weights: { weight: { shape: [c, c], data: diag }, bias },
-      });
+      this.#emit({ op: 'linear', name, inputs: [x], output: out, weights: affineLinear(affine) });
     } else {
       fail(`a ${rank}-D input is not supported (4-D or 2-D)`);
     }
@@ -568,29 +547,6 @@ class Converter {
     if (mode === 'VALID') return [0, 0, 0, 0];
     if (mode !== 'SAME_UPPER' && mode !== 'SAME_LOWER') fail(`auto_pad '${mode}' is not supported`);
     const shape = this.#shapeOf(x);
-    const begin: number[] = [];
-    const end: number[] = [];
-    for (let d = 0; d < 2; d++) {
-      const n = shape[2 + d];
-      const total = Math.max(0, (Math.ceil(n / stride[d]) - 1) * stride[d] + (k[d] - 1) * dilation[d] + 1 - n);
-      const small = Math.floor(total / 2);
-      begin.push(mode === 'SAME_UPPER' ? small : total - small);
-      end.push(total - begin[d]);
-    }
-    return [begin[0], begin[1], end[0], end[1]];
-  }
-
-  /** A [K, M] matrix as a [M, K] linear weight, times `scale`. */
-  #transposed(data: ArrayLike<number>, dims: number[], scale: number): WeightSpec {
-    const [k, m] = dims;
-    const out = new Float32Array(k * m);
-    for (let i = 0; i < k; i++) for (let j = 0; j < m; j++) out[j * k + i] = scale * data[i * m + j];
-    return { shape: [m, k], data: out };
-  }
-
-  #scaled(data: ArrayLike<number>, dims: number[], scale: number): WeightSpec {
-    const out = new Float32Array(data.length);
-    for (let i = 0; i < data.length; i++) out[i] = scale * data[i];
-    return { shape: [dims[0], dims[1]], data: out };
+    return samePads(mode, [shape[2], shape[3]], k, stride, dilation);
   }
 }

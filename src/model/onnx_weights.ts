@@ -1,0 +1,101 @@
+/**
+ * The weight arithmetic of the ONNX converter (onnx_convert.ts), as plain functions: folding a
+ * per-channel affine map (BatchNormalization, a bias Add) into a conv or linear layer, Gemm/MatMul
+ * weights in the [M, K] linear layout, and the pads of auto_pad SAME. Math in float64, results
+ * stored as float32.
+ */
+import type { WeightSpec } from './spec';
+
+export interface Affine {
+  /** y = scale[c]·x + shift[c], per channel c */
+  scale: Float64Array;
+  shift: Float64Array;
+}
+
+/** BatchNormalization (inference) as an affine map: s = γ/√(σ² + ε), t = β − μ·s. */
+export function batchNormAffine(
+  gamma: ArrayLike<number>,
+  beta: ArrayLike<number>,
+  mean: ArrayLike<number>,
+  variance: ArrayLike<number>,
+  eps: number,
+): Affine {
+  const c = gamma.length;
+  const scale = new Float64Array(c);
+  const shift = new Float64Array(c);
+  for (let k = 0; k < c; k++) {
+    scale[k] = gamma[k] / Math.sqrt(variance[k] + eps);
+    shift[k] = beta[k] - mean[k] * scale[k];
+  }
+  return { scale, shift };
+}
+
+/**
+ * An affine map applied after a layer whose weight's dim 0 is the output channel (conv
+ * [Cout, …], linear [M, K]): w' = w·s per output row, b' = b·s + t (b = 0 when absent).
+ */
+export function foldAffine(weight: WeightSpec, bias: WeightSpec | undefined, a: Affine): Record<string, WeightSpec> {
+  const c = weight.shape[0];
+  const per = weight.data.length / c;
+  const w = new Float32Array(weight.data.length);
+  const b = new Float32Array(c);
+  for (let o = 0; o < c; o++) {
+    for (let j = 0; j < per; j++) w[o * per + j] = weight.data[o * per + j] * a.scale[o];
+    b[o] = (bias ? bias.data[o] : 0) * a.scale[o] + a.shift[o];
+  }
+  return { weight: { shape: [...weight.shape], data: w }, bias: { shape: [c], data: b } };
+}
+
+/** The affine map as its own layer: a depthwise 1×1 conv (for [N, C, H, W]). */
+export function affineConv(a: Affine): Record<string, WeightSpec> {
+  const c = a.scale.length;
+  return {
+    weight: { shape: [c, 1, 1, 1], data: Float32Array.from(a.scale) },
+    bias: { shape: [c], data: Float32Array.from(a.shift) },
+  };
+}
+
+/** The affine map as its own layer: a linear layer with a diagonal weight (for [N, C]). */
+export function affineLinear(a: Affine): Record<string, WeightSpec> {
+  const c = a.scale.length;
+  const w = new Float32Array(c * c);
+  for (let k = 0; k < c; k++) w[k * c + k] = a.scale[k];
+  return { weight: { shape: [c, c], data: w }, bias: { shape: [c], data: Float32Array.from(a.shift) } };
+}
+
+/** A [K, M] matrix (MatMul's B, Gemm's B with transB = 0) as an [M, K] linear weight, times `scale`. */
+export function transposedWeight(data: ArrayLike<number>, [k, m]: number[], scale: number): WeightSpec {
+  const out = new Float32Array(k * m);
+  for (let i = 0; i < k; i++) for (let j = 0; j < m; j++) out[j * k + i] = scale * data[i * m + j];
+  return { shape: [m, k], data: out };
+}
+
+/** An [M, K] matrix (Gemm's B with transB = 1) as a linear weight, times `scale`. */
+export function scaledWeight(data: ArrayLike<number>, [m, k]: number[], scale: number): WeightSpec {
+  const out = new Float32Array(m * k);
+  for (let i = 0; i < out.length; i++) out[i] = scale * data[i];
+  return { shape: [m, k], data: out };
+}
+
+/**
+ * auto_pad SAME_UPPER / SAME_LOWER: pad so that out = ceil(in / stride), the odd cell at the end
+ * (UPPER) or at the start (LOWER). Returns [top, left, bottom, right].
+ */
+export function samePads(
+  mode: 'SAME_UPPER' | 'SAME_LOWER',
+  size: [number, number],
+  k: [number, number],
+  stride: [number, number],
+  dilation: [number, number],
+): [number, number, number, number] {
+  const begin: number[] = [];
+  const end: number[] = [];
+  for (let d = 0; d < 2; d++) {
+    const n = size[d];
+    const total = Math.max(0, (Math.ceil(n / stride[d]) - 1) * stride[d] + (k[d] - 1) * dilation[d] + 1 - n);
+    const small = Math.floor(total / 2);
+    begin.push(mode === 'SAME_UPPER' ? small : total - small);
+    end.push(total - begin[d]);
+  }
+  return [begin[0], begin[1], end[0], end[1]];
+}
