@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadOnnx } from '../../src/model/onnx';
 import { expectAllclose, type Tol } from '../util/compare';
 import { getEngine } from '../util/gpu';
@@ -76,6 +76,22 @@ function ensureExports(): void {
   }
 }
 
+let exportError: unknown = undefined;
+let exported = false;
+
+/** ensureExports() once per file; every test that needs the files fails with its error. */
+function exports(): void {
+  if (!exported) {
+    exported = true;
+    try {
+      ensureExports();
+    } catch (e) {
+      exportError = e;
+    }
+  }
+  if (exportError) throw exportError;
+}
+
 /** Tolerance scaled to the data: float32 engine vs float64 oracle through a deep network. */
 function tolFor(ref: number[], rel: number): Tol {
   const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
@@ -83,9 +99,8 @@ function tolFor(ref: number[], rel: number): Tol {
 }
 
 describe('torchvision models exported to ONNX equal PyTorch', () => {
-  beforeAll(ensureExports);
-
   it.each(MODELS)('%s: logits and Grad-CAM', async (name) => {
+    exports();
     const doc = JSON.parse(readFileSync(join(CACHE, `${name}.json`), 'utf8')) as Doc;
     const bytes = readFileSync(join(CACHE, `${name}.onnx`));
     const sidecar =
