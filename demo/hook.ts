@@ -1,0 +1,225 @@
+/**
+ * window.__camDemo: a test hook. Tests drive the page through it (choose a sample, compose,
+ * pick a class) and read back what the page computed: the maps of the last run, the exact
+ * pixels and preprocessing it used, and a canvas's pixels as the page shows them. Everything
+ * that touches the GPU goes through the app's queue, so it never interleaves with a run.
+ */
+import type { Method } from '../src/attribution/explain';
+import type { Fit } from '../src/ops/preprocess';
+import type { App } from './app';
+import type { Sample } from './assets';
+import type { Composer } from './composer';
+import type { InsideView } from './views/inside';
+import type { MapsView } from './views/maps';
+
+export interface DemoSummary {
+  ready: boolean;
+  adapter: { vendor: string; architecture: string; device: string; description: string; isSoftware: boolean };
+  model: string | null;
+  layer: string | null;
+  size: [number, number] | null;
+  /** The explained class and its label. */
+  cls: number | null;
+  label: string | null;
+  top5: { cls: number; label: string; prob: number; score: number }[];
+  methods: Method[];
+  camReason: string | null;
+  runs: number;
+  source: string | null;
+  /** Message of the last failed run, of the model panel, of the status line. */
+  error: string | null;
+  modelError: string | null;
+  status: string;
+  liveTensors: number;
+}
+
+export interface CanvasPixels {
+  width: number;
+  height: number;
+  /** RGBA bytes, as getImageData gives them. */
+  data: number[];
+}
+
+interface Parts {
+  app: App;
+  maps: MapsView;
+  inside: InsideView;
+  composer: Composer;
+  samples: Sample[];
+  chooseSample(s: Sample): Promise<void>;
+  openOwn(file: File, labels: File | null): Promise<boolean>;
+  openImage(file: Blob, name: string): Promise<void>;
+  showTab(t: 'samples' | 'compose' | 'file'): void;
+}
+
+export function installHook(p: Parts) {
+  const { app, maps, inside, composer } = p;
+  const text = (id: string) => document.getElementById(id)?.textContent ?? '';
+
+  const summary = (): DemoSummary => {
+    const r = app.last;
+    const order = r ? Array.from(r.probs, (_, i) => i).sort((a, b) => r.probs[b] - r.probs[a] || a - b) : [];
+    const modelErr = document.getElementById('model-error')!;
+    return {
+      ready: document.documentElement.dataset.state === 'ready',
+      adapter: { ...app.e.adapter },
+      model: app.model?.name ?? null,
+      layer: r?.layer.name ?? null,
+      size: r?.model.size ?? null,
+      cls: r?.cls ?? null,
+      label: r ? r.model.labels[r.cls] : null,
+      top5: r
+        ? order.slice(0, 5).map((c) => ({ cls: c, label: r.model.labels[c], prob: r.probs[c], score: r.scores[c] }))
+        : [],
+      methods: r?.methods ?? [],
+      camReason: r?.layer.camReason ?? null,
+      runs: app.runs,
+      source: r?.source.name ?? null,
+      error: app.lastError,
+      modelError: modelErr.hidden ? null : modelErr.textContent,
+      status: text('run-status'),
+      liveTensors: app.e.liveTensors,
+    };
+  };
+
+  const idle = async (): Promise<DemoSummary> => {
+    await app.idle();
+    await app.gpu(async () => {});
+    return summary();
+  };
+
+  /** Draw `draw` again and read the canvas in the same task, before the frame is presented. */
+  const readCanvas = (canvas: HTMLCanvasElement, draw: (after: () => void) => Promise<void>) =>
+    app.gpu(async (): Promise<CanvasPixels> => {
+      const copy = document.createElement('canvas');
+      let out: CanvasPixels | null = null;
+      await draw(() => {
+        copy.width = canvas.width;
+        copy.height = canvas.height;
+        const g = copy.getContext('2d', { willReadFrequently: true })!;
+        g.drawImage(canvas, 0, 0);
+        out = {
+          width: copy.width,
+          height: copy.height,
+          data: Array.from(g.getImageData(0, 0, copy.width, copy.height).data),
+        };
+      });
+      return out!;
+    });
+
+  const api = {
+    summary,
+    idle,
+    samples: () => p.samples.map((s) => ({ file: s.file, name: s.name, items: s.items })),
+    async chooseSample(file: string) {
+      const s = p.samples.find((x) => x.file === file || x.name === file);
+      if (!s) throw new Error(`no sample '${file}'`);
+      p.showTab('samples');
+      await p.chooseSample(s);
+      return idle();
+    },
+    selectClass(cls: number | null) {
+      app.settings.pinned = cls;
+      app.request(3);
+      return idle();
+    },
+    setLayer(name: string | null) {
+      app.settings.layer = name;
+      app.request(3);
+      return idle();
+    },
+    setFit(fit: Fit) {
+      app.settings.fit = fit;
+      app.request(3);
+      return idle();
+    },
+    setMethod(m: Method) {
+      (document.querySelector(`#inside-tabs [data-method="${m}"]`) as HTMLButtonElement).click();
+      return idle();
+    },
+    compose: {
+      start() {
+        p.showTab('compose');
+        composer.clear();
+        return idle();
+      },
+      background(kind: 'plain' | 'gradient' | 'stripes' | 'checker' | 'noise', seed?: number) {
+        composer.setBackground({ kind, ...(seed === undefined ? {} : { seed }) });
+        return idle();
+      },
+      add(o: { cls: number; x: number; y: number; side?: number; tint?: [number, number, number] }) {
+        return composer.add(o).id;
+      },
+      move(id: number, x: number, y: number) {
+        composer.move(id, x, y);
+      },
+      remove(id: number) {
+        composer.remove(id);
+      },
+      /** Items with class, label and box in the scene's pixels (see image()). */
+      items() {
+        return composer.itemBoxes();
+      },
+    },
+    /** Maps of the last run, at the input resolution: [H·W] per channel method, [3·H·W] guided. */
+    readMaps(methods: Method[], which: 'input' | 'layer' | 'raw' | 'weights' = 'input') {
+      return app.gpu(async () => {
+        const r = app.last;
+        if (!r) throw new Error('no run yet');
+        const out: Record<string, number[]> = {};
+        for (const m of methods) {
+          const maps = r.explanation.maps[m] as Record<string, { read(): Promise<Float32Array> }> | undefined;
+          if (!maps) throw new Error(`the last run has no ${m} map`);
+          const t = maps[which] ?? maps.input;
+          out[m] = Array.from(await t.read());
+        }
+        return out;
+      });
+    },
+    /** What the last run gave the GPU preprocessing, and the settings it ran with. */
+    lastInput() {
+      const r = app.last;
+      if (!r) throw new Error('no run yet');
+      return {
+        image: { width: r.image.width, height: r.image.height, data: Array.from(r.image.data) },
+        fit: r.fit,
+        size: r.model.size,
+        mean: r.model.mean,
+        std: r.model.std,
+        layer: r.layer.name,
+        cls: r.cls,
+        methods: r.methods,
+        model: r.model.name,
+      };
+    },
+    /** Pixels of a WebGPU canvas: 'input', a method's map, or tile n of the inside view. */
+    readCanvas(which: Method | 'input' | `inside:${number}`) {
+      const r = app.last;
+      if (!r) throw new Error('no run yet');
+      if (which.startsWith('inside:')) {
+        const n = Number(which.slice(7));
+        return readCanvas(inside.canvases[n], (after) => inside.redrawTile(n, after));
+      }
+      const draw = maps.draw(which as Method | 'input', r);
+      if (!draw) throw new Error(`no ${which} map in the last run`);
+      const canvas =
+        which === 'input'
+          ? (document.getElementById('model-input') as HTMLCanvasElement)
+          : maps.canvas(which as Method);
+      return readCanvas(canvas, draw);
+    },
+    insideTiles: () => inside.canvases.length,
+    openModelFiles: p.openOwn,
+  };
+  window.__camDemo = api;
+  return api;
+}
+
+export type CamDemoHook = ReturnType<typeof installHook>;
+
+declare global {
+  interface Window {
+    /** The demo page's test hook (demo/hook.ts). */
+    __camDemo: CamDemoHook;
+  }
+}
