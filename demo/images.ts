@@ -6,7 +6,15 @@ import type { ImageInput } from '../src/ops/preprocess';
 
 export interface RGBAImage extends ImageInput {
   data: Uint8ClampedArray;
+  /** [width, height] of the file when it was scaled down before upload (see MAX_PIXELS). */
+  scaledFrom?: [number, number];
 }
+
+/**
+ * Larger images are scaled down (by the browser, high quality) before they are uploaded: the
+ * model sees 96×96 or so anyway, and a 16 MB upload is kinder to small GPUs than 200 MB.
+ */
+export const MAX_PIXELS = 2048 * 2048;
 
 /** An image the user can explain, with where it came from. */
 export interface ImageSource {
@@ -33,7 +41,7 @@ function context2d(w: number, h: number): CanvasRenderingContext2D {
 }
 
 /** Pixels of a decoded bitmap, over white, scaled down only when larger than `maxPixels`. */
-export function bitmapPixels(bitmap: ImageBitmap | HTMLImageElement, maxPixels = 4096 * 4096): RGBAImage {
+export function bitmapPixels(bitmap: ImageBitmap | HTMLImageElement, maxPixels = MAX_PIXELS): RGBAImage {
   let w = bitmap.width;
   let h = bitmap.height;
   if (w * h > maxPixels) {
@@ -47,7 +55,8 @@ export function bitmapPixels(bitmap: ImageBitmap | HTMLImageElement, maxPixels =
   g.imageSmoothingQuality = 'high';
   g.drawImage(bitmap, 0, 0, w, h);
   const d = g.getImageData(0, 0, w, h);
-  return { data: d.data, width: w, height: h };
+  const scaled = w !== bitmap.width || h !== bitmap.height;
+  return { data: d.data, width: w, height: h, ...(scaled ? { scaledFrom: [bitmap.width, bitmap.height] } : {}) };
 }
 
 /** Decode an image file or blob (any format the browser reads). */

@@ -242,7 +242,8 @@ async function main(): Promise<void> {
       g.strokeRect(x0 + line / 2, y0 + line / 2, x1 - x0 - line, y1 - y0 - line);
     }
     const what = r.fit === 'stretch' ? 'stretched' : 'centre crop';
-    originalCaption.textContent = `${r.source.name}: ${img.width}×${img.height} px${items.length ? ` (boxes: ${items.map((i) => i.label).join(', ')})` : ''}`;
+    const scaled = img.scaledFrom ? ` (scaled down from ${img.scaledFrom[0]}×${img.scaledFrom[1]})` : '';
+    originalCaption.textContent = `${r.source.name}: ${img.width}×${img.height} px${scaled}${items.length ? ` (boxes: ${items.map((i) => i.label).join(', ')})` : ''}`;
     inputCaption.textContent = `What the model sees: ${W}×${H}, ${what}${reg.w !== img.width || reg.h !== img.height ? ` of ${Math.round(reg.w)}×${Math.round(reg.h)}` : ''}`;
   }
 

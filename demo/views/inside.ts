@@ -100,8 +100,14 @@ export class InsideView {
     return this.#tiles.map((t) => t.canvas);
   }
 
+  /** The run the tiles show (their tensors may belong to it). */
+  get run(): RunResult | null {
+    return this.#r;
+  }
+
   /** Redraw one tile (for the test hook); `after` runs right after its submission. */
   redrawTile(n: number, after?: () => void): Promise<void> {
+    if (this.#r !== this.app.last) throw new Error('the inside view shows an older run (mid-drag); wait for idle()');
     return this.#tiles[n].draw(after);
   }
 
@@ -197,6 +203,24 @@ export class InsideView {
       this.#chart(weights, ids),
       el('h3', {}, `The ${ids.length} feature maps with the largest ${wname}`),
     );
+    // With only pooling and dense layers above the chosen layer, every position of a feature map
+    // gets the same gradient: say so, since a flat tile could look like a bug.
+    const constant = (v: Float32Array | null, k: number) => {
+      if (!v) return false;
+      const a = v.subarray(k * h * w, (k + 1) * h * w);
+      return a.every((x) => x === a[0]);
+    };
+    const flatG = G !== null && ids.every((k) => constant(G, k));
+    if (flatG) {
+      left.append(
+        el(
+          'p',
+          { class: 'note' },
+          'Every gradient map is constant: above this layer the network only pools and applies dense layers, so each position of a feature map gets the same gradient.' +
+            (m === 'gradcam++' ? ' Then a^k is constant too.' : ''),
+        ),
+      );
+    }
     const cards = el('div', { class: 'channels' });
     left.append(cards);
     ids.forEach((k, n) => {
@@ -204,7 +228,7 @@ export class InsideView {
       const card = el('div', { class: 'channel' }, [el('h4', {}, `k = ${k}   ${wname}_k = ${fmt(weights[k])}`), tiles]);
       cards.append(card);
       tiles.append(this.#tile(Anorm, n, [h, w], k, 'grayscale', `A^${k}`));
-      if (Gnorm) tiles.append(this.#tile(Gnorm, n, [h, w], k, 'bwr', `g^${k}`));
+      if (Gnorm) tiles.append(this.#tile(Gnorm, n, [h, w], k, 'bwr', `g^${k}${constant(G, k) ? ' (flat)' : ''}`));
       if (alphaNorm) tiles.append(this.#tile(alphaNorm, n, [h, w], k, 'viridis', `a^${k}`));
     });
 

@@ -55,6 +55,7 @@ export class SummaryView {
                 el('span', { style: `width: ${(100 * p).toFixed(1)}%` }),
               ),
               el('span', { class: 'num' }, `${(100 * p).toFixed(1)} %`),
+              el('span', { class: 'num logit', title: 'class score y (logit)' }, `y ${fmt(r.scores[c], 3)}`),
             ],
           ),
         );
