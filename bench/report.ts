@@ -1,0 +1,161 @@
+/**
+ * Reading a benchmark result: the issue's targets (met or missed, by how much), and the
+ * markdown section written into docs/BENCHMARKS.md.
+ */
+import type { E2EResult, Scenario } from './e2e';
+import type { SuiteResult } from './suite';
+
+export interface BenchReport extends SuiteResult {
+  date: string;
+  mode: 'browser' | 'node';
+  command: string;
+  smoke: boolean;
+}
+
+export interface Target {
+  target: string;
+  met: boolean | null;
+  detail: string;
+}
+
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+
+export function targets(r: BenchReport): Target[] {
+  const out: Target[] = [];
+  const k = r.kernels ?? [];
+  const conv3 = k.filter(
+    (row) =>
+      row.kernel === 'conv2d forward' &&
+      row.impl === 'default' &&
+      /^3×3 (\d+)→/.test(row.shape) &&
+      !/ s2 /.test(row.shape),
+  );
+  const big = conv3.filter((row) => Number(/^3×3 (\d+)→/.exec(row.shape)![1]) >= 32);
+  if (big.length) {
+    const worst = big.reduce((a, b) => (b.gflops < a.gflops ? b : a));
+    out.push({
+      target: '3×3 conv forward, ≥ 32 channels: ≥ 2.0 GFLOP/s',
+      met: worst.gflops >= 2,
+      detail: `slowest ${worst.shape}: ${f2(worst.gflops)} GFLOP/s (${big.map((x) => f2(x.gflops)).join(', ')})`,
+    });
+    const bw = k.filter(
+      (row) =>
+        row.kernel.startsWith('conv2d backward') && row.impl === 'default' && big.some((b) => b.shape === row.shape),
+    );
+    if (bw.length) {
+      const w = bw.reduce((a, b) => ((b.vsForward ?? 0) > (a.vsForward ?? 0) ? b : a));
+      out.push({
+        target: 'backward-input within 1.5× of forward time (those convs)',
+        met: (w.vsForward ?? Infinity) <= 1.5,
+        detail: `worst ${w.shape}: ${f2(w.vsForward ?? NaN)}× (${bw.map((x) => f2(x.vsForward ?? NaN)).join(', ')})`,
+      });
+    }
+  }
+  for (const e of r.e2e ?? []) {
+    if (e.gradcam.speedup !== undefined) {
+      out.push({
+        target: `${e.model}: Grad-CAM end to end ≥ 5× faster than TF.js WebGPU`,
+        met: e.gradcam.speedup >= 5,
+        detail: `${f1(e.gradcam.tfjs!.wallMs)} ms vs ${f1(e.gradcam.ours.wallMs)} ms: ${f2(e.gradcam.speedup)}×${e.check && !e.check.ok ? ' (results differ!)' : ''}`,
+      });
+    }
+    const ratio = e.all.ours.wallMs / e.forward.ours.wallMs;
+    out.push({
+      target: `${e.model}: all ${e.methods.length} methods for the top ${e.topK} ≤ 2× one forward`,
+      met: ratio <= 2,
+      detail: `${f1(e.all.ours.wallMs)} ms vs forward ${f1(e.forward.ours.wallMs)} ms: ${f2(ratio)}×`,
+    });
+    for (const [name, s, saved] of [
+      ['Grad-CAM', e.gradcam, e.savedBytesGradcam],
+      [`all methods, top ${e.topK}`, e.all, e.savedBytesAll],
+    ] as [string, Scenario, number][]) {
+      const base = e.weightBytes + saved;
+      out.push({
+        target: `${e.model}: peak GPU memory (${name}) ≤ 2× (weights + saved activations)`,
+        met: s.peakBytes <= 2 * base,
+        detail: `${mib(s.peakBytes)} MiB vs ${mib(e.weightBytes)} + ${mib(saved)} MiB: ${f2(s.peakBytes / base)}×`,
+      });
+    }
+  }
+  return out;
+}
+
+function scenarioRow(e: E2EResult, name: string, s: Scenario, saved: number | null): string {
+  const tf = s.tfjs ? f1(s.tfjs.wallMs) : '–';
+  const sp = s.speedup !== undefined ? `${f2(s.speedup)}×` : '–';
+  const mem = `${mib(s.peakBytes)}${saved !== null ? ` (${f2(s.peakBytes / (e.weightBytes + saved))}×)` : ''}`;
+  const gpu = s.ours.gpuMs !== null ? f1(s.ours.gpuMs) : '–';
+  return `| ${e.model} | ${name} | ${f1(s.ours.wallMs)} | ${gpu} | ${tf} | ${sp} | ${mem} |`;
+}
+
+export function markdown(r: BenchReport): string {
+  const L: string[] = [];
+  L.push(`Measured ${r.date} with \`${r.command}\`${r.smoke ? ' (smoke run)' : ''}.`, '');
+  L.push(`- Runtime: ${r.env.runtime}`);
+  L.push(`- Adapter: ${r.env.adapter}${r.env.isSoftware ? ' (software)' : ''}`);
+  L.push(
+    `- GPU timestamps: ${r.env.timestamps ? 'yes (kernel times are GPU time)' : 'no (times are submit → done wall time)'}`,
+  );
+  L.push(`- Conv kernels: ${r.env.convConfig}`);
+  if (r.ceiling) {
+    L.push(`- Ceiling: FMA ${f2(r.ceiling.fmaGflops)} GFLOP/s, copy ${f2(r.ceiling.copyGBps)} GB/s (read + write)`);
+  }
+  L.push('');
+  if (r.kernels?.length) {
+    L.push(
+      '| kernel | shape | implementation | ms | GFLOP/s | of FMA peak | ÷ forward |',
+      '|---|---|---|---:|---:|---:|---:|',
+    );
+    for (const k of r.kernels) {
+      const impl = k.impl === 'before' ? `${k.variant} (before)` : k.variant;
+      L.push(
+        `| ${k.kernel} | ${k.shape} | ${impl} | ${f2(k.ms)} | ${f2(k.gflops)} | ${Number.isFinite(k.ofPeak) ? `${(100 * k.ofPeak).toFixed(0)}%` : '–'} | ${k.vsForward !== undefined ? `${f2(k.vsForward)}×` : ''} |`,
+      );
+    }
+    L.push('');
+  }
+  if (r.e2e?.length) {
+    L.push(
+      '| network | run | ours ms | ours GPU ms | TF.js ms | speedup | peak MiB (÷ weights + saved) |',
+      '|---|---|---:|---:|---:|---:|---:|',
+    );
+    for (const e of r.e2e) {
+      L.push(scenarioRow(e, `forward (${f2(e.forwardGflop)} GFLOP)`, e.forward, null));
+      L.push(scenarioRow(e, 'forward + Grad-CAM, top class', e.gradcam, e.savedBytesGradcam));
+      L.push(scenarioRow(e, `${e.methods.length} methods, top ${e.topK}`, e.all, e.savedBytesAll));
+    }
+    L.push('');
+    for (const e of r.e2e) {
+      const w = `${e.model}: layer \`${e.layer}\`, weights ${mib(e.weightBytes)} MiB, saved activations ${mib(e.savedBytesGradcam)} MiB (Grad-CAM) / ${mib(e.savedBytesAll)} MiB (all methods)`;
+      const c = e.tfjsError
+        ? `TF.js failed: ${e.tfjsError}`
+        : e.check
+          ? `TF.js results ${e.check.ok ? 'equal' : 'DIFFER'} (max |Δ|: ${Object.entries(e.check.diffs)
+              .map(([k, d]) => `${k} ${d.maxAbs.toExponential(1)}`)
+              .join(', ')})${e.check.note ? `; ${e.check.note}` : ''}`
+          : 'TF.js not run';
+      L.push(`- ${w}. ${c}.`);
+    }
+    L.push('');
+  }
+  const t = targets(r);
+  if (t.length) {
+    L.push('| target | met | measured |', '|---|---|---|');
+    for (const x of t) L.push(`| ${x.target} | ${x.met === null ? '–' : x.met ? 'met' : '**missed**'} | ${x.detail} |`);
+    L.push('');
+  }
+  return L.join('\n');
+}
+
+/** Replace (or append) the generated section for `mode` between its markers. */
+export function updateDoc(doc: string, mode: string, section: string): string {
+  const begin = `<!-- bench:${mode}:begin -->`;
+  const end = `<!-- bench:${mode}:end -->`;
+  const block = `${begin}\n${section.trim()}\n${end}`;
+  const i = doc.indexOf(begin);
+  const j = doc.indexOf(end);
+  if (i >= 0 && j > i) return doc.slice(0, i) + block + doc.slice(j + end.length);
+  return `${doc.trimEnd()}\n\n${block}\n`;
+}

@@ -1,0 +1,149 @@
+/**
+ * The benchmark suite, the same in the page (headless Chromium) and in Node (Dawn): the ceiling,
+ * the kernel table, and the end-to-end runs, on one Engine. The caller supplies how to read an
+ * ONNX file and where progress goes; the result is plain JSON.
+ */
+import { Engine } from '../src/gpu/engine';
+import { conv2dConfig } from '../src/ops/conv2d';
+import { onnxToGraphSpec } from '../src/model/onnx';
+import type { GraphSpec } from '../src/model/spec';
+import { endToEnd, type E2EResult } from './e2e';
+import { CONV_SHAPES, SMOKE_SHAPES, ceiling, kernelTable, linearRows, type Ceiling, type KernelRow } from './micro';
+import { gap4, resnet18, tiny } from './nets';
+
+export interface ModelEntry {
+  /** 'gap4', 'resnet18', 'tiny' (built here), or a label for an ONNX file. */
+  name: string;
+  /** ONNX file to load (path in Node, URL in the page); else the built-in GraphSpec `name`. */
+  onnx?: string;
+  /** Run TF.js's all-methods scenario too (one tf.grad per class: slow on big networks). */
+  tfAll: boolean;
+  /** Timed repetitions for this network (default: the suite's). */
+  reps?: number;
+}
+
+export interface SuiteConfig {
+  smoke: boolean;
+  parts: ('ceiling' | 'kernels' | 'e2e')[];
+  warmup: number;
+  reps: number;
+  tfReps: number;
+  tfjs: boolean;
+  models: ModelEntry[];
+}
+
+export interface EnvInfo {
+  runtime: string;
+  adapter: string;
+  isSoftware: boolean;
+  timestamps: boolean;
+  convConfig: string;
+}
+
+export interface SuiteResult {
+  env: EnvInfo;
+  ceiling?: Ceiling;
+  kernels?: KernelRow[];
+  e2e?: E2EResult[];
+}
+
+export interface Progress {
+  done: number;
+  total: number;
+  label: string;
+}
+
+export interface SuiteIO {
+  readBytes(path: string): Promise<Uint8Array>;
+  progress(p: Progress): void;
+  log(s: string): void;
+  runtime: string;
+}
+
+function specFor(m: ModelEntry, bytes: Uint8Array | null): GraphSpec {
+  if (bytes) return { ...onnxToGraphSpec(bytes).spec, name: m.name };
+  if (m.name === 'gap4') return gap4();
+  if (m.name === 'resnet18') return resnet18();
+  if (m.name === 'tiny') return tiny();
+  throw new Error(`unknown network '${m.name}' (gap4, resnet18, tiny, or an ONNX file)`);
+}
+
+/** Ticks each part will make, for the progress total (an estimate for the kernel table). */
+function plannedTicks(cfg: SuiteConfig): number {
+  let n = 0;
+  if (cfg.parts.includes('ceiling')) n += 2 * (1 + (cfg.smoke ? 1 : 5));
+  if (cfg.parts.includes('kernels')) n += ((cfg.smoke ? SMOKE_SHAPES : CONV_SHAPES).length * 4 + 2) * (1 + cfg.reps);
+  if (cfg.parts.includes('e2e')) {
+    for (const m of cfg.models) {
+      n += 3 * (cfg.warmup + (m.reps ?? cfg.reps));
+      if (cfg.tfjs) n += (m.tfAll ? 3 : 2) * (1 + cfg.tfReps);
+    }
+  }
+  return n;
+}
+
+export async function runSuite(cfg: SuiteConfig, io: SuiteIO): Promise<SuiteResult> {
+  const e = await Engine.create();
+  const total = plannedTicks(cfg);
+  let done = 0;
+  let label = 'starting';
+  const tick = () => io.progress({ done: Math.min(++done, total), total, label });
+  const step = (s: string) => {
+    label = s;
+    io.log(s);
+    io.progress({ done, total, label });
+  };
+  try {
+    const a = e.adapter;
+    const c = conv2dConfig(e);
+    const out: SuiteResult = {
+      env: {
+        runtime: io.runtime,
+        adapter: [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / '),
+        isSoftware: a.isSoftware,
+        timestamps: e.hasTimestamps,
+        convConfig: `${c.tiled ? 'tiled' : 'direct'}, co ${c.co}, wg ${c.wg} (${c.reason})`,
+      },
+    };
+    let peak = 0;
+    if (cfg.parts.includes('ceiling')) {
+      step('ceiling: FMA and copy kernels');
+      out.ceiling = await ceiling(e, cfg.smoke, tick);
+      peak = out.ceiling.fmaGflops;
+    }
+    if (cfg.parts.includes('kernels')) {
+      step('kernels: convs forward and backward');
+      const shapes = cfg.smoke ? SMOKE_SHAPES : CONV_SHAPES;
+      out.kernels = await kernelTable(e, shapes, peak || NaN, cfg.reps, tick);
+      out.kernels.push(...(await linearRows(e, peak || NaN, cfg.reps, tick)));
+    }
+    if (cfg.parts.includes('e2e')) {
+      out.e2e = [];
+      for (const m of cfg.models) {
+        step(`end to end: ${m.name}`);
+        const spec = specFor(m, m.onnx ? await io.readBytes(m.onnx) : null);
+        out.e2e.push(
+          await endToEnd(
+            e,
+            spec,
+            {
+              warmup: cfg.warmup,
+              reps: m.reps ?? cfg.reps,
+              tfReps: cfg.tfReps,
+              tfAll: m.tfAll,
+              tfjs: cfg.tfjs,
+              topK: 5,
+            },
+            tick,
+            (s) => step(s),
+          ),
+        );
+      }
+    }
+    if (e.liveTensors !== 0) io.log(`warning: ${e.liveTensors} tensors left alive by the benchmark`);
+    io.progress({ done: total, total, label: 'done' });
+    return out;
+  } finally {
+    e.destroy();
+  }
+}
