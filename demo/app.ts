@@ -48,6 +48,7 @@ export interface RunResult {
   methods: Method[];
   /** The explained class. */
   cls: number;
+  /** Per class: sigmoid(score) for a multi-label model, else the softmax. */
   probs: Float32Array;
   scores: Float32Array;
   timings: Timings;
@@ -183,8 +184,8 @@ export class App {
       });
       // Taken now: the timings of the flush explain() ended with (resolved once the GPU is done).
       const gpuTimes = e.stageTimings();
-      const probs = await explanation.probabilities.read();
       const scores = await explanation.scores.read();
+      const probs = m.multiLabel ? scores.map((y) => 1 / (1 + Math.exp(-y))) : await explanation.probabilities.read();
       const cls = (await explanation.classes.read())[0];
       const wall = performance.now() - t0;
       const stages = await gpuTimes;

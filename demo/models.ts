@@ -28,6 +28,11 @@ export interface DemoModel {
   size: [number, number];
   layers: LayerInfo[];
   defaultLayer: string;
+  /**
+   * Multi-label model (trained with a sigmoid per class, like the shipped ones): each class's
+   * probability is sigmoid(score). Otherwise probabilities are the softmax over the classes.
+   */
+  multiLabel: boolean;
 }
 
 /** Layers attribution can use: 4-D tensors with h·w > 1 that the class scores depend on. */
@@ -58,7 +63,7 @@ function triple(v: unknown, fallback: number): [number, number, number] {
 export function describeModel(
   name: string,
   model: Model,
-  meta: { labels?: readonly string[] | null; mean?: unknown; std?: unknown },
+  meta: { labels?: readonly string[] | null; mean?: unknown; std?: unknown; multiLabel?: boolean },
 ): DemoModel {
   const [, H, W] = model.inputShape;
   const numClasses = model.graph.shape(model.graph.scores)[1];
@@ -73,7 +78,14 @@ export function describeModel(
     size: [H, W],
     layers: explainableLayers(model),
     defaultLayer: model.graph.defaultLayer(),
+    multiLabel: meta.multiLabel ?? false,
   };
+}
+
+/** A sidecar's `outputKind` (e.g. "multi-label logits: sigmoid(logit) is …") marks a multi-label model. */
+export function isMultiLabel(sidecar: unknown): boolean {
+  const kind = (sidecar as { outputKind?: unknown } | null)?.outputKind;
+  return typeof kind === 'string' && /multi-?label|sigmoid/i.test(kind);
 }
 
 /** Where a model comes from: a shipped file, or files the user opened. */
@@ -103,7 +115,12 @@ export async function loadModel(e: Engine, src: ModelSource): Promise<DemoModel>
         `the model takes ${loaded.model.inputShape[0]}-channel input; this page feeds RGB images (3 channels)`,
       );
     }
-    return describeModel(name, loaded.model, { labels: loaded.labels, mean: pre?.mean, std: pre?.std });
+    return describeModel(name, loaded.model, {
+      labels: loaded.labels,
+      mean: pre?.mean,
+      std: pre?.std,
+      multiLabel: isMultiLabel(sidecar),
+    });
   } catch (err) {
     loaded.model.destroy();
     throw err;

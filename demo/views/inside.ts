@@ -120,6 +120,7 @@ export class InsideView {
     const m = this.app.settings.method;
     this.select(m);
     this.#release();
+    this.#gpuMs = 0;
     this.#tiles = [];
     this.#numbers = null;
     this.#r = r;
@@ -147,6 +148,18 @@ export class InsideView {
       );
     } else await this.#channels(r, m);
     r.timings.wall.inside = performance.now() - t0;
+    if (r.timings.gpu) r.timings.gpu.inside = this.#gpuMs;
+  }
+
+  #gpuMs = 0;
+
+  /** Draw every tile (one flush each), summing the GPU time of their passes. */
+  async #drawTiles(): Promise<void> {
+    this.#gpuMs = 0;
+    for (const t of this.#tiles) {
+      await t.draw();
+      this.#gpuMs += (await this.app.e.stageTimings())?.inside ?? 0;
+    }
   }
 
   // ------------------------------------------------------------------ channel methods
@@ -242,7 +255,7 @@ export class InsideView {
     );
     const readout = el('pre', { class: 'readout', 'aria-live': 'polite', id: 'inside-readout' });
     right.append(readout, el('p', { class: 'note' }, 'Point at any tile (or focus one and use the arrow keys).'));
-    for (const t of this.#tiles) await t.draw();
+    await this.#drawTiles();
 
     // Start at the map's peak, first channel.
     let peak = 0;
@@ -447,7 +460,7 @@ export class InsideView {
     }
     const readoutEl = el('pre', { class: 'readout', 'aria-live': 'polite', id: 'inside-readout' });
     right.append(el('h3', {}, 'Under the pointer'), readoutEl);
-    for (const t of this.#tiles) await t.draw();
+    await this.#drawTiles();
 
     const gbHost = await app.host(r, 'guided-backprop', gb);
     const camHost = m === 'guided-gradcam' ? await app.host(r, 'gradcam:input', ex.maps.gradcam!.input) : null;

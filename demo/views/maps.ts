@@ -70,7 +70,7 @@ export class MapsView {
     this.#input = gpuContext(inputCanvas);
     for (const m of ORDER) {
       const canvas = el('canvas', { 'aria-hidden': 'true' });
-      const unavailable = el('div', { class: 'unavailable', hidden: '' });
+      const unavailable = el('span', { class: 'unavailable', hidden: '' });
       const name = el('span', { class: 'name' }, METHOD_NAMES[m]);
       const button = el('button', { class: 'map', type: 'button', 'data-method': m, 'aria-pressed': 'false' }, [
         canvas,

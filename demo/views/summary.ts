@@ -72,6 +72,12 @@ export class SummaryView {
         el('button', { type: 'button' }, 'Follow the top class again'),
       );
     }
+    this.#note.append(
+      ' ',
+      r.model.multiLabel
+        ? 'The model is multi-label: each percentage is sigmoid(y), the probability that an item of that class is in the image; they need not add up to 100 %.'
+        : 'Percentages are the softmax of the scores y.',
+    );
     this.timings(r);
   }
 
