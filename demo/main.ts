@@ -19,14 +19,19 @@ import { InsideView } from './views/inside';
 import { MapsView } from './views/maps';
 import { SummaryView } from './views/summary';
 
-function fatal(message: string): void {
+/** Replace the page by a message: no WebGPU (what the browser needs), or another fatal error. */
+function fatal(message: string, kind: 'no-webgpu' | 'failed' = 'no-webgpu'): void {
   const a = byId('adapter');
-  a.textContent = 'No WebGPU';
+  if (kind === 'no-webgpu') a.textContent = 'No WebGPU';
   a.dataset.state = 'error';
   byId('no-webgpu-reason').textContent = message;
+  if (kind === 'failed') {
+    byId('no-webgpu').querySelector('h2')!.textContent = 'The page stopped';
+    for (const p of byId('no-webgpu').querySelectorAll('p:not(#no-webgpu-reason)')) p.remove();
+  }
   byId('no-webgpu').hidden = false;
   byId('app').hidden = true;
-  document.documentElement.dataset.state = 'no-webgpu';
+  document.documentElement.dataset.state = kind;
 }
 
 function errorText(err: unknown): string {
@@ -181,9 +186,15 @@ async function main(): Promise<void> {
       return false;
     }
   };
+  /** The user's last opened model, to switch back to from the picker. */
+  let ownModel: ModelSource | null = null;
   modelSelect.addEventListener('change', () => {
     const entry = shipped.find((m) => m.id === modelSelect.value);
     if (entry) void openModel({ kind: 'shipped', entry });
+    else if (modelSelect.value === '__own' && ownModel) {
+      const own = ownModel;
+      void openModel(own).then((ok) => ok && (currentOption = '__own'));
+    }
   });
   const onnxFile = byId<HTMLInputElement>('onnx-file');
   const labelsFile = byId<HTMLInputElement>('labels-file');
@@ -198,13 +209,15 @@ async function main(): Promise<void> {
       modelError.hidden = false;
       return false;
     }
-    const ok = await openModel({
+    const src: ModelSource = {
       kind: 'file',
       name: file.name,
       bytes: new Uint8Array(await file.arrayBuffer()),
       sidecar,
-    });
+    };
+    const ok = await openModel(src);
     if (ok) {
+      ownModel = src;
       if (!modelSelect.querySelector('option[value="__own"]')) modelSelect.append(el('option', { value: '__own' }, ''));
       const opt = modelSelect.querySelector<HTMLOptionElement>('option[value="__own"]')!;
       opt.textContent = `your model: ${file.name}`;
@@ -262,7 +275,7 @@ async function main(): Promise<void> {
         el('img', { src: s.url, alt: '' }),
         el('span', {}, s.items.map((i) => i.label).join(', ')),
       ]);
-      b.addEventListener('click', () => void chooseSample(s));
+      b.addEventListener('click', () => chooseSample(s).catch((err) => renderer.error(errorText(err))));
       return el('li', {}, b);
     }),
   );
@@ -324,7 +337,11 @@ async function main(): Promise<void> {
   // Scene composer
   const composer = new Composer(byId<HTMLCanvasElement>('scene'));
   const spriteSet = sprites();
-  await composer.load(spriteSet.sprites);
+  try {
+    await composer.load(spriteSet.sprites);
+  } catch (err) {
+    renderer.error(`The scene composer's sprites could not be loaded: ${errorText(err)}`);
+  }
   const sceneSource: ImageSource = {
     name: 'your scene',
     kind: 'scene',
@@ -435,5 +452,5 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   // Last resort: show it rather than throw into the console.
-  fatal(`The page failed to start: ${errorText(err)}`);
+  fatal(`The page failed to start: ${errorText(err)}`, 'failed');
 });
