@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
@@ -220,7 +220,7 @@ export async function main(argv: string[]): Promise<number> {
   console.log(md);
   const out = o.out ?? (o.smoke ? null : `bench/results/${mode}.json`);
   if (out) {
-    const path = join(REPO, out);
+    const path = resolve(REPO, out);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, JSON.stringify(report, null, 1) + '\n');
     console.error(`wrote ${out}`);

@@ -5,7 +5,7 @@
 // transposed weights; see src/ops/conv2d.ts).
 //
 // Layout (float32, row-major):
-//   x is (N, Cin, H, W), y is (N, Cout, OH, OW), b is (Cout).
+//   x is (N, Cin, H, W), y is (N, Cout, YH, YW) (see output placement below), b is (Cout).
 //   w is packed (G, Cin/G, KH, KW, COP) with COP = p.cop4·4 ≥ Cout/G, zero past Cout/G, read as
 //   vec4s: the weights of 4 consecutive output channels for one input channel and tap are one
 //   vec4, at ((g·Cin/G + c)·KH·KW + kh·KW + kw)·p.cop4 + co/4.
@@ -19,6 +19,11 @@
 // loads 16 input values and CO/4 weight vec4s for 16·CO FMAs (see conv2d_forward_3x3.wgsl on
 // why loads are what to save on software adapters). The 4×4 pixel loop is written out by hand
 // (fma4 below); the channel and tap loops are real loops.
+//
+// Output placement: y is (N, Cout, p.YH, p.YW) and output pixel (oh, ow) is stored at row
+// p.yoh + oh·p.ysh, column p.yow + ow·p.ysw. A plain conv has YH = OH, YW = OW, strides 1 and
+// offsets 0; the input gradient of a strided conv runs one such conv per stride phase, each
+// writing every ysh-th row and ysw-th column of dx (see src/ops/conv2d.ts).
 //
 // Edges: invocations past p.count return. Input outside the image (padding) reads as 0 (the
 // index is clamped inside, the value selected away). Tile rows, columns or channels past OH, OW
@@ -47,6 +52,12 @@ struct Params {
   co_tiles_all: u32,
   oh_tiles: u32,
   ow_tiles: u32,
+  YH: u32,
+  YW: u32,
+  ysh: u32,
+  ysw: u32,
+  yoh: u32,
+  yow: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -135,7 +146,8 @@ fn store4(at: u32, oh: u32, ow0: u32, nco: u32, v: Px4) {
   if (oh >= p.OH) {
     return;
   }
-  let plane = p.OH * p.OW;
+  let plane = p.YH * p.YW;
+  let cs = p.ysw;
   var acc = v;
 #if RELU
   acc = Px4(max(v.a, vec4f(0.0)), max(v.b, vec4f(0.0)), max(v.c, vec4f(0.0)), max(v.d, vec4f(0.0)));
@@ -145,13 +157,13 @@ fn store4(at: u32, oh: u32, ow0: u32, nco: u32, v: Px4) {
     let o = at + l * plane;
     y[o] = acc.a[l];
     if (ow0 + 1u < p.OW) {
-      y[o + 1u] = acc.b[l];
+      y[o + cs] = acc.b[l];
     }
     if (ow0 + 2u < p.OW) {
-      y[o + 2u] = acc.c[l];
+      y[o + 2u * cs] = acc.c[l];
     }
     if (ow0 + 3u < p.OW) {
-      y[o + 3u] = acc.d[l];
+      y[o + 3u * cs] = acc.d[l];
     }
   }
 }
@@ -239,19 +251,20 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     return;
   }
   let nco = p.cout_g - co_in_g;
-  let plane_out = p.OH * p.OW;
-  let at = (n * p.Cout + g * p.cout_g + co_in_g) * plane_out + oh0 * p.OW + ow0;
+  let plane_out = p.YH * p.YW;
+  let rstep = p.ysh * p.YW; // next tile row in y
+  let at = (n * p.Cout + g * p.cout_g + co_in_g) * plane_out + (p.yoh + oh0 * p.ysh) * p.YW + p.yow + ow0 * p.ysw;
   store4(at, oh0, ow0, nco, r0_0);
-  store4(at + p.OW, oh0 + 1u, ow0, nco, r1_0);
-  store4(at + 2u * p.OW, oh0 + 2u, ow0, nco, r2_0);
-  store4(at + 3u * p.OW, oh0 + 3u, ow0, nco, r3_0);
+  store4(at + rstep, oh0 + 1u, ow0, nco, r1_0);
+  store4(at + 2u * rstep, oh0 + 2u, ow0, nco, r2_0);
+  store4(at + 3u * rstep, oh0 + 3u, ow0, nco, r3_0);
 #if CO8
   if (nco > 4u) {
     let at1 = at + 4u * plane_out;
     store4(at1, oh0, ow0, nco - 4u, r0_1);
-    store4(at1 + p.OW, oh0 + 1u, ow0, nco - 4u, r1_1);
-    store4(at1 + 2u * p.OW, oh0 + 2u, ow0, nco - 4u, r2_1);
-    store4(at1 + 3u * p.OW, oh0 + 3u, ow0, nco - 4u, r3_1);
+    store4(at1 + rstep, oh0 + 1u, ow0, nco - 4u, r1_1);
+    store4(at1 + 2u * rstep, oh0 + 2u, ow0, nco - 4u, r2_1);
+    store4(at1 + 3u * rstep, oh0 + 3u, ow0, nco - 4u, r3_1);
   }
 #endif
 }

@@ -14,7 +14,9 @@
  *             loaded once for all the taps it feeds.
  * Backward: the input gradient of a stride-1, dilation-1 conv is itself such a conv, of dy with
  * the weights transposed (Cin ↔ Cout inside each group) and flipped, padded by K − 1 − pad; it
- * runs on the tiled kernels ('conv'). Other convs use a gather kernel (conv2d_backward.wgsl).
+ * runs on the tiled kernels ('conv'). A stride-s conv's input gradient splits into s² such convs
+ * (one per stride phase, each with every s-th kernel tap, writing every s-th row and column of
+ * dx). Dilated convs use a gather kernel (conv2d_backward.wgsl).
  * Which kernels and tile sizes run is chosen per engine from the adapter (conv2dConfig) and can
  * be overridden per engine (setConv2dConfig) or per call (options).
  */
@@ -209,27 +211,60 @@ export async function conv2dPackWeights(e: Engine, w: Tensor, groups: number): P
 }
 
 /**
- * The weights of the conv that computes a stride-1 conv's input gradient: for group g,
- * wt[g·Cin/G + ci][co][kh][kw] = w[g·Cout/G + co][ci][KH−1−kh][KW−1−kw], packed for the tiled
- * kernels as [G, Cout/G, KH, KW, 4·ceil((Cin/G) / 4)]. A temporary for one backward call.
+ * One stride phase of a conv's input gradient (dilation 1). Input rows ih = rh + sh·m receive
+ * gradient through the kernel rows kh ≡ rh + pad_top (mod sh) only: kh = kh0 + sh·j,
+ * j < nKh, from output rows oh = m + qh − j. That is a stride-1 conv of dy with the sub-kernel
+ * wsub[j'] = w[kh0 + sh·(nKh − 1 − j')] (flipped) and top pad nKh − 1 − qh (negative pads are
+ * passed as their i32 bits; the shaders read them back as i32). Likewise for columns.
  */
-async function packBackward(e: Engine, w: PackedConv2dWeights): Promise<PackedConv2dWeights> {
+interface Phase {
+  r: number; // first input row (column) of the phase
+  m: number; // its number of rows (columns)
+  k0: number;
+  nk: number; // taps of the sub-kernel (0: the phase gets no gradient)
+  pad: number;
+}
+
+function phases(size: number, stride: number, pad: number, k: number): Phase[] {
+  const out: Phase[] = [];
+  for (let r = 0; r < stride && r < size; r++) {
+    const k0 = (r + pad) % stride;
+    const nk = k0 < k ? Math.ceil((k - k0) / stride) : 0;
+    const q = (r + pad - k0) / stride;
+    out.push({ r, m: Math.ceil((size - r) / stride), k0, nk, pad: nk - 1 - q });
+  }
+  return out;
+}
+
+/**
+ * The sub-kernel of one phase, transposed (Cin ↔ Cout inside each group) and flipped, packed
+ * for the tiled kernels: [G, Cout/G, nKh, nKw, 4·ceil((Cin/G) / 4)] from the forward packing
+ * wf[g][ci][kh][kw][co]. A temporary for one backward call.
+ */
+async function packPhase(
+  e: Engine,
+  w: PackedConv2dWeights,
+  sh: number,
+  sw: number,
+  ph: Phase,
+  pw: Phase,
+): Promise<PackedConv2dWeights> {
   const [Cout, CinG, KH, KW] = w.shape;
   const taps = KH * KW;
   const G = w.groups;
   const coutG = Cout / G;
   const cop = ceil4(coutG);
-  // out[g][co][kh][kw][ci] = wf[g][ci][KH−1−kh][KW−1−kw][co]
+  // out[g][co][j'][i'][ci] = wf[g][ci][kh0 + sh·(nKh−1−j')][kw0 + sw·(nKw−1−i')][co]
   const data = await gather5(
     e,
     w.data,
-    [G, coutG, KH, KW, ceil4(CinG)],
+    [G, coutG, ph.nk, pw.nk, ceil4(CinG)],
     CinG,
-    ((KH - 1) * KW + KW - 1) * cop,
-    [CinG * taps * cop, 1, -KW * cop, -cop, taps * cop],
+    ((ph.k0 + sh * (ph.nk - 1)) * KW + pw.k0 + sw * (pw.nk - 1)) * cop,
+    [CinG * taps * cop, 1, -sh * KW * cop, -sw * cop, taps * cop],
     'conv2d:backward-weights',
   );
-  return { data, shape: [CinG * G, coutG, KH, KW], groups: G };
+  return { data, shape: [CinG * G, coutG, ph.nk, pw.nk], groups: G };
 }
 
 /** The weights in their given [Cout, Cin/G, KH, KW] layout (a temporary when unpacked from `w`). */
@@ -370,7 +405,19 @@ async function direct(
   return y;
 }
 
-/** The tiled kernels ('tiled', '3x3') on packed weights; `outShape` fixes OH, OW. */
+/** Where the tiled kernel stores: output pixel (oh, ow) goes to row yoh + oh·ysh, column yow + ow·ysw of `y`. */
+interface Placement {
+  y: Tensor;
+  ysh: number;
+  ysw: number;
+  yoh: number;
+  yow: number;
+}
+
+/**
+ * The tiled kernels ('tiled', '3x3') on packed weights; `outShape` fixes OH, OW. Returns a new
+ * tensor, or writes into `place.y` (the 'tiled' kernel only) and returns it.
+ */
 async function tiled(
   e: Engine,
   x: Tensor,
@@ -381,6 +428,7 @@ async function tiled(
   v: Required<Conv2dVariant>,
   relu: boolean,
   label: string,
+  place?: Placement,
 ): Promise<Tensor> {
   const [N, Cout, OH, OW] = outShape;
   const [, Cin, H, W] = x.shape;
@@ -398,20 +446,25 @@ async function tiled(
     defines: { CO8: v.co === 8, BIAS: b !== null, RELU: relu },
     overrides: { WG: v.wg },
   });
-  const y = e.empty(outShape, label);
+  if (place && is3) throw new Error('unreachable: only the tiled kernel places its output');
+  const y = place?.y ?? e.empty(outShape, label);
   const u = new Uniforms().u32(count, Cin, H, W, Cout, OH, OW);
   if (is3) u.u32(p.pads[0], p.pads[1]);
   else u.u32(KH, KW, p.stride[0], p.stride[1], p.pads[0], p.pads[1], p.dilation[0], p.dilation[1]);
   u.u32(CinG, coutG, ceil4(coutG) / 4, coTiles, G * coTiles, ohTiles, owTiles);
+  if (!is3) {
+    const [, , YH, YW] = y.shape;
+    u.u32(YH, YW, place?.ysh ?? 1, place?.ysw ?? 1, place?.yoh ?? 0, place?.yow ?? 0);
+  }
   e.dispatch(k, b ? [x, w.data, b, y] : [x, w.data, y], u, grid1d(count, v.wg));
   return y;
 }
 
 export interface Conv2dBackwardOptions {
   /**
-   * 'conv': run the input gradient as a conv with transposed, flipped weights on the tiled
-   * kernels (stride-1, dilation-1 convs only); 'gather': one invocation per dx element. Default:
-   * 'conv' where it applies and the engine's config is tiled.
+   * 'conv': run the input gradient as convs with transposed, flipped weights on the tiled
+   * kernels, one per stride phase (dilation-1 convs only); 'gather': one invocation per dx
+   * element. Default: 'conv' where it applies and the engine's config is tiled.
    */
   kernel?: 'conv' | 'gather';
   /** Channels per invocation for 'conv' (default from the engine's config). */
@@ -443,35 +496,52 @@ export async function conv2dBackward(
   const dxShape = [T * N, Cin, H, W];
   e.checkFits(dxShape, 'conv2d:dx');
   const cfg = conv2dConfig(e);
-  const unit = p.stride.every((s) => s === 1) && p.dilation.every((d) => d === 1);
-  const kernel = opts.kernel ?? (cfg.tiled && unit ? 'conv' : 'gather');
+  const kernel = opts.kernel ?? (cfg.tiled && p.dilation.every((d) => d === 1) ? 'conv' : 'gather');
   const wg = opts.wg ?? (kernel === 'conv' ? cfg.wg : WG);
   checkWG(wg, e.limits.maxComputeInvocationsPerWorkgroup, 'conv2dBackward');
   if (kernel === 'conv') {
-    if (!unit) {
+    if (!p.dilation.every((d) => d === 1)) {
       throw new InvalidInputError(
-        `conv2dBackward: kernel 'conv' needs stride 1 and dilation 1, the conv has stride [${p.stride}] and dilation [${p.dilation}]`,
+        `conv2dBackward: kernel 'conv' needs dilation 1, the conv has dilation [${p.dilation}]`,
       );
     }
     const co = opts.co ?? cfg.co;
     if (co !== 4 && co !== 8) throw new InvalidInputError(`conv2dBackward: co must be 4 or 8, got ${co}`);
     const { pw, temp } = await packedOf(e, w, p.groups);
-    let wt: PackedConv2dWeights | null = null;
+    const [sh, sw] = p.stride;
+    const rows = phases(H, sh, p.pads[0], ws[2]);
+    const cols = phases(W, sw, p.pads[1], ws[3]);
+    const gaps = rows.some((r) => r.nk === 0) || cols.some((c) => c.nk === 0);
+    const single = rows.length === 1 && cols.length === 1;
+    const dx = single ? null : gaps ? e.zeros(dxShape, 'conv2d:dx') : e.empty(dxShape, 'conv2d:dx');
     try {
-      wt = await packBackward(e, pw);
-      const [, , KH, KW] = ws;
-      // dx = conv(dy, wt) with pads K − 1 − pad, output H×W. A pad above K − 1 makes a negative
-      // pad: the shaders read the u32 as i32 (same bits).
-      const pb: Conv2dParams = {
-        stride: [1, 1],
-        dilation: [1, 1],
-        groups: p.groups,
-        pads: [KH - 1 - p.pads[0], KW - 1 - p.pads[1], 0, 0],
-      };
-      const variant = { kernel: is3x3s1(ws, p) ? '3x3' : 'tiled', co: Cin / p.groups > 4 ? co : 4, ow: 4, wg } as const;
-      return await tiled(e, dy, wt, null, pb, dxShape, variant, false, 'conv2d:dx');
+      let out: Tensor | null = dx;
+      for (const ph of rows) {
+        for (const pc of cols) {
+          if (ph.nk === 0 || pc.nk === 0) continue;
+          const wt = await packPhase(e, pw, sh, sw, ph, pc);
+          try {
+            // dx (this phase) = conv(dy, wt) with pads nK − 1 − q, output m rows × m columns.
+            const pb: Conv2dParams = {
+              stride: [1, 1],
+              dilation: [1, 1],
+              groups: p.groups,
+              pads: [ph.pad, pc.pad, 0, 0],
+            };
+            const three = single && ph.nk === 3 && pc.nk === 3;
+            const variant = { kernel: three ? '3x3' : 'tiled', co: Cin / p.groups > 4 ? co : 4, ow: 4, wg } as const;
+            const place = dx ? { y: dx, ysh: sh, ysw: sw, yoh: ph.r, yow: pc.r } : undefined;
+            out = await tiled(e, dy, wt, null, pb, [T * N, Cin, ph.m, pc.m], variant, false, 'conv2d:dx', place);
+          } finally {
+            wt.data.destroy();
+          }
+        }
+      }
+      return out!;
+    } catch (err) {
+      dx?.destroy();
+      throw err;
     } finally {
-      wt?.data.destroy();
       if (temp) pw.data.destroy();
     }
   }

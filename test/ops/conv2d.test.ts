@@ -95,6 +95,22 @@ const cases: Case[] = [
     bias: true,
     relu: false,
   },
+  {
+    name: '1x1 stride 2 (phases without taps)',
+    x: [1, 6, 7, 8],
+    w: [8, 6, 1, 1],
+    p: { stride: [2, 2] },
+    bias: true,
+    relu: false,
+  },
+  {
+    name: '7x7 stride 2 pad 3, stride [3,2] phases',
+    x: [1, 3, 13, 11],
+    w: [8, 3, 7, 5],
+    p: { stride: [3, 2], pads: [3, 2, 3, 2] },
+    bias: false,
+    relu: true,
+  },
   { name: '1x1 conv, pad 1', x: [1, 5, 3, 6], w: [4, 5, 1, 1], p: { pads: [1, 1, 1, 1] }, bias: false, relu: false },
   {
     name: 'stride [2,3], dilation [2,1], asymmetric pads',
@@ -126,13 +142,12 @@ function applies(v: Conv2dVariant | undefined, c: Case): boolean {
   return c.w[2] === 3 && c.w[3] === 3 && p.stride.join() === '1,1' && p.dilation.join() === '1,1';
 }
 
-/** Stride-1, dilation-1 convs: their input gradient can run as a conv ('conv' backward). */
-function unitStride(c: Case): boolean {
-  const p = conv2dParams(c.p);
-  return p.stride.join() === '1,1' && p.dilation.join() === '1,1';
+/** Dilation-1 convs: their input gradient can run as convs, one per stride phase ('conv' backward). */
+function undilated(c: Case): boolean {
+  return conv2dParams(c.p).dilation.join() === '1,1';
 }
 
-// Backward kernels: the gather, and for stride-1 convs the conv with flipped weights.
+// Backward kernels: the gather, and for undilated convs the convs with flipped weights.
 const backwardVariants: Conv2dBackwardOptions[] = [
   { kernel: 'gather' },
   { kernel: 'conv', co: 4 },
@@ -264,10 +279,9 @@ describe('conv2d shapes and errors', () => {
       await expect(conv2dForward(e, x, w, null, s2, { variant: { kernel: '3x3', co: 4 } })).rejects.toThrow(
         /3x3 kernel needs a 3×3 kernel with stride 1/,
       );
-      const dy2 = e.upload(randn(4 * 4, 5), [1, 4, 2, 2]);
-      await expect(conv2dBackward(e, dy2, w, s2, [1, 3, 5, 5], { kernel: 'conv' })).rejects.toThrow(
-        /needs stride 1 and dilation 1/,
-      );
+      const d2 = conv2dParams({ dilation: [2, 2] });
+      const dy2 = e.upload(randn(4 * 1, 5), [1, 4, 1, 1]);
+      await expect(conv2dBackward(e, dy2, w, d2, [1, 3, 5, 5], { kernel: 'conv' })).rejects.toThrow(/needs dilation 1/);
       dy2.destroy();
       // T·N = 3 rows is not a multiple of N = 2
       const dyBad = e.upload(randn(3 * 4 * 9, 4), [3, 4, 3, 3]);
@@ -318,7 +332,7 @@ describe('conv2d on the GPU equals the reference', () => {
       expect(e.liveTensors).toBe(0);
     });
 
-    it.each(backwardVariants.filter((o) => o.kernel === 'gather' || unitStride(c)))(
+    it.each(backwardVariants.filter((o) => o.kernel === 'gather' || undilated(c)))(
       `backward with T=3 targets: ${c.name}, %j`,
       async (opts) => {
         const e = await getEngine();
@@ -368,7 +382,7 @@ describe('conv2d on the GPU equals the reference', () => {
             `forward from packed weights ${c.name} ${JSON.stringify(variant)}`,
           );
         }
-        for (const opts of backwardVariants.filter((o) => o.kernel === 'gather' || unitStride(c))) {
+        for (const opts of backwardVariants.filter((o) => o.kernel === 'gather' || undilated(c))) {
           const dx = await conv2dBackward(e, dy, packed, p, c.x, opts);
           expectAllclose(
             await dx.read(),
