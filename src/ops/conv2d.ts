@@ -179,8 +179,14 @@ async function gather5(
   label: string,
 ): Promise<Tensor> {
   const out = e.empty(d, label);
-  const count = out.size;
-  const k = await e.kernel({ name: 'conv2d_pack', code: packCode, overrides: { WG: PACK_WG } });
+  const vec4 = d[4] % 4 === 0;
+  const count = vec4 ? out.size / 4 : out.size;
+  const k = await e.kernel({
+    name: 'conv2d_pack',
+    code: packCode,
+    defines: { VEC4: vec4 },
+    overrides: { WG: PACK_WG },
+  });
   e.dispatch(
     k,
     [src, out],
