@@ -107,10 +107,9 @@ fn taps4(acc: Px4, r: Row6, k: W3) -> Px4 {
   );
 }
 
-// Input row ih (rows outside the image give zeros) of the plane starting at `plane`.
-fn load_row(plane: u32, ih: i32, q: Cols) -> Row6 {
-  let ok = ih >= 0 && ih < i32(p.H);
-  let r = plane + u32(clamp(ih, 0, i32(p.H) - 1)) * p.W;
+// The input row starting at offset r (clamped into the image); ok: whether the row is inside
+// the image (rows outside give zeros).
+fn load_row(r: u32, ok: bool, q: Cols) -> Row6 {
   return Row6(
     select(0.0, x[r + q.i0], ok && q.v0),
     select(0.0, x[r + q.i1], ok && q.v1),
@@ -131,6 +130,14 @@ fn col(iw: i32) -> u32 {
 
 fn in_row(iw: i32) -> bool {
   return iw >= 0 && iw < i32(p.W);
+}
+
+fn row_ok(ih: i32) -> bool {
+  return ih >= 0 && ih < i32(p.H);
+}
+
+fn row_at(ih: i32) -> u32 {
+  return u32(clamp(ih, 0, i32(p.H) - 1)) * p.W;
 }
 
 fn bias4(co: u32) -> vec4f {
@@ -209,10 +216,24 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var r3_1 = r0_1;
 #endif
 
+  // The 6 input rows' offsets (clamped) and validity, worked out once for all channels.
+  let o0 = row_at(ih0);
+  let o1 = row_at(ih0 + 1);
+  let o2 = row_at(ih0 + 2);
+  let o3 = row_at(ih0 + 3);
+  let o4 = row_at(ih0 + 4);
+  let o5 = row_at(ih0 + 5);
+  let ok0 = row_ok(ih0);
+  let ok1 = row_ok(ih0 + 1);
+  let ok2 = row_ok(ih0 + 2);
+  let ok3 = row_ok(ih0 + 3);
+  let ok4 = row_ok(ih0 + 4);
+  let ok5 = row_ok(ih0 + 5);
   let wrow = 3u * p.cop4; // next kernel row in w
+  let plane_in = p.H * p.W;
+  var plane = (n * p.Cin + g * p.cin_g) * plane_in;
+  var k = g * p.cin_g * 9u * p.cop4 + co_in_g / 4u;
   for (var c = 0u; c < p.cin_g; c++) {
-    let plane = (n * p.Cin + g * p.cin_g + c) * p.H * p.W;
-    let k = (g * p.cin_g + c) * 9u * p.cop4 + co_in_g / 4u;
     let k0_0 = load_w3(k);
     let k1_0 = load_w3(k + wrow);
     let k2_0 = load_w3(k + 2u * wrow);
@@ -222,19 +243,19 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let k2_1 = load_w3(k + 1u + 2u * wrow);
 #endif
     // Input row ih0 + t feeds output row t − kh through kernel row kh.
-    let x0 = load_row(plane, ih0, q);
+    let x0 = load_row(plane + o0, ok0, q);
     r0_0 = taps4(r0_0, x0, k0_0);
 #if CO8
     r0_1 = taps4(r0_1, x0, k0_1);
 #endif
-    let x1 = load_row(plane, ih0 + 1, q);
+    let x1 = load_row(plane + o1, ok1, q);
     r0_0 = taps4(r0_0, x1, k1_0);
     r1_0 = taps4(r1_0, x1, k0_0);
 #if CO8
     r0_1 = taps4(r0_1, x1, k1_1);
     r1_1 = taps4(r1_1, x1, k0_1);
 #endif
-    let x2 = load_row(plane, ih0 + 2, q);
+    let x2 = load_row(plane + o2, ok2, q);
     r0_0 = taps4(r0_0, x2, k2_0);
     r1_0 = taps4(r1_0, x2, k1_0);
     r2_0 = taps4(r2_0, x2, k0_0);
@@ -243,7 +264,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     r1_1 = taps4(r1_1, x2, k1_1);
     r2_1 = taps4(r2_1, x2, k0_1);
 #endif
-    let x3 = load_row(plane, ih0 + 3, q);
+    let x3 = load_row(plane + o3, ok3, q);
     r1_0 = taps4(r1_0, x3, k2_0);
     r2_0 = taps4(r2_0, x3, k1_0);
     r3_0 = taps4(r3_0, x3, k0_0);
@@ -252,18 +273,20 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     r2_1 = taps4(r2_1, x3, k1_1);
     r3_1 = taps4(r3_1, x3, k0_1);
 #endif
-    let x4 = load_row(plane, ih0 + 4, q);
+    let x4 = load_row(plane + o4, ok4, q);
     r2_0 = taps4(r2_0, x4, k2_0);
     r3_0 = taps4(r3_0, x4, k1_0);
 #if CO8
     r2_1 = taps4(r2_1, x4, k2_1);
     r3_1 = taps4(r3_1, x4, k1_1);
 #endif
-    let x5 = load_row(plane, ih0 + 5, q);
+    let x5 = load_row(plane + o5, ok5, q);
     r3_0 = taps4(r3_0, x5, k2_0);
 #if CO8
     r3_1 = taps4(r3_1, x5, k2_1);
 #endif
+    plane += plane_in;
+    k += 9u * p.cop4;
   }
 
   if (co_in_g >= p.cout_g) {

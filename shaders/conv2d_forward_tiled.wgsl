@@ -15,10 +15,10 @@
 // columns × CO output channels (4 as one vec4 per pixel, 8 as two with CO8), for one image.
 // Invocation index (wg.y · nwg.x + wg.x) · WG + lid.x, decomposed column tile fastest:
 //   i = ((n · p.co_tiles_all + ct) · p.oh_tiles + oht) · p.ow_tiles + owt,
-// ct = g · p.co_tiles + (channel tile inside group g). Per input channel and tap the invocation
+// ct = g · p.co_tiles + (channel tile inside group g). Per tap and input channel the invocation
 // loads 16 input values and CO/4 weight vec4s for 16·CO FMAs (see conv2d_forward_3x3.wgsl on
 // why loads are what to save on software adapters). The 4×4 pixel loop is written out by hand
-// (fma4 below); the channel and tap loops are real loops.
+// (fma4 below); the tap and channel loops are real loops, taps outside.
 //
 // Output placement: y is (N, Cout, p.YH, p.YW) and output pixel (oh, ow) is stored at row
 // p.yoh + oh·p.ysh, column p.yow + ow·p.ysw. A plain conv has YH = OH, YW = OW, strides 1 and
@@ -208,30 +208,34 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var r3_1 = r0_1;
 #endif
 
+  // Taps outermost: the clamped offsets and validity of the tile's input rows and columns are
+  // worked out once per tap, and the input-channel loop inside only loads and multiplies.
   let taps = p.KH * p.KW;
-  for (var c = 0u; c < p.cin_g; c++) {
-    let plane = (n * p.Cin + g * p.cin_g + c) * p.H * p.W;
-    let kc = (g * p.cin_g + c) * taps * p.cop4 + co_in_g / 4u;
-    for (var kh = 0u; kh < p.KH; kh++) {
-      let ih = ih0 + i32(kh * p.dh);
-      let o0 = plane + row_at(ih);
-      let o1 = plane + row_at(ih + rs);
-      let o2 = plane + row_at(ih + 2 * rs);
-      let o3 = plane + row_at(ih + 3 * rs);
-      let ok0 = row_ok(ih);
-      let ok1 = row_ok(ih + rs);
-      let ok2 = row_ok(ih + 2 * rs);
-      let ok3 = row_ok(ih + 3 * rs);
-      for (var kw = 0u; kw < p.KW; kw++) {
-        let iw = iw0 + i32(kw * p.dw);
-        let q = Cols(col(iw), col(iw + cs), col(iw + 2 * cs), col(iw + 3 * cs),
-                     in_row(iw), in_row(iw + cs), in_row(iw + 2 * cs), in_row(iw + 3 * cs));
-        let k = kc + (kh * p.KW + kw) * p.cop4;
+  let plane_in = p.H * p.W;
+  let x_first = (n * p.Cin + g * p.cin_g) * plane_in; // channel 0 of the group
+  let w_step = taps * p.cop4; // next input channel in w
+  for (var kh = 0u; kh < p.KH; kh++) {
+    let ih = ih0 + i32(kh * p.dh);
+    let o0 = x_first + row_at(ih);
+    let o1 = x_first + row_at(ih + rs);
+    let o2 = x_first + row_at(ih + 2 * rs);
+    let o3 = x_first + row_at(ih + 3 * rs);
+    let ok0 = row_ok(ih);
+    let ok1 = row_ok(ih + rs);
+    let ok2 = row_ok(ih + 2 * rs);
+    let ok3 = row_ok(ih + 3 * rs);
+    for (var kw = 0u; kw < p.KW; kw++) {
+      let iw = iw0 + i32(kw * p.dw);
+      let q = Cols(col(iw), col(iw + cs), col(iw + 2 * cs), col(iw + 3 * cs),
+                   in_row(iw), in_row(iw + cs), in_row(iw + 2 * cs), in_row(iw + 3 * cs));
+      var k = (g * p.cin_g * taps + kh * p.KW + kw) * p.cop4 + co_in_g / 4u;
+      var xc = 0u; // offset of input channel c from channel 0
+      for (var c = 0u; c < p.cin_g; c++) {
         let w0 = w[k];
-        let x0 = load4(o0, ok0, q);
-        let x1 = load4(o1, ok1, q);
-        let x2 = load4(o2, ok2, q);
-        let x3 = load4(o3, ok3, q);
+        let x0 = load4(o0 + xc, ok0, q);
+        let x1 = load4(o1 + xc, ok1, q);
+        let x2 = load4(o2 + xc, ok2, q);
+        let x3 = load4(o3 + xc, ok3, q);
         r0_0 = fma4(r0_0, x0, w0);
         r1_0 = fma4(r1_0, x1, w0);
         r2_0 = fma4(r2_0, x2, w0);
@@ -243,6 +247,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         r2_1 = fma4(r2_1, x2, w1);
         r3_1 = fma4(r3_1, x3, w1);
 #endif
+        k += w_step;
+        xc += plane_in;
       }
     }
   }
