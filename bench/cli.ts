@@ -8,6 +8,7 @@
  * Run through scripts/run-ts.mjs (Vite's SSR loader: TypeScript and `?raw` shader imports).
  */
 import { execFileSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,7 +106,7 @@ function models(o: Options, log: (s: string) => void): ModelEntry[] {
       const onnx = resnetOnnx(o.export, log);
       // 224×224 ResNet-18 takes seconds a run here: fewer repetitions, and TF.js's per-class
       // all-methods run (about 10 full backward passes) is left out.
-      return { name: 'resnet18', ...(onnx ? { onnx } : {}), tfAll: false, reps: 2 };
+      return { name: 'resnet18', ...(onnx ? { onnx } : {}), tfAll: false, reps: 3, tfReps: 2 };
     }
     return { name: n, tfAll: true };
   });
@@ -210,12 +211,20 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
   let result: SuiteResult;
+  const loadBefore = loadavg()[0];
   try {
     result = mode === 'node' ? await runNode(cfg, io) : await runBrowser(cfg, io);
   } finally {
     multibar.stop();
   }
-  const report: BenchReport = { date: new Date().toISOString(), mode, command, smoke: o.smoke, ...result };
+  const report: BenchReport = {
+    date: new Date().toISOString(),
+    mode,
+    command,
+    smoke: o.smoke,
+    load: { before: loadBefore, after: loadavg()[0], cores: cpus().length },
+    ...result,
+  };
   const md = markdown(report);
   console.log(md);
   const out = o.out ?? (o.smoke ? null : `bench/results/${mode}.json`);

@@ -13,6 +13,8 @@ export interface Measured {
   gpuMs: number | null;
   /** Fastest timed run, ms (wall). */
   minMs: number;
+  /** Fastest timed run's GPU time, ms; null without timestamps. */
+  minGpuMs: number | null;
   reps: number;
   /** Every timed run's wall time, ms. */
   samples: number[];
@@ -59,6 +61,7 @@ export async function measure(
     wallMs: median(wall),
     gpuMs: gpu.length ? median(gpu) : null,
     minMs: Math.min(...wall),
+    minGpuMs: gpu.length ? Math.min(...gpu) : null,
     reps: o.reps,
     samples: wall,
   };

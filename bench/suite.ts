@@ -20,6 +20,8 @@ export interface ModelEntry {
   tfAll: boolean;
   /** Timed repetitions for this network (default: the suite's). */
   reps?: number;
+  /** Timed repetitions of its TF.js runs (default: the suite's). */
+  tfReps?: number;
 }
 
 export interface SuiteConfig {
@@ -76,7 +78,7 @@ function plannedTicks(cfg: SuiteConfig): number {
   if (cfg.parts.includes('e2e')) {
     for (const m of cfg.models) {
       n += 3 * (cfg.warmup + (m.reps ?? cfg.reps));
-      if (cfg.tfjs) n += (m.tfAll ? 3 : 2) * (1 + cfg.tfReps);
+      if (cfg.tfjs) n += (m.tfAll ? 3 : 2) * (1 + (m.tfReps ?? cfg.tfReps));
     }
   }
   return n;
@@ -129,7 +131,7 @@ export async function runSuite(cfg: SuiteConfig, io: SuiteIO): Promise<SuiteResu
             {
               warmup: cfg.warmup,
               reps: m.reps ?? cfg.reps,
-              tfReps: cfg.tfReps,
+              tfReps: m.tfReps ?? cfg.tfReps,
               tfAll: m.tfAll,
               tfjs: cfg.tfjs,
               topK: 5,
