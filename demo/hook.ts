@@ -7,10 +7,11 @@
 import type { Method } from '../src/attribution/explain';
 import type { Fit } from '../src/ops/preprocess';
 import type { App } from './app';
-import type { Sample } from './assets';
-import type { Composer } from './composer';
+import type { BackgroundKind } from './background';
+import type { ImagePanel } from './views/image-panel';
 import type { InsideView } from './views/inside';
 import type { MapsView } from './views/maps';
+import type { ModelPanel } from './views/model-panel';
 
 export interface DemoSummary {
   ready: boolean;
@@ -44,16 +45,13 @@ interface Parts {
   app: App;
   maps: MapsView;
   inside: InsideView;
-  composer: Composer;
-  samples: Sample[];
-  chooseSample(s: Sample): Promise<void>;
-  openOwn(file: File, labels: File | null): Promise<boolean>;
-  openImage(file: Blob, name: string): Promise<void>;
-  showTab(t: 'samples' | 'compose' | 'file'): void;
+  images: ImagePanel;
+  models: ModelPanel;
 }
 
 export function installHook(p: Parts) {
-  const { app, maps, inside, composer } = p;
+  const { app, maps, inside, images } = p;
+  const composer = images.composer;
   const text = (id: string) => document.getElementById(id)?.textContent ?? '';
 
   const summary = (): DemoSummary => {
@@ -110,12 +108,12 @@ export function installHook(p: Parts) {
   const api = {
     summary,
     idle,
-    samples: () => p.samples.map((s) => ({ file: s.file, name: s.name, items: s.items })),
+    samples: () => images.samples.map((s) => ({ file: s.file, name: s.name, items: s.items })),
     async chooseSample(file: string) {
-      const s = p.samples.find((x) => x.file === file || x.name === file);
+      const s = images.samples.find((x) => x.file === file || x.name === file);
       if (!s) throw new Error(`no sample '${file}'`);
-      p.showTab('samples');
-      await p.chooseSample(s);
+      images.showTab('samples');
+      await images.chooseSample(s);
       return idle();
     },
     selectClass(cls: number | null) {
@@ -139,11 +137,11 @@ export function installHook(p: Parts) {
     },
     compose: {
       start() {
-        p.showTab('compose');
+        images.showTab('compose');
         composer.clear();
         return idle();
       },
-      background(kind: 'plain' | 'gradient' | 'stripes' | 'checker' | 'noise', seed?: number) {
+      background(kind: BackgroundKind, seed?: number) {
         composer.setBackground({ kind, ...(seed === undefined ? {} : { seed }) });
         return idle();
       },
@@ -209,7 +207,7 @@ export function installHook(p: Parts) {
       return readCanvas(canvas, draw);
     },
     insideTiles: () => inside.canvases.length,
-    openModelFiles: p.openOwn,
+    openModelFiles: (file: File, labels: File | null) => p.models.openFiles(file, labels),
   };
   window.__camDemo = api;
   return api;

@@ -31,3 +31,8 @@ export function fmt(v: number, digits = 4): string {
   if (a >= 1e5 || a < 1e-3) return v.toExponential(digits - 1);
   return v.toPrecision(digits);
 }
+
+/** An error as the page shows it: "TypeName: message". */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

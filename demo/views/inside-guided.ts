@@ -1,0 +1,83 @@
+/**
+ * "Inside the computation" for Guided Backprop and Guided Grad-CAM: the input gradient per colour
+ * channel, the two factors of Guided Grad-CAM and their product, and the values at the pixel
+ * under the pointer.
+ */
+import { normalizeChannels } from '../../src/render/display';
+import type { RunResult } from '../app';
+import { el, fmt } from './dom';
+import type { InsidePanel } from './inside';
+
+export async function renderGuided(
+  panel: InsidePanel,
+  r: RunResult,
+  m: 'guided-backprop' | 'guided-gradcam',
+): Promise<void> {
+  const { app } = panel;
+  const ex = r.explanation;
+  const [H, W] = r.model.size;
+  const gb = ex.maps['guided-backprop']!.input;
+  const cam = ex.maps.gradcam!.input;
+  const channels = panel.hold(await normalizeChannels(app.e, gb.reshape([1, 3, H, W]), [0, 1, 2], { scale: 'signed' }));
+
+  const readout = el('pre', { class: 'readout', 'aria-live': 'polite', id: 'inside-readout' });
+  let write = (_i: number, _j: number) => {};
+  const point = (i: number, j: number) => {
+    panel.mark(i, j, H, W);
+    write(i, j);
+  };
+  const left = el('div', {}, [
+    el('h3', {}, 'Guided Backprop, one tile per input channel (blue < 0 < red)'),
+    el('div', { class: 'tiles' }, [
+      panel.mapTile(channels, 0, '∂y/∂x, red', 'bwr', point),
+      panel.mapTile(channels, 1, '∂y/∂x, green', 'bwr', point),
+      panel.mapTile(channels, 2, '∂y/∂x, blue', 'bwr', point),
+    ]),
+  ]);
+  if (m === 'guided-gradcam') {
+    left.append(
+      el('h3', {}, 'The two factors and their product'),
+      el('div', { class: 'tiles' }, [
+        panel.mapTile(cam, 0, 'upsampled Grad-CAM', app.settings.colormap, point),
+        panel.rgbTile(gb, 'Guided Backprop', point),
+        panel.rgbTile(ex.maps['guided-gradcam']!.input, 'Guided Grad-CAM', point),
+      ]),
+    );
+  } else {
+    left.append(
+      el('h3', {}, 'As an image (grey = 0)'),
+      el('div', { class: 'tiles' }, [panel.rgbTile(gb, 'Guided Backprop', point)]),
+    );
+  }
+  panel.body.append(
+    el('div', { class: 'inside-grid' }, [left, el('div', {}, [el('h3', {}, 'Under the pointer'), readout])]),
+  );
+  await panel.drawTiles();
+
+  // The numbers for the readout: the guided gradient, the input, the Grad-CAM map.
+  const g = await app.host(r, 'guided-backprop', gb);
+  const x = await app.host(r, 'x', r.x);
+  const L = m === 'guided-gradcam' ? await app.host(r, 'gradcam:input', cam) : null;
+  const HW = H * W;
+  write = (i, j) => {
+    const p = i * W + j;
+    const lines = [`pixel (row ${i}, column ${j}) of the ${H}×${W} input`, ''];
+    ['red', 'green', 'blue'].forEach((name, c) => {
+      const v = g[c * HW + p];
+      let line = `${name.padEnd(5)}  x = ${fmt(x[c * HW + p]).padStart(10)}   ∂y/∂x (guided) = ${fmt(v).padStart(10)}`;
+      if (L) line += `   × L = ${fmt(L[p])}  →  ${fmt(L[p] * v)}`;
+      lines.push(line);
+    });
+    lines.push('', 'x is the normalised input: (pixel/255 − mean)/std.');
+    if (L) lines.push(`L = the upsampled, normalised Grad-CAM map at this pixel = ${fmt(L[p])}`);
+    readout.textContent = lines.join('\n');
+  };
+  // Start where the gradient is largest.
+  let peak = 0;
+  let best = -1;
+  for (let p = 0; p < HW; p++) {
+    const s = Math.abs(g[p]) + Math.abs(g[HW + p]) + Math.abs(g[2 * HW + p]);
+    if (s > best) [peak, best] = [p, s];
+  }
+  point(Math.floor(peak / W), peak % W);
+}
