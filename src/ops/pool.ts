@@ -15,6 +15,7 @@ import { Uniforms } from '../gpu/kernel';
 import { shapeStr, type Shape, type Tensor } from '../gpu/tensor';
 import maxForwardCode from '../../shaders/maxpool2d_forward.wgsl?raw';
 import maxBackwardCode from '../../shaders/maxpool2d_backward.wgsl?raw';
+import maxBackwardWindowsCode from '../../shaders/maxpool2d_backward_windows.wgsl?raw';
 import avgForwardCode from '../../shaders/avgpool2d_forward.wgsl?raw';
 import avgBackwardCode from '../../shaders/avgpool2d_backward.wgsl?raw';
 import gapForwardCode from '../../shaders/globalavgpool_forward.wgsl?raw';
@@ -138,14 +139,53 @@ export async function maxPool2dForward(e: Engine, x: Tensor, p: Pool2dParams): P
  * dy: [T·N, C, OH, OW]; x: [N, C, H, W] the saved forward input. Each window's gradient goes
  * to its first maximum (row-major scan order, as PyTorch). Returns dx: [T·N, C, H, W].
  */
-export async function maxPool2dBackward(e: Engine, dy: Tensor, x: Tensor, p: Pool2dParams): Promise<Tensor> {
+export async function maxPool2dBackward(
+  e: Engine,
+  dy: Tensor,
+  x: Tensor,
+  p: Pool2dParams,
+  opts: MaxPoolBackwardOptions = {},
+): Promise<Tensor> {
   const { yShape, dxShape } = backwardShapes(dy.shape, x.shape, p, 'maxPool2dBackward');
+  const disjoint = p.stride[0] >= p.kernel[0] && p.stride[1] >= p.kernel[1];
+  const kernel = opts.kernel ?? (disjoint ? 'windows' : 'gather');
+  if (kernel === 'windows') {
+    if (!disjoint) {
+      throw new InvalidInputError(
+        `maxPool2dBackward: kernel 'windows' needs windows that do not overlap (stride ≥ kernel), got kernel ${shapeStr(p.kernel)} stride ${shapeStr(p.stride)}`,
+      );
+    }
+    const [, , H, W] = x.shape;
+    const [, , OH, OW] = yShape;
+    // Every input cell in some window? Else the cells no window writes must read 0.
+    const covered =
+      p.stride[0] === p.kernel[0] &&
+      p.stride[1] === p.kernel[1] &&
+      p.pads.every((v) => v === 0) &&
+      OH * p.kernel[0] === H &&
+      OW * p.kernel[1] === W;
+    const k = await e.kernel({ name: 'maxpool2d_backward_windows', code: maxBackwardWindowsCode, overrides: { WG } });
+    const dx = covered ? e.empty(dxShape, 'maxpool:dx') : e.zeros(dxShape, 'maxpool:dx');
+    const xplanes = x.shape[0] * x.shape[1];
+    const count = xplanes * OH * OW;
+    const u = geometry(new Uniforms().u32(count, xplanes, dy.shape[0] / x.shape[0]), x.shape, yShape, p, false);
+    e.dispatch(k, [dy, x, dx], u, grid1d(count, WG));
+    return dx;
+  }
   const k = await e.kernel({ name: 'maxpool2d_backward', code: maxBackwardCode, overrides: { WG } });
   const dx = e.empty(dxShape, 'maxpool:dx');
   const count = dx.size;
   const u = geometry(new Uniforms().u32(count, x.shape[0] * x.shape[1]), x.shape, yShape, p, false);
   e.dispatch(k, [dy, x, dx], u, grid1d(count, WG));
   return dx;
+}
+
+export interface MaxPoolBackwardOptions {
+  /**
+   * 'windows': one invocation per window writes the window for all targets (pools whose windows
+   * do not overlap); 'gather': one invocation per dx element. Default: 'windows' where it applies.
+   */
+  kernel?: 'windows' | 'gather';
 }
 
 /** x: [N, C, H, W] → [N, C, OH, OW], window sums / divisor (see Pool2dParams.countIncludePad). */

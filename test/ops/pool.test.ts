@@ -49,7 +49,18 @@ const CASES: { name: string; shape: number[]; attrs: Parameters<typeof pool2dPar
     shape: [2, 2, 5, 5],
     attrs: { kernel: [2, 3], stride: [1, 2], pads: [1, 0, 0, 2], ceilMode: true },
   },
+  // Windows that do not overlap: the 'windows' backward kernel applies. Exactly tiling the
+  // input, leaving gaps (stride > kernel), and padded.
+  { name: 'k2 s2 tiling 6×8', shape: [2, 3, 6, 8], attrs: { kernel: [2, 2] } },
+  { name: 'k2 s3×2 gaps, 8×7', shape: [1, 2, 8, 7], attrs: { kernel: [2, 2], stride: [3, 2] } },
+  { name: 'k2 s2 pad 1, 5×5', shape: [1, 2, 5, 5], attrs: { kernel: [2, 2], pads: [1, 1, 1, 1] } },
 ];
+
+/** The max-pool backward kernels that apply to a geometry ('windows' needs disjoint windows). */
+function maxBackwardKernels(attrs: Parameters<typeof pool2dParams>[0]): ('windows' | 'gather')[] {
+  const p = pool2dParams(attrs);
+  return p.stride[0] >= p.kernel[0] && p.stride[1] >= p.kernel[1] ? ['windows', 'gather'] : ['gather'];
+}
 
 describe('pool2d parameters and output shape', () => {
   it('defaults follow ONNX: stride = kernel, no pads, floor mode, countIncludePad false', () => {
@@ -197,30 +208,33 @@ describe('max pool ties', () => {
 describe('pooling on the GPU equals the reference', () => {
   const T = 3;
 
-  it.each(CASES)('max pool forward and backward with T=3 ($name)', async ({ shape, attrs }) => {
-    const e = await getEngine();
-    const p: Pool2dParams = pool2dParams(attrs);
-    const yShape = pool2dOutputShape(shape, p);
-    const dyShape = [T * shape[0], ...yShape.slice(1)];
-    const xs = randn(numel(shape), 10);
-    const dys = randn(numel(dyShape), 11);
-    await e.scope(async () => {
-      const x = e.upload(xs, shape);
-      const y = await maxPool2dForward(e, x, p);
-      const dx = await maxPool2dBackward(e, e.upload(dys, dyShape), x, p);
-      expect(y.shape).toEqual(yShape);
-      expect(dx.shape).toEqual([T * shape[0], ...shape.slice(1)]);
-      const hx = hostTensor(shape, xs);
-      expectAllclose(await y.read(), ref.maxPool2dForward(hx, p).data, F32, 'max pool forward');
-      expectAllclose(
-        await dx.read(),
-        ref.maxPool2dBackward(hostTensor(dyShape, dys), hx, p).data,
-        F32,
-        'max pool backward',
-      );
-    });
-    expect(e.liveTensors).toBe(0);
-  });
+  it.each(CASES.flatMap((c) => maxBackwardKernels(c.attrs).map((kernel) => ({ ...c, kernel }))))(
+    'max pool forward and backward with T=3 ($name, $kernel)',
+    async ({ shape, attrs, kernel }) => {
+      const e = await getEngine();
+      const p: Pool2dParams = pool2dParams(attrs);
+      const yShape = pool2dOutputShape(shape, p);
+      const dyShape = [T * shape[0], ...yShape.slice(1)];
+      const xs = randn(numel(shape), 10);
+      const dys = randn(numel(dyShape), 11);
+      await e.scope(async () => {
+        const x = e.upload(xs, shape);
+        const y = await maxPool2dForward(e, x, p);
+        const dx = await maxPool2dBackward(e, e.upload(dys, dyShape), x, p, { kernel });
+        expect(y.shape).toEqual(yShape);
+        expect(dx.shape).toEqual([T * shape[0], ...shape.slice(1)]);
+        const hx = hostTensor(shape, xs);
+        expectAllclose(await y.read(), ref.maxPool2dForward(hx, p).data, F32, 'max pool forward');
+        expectAllclose(
+          await dx.read(),
+          ref.maxPool2dBackward(hostTensor(dyShape, dys), hx, p).data,
+          F32,
+          'max pool backward',
+        );
+      });
+      expect(e.liveTensors).toBe(0);
+    },
+  );
 
   it.each(CASES.flatMap((c) => [false, true].map((countIncludePad) => ({ ...c, countIncludePad }))))(
     'avg pool forward and backward with T=3 ($name, countIncludePad=$countIncludePad)',
@@ -292,6 +306,10 @@ describe('pooling on the GPU equals the reference', () => {
       await expect(maxPool2dForward(e, x3, p)).rejects.toThrow(ShapeMismatchError);
       await expect(avgPool2dForward(e, x3, p)).rejects.toThrow(ShapeMismatchError);
       await expect(maxPool2dBackward(e, dyBad, x, p)).rejects.toThrow(ShapeMismatchError);
+      const overlap = pool2dParams({ kernel: [3, 3], stride: [2, 2] });
+      const dyOk = e.upload(randn(numel(pool2dOutputShape(x.shape, overlap)), 3), pool2dOutputShape(x.shape, overlap));
+      await expect(maxPool2dBackward(e, dyOk, x, overlap, { kernel: 'windows' })).rejects.toThrow(/do not overlap/);
+      dyOk.destroy();
       await expect(avgPool2dBackward(e, dyBad, p, x.shape)).rejects.toThrow(ShapeMismatchError);
       await expect(globalAvgPoolForward(e, x3)).rejects.toThrow(ShapeMismatchError);
       await expect(globalAvgPoolBackward(e, dyGap, x.shape)).rejects.toThrow(ShapeMismatchError);
