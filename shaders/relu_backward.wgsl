@@ -4,7 +4,9 @@
 // gradients of T targets stacked over the N forward images (target-major). x is the forward
 // input, p.xcount = N·(C·H·W) elements; gradient element i uses x[i % xcount], so one saved
 // activation serves every target.
-// Threads: one invocation per gradient element, index (wg.y * nwg.x + wg.x) * WG + lid.x.
+// Threads: one invocation per gradient element, index (wg.y * nwg.x + wg.x) * WG + lid.x; with
+// VEC4 (xcount a multiple of 4) one per 4 consecutive elements as vec4s, and p.count, p.xcount
+// count vec4s (fewer invocations and loads: what costs on software adapters).
 // Edges: invocations past p.count return.
 
 struct Params {
@@ -13,9 +15,15 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+#if VEC4
+alias elem = vec4f;
+#else
+alias elem = f32;
+#endif
+
+@group(0) @binding(1) var<storage, read> dy: array<elem>;
+@group(0) @binding(2) var<storage, read> x: array<elem>;
+@group(0) @binding(3) var<storage, read_write> dx: array<elem>;
 
 override WG: u32 = 256;
 
@@ -27,9 +35,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     return;
   }
   let g = dy[i];
-  var keep = x[i % p.xcount] > 0.0;
+  var keep = x[i % p.xcount] > elem(0.0);
 #if GUIDED
-  keep = keep && g > 0.0;
+  keep = keep & (g > elem(0.0));
 #endif
-  dx[i] = select(0.0, g, keep);
+  dx[i] = select(elem(0.0), g, keep);
 }

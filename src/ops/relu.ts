@@ -24,13 +24,15 @@ export interface ReluBackwardOptions {
 /** dy: [T·N, ...] gradients of the output; x: [N, ...] the forward input. Returns dx like dy. */
 export async function reluBackward(e: Engine, dy: Tensor, x: Tensor, opts: ReluBackwardOptions = {}): Promise<Tensor> {
   targetsOf(dy.shape, x.shape, 'reluBackward');
+  const vec4 = x.size % 4 === 0;
   const k = await e.kernel({
     name: 'relu_backward',
     code: backwardCode,
-    defines: { GUIDED: !!opts.guided },
+    defines: { GUIDED: !!opts.guided, VEC4: vec4 },
     overrides: { WG },
   });
   const dx = e.empty(dy.shape, 'relu:dx');
-  e.dispatch(k, [dy, x, dx], new Uniforms().u32(dy.size, x.size), grid1d(dy.size, WG));
+  const q = vec4 ? 4 : 1;
+  e.dispatch(k, [dy, x, dx], new Uniforms().u32(dy.size / q, x.size / q), grid1d(dy.size / q, WG));
   return dx;
 }

@@ -41,15 +41,24 @@ describe('relu on the GPU equals the reference', () => {
     y.destroy();
   });
 
-  it.each([false, true])('backward with T=3 targets over N=2, guided=%s', async (guided) => {
+  // [2, 3, 5, 5] has 150 elements per target (the scalar kernel); [2, 4, 3, 3] has 72 (vec4s).
+  it.each(
+    [false, true].flatMap((guided) =>
+      [
+        [3, 5, 5],
+        [4, 3, 3],
+      ].map((chw) => ({ guided, chw })),
+    ),
+  )('backward with T=3 targets over N=2, guided=$guided, C×H×W=$chw', async ({ guided, chw }) => {
     const e = await getEngine();
-    const xs = randn(2 * 3 * 5 * 5, 11);
-    const dys = randn(6 * 3 * 5 * 5, 12);
+    const n = chw.reduce((a, b) => a * b, 1);
+    const xs = randn(2 * n, 11);
+    const dys = randn(6 * n, 12);
     await e.scope(async () => {
-      const x = e.upload(xs, [2, 3, 5, 5]);
-      const dy = e.upload(dys, [6, 3, 5, 5]);
+      const x = e.upload(xs, [2, ...chw]);
+      const dy = e.upload(dys, [6, ...chw]);
       const dx = await reluBackward(e, dy, x, { guided });
-      const want = ref.reluBackward(hostTensor([6, 3, 5, 5], dys), hostTensor([2, 3, 5, 5], xs), { guided });
+      const want = ref.reluBackward(hostTensor([6, ...chw], dys), hostTensor([2, ...chw], xs), { guided });
       expectAllclose(await dx.read(), want.data, F32, 'relu backward');
     });
     expect(e.liveTensors).toBe(0);
