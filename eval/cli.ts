@@ -96,7 +96,12 @@ async function evaluateModel(
     );
   }
   const bar = new SingleBar(
-    { format: `${name.padEnd(14)} {bar} {value}/{total} scenes | {eta_formatted} left` },
+    {
+      format: `${name.padEnd(14)} {bar} {value}/{total} scenes | {eta_formatted} left`,
+      // Without a terminal (CI logs), print the bar every 10 s instead of redrawing it.
+      noTTYOutput: true,
+      notTTYSchedule: 10_000,
+    },
     Presets.shades_classic,
   );
   bar.start(scenes, 0);
