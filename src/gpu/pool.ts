@@ -1,7 +1,9 @@
 /**
  * Buffer pool: storage buffers recycled by size class so a forward/backward pass does not
- * allocate and free dozens of GPUBuffers each run. Size classes are powers of two up to 1 MiB
- * and multiples of 1 MiB above that, so waste stays under 2× for small and under 1 MiB for large.
+ * allocate and free dozens of GPUBuffers each run. Size classes are powers of two up to 4 KiB,
+ * then quarter steps between powers of two (2^k · {1, 1.25, 1.5, 1.75}) up to 4 MiB, and
+ * multiples of 1 MiB above that: waste stays under 25% (under 2× below 4 KiB, under 1 MiB above
+ * 4 MiB), which matters for peak memory (docs/BENCHMARKS.md).
  * Reuse inside one command buffer is safe: the queue runs dispatches in the order recorded.
  */
 
@@ -9,8 +11,9 @@ const MiB = 1 << 20;
 
 export function sizeClass(bytes: number): number {
   const b = Math.max(256, bytes);
-  if (b <= MiB) return 2 ** Math.ceil(Math.log2(b));
-  return Math.ceil(b / MiB) * MiB;
+  if (b <= 4096) return 2 ** Math.ceil(Math.log2(b));
+  const step = Math.min(2 ** Math.floor(Math.log2(b)) / 4, MiB);
+  return Math.ceil(b / step) * step;
 }
 
 export const STORAGE_USAGE = GPUBufferUsageFlags();
