@@ -240,6 +240,10 @@ WebGPU in Node (adapter: ${adapter}).
   classes with two or more instances in the scene (n = instances), where the lecture says
   Grad-CAM++ should do better than Grad-CAM.
 - The layer is each model's default (the last spatial layer before the pooling).
+- Reading the numbers: the counterfactual map shows evidence *against* the target class, so it
+  is expected to point away from the target's boxes. Energy and coverage pull in opposite
+  directions: a diffuse map (Guided Backprop is not class-discriminative) reaches many boxes but
+  puts less of its mass inside them.
 
 ${sections.join('\n\n')}
 `;
