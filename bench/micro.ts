@@ -133,8 +133,10 @@ export interface KernelRow {
   bestGflops: number;
   /** bestGflops / the FMA ceiling (itself the fastest run). */
   ofPeak: number;
-  /** Backward rows: this backward's time / the default forward's time of the same shape. */
+  /** Backward rows: this backward's median time / the default forward's median time of the same shape. */
   vsForward?: number;
+  /** The same for the fastest runs (less affected by other load on the machine). */
+  vsForwardBest?: number;
 }
 
 export function convFlops(s: ConvShape): number {
@@ -243,10 +245,12 @@ export async function kernelTable(
         await bwd({}),
       );
       bRow.vsForward = bRow.ms / f.ms;
+      bRow.vsForwardBest = bRow.bestMs / f.bestMs;
       rows.push(bRow);
       if (bk === 'conv') {
         const g = row('conv2d backward (input)', 'before', 'gather', await bwd({ kernel: 'gather' }));
         g.vsForward = g.ms / f.ms;
+        g.vsForwardBest = g.bestMs / f.bestMs;
         rows.push(g);
       }
       packed?.data.destroy();
