@@ -20,7 +20,7 @@ const server = await createServer({
   logLevel: 'error',
   clearScreen: false,
   appType: 'custom',
-  server: { middlewareMode: true, hmr: false, watch: null },
+  server: { middlewareMode: true, hmr: false, ws: false, watch: null },
   optimizeDeps: { noDiscovery: true, entries: [] },
 });
 let code;
