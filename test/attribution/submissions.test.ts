@@ -1,0 +1,37 @@
+/**
+ * A whole explanation is recorded into one command buffer and submitted once, with no readback
+ * inside (DESIGN.md; docs/BENCHMARKS.md): every method, T targets, networks with residual and
+ * branching paths. Counted with Engine.stats.
+ */
+import { describe, expect, it } from 'vitest';
+import { METHODS, type Method } from '../../src/attribution/explain';
+import { Model } from '../../src/model/model';
+import { NETS } from '../cases/nets';
+import { getEngine } from '../util/gpu';
+import { randn } from '../util/random';
+
+describe('explain submits once and reads nothing back', () => {
+  it.each(Object.entries(NETS))('%s: every method it allows, top 3', async (_name, build) => {
+    const e = await getEngine();
+    const spec = build();
+    const model = await Model.load(e, spec);
+    try {
+      const g = model.graph;
+      const layer = g.defaultLayer();
+      const methods: Method[] = METHODS.filter((m) => m !== 'cam' || !('reason' in g.camHead(layer)));
+      const [c, h, w] = spec.input.shape;
+      const x = e.upload(randn(c * h * w, 5), [1, c, h, w]);
+      await e.flush(); // the uploads and weight packing above are not part of the explanation
+      const before = { ...e.stats };
+      const r = await model.explain(x, { methods, targets: { topK: 3 } });
+      expect(e.stats.submits - before.submits).toBe(1);
+      expect(e.stats.readbacks - before.readbacks).toBe(0);
+      expect(e.stats.dispatches - before.dispatches).toBeGreaterThan(methods.length);
+      r.dispose();
+      x.destroy();
+    } finally {
+      model.destroy();
+    }
+    expect(e.liveTensors).toBe(0);
+  });
+});
