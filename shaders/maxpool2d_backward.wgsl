@@ -9,6 +9,9 @@
 // decoded as ((b*C + c)*H + ih)*W + iw. It visits the windows that contain (ih, iw): rows
 // oh with oh*sh - pt <= ih <= oh*sh - pt + kh - 1, i.e. ceil((ih + pt - kh + 1) / sh) <= oh
 // <= floor((ih + pt) / sh), clipped to [0, OH); likewise for columns.
+// Variant ARGMAX: binding 2 is not x but each window's argmax, [N, C, OH, OW], as written by
+// maxpool2d_forward.wgsl with ARGMAX (computed once for all targets): a cell then costs one load
+// per window that contains it instead of a search of each such window.
 // Edges: padding never wins a window. Ties: the first maximum in row-major window order wins
 // (strict >), exactly as in maxpool2d_forward.wgsl and PyTorch, so each dy reaches one cell.
 // Invocations past p.count return.
@@ -30,7 +33,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>; // with ARGMAX: the windows' argmax
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 override WG: u32 = 256;
@@ -83,7 +86,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var g = 0.0;
   for (var oh = first_window(ih, p.pt, p.kh, p.sh); oh < oh_end; oh++) {
     for (var ow = first_window(iw, p.pl, p.kw, p.sw); ow < ow_end; ow++) {
-      if (window_argmax(xbase, oh, ow) == me) {
+#if ARGMAX
+      let arg = i32(x[(plane % p.xplanes) * p.oh * p.ow + u32(oh) * p.ow + u32(ow)]);
+#else
+      let arg = window_argmax(xbase, oh, ow);
+#endif
+      if (arg == me) {
         g += dy[dybase + u32(oh) * p.ow + u32(ow)];
       }
     }

@@ -8,6 +8,10 @@
 // zero or -inf). The dispatcher guarantees every window holds at least one input cell. Ties go
 // to the first maximum in row-major window order (strict >), as in the backward and PyTorch.
 // Invocations past p.count return.
+// Variant ARGMAX: y holds, instead of the maximum, the position of the window's first maximum
+// in its map, ih*W + iw, as a float (exact below 2^24 cells per map): what the backward of
+// overlapping windows reads (maxpool2d_backward.wgsl with ARGMAX) instead of searching each
+// window again for every cell and target.
 
 struct Params {
   count: u32,
@@ -46,14 +50,20 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let w0 = ow * p.sw - p.pl;
   var best = 0.0;
   var found = false;
+  var arg = 0;
   for (var ih = max(h0, 0); ih < min(h0 + p.kh, h); ih++) {
     for (var iw = max(w0, 0); iw < min(w0 + p.kw, w); iw++) {
       let v = x[base + u32(ih * w + iw)];
       if (!found || v > best) {
         best = v;
         found = true;
+        arg = ih * w + iw;
       }
     }
   }
+#if ARGMAX
+  y[i] = f32(arg);
+#else
   y[i] = best;
+#endif
 }

@@ -148,7 +148,7 @@ export async function maxPool2dBackward(
 ): Promise<Tensor> {
   const { yShape, dxShape } = backwardShapes(dy.shape, x.shape, p, 'maxPool2dBackward');
   const disjoint = p.stride[0] >= p.kernel[0] && p.stride[1] >= p.kernel[1];
-  const kernel = opts.kernel ?? (disjoint ? 'windows' : 'gather');
+  const kernel = opts.kernel ?? (disjoint ? 'windows' : 'argmax');
   if (kernel === 'windows') {
     if (!disjoint) {
       throw new InvalidInputError(
@@ -172,20 +172,48 @@ export async function maxPool2dBackward(
     e.dispatch(k, [dy, x, dx], u, grid1d(count, WG));
     return dx;
   }
-  const k = await e.kernel({ name: 'maxpool2d_backward', code: maxBackwardCode, overrides: { WG } });
+  if (kernel !== 'argmax' && kernel !== 'gather') {
+    throw new InvalidInputError(`maxPool2dBackward: unknown kernel '${kernel as string}' (windows, argmax, gather)`);
+  }
+  // 'argmax': each window's argmax once, for all targets; the gather then reads it.
+  let argmax: Tensor | null = null;
+  if (kernel === 'argmax') {
+    const fk = await e.kernel({
+      name: 'maxpool2d_forward',
+      code: maxForwardCode,
+      defines: { ARGMAX: true },
+      overrides: { WG },
+    });
+    argmax = e.empty(yShape, 'maxpool:argmax');
+    e.dispatch(
+      fk,
+      [x, argmax],
+      geometry(new Uniforms().u32(argmax.size), x.shape, yShape, p, false),
+      grid1d(argmax.size, WG),
+    );
+  }
+  const k = await e.kernel({
+    name: 'maxpool2d_backward',
+    code: maxBackwardCode,
+    defines: { ARGMAX: kernel === 'argmax' },
+    overrides: { WG },
+  });
   const dx = e.empty(dxShape, 'maxpool:dx');
   const count = dx.size;
   const u = geometry(new Uniforms().u32(count, x.shape[0] * x.shape[1]), x.shape, yShape, p, false);
-  e.dispatch(k, [dy, x, dx], u, grid1d(count, WG));
+  e.dispatch(k, [dy, argmax ?? x, dx], u, grid1d(count, WG));
+  argmax?.destroy(); // its buffer returns to the pool; work recorded after this runs after the gather
   return dx;
 }
 
 export interface MaxPoolBackwardOptions {
   /**
    * 'windows': one invocation per window writes the window for all targets (pools whose windows
-   * do not overlap); 'gather': one invocation per dx element. Default: 'windows' where it applies.
+   * do not overlap); 'argmax': each window's argmax once, then one invocation per dx element
+   * reads the argmax of the windows containing it; 'gather': the same, searching each window
+   * again. Default: 'windows' where it applies, else 'argmax'.
    */
-  kernel?: 'windows' | 'gather';
+  kernel?: 'windows' | 'argmax' | 'gather';
 }
 
 /** x: [N, C, H, W] → [N, C, OH, OW], window sums / divisor (see Pool2dParams.countIncludePad). */

@@ -57,9 +57,10 @@ const CASES: { name: string; shape: number[]; attrs: Parameters<typeof pool2dPar
 ];
 
 /** The max-pool backward kernels that apply to a geometry ('windows' needs disjoint windows). */
-function maxBackwardKernels(attrs: Parameters<typeof pool2dParams>[0]): ('windows' | 'gather')[] {
+function maxBackwardKernels(attrs: Parameters<typeof pool2dParams>[0]): ('windows' | 'argmax' | 'gather')[] {
   const p = pool2dParams(attrs);
-  return p.stride[0] >= p.kernel[0] && p.stride[1] >= p.kernel[1] ? ['windows', 'gather'] : ['gather'];
+  const disjoint = p.stride[0] >= p.kernel[0] && p.stride[1] >= p.kernel[1];
+  return disjoint ? ['windows', 'argmax', 'gather'] : ['argmax', 'gather'];
 }
 
 describe('pool2d parameters and output shape', () => {
@@ -183,26 +184,29 @@ describe('max pool ties', () => {
     expect(e.liveTensors).toBe(0);
   });
 
-  it('GPU equals the reference exactly on data full of ties (T=3, N=2, k3 s2 padded)', async () => {
-    const e = await getEngine();
-    const p = pool2dParams({ kernel: [3, 3], stride: [2, 2], pads: [1, 0, 1, 1], ceilMode: true });
-    const shape = [2, 3, 7, 6];
-    const yShape = pool2dOutputShape(shape, p);
-    const dyShape = [6, ...yShape.slice(1)];
-    const xs = manyTies(numel(shape), 7);
-    const dys = Float32Array.from({ length: numel(dyShape) }, (_, i) => 1 + (i % 17)); // exact sums
-    await e.scope(async () => {
-      const x = e.upload(xs, shape);
-      const y = await maxPool2dForward(e, x, p);
-      const dx = await maxPool2dBackward(e, e.upload(dys, dyShape), x, p);
-      const hx = hostTensor(shape, xs);
-      expect(Array.from(await y.read())).toEqual(Array.from(ref.maxPool2dForward(hx, p).data));
-      expect(Array.from(await dx.read())).toEqual(
-        Array.from(ref.maxPool2dBackward(hostTensor(dyShape, dys), hx, p).data),
-      );
-    });
-    expect(e.liveTensors).toBe(0);
-  });
+  it.each(['argmax', 'gather'] as const)(
+    'GPU equals the reference exactly on data full of ties (T=3, N=2, k3 s2 padded, %s)',
+    async (kernel) => {
+      const e = await getEngine();
+      const p = pool2dParams({ kernel: [3, 3], stride: [2, 2], pads: [1, 0, 1, 1], ceilMode: true });
+      const shape = [2, 3, 7, 6];
+      const yShape = pool2dOutputShape(shape, p);
+      const dyShape = [6, ...yShape.slice(1)];
+      const xs = manyTies(numel(shape), 7);
+      const dys = Float32Array.from({ length: numel(dyShape) }, (_, i) => 1 + (i % 17)); // exact sums
+      await e.scope(async () => {
+        const x = e.upload(xs, shape);
+        const y = await maxPool2dForward(e, x, p);
+        const dx = await maxPool2dBackward(e, e.upload(dys, dyShape), x, p, { kernel });
+        const hx = hostTensor(shape, xs);
+        expect(Array.from(await y.read())).toEqual(Array.from(ref.maxPool2dForward(hx, p).data));
+        expect(Array.from(await dx.read())).toEqual(
+          Array.from(ref.maxPool2dBackward(hostTensor(dyShape, dys), hx, p).data),
+        );
+      });
+      expect(e.liveTensors).toBe(0);
+    },
+  );
 });
 
 describe('pooling on the GPU equals the reference', () => {
