@@ -162,10 +162,6 @@ function isPacked(w: Conv2dWeights): w is PackedConv2dWeights {
   return 'data' in w && 'groups' in w;
 }
 
-function weightShape(w: Conv2dWeights): Shape {
-  return w.shape;
-}
-
 const ceil4 = (n: number) => Math.ceil(n / 4) * 4;
 
 /** One strided gather of conv2d_pack.wgsl: out dims d[0..4], source base and strides. */
@@ -347,7 +343,7 @@ export async function conv2dForward(
   p: Conv2dParams,
   opts: Conv2dForwardOptions = {},
 ): Promise<Tensor> {
-  const ws = weightShape(w);
+  const ws = w.shape;
   if (isPacked(w) && w.groups !== p.groups) {
     throw new ShapeMismatchError(`conv2dForward: weights were packed for ${w.groups} groups, the conv has ${p.groups}`);
   }
@@ -490,7 +486,7 @@ export async function conv2dBackward(
   inputShape: Shape,
   opts: Conv2dBackwardOptions = {},
 ): Promise<Tensor> {
-  const ws = weightShape(w);
+  const ws = w.shape;
   if (isPacked(w) && w.groups !== p.groups) {
     throw new ShapeMismatchError(
       `conv2dBackward: weights were packed for ${w.groups} groups, the conv has ${p.groups}`,
