@@ -11,6 +11,7 @@ import { Uniforms } from '../gpu/kernel';
 import type { Tensor } from '../gpu/tensor';
 import topkCode from '../../shaders/topk.wgsl?raw';
 import channelWeightsCode from '../../shaders/channel_weights.wgsl?raw';
+import channelWeightsSerialCode from '../../shaders/channel_weights_serial.wgsl?raw';
 import camWeightsCode from '../../shaders/cam_weights.wgsl?raw';
 import combineCode from '../../shaders/cam_combine.wgsl?raw';
 import upsampleCode from '../../shaders/upsample_bilinear.wgsl?raw';
@@ -37,19 +38,35 @@ export interface WeightSlots {
   gradcampp: number;
 }
 
-/** Grad-CAM / counterfactual / Grad-CAM++ weights of every (row, channel) into their slots of `weights` [M, B, K]. */
+/**
+ * Grad-CAM / counterfactual / Grad-CAM++ weights of every (row, channel) into their slots of
+ * `weights` [M, B, K]. Kernel 'reduce' (channel_weights.wgsl): a workgroup per (row, channel)
+ * with a workgroup-memory reduction, for GPUs; 'serial' (channel_weights_serial.wgsl): one
+ * invocation per (row, channel) looping over the map, no barriers, for software adapters.
+ * Default: 'serial' on software adapters, else 'reduce'.
+ */
 export async function channelWeights(
   e: Engine,
   A: Tensor,
   G: Tensor,
   weights: Tensor,
   slots: WeightSlots,
+  opts: { kernel?: 'reduce' | 'serial' } = {},
 ): Promise<void> {
   const [n, k, h, w] = A.shape;
   const rows = G.shape[0];
-  const kern = await e.kernel({ name: 'channel_weights', code: channelWeightsCode, overrides: { WG: WG_REDUCE } });
+  const kernel = opts.kernel ?? (e.adapter.isSoftware ? 'serial' : 'reduce');
+  if (kernel !== 'reduce' && kernel !== 'serial') {
+    throw new InvalidInputError(`channelWeights: unknown kernel '${kernel as string}' (reduce or serial)`);
+  }
+  const serial = kernel === 'serial';
+  const kern = await e.kernel({
+    name: serial ? 'channel_weights_serial' : 'channel_weights',
+    code: serial ? channelWeightsSerialCode : channelWeightsCode,
+    overrides: { WG: WG_REDUCE },
+  });
   const u = new Uniforms().u32(rows, n, k, h * w, slots.gradcam, slots.counterfactual, slots.gradcampp);
-  e.dispatch(kern, [A, G, weights], u, grid1d(rows * k, 1));
+  e.dispatch(kern, [A, G, weights], u, serial ? grid1d(rows * k, WG_REDUCE) : grid1d(rows * k, 1));
 }
 
 /** CAM weights: row classes[b] of the linear weight [C_out, K] into `slot` of `weights` [M, B, K]. */
