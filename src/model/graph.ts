@@ -4,7 +4,7 @@
  * Shapes here include the batch dim with N = 1; executors substitute the run's N.
  */
 import { GraphError, InvalidInputError, ShapeMismatchError, WebGpuCamError } from '../gpu/errors';
-import { shapeStr, type Shape } from '../gpu/tensor';
+import { shapeStr, sizeOf, type Shape } from '../gpu/tensor';
 import { clipBounds } from '../ops/clip';
 import { conv2dOutputShape, conv2dParams, type Conv2dParams } from '../ops/conv2d';
 import { linearOutputShape } from '../ops/linear';
@@ -204,7 +204,7 @@ export class Graph {
       if (required) throw new ShapeMismatchError(`node '${node.name}' (${node.op}) has no '${key}' weight`);
       return null;
     }
-    const n = w.shape.reduce((a, b) => a * b, 1);
+    const n = sizeOf(w.shape);
     if (w.data.length !== n) {
       throw new ShapeMismatchError(
         `node '${node.name}': weight '${key}' has ${w.data.length} values for shape ${shapeStr(w.shape)}`,
@@ -265,13 +265,13 @@ export class Graph {
       case 'linear':
         return linearOutputShape(x, this.weightShape(node, 'weight', true)!, this.weightShape(node, 'bias', false));
       case 'flatten':
-        return [x[0], x.slice(1).reduce((p, q) => p * q, 1)];
+        return [x[0], sizeOf(x.slice(1))];
       case 'reshape': {
         const target = (a.shape as number[] | undefined) ?? [];
-        const total = x.slice(1).reduce((p, q) => p * q, 1);
-        const known = target.filter((d) => d !== -1).reduce((p, q) => p * q, 1);
+        const total = sizeOf(x.slice(1));
+        const known = sizeOf(target.filter((d) => d !== -1));
         const resolved = target.map((d) => (d === -1 ? total / known : d));
-        if (resolved.reduce((p, q) => p * q, 1) !== total || !resolved.every((d) => Number.isInteger(d) && d > 0)) {
+        if (sizeOf(resolved) !== total || !resolved.every((d) => Number.isInteger(d) && d > 0)) {
           throw new ShapeMismatchError(`cannot reshape ${shapeStr(x)} to [N, ${target.join(', ')}]`);
         }
         return [x[0], ...resolved];

@@ -31,6 +31,7 @@ import {
   scaledWeight,
   transposedWeight,
 } from './onnx_weights';
+import { sizeOf } from '../gpu/tensor';
 import { Attrs, dataTypeName, DataType, tensorValues, type OnnxGraph, type OnnxNode } from './onnx_proto';
 
 /** ONNX operators the importer converts (default domain). */
@@ -69,7 +70,6 @@ export interface ConvertOptions {
 }
 
 const F32_MAX = 3.4028234663852886e38;
-const prod = (v: readonly number[]) => v.reduce((a, b) => a * b, 1);
 
 export function convertGraph(g: OnnxGraph, opts: ConvertOptions): GraphSpec {
   return new Converter(g, opts).run();
@@ -491,9 +491,9 @@ class Converter {
     if (src) {
       // A constant reshaped (e.g. a weight): resolve 0 and -1 against the constant's dims.
       const dims = target.map((d, k) => (d === 0 ? src.dims[k] : d));
-      const known = prod(dims.filter((d) => d !== -1));
+      const known = sizeOf(dims.filter((d) => d !== -1));
       const full = dims.map((d) => (d === -1 ? src.data.length / known : d));
-      if (prod(full) !== src.data.length || full.some((d) => !Number.isInteger(d))) {
+      if (sizeOf(full) !== src.data.length || full.some((d) => !Number.isInteger(d))) {
         fail(`cannot reshape a constant of dims [${src.dims}] to [${target}]`);
       }
       this.#consts.set(out, { ...src, dims: full });
@@ -504,7 +504,7 @@ class Converter {
     const dims = target.map((d, k) => (d === 0 ? shape[k] : d));
     const rest = dims.slice(1);
     if (dims[0] === -1) {
-      if (prod(rest) !== prod(shape.slice(1)) || rest.includes(-1)) {
+      if (sizeOf(rest) !== sizeOf(shape.slice(1)) || rest.includes(-1)) {
         fail(`target shape [${target}] does not keep dim 0 as the batch for input [N, ${shape.slice(1)}]`);
       }
     } else if (dims[0] !== 1) {

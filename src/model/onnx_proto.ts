@@ -4,6 +4,7 @@
  * every converter needs from them: tensor values (TensorProto → Float32Array or integers) and
  * node attributes.
  */
+import { sizeOf } from '../gpu/tensor';
 import protobuf from 'protobufjs';
 import { ModelFormatError } from '../gpu/errors';
 import onnxSchema from './onnx.proto?raw';
@@ -167,7 +168,7 @@ export function tensorValues(t: OnnxTensor): { dims: number[]; data: Float32Arra
       `${what}: its data is stored in an external file; save the model with all tensors inside`,
     );
   }
-  const n = dims.reduce((a, b) => a * b, 1);
+  const n = sizeOf(dims);
   const raw = t.raw_data && t.raw_data.length > 0 ? t.raw_data : null;
   let data: Float32Array | Float64Array;
   let float = true;
