@@ -4,7 +4,7 @@
  * Shapes here include the batch dim with N = 1; executors substitute the run's N.
  */
 import { GraphError, InvalidInputError, ShapeMismatchError, WebGpuCamError } from '../gpu/errors';
-import { shapeStr, sizeOf, type Shape } from '../gpu/tensor';
+import { shapeStr, sizeOf } from '../gpu/tensor';
 import { clipBounds } from '../ops/clip';
 import { conv2dOutputShape, conv2dParams, type Conv2dParams } from '../ops/conv2d';
 import { linearOutputShape } from '../ops/linear';
@@ -305,10 +305,6 @@ export class Graph {
         return [...x];
     }
   }
-}
-
-export function batchOf(shape: Shape): number {
-  return shape[0];
 }
 
 /** A clip node's bounds [min, max] from its attrs (absent: -Infinity, +Infinity). */
