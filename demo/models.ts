@@ -4,7 +4,7 @@
  * applies at each).
  */
 import type { Engine } from '../src/gpu/engine';
-import { InvalidInputError, ModelFormatError } from '../src/gpu/errors';
+import { InvalidInputError, ModelFormatError } from '../src/core/errors';
 import type { Model } from '../src/model/model';
 import { loadOnnx, type OnnxSidecar } from '../src/model/onnx';
 import type { ShippedModel } from './assets';

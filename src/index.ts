@@ -9,7 +9,8 @@
  *   await r.maps.gradcam!.input.read();                // [T, H, W], or draw it with overlay()
  */
 export { Engine, type EngineOptions, type EngineStats } from './gpu/engine';
-export { Tensor, type Shape } from './gpu/tensor';
+export { Tensor } from './gpu/tensor';
+export type { Shape } from './core/shape';
 export type { AdapterDescription } from './gpu/device';
 export {
   WebGpuCamError,
@@ -23,7 +24,7 @@ export {
   MethodNotApplicableError,
   ShaderError,
   GPUExecutionError,
-} from './gpu/errors';
+} from './core/errors';
 export { Model, Activations, type ForwardOptions, type BackwardOptions } from './model/model';
 export type { GraphSpec, NodeSpec, OpType, WeightSpec, Conv2dAttrs, Pool2dAttrs } from './model/spec';
 export {

@@ -4,8 +4,9 @@
  * command buffer, with no readback in between. Rows b = t·N + i (target t, image i).
  */
 import type { Engine } from '../gpu/engine';
-import { InvalidInputError, MethodNotApplicableError, ShapeMismatchError } from '../gpu/errors';
-import { shapeStr, type Tensor } from '../gpu/tensor';
+import { InvalidInputError, MethodNotApplicableError, ShapeMismatchError } from '../core/errors';
+import { type Tensor } from '../gpu/tensor';
+import { shapeStr } from '../core/shape';
 import type { Model } from '../model/model';
 import { seedFromClasses } from '../ops/seed';
 import { softmaxForward } from '../ops/softmax';

@@ -2,7 +2,7 @@
  * Device acquisition: navigator.gpu in a page, Dawn's Node binding (`webgpu` package) in Node,
  * or a GPUDevice the caller already has.
  */
-import { WebGPUUnavailableError } from './errors';
+import { WebGPUUnavailableError } from '../core/errors';
 
 export interface AdapterDescription {
   vendor: string;

@@ -6,10 +6,11 @@
  * the scope ends unless they are returned from it.
  */
 import { acquireDevice, describeAdapter, type AdapterDescription, type DeviceRequest } from './device';
-import { GPUExecutionError, InvalidInputError, ResourceLimitError } from './errors';
+import { GPUExecutionError, InvalidInputError, ResourceLimitError } from '../core/errors';
 import { KernelCache, type Kernel, type KernelSpec, type Uniforms } from './kernel';
 import { BufferPool } from './pool';
-import { Tensor, checkShape, shapeStr, sizeOf, type Shape, type Storage, type TensorOwner } from './tensor';
+import { Tensor, type Storage, type TensorOwner } from './tensor';
+import { checkShape, shapeStr, sizeOf, type Shape } from '../core/shape';
 
 export interface EngineOptions extends DeviceRequest {
   /** Use this device instead of acquiring one. The engine never destroys a device it was given. */

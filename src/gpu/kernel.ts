@@ -5,7 +5,7 @@
  * order the shader's `Params` struct declares its scalar fields.
  */
 import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
-import { ShaderError } from './errors';
+import { ShaderError } from '../core/errors';
 
 export type Defines = Readonly<Record<string, boolean>>;
 export type Overrides = Readonly<Record<string, number>>;

@@ -3,27 +3,8 @@
  * storage (reshape/flatten are free); the storage goes back to the engine's pool when the last
  * view is destroyed. Every tensor is owned by the scope it was made in, or by the caller.
  */
-import { InvalidInputError } from './errors';
-
-export type Shape = readonly number[];
-
-export function sizeOf(shape: Shape): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-export function shapeStr(shape: Shape): string {
-  return `[${shape.join(', ')}]`;
-}
-
-export function checkShape(shape: Shape, what: string): void {
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 1) {
-      throw new InvalidInputError(`${what}: every dimension must be a positive integer, got ${shapeStr(shape)}`);
-    }
-  }
-}
+import { InvalidInputError } from '../core/errors';
+import { checkShape, shapeStr, sizeOf, type Shape } from '../core/shape';
 
 /** Backing store shared by views; released to its owner when the last view goes. */
 export interface Storage {

@@ -3,8 +3,8 @@
  * topological order, shape inference, and which nodes a backward pass must visit.
  * Shapes here include the batch dim with N = 1; executors substitute the run's N.
  */
-import { GraphError, InvalidInputError, ShapeMismatchError, WebGpuCamError } from '../gpu/errors';
-import { shapeStr, sizeOf } from '../gpu/tensor';
+import { GraphError, InvalidInputError, ShapeMismatchError, WebGpuCamError } from '../core/errors';
+import { shapeStr, sizeOf } from '../core/shape';
 import { clipBounds } from '../ops/clip';
 import { conv2dOutputShape, conv2dParams, type Conv2dParams } from '../ops/conv2d';
 import { linearOutputShape } from '../ops/linear';

@@ -10,8 +10,9 @@
  * backward pass down to a named tensor (or the input), accumulating where a tensor fans out.
  */
 import type { Engine } from '../gpu/engine';
-import { GraphError, ShapeMismatchError } from '../gpu/errors';
-import { shapeStr, type Tensor } from '../gpu/tensor';
+import { GraphError, ShapeMismatchError } from '../core/errors';
+import { type Tensor } from '../gpu/tensor';
+import { shapeStr } from '../core/shape';
 import { accumulate, addForward } from '../ops/add';
 import { clipBackward, clipForward } from '../ops/clip';
 import { concatBackward, concatForward } from '../ops/concat';

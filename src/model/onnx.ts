@@ -21,7 +21,7 @@
  * array of labels.
  */
 import type { Engine } from '../gpu/engine';
-import { InvalidInputError, ModelFormatError } from '../gpu/errors';
+import { InvalidInputError, ModelFormatError } from '../core/errors';
 import { Graph } from './graph';
 import { Model } from './model';
 import { convertGraph } from './onnx_convert';

@@ -19,7 +19,7 @@
  * Anything else throws UnsupportedOperatorError (operator type, node, the supported list) or
  * ModelFormatError (naming the node and the attribute or input it cannot handle).
  */
-import { ModelFormatError, UnsupportedOperatorError } from '../gpu/errors';
+import { ModelFormatError, UnsupportedOperatorError } from '../core/errors';
 import { Graph } from './graph';
 import type { GraphSpec, NodeSpec, WeightSpec } from './spec';
 import {
@@ -31,7 +31,7 @@ import {
   scaledWeight,
   transposedWeight,
 } from './onnx_weights';
-import { sizeOf } from '../gpu/tensor';
+import { sizeOf } from '../core/shape';
 import { Attrs, dataTypeName, DataType, tensorValues, type OnnxGraph, type OnnxNode } from './onnx_proto';
 
 /** ONNX operators the importer converts (default domain). */

@@ -4,9 +4,9 @@
  * every converter needs from them: tensor values (TensorProto → Float32Array or integers) and
  * node attributes.
  */
-import { sizeOf } from '../gpu/tensor';
+import { sizeOf } from '../core/shape';
 import protobuf from 'protobufjs';
-import { ModelFormatError } from '../gpu/errors';
+import { ModelFormatError } from '../core/errors';
 import onnxSchema from './onnx.proto?raw';
 
 // The subset of the schema's messages the importer reads (field names as in onnx.proto).

@@ -5,9 +5,10 @@
  */
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
-import { InvalidInputError, ShapeMismatchError } from '../gpu/errors';
+import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { Uniforms } from '../gpu/kernel';
-import { shapeStr, type Shape, type Tensor } from '../gpu/tensor';
+import { type Tensor } from '../gpu/tensor';
+import { shapeStr, type Shape } from '../core/shape';
 import addCode from '../../shaders/add.wgsl?raw';
 import accumulateCode from '../../shaders/accumulate.wgsl?raw';
 

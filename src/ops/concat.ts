@@ -6,9 +6,10 @@
  */
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
-import { InvalidInputError, ShapeMismatchError } from '../gpu/errors';
+import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { Uniforms } from '../gpu/kernel';
-import { shapeStr, sizeOf, type Shape, type Tensor } from '../gpu/tensor';
+import { type Tensor } from '../gpu/tensor';
+import { shapeStr, sizeOf, type Shape } from '../core/shape';
 import forwardCode from '../../shaders/concat_forward.wgsl?raw';
 import backwardCode from '../../shaders/concat_backward.wgsl?raw';
 import { targetsOf } from './util';

@@ -22,9 +22,10 @@
  */
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
-import { InvalidInputError, ShapeMismatchError } from '../gpu/errors';
+import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { Uniforms } from '../gpu/kernel';
-import { shapeStr, type Shape, type Tensor } from '../gpu/tensor';
+import { type Tensor } from '../gpu/tensor';
+import { shapeStr, type Shape } from '../core/shape';
 import { conv2dOutputShape, type Conv2dParams } from '../reference/conv2d';
 import forwardCode from '../../shaders/conv2d_forward.wgsl?raw';
 import forwardTiledCode from '../../shaders/conv2d_forward_tiled.wgsl?raw';

@@ -5,9 +5,10 @@
  */
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
-import { ShapeMismatchError } from '../gpu/errors';
+import { ShapeMismatchError } from '../core/errors';
 import { Uniforms } from '../gpu/kernel';
-import { shapeStr, type Shape, type Tensor } from '../gpu/tensor';
+import { type Tensor } from '../gpu/tensor';
+import { shapeStr, type Shape } from '../core/shape';
 import forwardCode from '../../shaders/linear_forward.wgsl?raw';
 import backwardCode from '../../shaders/linear_backward.wgsl?raw';
 import { expectRank } from './util';

@@ -10,9 +10,10 @@
  */
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
-import { InvalidInputError, ShapeMismatchError } from '../gpu/errors';
+import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { Uniforms } from '../gpu/kernel';
-import { shapeStr, type Shape, type Tensor } from '../gpu/tensor';
+import { type Tensor } from '../gpu/tensor';
+import { shapeStr, type Shape } from '../core/shape';
 import maxForwardCode from '../../shaders/maxpool2d_forward.wgsl?raw';
 import maxBackwardCode from '../../shaders/maxpool2d_backward.wgsl?raw';
 import maxBackwardWindowsCode from '../../shaders/maxpool2d_backward_windows.wgsl?raw';

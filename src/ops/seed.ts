@@ -5,7 +5,7 @@
  */
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
-import { InvalidInputError } from '../gpu/errors';
+import { InvalidInputError } from '../core/errors';
 import { Uniforms } from '../gpu/kernel';
 import type { Tensor } from '../gpu/tensor';
 import seedCode from '../../shaders/seed_onehot.wgsl?raw';

@@ -1,6 +1,6 @@
 /** Checks shared by the op dispatchers. */
-import { ShapeMismatchError } from '../gpu/errors';
-import { shapeStr, type Shape } from '../gpu/tensor';
+import { ShapeMismatchError } from '../core/errors';
+import { shapeStr, type Shape } from '../core/shape';
 
 export function expectRank(shape: Shape, rank: number, what: string): void {
   if (shape.length !== rank) {

@@ -9,8 +9,8 @@
  *   Output channel co belongs to group co / (Cout/g) and reads only the Cin/g input channels of
  *   that group.
  */
-import { InvalidInputError, ShapeMismatchError } from '../gpu/errors';
-import { shapeStr, type Shape } from '../gpu/tensor';
+import { InvalidInputError, ShapeMismatchError } from '../core/errors';
+import { shapeStr, type Shape } from '../core/shape';
 import { hostTensor, type HostTensor } from './tensor';
 
 export interface Conv2dParams {

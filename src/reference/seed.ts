@@ -4,7 +4,7 @@
  * is ∂y^c/∂logits = onehot(c) for c = classes[t] and image i. sign = −1 seeds counterfactual
  * Grad-CAM (∂(−y^c)).
  */
-import { InvalidInputError } from '../gpu/errors';
+import { InvalidInputError } from '../core/errors';
 import { hostTensor, type HostTensor } from './tensor';
 
 /** Throws InvalidInputError naming the first class index that is not an integer in [0, K). */

@@ -4,7 +4,7 @@
  * the pixels, so nothing is read back to the CPU.
  */
 import type { Engine } from '../gpu/engine';
-import { InvalidInputError } from '../gpu/errors';
+import { InvalidInputError } from '../core/errors';
 import type { Tensor } from '../gpu/tensor';
 import { checkRGBA } from './overlay';
 

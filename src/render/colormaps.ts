@@ -15,7 +15,7 @@
  * Which entry a value v picks is the shaders' business (see shaders/overlay.wgsl): floor(v·256)
  * clamped to [0, 255], matplotlib's rule for an N-colour map.
  */
-import { InvalidInputError } from '../gpu/errors';
+import { InvalidInputError } from '../core/errors';
 
 export const COLORMAPS = ['turbo', 'jet', 'viridis', 'grayscale', 'bwr'] as const;
 export type ColormapName = (typeof COLORMAPS)[number];

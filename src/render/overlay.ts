@@ -6,9 +6,10 @@
  */
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
-import { InvalidInputError, ShapeMismatchError } from '../gpu/errors';
+import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { Uniforms } from '../gpu/kernel';
-import { shapeStr, type Tensor } from '../gpu/tensor';
+import { type Tensor } from '../gpu/tensor';
+import { shapeStr } from '../core/shape';
 import overlayCode from '../../shaders/overlay.wgsl?raw';
 import { checkColormap, colormapLUT, type ColormapName } from './colormaps';
 

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ChannelMaps, Method } from '../../src/attribution/explain';
-import { InvalidInputError } from '../../src/gpu/errors';
+import { InvalidInputError } from '../../src/core/errors';
 import { Model } from '../../src/model/model';
 import type { GraphSpec } from '../../src/model/spec';
 import { explainReference, type RefChannelMaps } from '../../src/reference/explain';

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ChannelMaps, Method } from '../../src/attribution/explain';
-import { MethodNotApplicableError } from '../../src/gpu/errors';
+import { MethodNotApplicableError } from '../../src/core/errors';
 import { Model } from '../../src/model/model';
 import { explainReference, type RefChannelMaps } from '../../src/reference/explain';
 import { RefModel } from '../../src/reference/model';

@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'puppeteer';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { UnsupportedOperatorError } from '../../src/gpu/errors';
+import { UnsupportedOperatorError } from '../../src/core/errors';
 import { Graph } from '../../src/model/graph';
 import { onnxToGraphSpec } from '../../src/model/onnx';
 import { fitRegion, type Fit } from '../../src/ops/preprocess';

@@ -1,7 +1,7 @@
 /** The GPU layer: kernel errors, scopes, pooling, readback, uniforms, timing, caller-owned devices. */
 import { describe, expect, it } from 'vitest';
 import { Engine, grid1d } from '../../src/gpu/engine';
-import { GraphError, InvalidInputError, ShaderError } from '../../src/gpu/errors';
+import { GraphError, InvalidInputError, ShaderError } from '../../src/core/errors';
 import { preprocess, Uniforms } from '../../src/gpu/kernel';
 import { sizeClass } from '../../src/gpu/pool';
 import { reluForward } from '../../src/ops/relu';

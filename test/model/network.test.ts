@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Model } from '../../src/model/model';
-import { GraphError, ResourceLimitError, ShapeMismatchError } from '../../src/gpu/errors';
+import { GraphError, ResourceLimitError, ShapeMismatchError } from '../../src/core/errors';
 import { RefModel } from '../../src/reference/model';
 import { hostTensor } from '../../src/reference/tensor';
 import { NETS, plainNet } from '../cases/nets';

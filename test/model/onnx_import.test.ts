@@ -10,7 +10,7 @@ import {
   ModelFormatError,
   ShapeMismatchError,
   UnsupportedOperatorError,
-} from '../../src/gpu/errors';
+} from '../../src/core/errors';
 import { Graph } from '../../src/model/graph';
 import { loadOnnx, onnxToGraphSpec, type OnnxSidecar } from '../../src/model/onnx';
 import type { GraphSpec } from '../../src/model/spec';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ShapeMismatchError, InvalidInputError } from '../../src/gpu/errors';
+import { ShapeMismatchError, InvalidInputError } from '../../src/core/errors';
 import { accumulate, addForward } from '../../src/ops/add';
 import * as ref from '../../src/reference/add';
 import { hostTensor, type HostTensor } from '../../src/reference/tensor';

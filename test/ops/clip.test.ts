@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError } from '../../src/gpu/errors';
+import { InvalidInputError } from '../../src/core/errors';
 import { clipBackward, clipForward } from '../../src/ops/clip';
 import * as ref from '../../src/reference/clip';
 import { hostTensor } from '../../src/reference/tensor';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError, ShapeMismatchError } from '../../src/gpu/errors';
+import { InvalidInputError, ShapeMismatchError } from '../../src/core/errors';
 import { concatBackward, concatForward } from '../../src/ops/concat';
 import * as ref from '../../src/reference/concat';
 import { hostTensor, numel, type HostTensor } from '../../src/reference/tensor';

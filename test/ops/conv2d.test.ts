@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError, ShapeMismatchError } from '../../src/gpu/errors';
+import { InvalidInputError, ShapeMismatchError } from '../../src/core/errors';
 import {
   conv2dBackward,
   conv2dConfig,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ShapeMismatchError } from '../../src/gpu/errors';
+import { ShapeMismatchError } from '../../src/core/errors';
 import { linearBackward, linearForward, linearOutputShape } from '../../src/ops/linear';
 import * as ref from '../../src/reference/linear';
 import { hostTensor, type HostTensor } from '../../src/reference/tensor';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError } from '../../src/gpu/errors';
+import { InvalidInputError } from '../../src/core/errors';
 import { fitRegion, preprocessImage, type ImageInput } from '../../src/ops/preprocess';
 import * as ref from '../../src/reference/preprocess';
 import { expectAllclose } from '../util/compare';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError } from '../../src/gpu/errors';
+import { InvalidInputError } from '../../src/core/errors';
 import { seedGradients } from '../../src/ops/seed';
 import * as ref from '../../src/reference/seed';
 import { expectAllclose } from '../util/compare';

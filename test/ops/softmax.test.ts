@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ShapeMismatchError } from '../../src/gpu/errors';
+import { ShapeMismatchError } from '../../src/core/errors';
 import { softmaxBackward, softmaxForward } from '../../src/ops/softmax';
 import * as ref from '../../src/reference/softmax';
 import { hostTensor } from '../../src/reference/tensor';

@@ -4,7 +4,7 @@
  * explain() computed: Σ_ij a^k_ij·ReLU(g^k_ij) must give back w^c_k.
  */
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError, ShapeMismatchError } from '../../src/gpu/errors';
+import { InvalidInputError, ShapeMismatchError } from '../../src/core/errors';
 import { Model } from '../../src/model/model';
 import { canvasRowStride } from '../../src/render/canvas';
 import { colormapLUT } from '../../src/render/colormaps';

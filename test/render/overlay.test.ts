@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError, ShapeMismatchError } from '../../src/gpu/errors';
+import { InvalidInputError, ShapeMismatchError } from '../../src/core/errors';
 import { canvasRowStride } from '../../src/render/canvas';
 import { COLORMAPS, colormapLUT, LUT_SIZE } from '../../src/render/colormaps';
 import { overlay, readRGBA } from '../../src/render/overlay';
