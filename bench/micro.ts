@@ -5,7 +5,7 @@
  * backward).
  */
 import type { Engine } from '../src/gpu/engine';
-import { Uniforms } from '../src/gpu/kernel';
+import { defineKernel } from '../src/gpu/kernel';
 import type { Tensor } from '../src/gpu/tensor';
 import {
   conv2dBackward,
@@ -24,6 +24,14 @@ import { measure, type Measured } from './measure';
 import { benchRandn } from './nets';
 import fmaCode from './fma.wgsl?raw';
 import copyCode from './copy.wgsl?raw';
+
+const FMA = defineKernel({
+  name: 'bench_fma',
+  code: fmaCode,
+  params: { iters: 'u32', count: 'u32', seed: 'f32', pad: 'u32' },
+  bindings: ['y'],
+});
+const COPY = defineKernel({ name: 'bench_copy', code: copyCode, params: { count: 'u32' }, bindings: ['x', 'y'] });
 
 export interface Ceiling {
   fmaGflops: number;
@@ -47,12 +55,12 @@ export async function ceiling(e: Engine, smoke: boolean, tick: () => void): Prom
   const groups = smoke ? 4 : 256;
   const inv = groups * WG;
   const iters = smoke ? 16 : 1000;
-  const fk = await e.kernel({ name: 'bench_fma', code: fmaCode, overrides: { WG } });
+  const fk = await e.kernel(FMA, { overrides: { WG } });
   const y = e.empty([inv], 'fma');
   const fma = await measure(
     e,
     async () => {
-      e.dispatch(fk, [y], new Uniforms().u32(iters, inv).f32(0.5).u32(0), [groups, 1, 1]);
+      e.dispatch(fk, { y }, { iters, count: inv, seed: 0.5, pad: 0 }, [groups, 1, 1]);
       await e.flush();
     },
     { warmup: 1, reps: smoke ? 1 : 5, tick },
@@ -60,14 +68,14 @@ export async function ceiling(e: Engine, smoke: boolean, tick: () => void): Prom
   y.destroy();
 
   const n4 = smoke ? 1 << 12 : 1 << 21; // vec4s: 32 MiB per buffer in the full run
-  const ck = await e.kernel({ name: 'bench_copy', code: copyCode, overrides: { WG: 256 } });
+  const ck = await e.kernel(COPY, { overrides: { WG: 256 } });
   const a = e.zeros([n4 * 4], 'copy-src');
   const b = e.empty([n4 * 4], 'copy-dst');
   const [gx, gy] = [Math.min(Math.ceil(n4 / 256), 65535), Math.ceil(Math.ceil(n4 / 256) / 65535)];
   const copy = await measure(
     e,
     async () => {
-      e.dispatch(ck, [a, b], new Uniforms().u32(n4), [gx, gy, 1]);
+      e.dispatch(ck, { x: a, y: b }, { count: n4 }, [gx, gy, 1]);
       await e.flush();
     },
     { warmup: 1, reps: smoke ? 1 : 5, tick },

@@ -7,7 +7,7 @@
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError } from '../core/errors';
-import { Uniforms } from '../gpu/kernel';
+import { defineKernel } from '../gpu/kernel';
 import type { Tensor } from '../gpu/tensor';
 import topkCode from '../../shaders/topk.wgsl?raw';
 import channelWeightsCode from '../../shaders/channel_weights.wgsl?raw';
@@ -21,14 +21,66 @@ const WG_ELEMENTWISE = 256; // `override WG` of the one-invocation-per-element s
 const WG_REDUCE = 64; // `override WG` of channel_weights and cam_combine (a power of two)
 export const NONE = 0xffffffff;
 
+const TOPK = defineKernel({
+  name: 'topk',
+  code: topkCode,
+  params: { n: 'u32', k: 'u32', t: 'u32' },
+  bindings: ['scores', 'classes'],
+});
+const WEIGHT_SLOTS = {
+  rows: 'u32',
+  n: 'u32',
+  k: 'u32',
+  z: 'u32',
+  slot_gradcam: 'u32',
+  slot_counterfactual: 'u32',
+  slot_gradcampp: 'u32',
+} as const;
+const CHANNEL_WEIGHTS = defineKernel({
+  name: 'channel_weights',
+  code: channelWeightsCode,
+  params: WEIGHT_SLOTS,
+  bindings: ['A', 'G', 'weights'],
+});
+const CHANNEL_WEIGHTS_SERIAL = defineKernel({
+  name: 'channel_weights_serial',
+  code: channelWeightsSerialCode,
+  params: WEIGHT_SLOTS,
+  bindings: ['A', 'G', 'weights'],
+});
+const CAM_WEIGHTS = defineKernel({
+  name: 'cam_weights',
+  code: camWeightsCode,
+  params: { rows: 'u32', k: 'u32', slot: 'u32' },
+  bindings: ['W', 'classes', 'weights'],
+});
+const COMBINE = defineKernel({
+  name: 'cam_combine',
+  code: combineCode,
+  params: { maps: 'u32', rows: 'u32', n: 'u32', k: 'u32', z: 'u32', relu_mask: 'u32' },
+  bindings: ['A', 'weights', 'raw', 'norm'],
+});
+const UPSAMPLE = defineKernel({
+  name: 'upsample_bilinear',
+  code: upsampleCode,
+  params: { count: 'u32', h: 'u32', w: 'u32', H: 'u32', W: 'u32', scale_y: 'f32', scale_x: 'f32' },
+  bindings: ['src', 'dst'],
+});
+const GUIDED_GRADCAM = defineKernel({
+  name: 'guided_gradcam',
+  code: guidedCode,
+  params: { count: 'u32', c: 'u32', hw: 'u32', cam_offset: 'u32' },
+  bindings: ['cam', 'guided', 'out'],
+});
+
 /** Class ids [T·N] (row t·N + i: image i's t-th best class) from scores [N, K]. */
 export async function topkClasses(e: Engine, scores: Tensor, t: number): Promise<Tensor> {
   const [n, k] = scores.shape;
   if (!Number.isInteger(t) || t < 1 || t > k)
     throw new InvalidInputError(`topK must be an integer in [1, ${k}], got ${t}`);
-  const kern = await e.kernel({ name: 'topk', code: topkCode, overrides: { WG: 64 } });
+  const kern = await e.kernel(TOPK, { overrides: { WG: 64 } });
   const classes = e.empty([t * n], 'classes');
-  e.dispatch(kern, [scores, classes], new Uniforms().u32(n, k, t), [Math.ceil(n / 64), 1, 1]);
+  e.dispatch(kern, { scores, classes }, { n, k, t }, [Math.ceil(n / 64), 1, 1]);
   return classes;
 }
 
@@ -60,13 +112,17 @@ export async function channelWeights(
     throw new InvalidInputError(`channelWeights: unknown kernel '${kernel as string}' (reduce or serial)`);
   }
   const serial = kernel === 'serial';
-  const kern = await e.kernel({
-    name: serial ? 'channel_weights_serial' : 'channel_weights',
-    code: serial ? channelWeightsSerialCode : channelWeightsCode,
-    overrides: { WG: WG_REDUCE },
-  });
-  const u = new Uniforms().u32(rows, n, k, h * w, slots.gradcam, slots.counterfactual, slots.gradcampp);
-  e.dispatch(kern, [A, G, weights], u, serial ? grid1d(rows * k, WG_REDUCE) : grid1d(rows * k, 1));
+  const kern = await e.kernel(serial ? CHANNEL_WEIGHTS_SERIAL : CHANNEL_WEIGHTS, { overrides: { WG: WG_REDUCE } });
+  const u = {
+    rows,
+    n,
+    k,
+    z: h * w,
+    slot_gradcam: slots.gradcam,
+    slot_counterfactual: slots.counterfactual,
+    slot_gradcampp: slots.gradcampp,
+  };
+  e.dispatch(kern, { A, G, weights }, u, serial ? grid1d(rows * k, WG_REDUCE) : grid1d(rows * k, 1));
 }
 
 /** CAM weights: row classes[b] of the linear weight [C_out, K] into `slot` of `weights` [M, B, K]. */
@@ -79,13 +135,8 @@ export async function camWeights(
 ): Promise<void> {
   const rows = classes.size;
   const k = linearWeight.shape[1];
-  const kern = await e.kernel({ name: 'cam_weights', code: camWeightsCode, overrides: { WG: WG_ELEMENTWISE } });
-  e.dispatch(
-    kern,
-    [linearWeight, classes, weights],
-    new Uniforms().u32(rows, k, slot),
-    grid1d(rows * k, WG_ELEMENTWISE),
-  );
+  const kern = await e.kernel(CAM_WEIGHTS, { overrides: { WG: WG_ELEMENTWISE } });
+  e.dispatch(kern, { W: linearWeight, classes, weights }, { rows, k, slot }, grid1d(rows * k, WG_ELEMENTWISE));
 }
 
 /** Weighted channel sums, ReLU (per slot, from `reluMask`), min–max normalisation: raw and norm [M, B, h, w]. */
@@ -97,13 +148,13 @@ export async function combineMaps(
 ): Promise<{ raw: Tensor; norm: Tensor }> {
   const [n, k, h, w] = A.shape;
   const [m, rows] = weights.shape;
-  const kern = await e.kernel({ name: 'cam_combine', code: combineCode, overrides: { WG: WG_REDUCE } });
+  const kern = await e.kernel(COMBINE, { overrides: { WG: WG_REDUCE } });
   const raw = e.empty([m, rows, h, w], 'maps:raw');
   const norm = e.empty([m, rows, h, w], 'maps:normalised');
   e.dispatch(
     kern,
-    [A, weights, raw, norm],
-    new Uniforms().u32(m * rows, rows, n, k, h * w, reluMask),
+    { A, weights, raw, norm },
+    { maps: m * rows, rows, n, k, z: h * w, relu_mask: reluMask },
     grid1d(m * rows, 1),
   );
   return { raw, norm };
@@ -115,9 +166,9 @@ export async function upsampleBilinear(e: Engine, src: Tensor, H: number, W: num
   const w = src.shape[src.rank - 1];
   const lead = src.shape.slice(0, -2);
   const dst = e.empty([...lead, H, W], `${src.label}:upsampled`);
-  const kern = await e.kernel({ name: 'upsample_bilinear', code: upsampleCode, overrides: { WG: WG_ELEMENTWISE } });
-  const u = new Uniforms().u32(dst.size, h, w, H, W).f32(h / H, w / W);
-  e.dispatch(kern, [src, dst], u, grid1d(dst.size, WG_ELEMENTWISE));
+  const kern = await e.kernel(UPSAMPLE, { overrides: { WG: WG_ELEMENTWISE } });
+  const u = { count: dst.size, h, w, H, W, scale_y: h / H, scale_x: w / W };
+  e.dispatch(kern, { src, dst }, u, grid1d(dst.size, WG_ELEMENTWISE));
   return dst;
 }
 
@@ -125,11 +176,11 @@ export async function upsampleBilinear(e: Engine, src: Tensor, H: number, W: num
 export async function guidedGradcam(e: Engine, cam: Tensor, slot: number, guided: Tensor): Promise<Tensor> {
   const [rows, c, H, W] = guided.shape;
   const out = e.empty(guided.shape, 'guided-gradcam');
-  const kern = await e.kernel({ name: 'guided_gradcam', code: guidedCode, overrides: { WG: WG_ELEMENTWISE } });
+  const kern = await e.kernel(GUIDED_GRADCAM, { overrides: { WG: WG_ELEMENTWISE } });
   e.dispatch(
     kern,
-    [cam, guided, out],
-    new Uniforms().u32(out.size, c, H * W, slot * rows * H * W),
+    { cam, guided, out },
+    { count: out.size, c, hw: H * W, cam_offset: slot * rows * H * W },
     grid1d(out.size, WG_ELEMENTWISE),
   );
   return out;

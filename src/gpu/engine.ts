@@ -7,7 +7,17 @@
  */
 import { acquireDevice, describeAdapter, type AdapterDescription, type DeviceRequest } from './device';
 import { GPUExecutionError, InvalidInputError, ResourceLimitError } from '../core/errors';
-import { KernelCache, type Kernel, type KernelSpec, type Uniforms } from './kernel';
+import { ShaderError } from '../core/errors';
+import {
+  KernelCache,
+  packParams,
+  type Kernel,
+  type KernelDef,
+  type ParamDecl,
+  type ParamLayout,
+  type ParamValues,
+  type Variant,
+} from './kernel';
 import { BufferPool } from './pool';
 import { Tensor, type Storage, type TensorOwner } from './tensor';
 import { checkShape, shapeStr, sizeOf, type Shape } from '../core/shape';
@@ -244,24 +254,40 @@ export class Engine implements TensorOwner {
 
   // ---------------------------------------------------------------- recording
 
-  kernel(spec: KernelSpec): Promise<Kernel> {
+  /** The compiled variant of a kernel (cached per engine). */
+  kernel<P extends ParamDecl, B extends string>(def: KernelDef<P, B>, variant: Variant = {}): Promise<Kernel<P, B>> {
     this.#checkAlive();
-    return this.kernels.get(spec);
+    return this.kernels.get(def, variant);
   }
 
   /**
-   * Record one dispatch. Binding 0 is the uniform struct when `uniforms` is given; the bindings
-   * follow in order (1, 2, …), else they start at 0.
+   * Record one dispatch. `bindings` names every binding of the kernel's definition (null for one
+   * this variant does not declare, e.g. a bias under `#if BIAS`); `params` gives every field of
+   * its Params struct.
    */
-  dispatch(kernel: Kernel, bindings: readonly Binding[], uniforms: Uniforms | null, groups: readonly number[]): void {
+  dispatch<P extends ParamDecl, B extends string>(
+    kernel: Kernel<P, B>,
+    bindings: { readonly [K in B]: Binding | null },
+    params: ParamValues<P>,
+    groups: readonly number[],
+  ): void {
     this.#checkAlive();
     const entries: GPUBindGroupEntry[] = [];
-    let b = 0;
-    if (uniforms) {
-      const { buffer, offset } = this.#uniform(uniforms);
-      entries.push({ binding: b++, resource: { buffer, offset, size: uniforms.byteLength } });
+    if (kernel.layout) {
+      const { buffer, offset } = this.#uniform(kernel.label, kernel.layout, params);
+      entries.push({ binding: kernel.paramsSlot, resource: { buffer, offset, size: kernel.layout.size } });
     }
-    for (const x of bindings) entries.push({ binding: b++, resource: { buffer: x instanceof Tensor ? x.buffer : x } });
+    const given = bindings as Readonly<Record<string, Binding | null>>;
+    for (const [name, slot] of kernel.slots) {
+      const x = given[name];
+      if (!x) throw new ShaderError(kernel.label, `binding '${name}' is declared by the shader but not given`);
+      entries.push({ binding: slot, resource: { buffer: x instanceof Tensor ? x.buffer : x } });
+    }
+    for (const [name, x] of Object.entries(given)) {
+      if (x && !kernel.slots.has(name)) {
+        throw new ShaderError(kernel.label, `binding '${name}' is given but this variant of the shader declares none`);
+      }
+    }
     const bindGroup = this.device.createBindGroup({
       label: kernel.label,
       layout: kernel.pipeline.getBindGroupLayout(0),
@@ -404,10 +430,14 @@ export class Engine implements TensorOwner {
     }
   }
 
-  #uniform(u: Uniforms): { buffer: GPUBuffer; offset: number } {
+  #uniform(
+    label: string,
+    layout: ParamLayout,
+    values: Readonly<Record<string, number | readonly number[]>>,
+  ): { buffer: GPUBuffer; offset: number } {
     const align = this.limits.minUniformBufferOffsetAlignment;
     let chunk = this.#uniformChunks.at(-1);
-    const need = u.byteLength;
+    const need = layout.size;
     let offset = chunk ? Math.ceil(chunk.used / align) * align : 0;
     if (!chunk || offset + need > UNIFORM_CHUNK) {
       this.#enc();
@@ -423,7 +453,7 @@ export class Engine implements TensorOwner {
       this.#uniformChunks.push(chunk);
       offset = 0;
     }
-    u.writeTo(chunk.data, offset);
+    packParams(label, layout, values, chunk.data, offset);
     chunk.used = offset + need;
     return { buffer: chunk.buffer, offset };
   }

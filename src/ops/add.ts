@@ -6,13 +6,21 @@
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
-import { Uniforms } from '../gpu/kernel';
+import { defineKernel } from '../gpu/kernel';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr, type Shape } from '../core/shape';
 import addCode from '../../shaders/add.wgsl?raw';
 import accumulateCode from '../../shaders/accumulate.wgsl?raw';
 
 const WG = 256; // matches `override WG` in add.wgsl and accumulate.wgsl
+
+const ADD = defineKernel({ name: 'add', code: addCode, params: { count: 'u32' }, bindings: ['a', 'b', 'y'] });
+const ACCUMULATE = defineKernel({
+  name: 'accumulate',
+  code: accumulateCode,
+  params: { count: 'u32' },
+  bindings: ['acc', 'g'],
+});
 
 function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
@@ -25,9 +33,9 @@ export async function addForward(e: Engine, a: Tensor, b: Tensor): Promise<Tenso
       `addForward: '${a.label}' ${shapeStr(a.shape)} and '${b.label}' ${shapeStr(b.shape)} must have the same shape`,
     );
   }
-  const k = await e.kernel({ name: 'add', code: addCode, overrides: { WG } });
+  const k = await e.kernel(ADD, { overrides: { WG } });
   const y = e.empty(a.shape, 'add');
-  e.dispatch(k, [a, b, y], new Uniforms().u32(a.size), grid1d(a.size, WG));
+  e.dispatch(k, { a, b, y }, { count: a.size }, grid1d(a.size, WG));
   return y;
 }
 
@@ -43,6 +51,6 @@ export async function accumulate(e: Engine, acc: Tensor, g: Tensor): Promise<voi
       `accumulate: '${acc.label}' and '${g.label}' share one buffer; accumulating a tensor into itself needs a copy first`,
     );
   }
-  const k = await e.kernel({ name: 'accumulate', code: accumulateCode, overrides: { WG } });
-  e.dispatch(k, [acc, g], new Uniforms().u32(acc.size), grid1d(acc.size, WG));
+  const k = await e.kernel(ACCUMULATE, { overrides: { WG } });
+  e.dispatch(k, { acc, g }, { count: acc.size }, grid1d(acc.size, WG));
 }

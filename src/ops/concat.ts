@@ -7,7 +7,7 @@
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
-import { Uniforms } from '../gpu/kernel';
+import { defineKernel, type ParamValues } from '../gpu/kernel';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr, sizeOf, type Shape } from '../core/shape';
 import forwardCode from '../../shaders/concat_forward.wgsl?raw';
@@ -15,6 +15,10 @@ import backwardCode from '../../shaders/concat_backward.wgsl?raw';
 import { targetsOf } from './util';
 
 const WG = 256; // matches `override WG` in both shaders
+
+const SLICE = { count: 'u32', cinner: 'u32', ctinner: 'u32', offinner: 'u32' } as const;
+const FORWARD = defineKernel({ name: 'concat_forward', code: forwardCode, params: SLICE, bindings: ['x', 'y'] });
+const BACKWARD = defineKernel({ name: 'concat_backward', code: backwardCode, params: SLICE, bindings: ['dy', 'dx'] });
 
 /** Axis in [1, rank) (negative counts from the end, as in ONNX). */
 function normAxis(axis: number, rank: number, what: string): number {
@@ -42,12 +46,12 @@ function concatShape(shapes: readonly Shape[], ax: number, what: string): Shape 
 }
 
 /** Per input: uniforms count, C·inner, Ctot·inner, Coff·inner (see the shaders' comments). */
-function slices(shapes: readonly Shape[], ax: number, outer: number): Uniforms[] {
+function slices(shapes: readonly Shape[], ax: number, outer: number): ParamValues<typeof SLICE>[] {
   const inner = sizeOf(shapes[0].slice(ax + 1));
   const ctot = shapes.reduce((n, s) => n + s[ax], 0);
   let coff = 0;
   return shapes.map((s) => {
-    const u = new Uniforms().u32(outer * s[ax] * inner, s[ax] * inner, ctot * inner, coff * inner);
+    const u = { count: outer * s[ax] * inner, cinner: s[ax] * inner, ctinner: ctot * inner, offinner: coff * inner };
     coff += s[ax];
     return u;
   });
@@ -59,11 +63,11 @@ export async function concatForward(e: Engine, xs: Tensor[], axis = 1): Promise<
   const ax = normAxis(axis, xs[0].rank, 'concatForward');
   const shapes = xs.map((x) => x.shape);
   const shape = concatShape(shapes, ax, 'concatForward');
-  const k = await e.kernel({ name: 'concat_forward', code: forwardCode, overrides: { WG } });
+  const k = await e.kernel(FORWARD, { overrides: { WG } });
   const y = e.empty(shape, 'concat');
   const outer = sizeOf(shape.slice(0, ax));
   slices(shapes, ax, outer).forEach((u, i) => {
-    e.dispatch(k, [xs[i], y], u, grid1d(xs[i].size, WG));
+    e.dispatch(k, { x: xs[i], y }, u, grid1d(xs[i].size, WG));
   });
   return y;
 }
@@ -77,13 +81,13 @@ export async function concatBackward(e: Engine, dy: Tensor, inputShapes: Shape[]
   const ax = normAxis(axis, inputShapes[0].length, 'concatBackward');
   const fwd = concatShape(inputShapes, ax, 'concatBackward');
   targetsOf(dy.shape, fwd, 'concatBackward');
-  const k = await e.kernel({ name: 'concat_backward', code: backwardCode, overrides: { WG } });
+  const k = await e.kernel(BACKWARD, { overrides: { WG } });
   const outer = sizeOf(dy.shape.slice(0, ax));
   return slices(inputShapes, ax, outer).map((u, i) => {
     const shape = [...dy.shape];
     shape[ax] = inputShapes[i][ax];
     const dx = e.empty(shape, `concat:dx${i}`);
-    e.dispatch(k, [dy, dx], u, grid1d(dx.size, WG));
+    e.dispatch(k, { dy, dx }, u, grid1d(dx.size, WG));
     return dx;
   });
 }

@@ -23,7 +23,7 @@
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
-import { Uniforms } from '../gpu/kernel';
+import { defineKernel } from '../gpu/kernel';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr, type Shape } from '../core/shape';
 import { conv2dOutputShape, type Conv2dParams } from '../reference/conv2d';
@@ -57,6 +57,95 @@ export interface Conv2dVariant {
 export const MAX_OW = 8;
 const WG = 64; // default `override WG` of the shaders
 const PACK_WG = 256; // `override WG` of conv2d_pack.wgsl
+
+/** The conv geometry at the head of the direct and gather kernels' Params (after `count`). */
+const GEOMETRY = {
+  Cin: 'u32',
+  H: 'u32',
+  W: 'u32',
+  Cout: 'u32',
+  OH: 'u32',
+  OW: 'u32',
+  KH: 'u32',
+  KW: 'u32',
+  sh: 'u32',
+  sw: 'u32',
+  pt: 'u32',
+  pl: 'u32',
+  dh: 'u32',
+  dw: 'u32',
+  cin_g: 'u32',
+  cout_g: 'u32',
+} as const;
+/** The packed-weight tile fields of the tiled kernels' Params. */
+const TILES = { cop4: 'u32', co_tiles: 'u32', co_tiles_all: 'u32', oh_tiles: 'u32', ow_tiles: 'u32' } as const;
+
+const DIRECT = defineKernel({
+  name: 'conv2d_forward',
+  code: forwardCode,
+  params: { count: 'u32', ...GEOMETRY, co_tiles: 'u32', co_tiles_all: 'u32', ow_tiles: 'u32' },
+  bindings: ['x', 'w', 'b', 'y'],
+});
+const TILED = defineKernel({
+  name: 'conv2d_forward_tiled',
+  code: forwardTiledCode,
+  params: {
+    count: 'u32',
+    ...GEOMETRY,
+    ...TILES,
+    YH: 'u32',
+    YW: 'u32',
+    ysh: 'u32',
+    ysw: 'u32',
+    yoh: 'u32',
+    yow: 'u32',
+  },
+  bindings: ['x', 'w', 'b', 'y'],
+});
+const TILED_3X3 = defineKernel({
+  name: 'conv2d_forward_3x3',
+  code: forward3x3Code,
+  params: {
+    count: 'u32',
+    Cin: 'u32',
+    H: 'u32',
+    W: 'u32',
+    Cout: 'u32',
+    OH: 'u32',
+    OW: 'u32',
+    pt: 'u32',
+    pl: 'u32',
+    cin_g: 'u32',
+    cout_g: 'u32',
+    ...TILES,
+  },
+  bindings: ['x', 'w', 'b', 'y'],
+});
+const GATHER = defineKernel({
+  name: 'conv2d_backward',
+  code: backwardCode,
+  params: { count: 'u32', ...GEOMETRY },
+  bindings: ['dy', 'w', 'dx'],
+});
+const PACK = defineKernel({
+  name: 'conv2d_pack',
+  code: packCode,
+  params: {
+    count: 'u32',
+    d1: 'u32',
+    d2: 'u32',
+    d3: 'u32',
+    d4: 'u32',
+    n4: 'u32',
+    base: 'i32',
+    s0: 'i32',
+    s1: 'i32',
+    s2: 'i32',
+    s3: 'i32',
+    s4: 'i32',
+  },
+  bindings: ['src', 'out'],
+});
 
 /** Per-engine kernel choice; see conv2dConfig. */
 export interface Conv2dConfig {
@@ -178,18 +267,10 @@ async function gather5(
   const out = e.empty(d, label);
   const vec4 = d[4] % 4 === 0;
   const count = vec4 ? out.size / 4 : out.size;
-  const k = await e.kernel({
-    name: 'conv2d_pack',
-    code: packCode,
-    defines: { VEC4: vec4 },
-    overrides: { WG: PACK_WG },
-  });
-  e.dispatch(
-    k,
-    [src, out],
-    new Uniforms().u32(count, d[1], d[2], d[3], d[4], n4).i32(base, ...s),
-    grid1d(count, PACK_WG),
-  );
+  const k = await e.kernel(PACK, { defines: { VEC4: vec4 }, overrides: { WG: PACK_WG } });
+  const [s0, s1, s2, s3, s4] = s;
+  const u = { count, d1: d[1], d2: d[2], d3: d[3], d4: d[4], n4, base, s0, s1, s2, s3, s4 };
+  e.dispatch(k, { src, out }, u, grid1d(count, PACK_WG));
   return out;
 }
 
@@ -307,29 +388,18 @@ export interface Conv2dForwardOptions {
   variant?: Conv2dVariant;
 }
 
-/** The scalar fields shared by both shaders' Params, after `count`, in declaration order. */
-function shapeUniforms(u: Uniforms, xShape: Shape, w: Shape, out: Shape, p: Conv2dParams): Uniforms {
+/**
+ * The GEOMETRY fields. Pads may be negative (a stride phase of the backward): u32 fields store
+ * them as two's-complement bits and the shaders read them back with i32().
+ */
+function geometry(xShape: Shape, w: Shape, out: Shape, p: Conv2dParams) {
   const [, Cin, H, W] = xShape;
-  const [Cout, CinG, KH, KW] = w;
+  const [Cout, cin_g, KH, KW] = w;
   const [, , OH, OW] = out;
-  return u.u32(
-    Cin,
-    H,
-    W,
-    Cout,
-    OH,
-    OW,
-    KH,
-    KW,
-    p.stride[0],
-    p.stride[1],
-    p.pads[0],
-    p.pads[1],
-    p.dilation[0],
-    p.dilation[1],
-    CinG,
-    Cout / p.groups,
-  );
+  const [sh, sw] = p.stride;
+  const [pt, pl] = p.pads;
+  const [dh, dw] = p.dilation;
+  return { Cin, H, W, Cout, OH, OW, KH, KW, sh, sw, pt, pl, dh, dw, cin_g, cout_g: Cout / p.groups };
 }
 
 /**
@@ -392,19 +462,19 @@ async function direct(
   const coTiles = Math.ceil(Cout / p.groups / v.co); // per group
   const owTiles = Math.ceil(OW / v.ow);
   const count = N * p.groups * coTiles * OH * owTiles;
-  const k = await e.kernel({
-    name: 'conv2d_forward',
-    code: forwardCode,
+  const k = await e.kernel(DIRECT, {
     defines: { CO4: v.co === 4, BIAS: b !== null, RELU: relu },
     overrides: { WG: v.wg, OWT: v.ow },
   });
   const y = e.empty(outShape, 'conv2d');
-  const u = shapeUniforms(new Uniforms().u32(count), x.shape, w.shape, outShape, p).u32(
-    coTiles,
-    p.groups * coTiles,
-    owTiles,
-  );
-  e.dispatch(k, b ? [x, w, b, y] : [x, w, y], u, grid1d(count, v.wg));
+  const u = {
+    count,
+    ...geometry(x.shape, w.shape, outShape, p),
+    co_tiles: coTiles,
+    co_tiles_all: p.groups * coTiles,
+    ow_tiles: owTiles,
+  };
+  e.dispatch(k, { x, w, b, y }, u, grid1d(count, v.wg));
   return y;
 }
 
@@ -435,7 +505,7 @@ async function tiled(
 ): Promise<Tensor> {
   const [N, Cout, OH, OW] = outShape;
   const [, Cin, H, W] = x.shape;
-  const [, CinG, KH, KW] = w.shape;
+  const [, CinG] = w.shape;
   const G = p.groups;
   const coutG = Cout / G;
   const coTiles = Math.ceil(coutG / v.co);
@@ -443,23 +513,39 @@ async function tiled(
   const owTiles = Math.ceil(OW / 4);
   const count = N * G * coTiles * ohTiles * owTiles;
   const is3 = v.kernel === '3x3';
-  const k = await e.kernel({
-    name: is3 ? 'conv2d_forward_3x3' : 'conv2d_forward_tiled',
-    code: is3 ? forward3x3Code : forwardTiledCode,
-    defines: { CO8: v.co === 8, BIAS: b !== null, RELU: relu },
-    overrides: { WG: v.wg },
-  });
+  const variant = { defines: { CO8: v.co === 8, BIAS: b !== null, RELU: relu }, overrides: { WG: v.wg } };
   if (place && is3) throw new Error('unreachable: only the tiled kernel places its output');
   const y = place?.y ?? e.empty(outShape, label);
-  const u = new Uniforms().u32(count, Cin, H, W, Cout, OH, OW);
-  if (is3) u.u32(p.pads[0], p.pads[1]);
-  else u.u32(KH, KW, p.stride[0], p.stride[1], p.pads[0], p.pads[1], p.dilation[0], p.dilation[1]);
-  u.u32(CinG, coutG, ceil4(coutG) / 4, coTiles, G * coTiles, ohTiles, owTiles);
-  if (!is3) {
+  const tiles = {
+    cin_g: CinG,
+    cout_g: coutG,
+    cop4: ceil4(coutG) / 4,
+    co_tiles: coTiles,
+    co_tiles_all: G * coTiles,
+    oh_tiles: ohTiles,
+    ow_tiles: owTiles,
+  };
+  const bindings = { x, w: w.data, b, y };
+  if (is3) {
+    const k = await e.kernel(TILED_3X3, variant);
+    const [pt, pl] = p.pads;
+    e.dispatch(k, bindings, { count, Cin, H, W, Cout, OH, OW, pt, pl, ...tiles }, grid1d(count, v.wg));
+  } else {
+    const k = await e.kernel(TILED, variant);
     const [, , YH, YW] = y.shape;
-    u.u32(YH, YW, place?.ysh ?? 1, place?.ysw ?? 1, place?.yoh ?? 0, place?.yow ?? 0);
+    const u = {
+      count,
+      ...geometry(x.shape, w.shape, outShape, p),
+      ...tiles,
+      YH,
+      YW,
+      ysh: place?.ysh ?? 1,
+      ysw: place?.ysw ?? 1,
+      yoh: place?.yoh ?? 0,
+      yow: place?.yow ?? 0,
+    };
+    e.dispatch(k, bindings, u, grid1d(count, v.wg));
   }
-  e.dispatch(k, b ? [x, w.data, b, y] : [x, w.data, y], u, grid1d(count, v.wg));
   return y;
 }
 
@@ -552,14 +638,9 @@ export async function conv2dBackward(
   const { t, temp } = await unpacked(e, w);
   try {
     const count = T * N * Cin * H * W;
-    const k = await e.kernel({ name: 'conv2d_backward', code: backwardCode, overrides: { WG: wg } });
+    const k = await e.kernel(GATHER, { overrides: { WG: wg } });
     const dx = e.empty(dxShape, 'conv2d:dx');
-    e.dispatch(
-      k,
-      [dy, t, dx],
-      shapeUniforms(new Uniforms().u32(count), inputShape, ws, outShape, p),
-      grid1d(count, wg),
-    );
+    e.dispatch(k, { dy, w: t, dx }, { count, ...geometry(inputShape, ws, outShape, p) }, grid1d(count, wg));
     return dx;
   } finally {
     if (temp) t.destroy();

@@ -6,7 +6,7 @@
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
 import { ShapeMismatchError } from '../core/errors';
-import { Uniforms } from '../gpu/kernel';
+import { defineKernel } from '../gpu/kernel';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr, type Shape } from '../core/shape';
 import forwardCode from '../../shaders/linear_forward.wgsl?raw';
@@ -14,6 +14,19 @@ import backwardCode from '../../shaders/linear_backward.wgsl?raw';
 import { expectRank } from './util';
 
 const WG = 256; // matches `override WG` in both shaders
+
+const FORWARD = defineKernel({
+  name: 'linear_forward',
+  code: forwardCode,
+  params: { count: 'u32', m: 'u32', k: 'u32' },
+  bindings: ['x', 'w', 'y', 'b'],
+});
+const BACKWARD = defineKernel({
+  name: 'linear_backward',
+  code: backwardCode,
+  params: { count: 'u32', m: 'u32', k: 'u32' },
+  bindings: ['dy', 'w', 'dx'],
+});
 
 /** [N, M] for x [N, K], w [M, K], b [M] or null. Throws ShapeMismatchError naming the shapes. */
 export function linearOutputShape(x: Shape, w: Shape, b: Shape | null): number[] {
@@ -36,10 +49,9 @@ export function linearOutputShape(x: Shape, w: Shape, b: Shape | null): number[]
 export async function linearForward(e: Engine, x: Tensor, w: Tensor, b: Tensor | null): Promise<Tensor> {
   const yShape = linearOutputShape(x.shape, w.shape, b ? b.shape : null);
   const [M, K] = w.shape;
-  const k = await e.kernel({ name: 'linear_forward', code: forwardCode, defines: { BIAS: !!b }, overrides: { WG } });
+  const k = await e.kernel(FORWARD, { defines: { BIAS: !!b }, overrides: { WG } });
   const y = e.empty(yShape, 'linear');
-  const bindings = b ? [x, w, y, b] : [x, w, y];
-  e.dispatch(k, bindings, new Uniforms().u32(y.size, M, K), grid1d(y.size, WG));
+  e.dispatch(k, { x, w, y, b }, { count: y.size, m: M, k: K }, grid1d(y.size, WG));
   return y;
 }
 
@@ -53,8 +65,8 @@ export async function linearBackward(e: Engine, dy: Tensor, w: Tensor): Promise<
       `linearBackward: gradient ${shapeStr(dy.shape)} does not match weight ${shapeStr(w.shape)}: expected [T·N, ${M}]`,
     );
   }
-  const k = await e.kernel({ name: 'linear_backward', code: backwardCode, overrides: { WG } });
+  const k = await e.kernel(BACKWARD, { overrides: { WG } });
   const dx = e.empty([dy.shape[0], K], 'linear:dx');
-  e.dispatch(k, [dy, w, dx], new Uniforms().u32(dx.size, M, K), grid1d(dx.size, WG));
+  e.dispatch(k, { dy, w, dx }, { count: dx.size, m: M, k: K }, grid1d(dx.size, WG));
   return dx;
 }

@@ -11,7 +11,7 @@
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
-import { Uniforms } from '../gpu/kernel';
+import { defineKernel } from '../gpu/kernel';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr, type Shape } from '../core/shape';
 import maxForwardCode from '../../shaders/maxpool2d_forward.wgsl?raw';
@@ -24,6 +24,64 @@ import gapBackwardCode from '../../shaders/globalavgpool_backward.wgsl?raw';
 import { expectRank, targetsOf } from './util';
 
 const WG = 256; // matches `override WG` of every pool shader but globalavgpool_forward
+
+/** Window geometry, shared by the pool shaders' Params (pads: top, left, and for avg pool bottom, right). */
+const WINDOW = {
+  h: 'u32',
+  w: 'u32',
+  oh: 'u32',
+  ow: 'u32',
+  kh: 'i32',
+  kw: 'i32',
+  sh: 'i32',
+  sw: 'i32',
+  pt: 'i32',
+  pl: 'i32',
+} as const;
+const AVG_WINDOW = { ...WINDOW, pb: 'i32', pr: 'i32' } as const;
+
+const MAX_FORWARD = defineKernel({
+  name: 'maxpool2d_forward',
+  code: maxForwardCode,
+  params: { count: 'u32', ...WINDOW },
+  bindings: ['x', 'y'],
+});
+const MAX_BACKWARD = defineKernel({
+  name: 'maxpool2d_backward',
+  code: maxBackwardCode,
+  params: { count: 'u32', xplanes: 'u32', ...WINDOW },
+  bindings: ['dy', 'x', 'dx'],
+});
+const MAX_BACKWARD_WINDOWS = defineKernel({
+  name: 'maxpool2d_backward_windows',
+  code: maxBackwardWindowsCode,
+  params: { count: 'u32', xplanes: 'u32', t: 'u32', ...WINDOW },
+  bindings: ['dy', 'x', 'dx'],
+});
+const AVG_FORWARD = defineKernel({
+  name: 'avgpool2d_forward',
+  code: avgForwardCode,
+  params: { count: 'u32', ...AVG_WINDOW },
+  bindings: ['x', 'y'],
+});
+const AVG_BACKWARD = defineKernel({
+  name: 'avgpool2d_backward',
+  code: avgBackwardCode,
+  params: { count: 'u32', ...AVG_WINDOW },
+  bindings: ['dy', 'dx'],
+});
+const GAP_FORWARD = defineKernel({
+  name: 'globalavgpool_forward',
+  code: gapForwardCode,
+  params: { planes: 'u32', hw: 'u32' },
+  bindings: ['x', 'y'],
+});
+const GAP_BACKWARD = defineKernel({
+  name: 'globalavgpool_backward',
+  code: gapBackwardCode,
+  params: { count: 'u32', hw: 'u32' },
+  bindings: ['dy', 'dx'],
+});
 
 export interface Pool2dParams {
   kernel: [number, number];
@@ -118,21 +176,21 @@ function backwardShapes(
   return { yShape, dxShape: [dy[0], inputShape[1], inputShape[2], inputShape[3]] };
 }
 
-/** The uniform fields the pool shaders share, in their Params order after count (and xplanes). */
-function geometry(u: Uniforms, inputShape: Shape, yShape: Shape, p: Pool2dParams, bottomRight: boolean): Uniforms {
-  u.u32(inputShape[2], inputShape[3], yShape[2], yShape[3]);
-  u.i32(p.kernel[0], p.kernel[1], p.stride[0], p.stride[1], p.pads[0], p.pads[1]);
-  if (bottomRight) u.i32(p.pads[2], p.pads[3]);
-  return u;
+/** The window geometry fields of the pool shaders' Params. */
+function windowParams(inputShape: Shape, yShape: Shape, p: Pool2dParams) {
+  const [kh, kw] = p.kernel;
+  const [sh, sw] = p.stride;
+  const [pt, pl, pb, pr] = p.pads;
+  return { h: inputShape[2], w: inputShape[3], oh: yShape[2], ow: yShape[3], kh, kw, sh, sw, pt, pl, pb, pr };
 }
 
 /** x: [N, C, H, W] → [N, C, OH, OW], the maximum of each window (padding never wins). */
 export async function maxPool2dForward(e: Engine, x: Tensor, p: Pool2dParams): Promise<Tensor> {
   const yShape = pool2dOutputShape(x.shape, p);
-  const k = await e.kernel({ name: 'maxpool2d_forward', code: maxForwardCode, overrides: { WG } });
+  const k = await e.kernel(MAX_FORWARD, { overrides: { WG } });
   const y = e.empty(yShape, 'maxpool');
   const count = y.size;
-  e.dispatch(k, [x, y], geometry(new Uniforms().u32(count), x.shape, yShape, p, false), grid1d(count, WG));
+  e.dispatch(k, { x, y }, { count, ...windowParams(x.shape, yShape, p) }, grid1d(count, WG));
   return y;
 }
 
@@ -165,12 +223,12 @@ export async function maxPool2dBackward(
       p.pads.every((v) => v === 0) &&
       OH * p.kernel[0] === H &&
       OW * p.kernel[1] === W;
-    const k = await e.kernel({ name: 'maxpool2d_backward_windows', code: maxBackwardWindowsCode, overrides: { WG } });
+    const k = await e.kernel(MAX_BACKWARD_WINDOWS, { overrides: { WG } });
     const dx = covered ? e.empty(dxShape, 'maxpool:dx') : e.zeros(dxShape, 'maxpool:dx');
     const xplanes = x.shape[0] * x.shape[1];
     const count = xplanes * OH * OW;
-    const u = geometry(new Uniforms().u32(count, xplanes, dy.shape[0] / x.shape[0]), x.shape, yShape, p, false);
-    e.dispatch(k, [dy, x, dx], u, grid1d(count, WG));
+    const t = dy.shape[0] / x.shape[0];
+    e.dispatch(k, { dy, x, dx }, { count, xplanes, t, ...windowParams(x.shape, yShape, p) }, grid1d(count, WG));
     return dx;
   }
   if (kernel !== 'argmax' && kernel !== 'gather') {
@@ -179,30 +237,16 @@ export async function maxPool2dBackward(
   // 'argmax': each window's argmax once, for all targets; the gather then reads it.
   let argmax: Tensor | null = null;
   if (kernel === 'argmax') {
-    const fk = await e.kernel({
-      name: 'maxpool2d_forward',
-      code: maxForwardCode,
-      defines: { ARGMAX: true },
-      overrides: { WG },
-    });
+    const fk = await e.kernel(MAX_FORWARD, { defines: { ARGMAX: true }, overrides: { WG } });
     argmax = e.empty(yShape, 'maxpool:argmax');
-    e.dispatch(
-      fk,
-      [x, argmax],
-      geometry(new Uniforms().u32(argmax.size), x.shape, yShape, p, false),
-      grid1d(argmax.size, WG),
-    );
+    const count = argmax.size;
+    e.dispatch(fk, { x, y: argmax }, { count, ...windowParams(x.shape, yShape, p) }, grid1d(count, WG));
   }
-  const k = await e.kernel({
-    name: 'maxpool2d_backward',
-    code: maxBackwardCode,
-    defines: { ARGMAX: kernel === 'argmax' },
-    overrides: { WG },
-  });
+  const k = await e.kernel(MAX_BACKWARD, { defines: { ARGMAX: kernel === 'argmax' }, overrides: { WG } });
   const dx = e.empty(dxShape, 'maxpool:dx');
   const count = dx.size;
-  const u = geometry(new Uniforms().u32(count, x.shape[0] * x.shape[1]), x.shape, yShape, p, false);
-  e.dispatch(k, [dy, argmax ?? x, dx], u, grid1d(count, WG));
+  const u = { count, xplanes: x.shape[0] * x.shape[1], ...windowParams(x.shape, yShape, p) };
+  e.dispatch(k, { dy, x: argmax ?? x, dx }, u, grid1d(count, WG));
   argmax?.destroy(); // its buffer returns to the pool; work recorded after this runs after the gather
   return dx;
 }
@@ -220,15 +264,10 @@ export interface MaxPoolBackwardOptions {
 /** x: [N, C, H, W] → [N, C, OH, OW], window sums / divisor (see Pool2dParams.countIncludePad). */
 export async function avgPool2dForward(e: Engine, x: Tensor, p: Pool2dParams): Promise<Tensor> {
   const yShape = pool2dOutputShape(x.shape, p);
-  const k = await e.kernel({
-    name: 'avgpool2d_forward',
-    code: avgForwardCode,
-    defines: { COUNT_INCLUDE_PAD: p.countIncludePad },
-    overrides: { WG },
-  });
+  const k = await e.kernel(AVG_FORWARD, { defines: { COUNT_INCLUDE_PAD: p.countIncludePad }, overrides: { WG } });
   const y = e.empty(yShape, 'avgpool');
   const count = y.size;
-  e.dispatch(k, [x, y], geometry(new Uniforms().u32(count), x.shape, yShape, p, true), grid1d(count, WG));
+  e.dispatch(k, { x, y }, { count, ...windowParams(x.shape, yShape, p) }, grid1d(count, WG));
   return y;
 }
 
@@ -238,15 +277,10 @@ export async function avgPool2dForward(e: Engine, x: Tensor, p: Pool2dParams): P
  */
 export async function avgPool2dBackward(e: Engine, dy: Tensor, p: Pool2dParams, inputShape: Shape): Promise<Tensor> {
   const { yShape, dxShape } = backwardShapes(dy.shape, inputShape, p, 'avgPool2dBackward');
-  const k = await e.kernel({
-    name: 'avgpool2d_backward',
-    code: avgBackwardCode,
-    defines: { COUNT_INCLUDE_PAD: p.countIncludePad },
-    overrides: { WG },
-  });
+  const k = await e.kernel(AVG_BACKWARD, { defines: { COUNT_INCLUDE_PAD: p.countIncludePad }, overrides: { WG } });
   const dx = e.empty(dxShape, 'avgpool:dx');
   const count = dx.size;
-  e.dispatch(k, [dy, dx], geometry(new Uniforms().u32(count), inputShape, yShape, p, true), grid1d(count, WG));
+  e.dispatch(k, { dy, dx }, { count, ...windowParams(inputShape, yShape, p) }, grid1d(count, WG));
   return dx;
 }
 
@@ -263,9 +297,9 @@ export async function globalAvgPoolForward(e: Engine, x: Tensor): Promise<Tensor
   expectRank(x.shape, 4, 'globalAvgPoolForward input');
   const [N, C, H, W] = x.shape;
   const wg = gapWorkgroup(e);
-  const k = await e.kernel({ name: 'globalavgpool_forward', code: gapForwardCode, overrides: { WG: wg } });
+  const k = await e.kernel(GAP_FORWARD, { overrides: { WG: wg } });
   const y = e.empty([N, C, 1, 1], 'globalavgpool');
-  e.dispatch(k, [x, y], new Uniforms().u32(N * C, H * W), grid1d(N * C * wg, wg));
+  e.dispatch(k, { x, y }, { planes: N * C, hw: H * W }, grid1d(N * C * wg, wg));
   return y;
 }
 
@@ -274,8 +308,8 @@ export async function globalAvgPoolBackward(e: Engine, dy: Tensor, inputShape: S
   expectRank(inputShape, 4, 'globalAvgPoolBackward input shape');
   const [N, C, H, W] = inputShape;
   targetsOf(dy.shape, [N, C, 1, 1], 'globalAvgPoolBackward');
-  const k = await e.kernel({ name: 'globalavgpool_backward', code: gapBackwardCode, overrides: { WG } });
+  const k = await e.kernel(GAP_BACKWARD, { overrides: { WG } });
   const dx = e.empty([dy.shape[0], C, H, W], 'globalavgpool:dx');
-  e.dispatch(k, [dy, dx], new Uniforms().u32(dx.size, H * W), grid1d(dx.size, WG));
+  e.dispatch(k, { dy, dx }, { count: dx.size, hw: H * W }, grid1d(dx.size, WG));
   return dx;
 }

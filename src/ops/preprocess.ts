@@ -5,7 +5,7 @@
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError } from '../core/errors';
-import { Uniforms } from '../gpu/kernel';
+import { defineKernel } from '../gpu/kernel';
 import type { Tensor } from '../gpu/tensor';
 import code from '../../shaders/preprocess_image.wgsl?raw';
 
@@ -70,6 +70,28 @@ export function checkImage(image: ImageInput, opts: PreprocessOptions): void {
   }
 }
 
+const PREPROCESS = defineKernel({
+  name: 'preprocess_image',
+  code,
+  params: {
+    src_w: 'u32',
+    src_h: 'u32',
+    H: 'u32',
+    W: 'u32',
+    x0: 'f32',
+    y0: 'f32',
+    sx: 'f32',
+    sy: 'f32',
+    mean_r: 'f32',
+    mean_g: 'f32',
+    mean_b: 'f32',
+    std_r: 'f32',
+    std_g: 'f32',
+    std_b: 'f32',
+  },
+  bindings: ['src', 'dst'],
+});
+
 /** Returns the model input [1, 3, H, W]. */
 export async function preprocessImage(e: Engine, image: ImageInput, opts: PreprocessOptions): Promise<Tensor> {
   checkImage(image, opts);
@@ -77,12 +99,29 @@ export async function preprocessImage(e: Engine, image: ImageInput, opts: Prepro
   const mean = opts.mean ?? [0, 0, 0];
   const std = opts.std ?? [1, 1, 1];
   const r = fitRegion(image.width, image.height, H, W, opts.fit ?? 'stretch');
-  const kern = await e.kernel({ name: 'preprocess_image', code, overrides: { WG } });
+  const kern = await e.kernel(PREPROCESS, { overrides: { WG } });
   const bytes = image.data;
   const src = e.uploadBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'image:rgba');
   const out = e.empty([1, 3, H, W], 'image');
-  const u = new Uniforms().u32(image.width, image.height, H, W).f32(r.x0, r.y0, r.w / W, r.h / H, ...mean, ...std);
-  e.dispatch(kern, [src, out], u, grid1d(H * W, WG));
+  const [mean_r, mean_g, mean_b] = mean;
+  const [std_r, std_g, std_b] = std;
+  const u = {
+    src_w: image.width,
+    src_h: image.height,
+    H,
+    W,
+    x0: r.x0,
+    y0: r.y0,
+    sx: r.w / W,
+    sy: r.h / H,
+    mean_r,
+    mean_g,
+    mean_b,
+    std_r,
+    std_g,
+    std_b,
+  };
+  e.dispatch(kern, { src, dst: out }, u, grid1d(H * W, WG));
   src.destroy(); // recorded; a later reuse of the pooled buffer is ordered after this dispatch
   return out;
 }

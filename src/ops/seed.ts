@@ -6,11 +6,18 @@
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError } from '../core/errors';
-import { Uniforms } from '../gpu/kernel';
+import { defineKernel } from '../gpu/kernel';
 import type { Tensor } from '../gpu/tensor';
 import seedCode from '../../shaders/seed_onehot.wgsl?raw';
 
 const WG = 256; // matches `override WG` in seed_onehot.wgsl
+
+const SEED = defineKernel({
+  name: 'seed_onehot',
+  code: seedCode,
+  params: { rows: 'u32', k: 'u32', sign: 'f32' },
+  bindings: ['classes', 'seeds'],
+});
 
 /**
  * Seeds [B, K] from class ids already on the GPU: `rowClasses` is [B] float32 (exact integers),
@@ -18,9 +25,9 @@ const WG = 256; // matches `override WG` in seed_onehot.wgsl
  */
 export async function seedFromClasses(e: Engine, rowClasses: Tensor, k: number, sign: 1 | -1 = 1): Promise<Tensor> {
   const rows = rowClasses.size;
-  const kern = await e.kernel({ name: 'seed_onehot', code: seedCode, overrides: { WG } });
+  const kern = await e.kernel(SEED, { overrides: { WG } });
   const seeds = e.empty([rows, k], 'seeds');
-  e.dispatch(kern, [rowClasses, seeds], new Uniforms().u32(rows, k).f32(sign), grid1d(rows * k, WG));
+  e.dispatch(kern, { classes: rowClasses, seeds }, { rows, k, sign }, grid1d(rows * k, WG));
   return seeds;
 }
 

@@ -5,11 +5,24 @@
  */
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
-import { Uniforms } from '../gpu/kernel';
+import { defineKernel } from '../gpu/kernel';
 import type { Tensor } from '../gpu/tensor';
 import forwardCode from '../../shaders/softmax_forward.wgsl?raw';
 import backwardCode from '../../shaders/softmax_backward.wgsl?raw';
 import { expectRank, targetsOf } from './util';
+
+const FORWARD = defineKernel({
+  name: 'softmax_forward',
+  code: forwardCode,
+  params: { rows: 'u32', k: 'u32' },
+  bindings: ['x', 'y'],
+});
+const BACKWARD = defineKernel({
+  name: 'softmax_backward',
+  code: backwardCode,
+  params: { rows: 'u32', yrows: 'u32', k: 'u32' },
+  bindings: ['dy', 'y', 'dx'],
+});
 
 /**
  * Workgroup size (the shaders' `override WG`, a power of two): the smallest power of two ≥ K
@@ -24,9 +37,9 @@ export async function softmaxForward(e: Engine, x: Tensor): Promise<Tensor> {
   expectRank(x.shape, 2, 'softmaxForward');
   const [n, k] = x.shape;
   const WG = wgFor(k);
-  const kern = await e.kernel({ name: 'softmax_forward', code: forwardCode, overrides: { WG } });
+  const kern = await e.kernel(FORWARD, { overrides: { WG } });
   const y = e.empty(x.shape, 'softmax');
-  e.dispatch(kern, [x, y], new Uniforms().u32(n, k), grid1d(n, 1));
+  e.dispatch(kern, { x, y }, { rows: n, k }, grid1d(n, 1));
   return y;
 }
 
@@ -36,8 +49,8 @@ export async function softmaxBackward(e: Engine, dy: Tensor, y: Tensor): Promise
   targetsOf(dy.shape, y.shape, 'softmaxBackward');
   const [rows, k] = dy.shape;
   const WG = wgFor(k);
-  const kern = await e.kernel({ name: 'softmax_backward', code: backwardCode, overrides: { WG } });
+  const kern = await e.kernel(BACKWARD, { overrides: { WG } });
   const dx = e.empty(dy.shape, 'softmax:dx');
-  e.dispatch(kern, [dy, y, dx], new Uniforms().u32(rows, y.shape[0], k), grid1d(rows, 1));
+  e.dispatch(kern, { dy, y, dx }, { rows, yrows: y.shape[0], k }, grid1d(rows, 1));
   return dx;
 }

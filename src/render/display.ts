@@ -9,7 +9,7 @@
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
-import { Uniforms } from '../gpu/kernel';
+import { defineKernel } from '../gpu/kernel';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr } from '../core/shape';
 import normalizeCode from '../../shaders/normalize_channels.wgsl?raw';
@@ -18,6 +18,25 @@ import guidedCode from '../../shaders/guided_rgb.wgsl?raw';
 
 const WG_REDUCE = 64; // `override WG` of normalize_channels.wgsl and gradcampp_alpha.wgsl
 const WG_RGB = 256; // `override WG` of guided_rgb.wgsl
+
+const NORMALIZE = defineKernel({
+  name: 'normalize_channels',
+  code: normalizeCode,
+  params: { count: 'u32', k: 'u32', z: 'u32', base: 'u32', mode: 'u32' },
+  bindings: ['src', 'ids', 'out'],
+});
+const ALPHA = defineKernel({
+  name: 'gradcampp_alpha',
+  code: alphaCode,
+  params: { count: 'u32', k: 'u32', z: 'u32', a_base: 'u32', g_base: 'u32' },
+  bindings: ['A', 'G', 'ids', 'out'],
+});
+const GUIDED_RGB = defineKernel({
+  name: 'guided_rgb',
+  code: guidedCode,
+  params: { height: 'u32', width: 'u32', row_stride: 'u32', offset: 'u32' },
+  bindings: ['maps', 'rgba'],
+});
 
 /** 'minmax': (v − min)/(max − min) per channel; 'signed': 0.5 + 0.5·v/max|v| (zero at the middle). */
 export type ChannelScale = 'minmax' | 'signed';
@@ -61,13 +80,13 @@ export async function normalizeChannels(
     throw new InvalidInputError(`normalizeChannels: scale '${opts.scale}' is not 'minmax' or 'signed'`);
   }
   const z = h * w;
-  const kern = await e.kernel({ name: 'normalize_channels', code: normalizeCode, overrides: { WG: WG_REDUCE } });
+  const kern = await e.kernel(NORMALIZE, { overrides: { WG: WG_REDUCE } });
   const idt = e.upload(ids, [ids.length], 'channel-ids');
   const out = e.empty([ids.length, h, w], `${src.label}:channels`);
   e.dispatch(
     kern,
-    [src, idt, out],
-    new Uniforms().u32(ids.length, K, z, row * K * z, opts.scale === 'minmax' ? 0 : 1),
+    { src, ids: idt, out },
+    { count: ids.length, k: K, z, base: row * K * z, mode: opts.scale === 'minmax' ? 0 : 1 },
     grid1d(ids.length, 1),
   );
   idt.destroy(); // recorded; a reuse of the pooled buffer is ordered after this dispatch
@@ -96,13 +115,13 @@ export async function gradcamppAlpha(
   checkIds(ids, K, 'gradcamppAlpha');
   checkRow(row, B, 'gradcamppAlpha');
   const z = h * w;
-  const kern = await e.kernel({ name: 'gradcampp_alpha', code: alphaCode, overrides: { WG: WG_REDUCE } });
+  const kern = await e.kernel(ALPHA, { overrides: { WG: WG_REDUCE } });
   const idt = e.upload(ids, [ids.length], 'channel-ids');
   const out = e.empty([ids.length, h, w], 'gradcam++:alpha');
   e.dispatch(
     kern,
-    [A, G, idt, out],
-    new Uniforms().u32(ids.length, K, z, (row % N) * K * z, row * K * z),
+    { A, G, ids: idt, out },
+    { count: ids.length, k: K, z, a_base: (row % N) * K * z, g_base: row * K * z },
     grid1d(ids.length, 1),
   );
   idt.destroy();
@@ -132,8 +151,9 @@ export async function guidedRGBA(
   if (!Number.isInteger(rowStride) || rowStride < W) {
     throw new InvalidInputError(`guidedRGBA: rowStride must be an integer ≥ W = ${W}, got ${rowStride}`);
   }
-  const kern = await e.kernel({ name: 'guided_rgb', code: guidedCode, overrides: { WG: WG_RGB } });
+  const kern = await e.kernel(GUIDED_RGB, { overrides: { WG: WG_RGB } });
   const rgba = e.empty([H, rowStride], 'guided:rgba');
-  e.dispatch(kern, [maps, rgba], new Uniforms().u32(H, W, rowStride, target * 3 * H * W), [1, 1, 1]);
+  const u = { height: H, width: W, row_stride: rowStride, offset: target * 3 * H * W };
+  e.dispatch(kern, { maps, rgba }, u, [1, 1, 1]);
   return rgba;
 }

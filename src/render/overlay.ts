@@ -7,13 +7,20 @@
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
-import { Uniforms } from '../gpu/kernel';
+import { defineKernel } from '../gpu/kernel';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr } from '../core/shape';
 import overlayCode from '../../shaders/overlay.wgsl?raw';
 import { checkColormap, colormapLUT, type ColormapName } from './colormaps';
 
 const WG = 256; // matches `override WG` in overlay.wgsl
+
+const OVERLAY = defineKernel({
+  name: 'overlay',
+  code: overlayCode,
+  params: { height: 'u32', width: 'u32', row_stride: 'u32', opacity: 'f32', map_offset: 'u32' },
+  bindings: ['attr', 'lut', 'rgba', 'img'],
+});
 
 export interface OverlayOptions {
   /** One of COLORMAPS. */
@@ -65,17 +72,13 @@ export async function overlay(e: Engine, map: Tensor, image: Tensor | null, opts
     throw new InvalidInputError(`overlay: rowStride must be an integer ≥ W = ${W}, got ${rowStride}`);
   }
 
-  const k = await e.kernel({ name: 'overlay', code: overlayCode, defines: { IMAGE: !!image }, overrides: { WG } });
+  const k = await e.kernel(OVERLAY, { defines: { IMAGE: !!image }, overrides: { WG } });
   const lut = lutBuffer(e, cm);
   const rgba = e.empty([H, rowStride], 'overlay:rgba');
-  const bindings = image ? [map, lut, rgba, image] : [map, lut, rgba];
   e.dispatch(
     k,
-    bindings,
-    new Uniforms()
-      .u32(H, W, rowStride)
-      .f32(opacity)
-      .u32(target * H * W),
+    { attr: map, lut, rgba, img: image },
+    { height: H, width: W, row_stride: rowStride, opacity, map_offset: target * H * W },
     grid1d(H * rowStride, WG),
   );
   return rgba;
