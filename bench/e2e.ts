@@ -6,7 +6,7 @@
  * work runs at all).
  */
 import type { Engine } from '../src/gpu/engine';
-import { METHODS, type Method } from '../src/attribution/explain';
+import { METHODS, type Method, explain } from '../src/attribution/explain';
 import { Model } from '../src/model/model';
 import type { Graph } from '../src/model/graph';
 import type { GraphSpec } from '../src/model/spec';
@@ -142,7 +142,7 @@ export async function endToEnd(
       tracked(async () => {
         const acts = await model.forward(x);
         await acts.output.read();
-        return () => acts.dispose();
+        return () => acts.destroy();
       }),
       opts,
     );
@@ -151,9 +151,9 @@ export async function endToEnd(
     const gc = await measure(
       e,
       tracked(async () => {
-        const r = await model.explain(x, { methods: ['gradcam'], targets: { topK: 1 } });
+        const r = await explain(model, x, { methods: ['gradcam'], targets: { topK: 1 } });
         await r.maps.gradcam!.input.read();
-        return () => r.dispose();
+        return () => r.destroy();
       }),
       opts,
     );
@@ -162,9 +162,9 @@ export async function endToEnd(
     const all = await measure(
       e,
       tracked(async () => {
-        const r = await model.explain(x, { methods, targets: { topK } });
+        const r = await explain(model, x, { methods, targets: { topK } });
         await r.classes.read();
-        return () => r.dispose();
+        return () => r.destroy();
       }),
       opts,
     );
@@ -212,7 +212,7 @@ async function tfjsPart(
     const checked = cfg.tfAll ? methods : (['gradcam'] as Method[]);
     const k = cfg.tfAll ? topK : 1;
     const xe = e.upload(data, res.input, 'image');
-    const ex = await model.explain(xe, { methods: checked, targets: { topK: k } }).finally(() => xe.destroy());
+    const ex = await explain(model, xe, { methods: checked, targets: { topK: k } }).finally(() => xe.destroy());
     const ours: Record<string, Float32Array> = {};
     const oursClasses = (await ex.readClasses())[0];
     const oursLogits = await ex.scores.read();
@@ -220,7 +220,7 @@ async function tfjsPart(
       const v = await ex.maps[m]!.input.read();
       ours[m] = m.startsWith('guided') ? toNHWC(v, k, C, H, W) : v;
     }
-    ex.dispose();
+    ex.destroy();
     const theirs = cfg.tfAll
       ? await tfAllMethods(net, xt, layer, topK, camLinear)
       : {

@@ -11,14 +11,12 @@ import {
   conv2dBackward,
   conv2dConfig,
   conv2dForward,
-  conv2dOutputShape,
   conv2dPackWeights,
-  conv2dParams,
   defaultConv2dVariant,
   type Conv2dBackwardOptions,
-  type Conv2dParams,
   type Conv2dVariant,
 } from '../src/ops/conv2d';
+import { conv2dOutputShape, conv2dParams, type Conv2dParams } from '../src/defs/conv2d';
 import { linearBackward, linearForward } from '../src/ops/linear';
 import { measure, type Measured } from './measure';
 import { benchRandn } from './nets';

@@ -11,7 +11,7 @@
  *   tiny       a 3×16×16 two-conv network for the smoke run.
  */
 import type { GraphSpec, NodeSpec, WeightSpec } from '../src/model/spec';
-import { conv2dOutputShape, conv2dParams } from '../src/ops/conv2d';
+import { conv2dOutputShape } from '../src/defs/conv2d';
 import { Graph } from '../src/model/graph';
 
 /** mulberry32 + Box–Muller: the same data in Node and in the page. */
@@ -121,7 +121,7 @@ export function forwardFlops(spec: GraphSpec): number {
   for (const node of g.nodes) {
     if (node.op === 'conv2d') {
       const w = node.weights!.weight.shape;
-      const out = conv2dOutputShape(g.shape(node.inputs[0]), w, conv2dParams(node.conv));
+      const out = conv2dOutputShape(g.shape(node.inputs[0]), w, node.params);
       f += 2 * out[1] * out[2] * out[3] * w[1] * w[2] * w[3];
     } else if (node.op === 'linear') {
       const w = node.weights!.weight.shape;

@@ -30,13 +30,13 @@ export class TfNet {
     readonly tf: Tf,
     spec: GraphSpec,
   ) {
-    this.graph = new Graph({ ...spec, nodes: spec.nodes.map((n) => ({ ...n })) });
+    this.graph = new Graph(spec);
     for (const node of this.graph.nodes) {
       const ws = node.weights;
       if (!ws) continue;
       if (node.op === 'conv2d') {
         const [cout, cinG, kh, kw] = ws.weight.shape;
-        const g = node.conv!.groups;
+        const g = node.params.groups;
         const w = tf.tensor4d(Float32Array.from(ws.weight.data), [cout, cinG, kh, kw]);
         if (g === 1) {
           this.#w.set(`${node.name}.filter`, tf.keep(w.transpose([2, 3, 1, 0]))); // HWIO
@@ -92,7 +92,7 @@ export class TfNet {
       let y: T;
       switch (node.op) {
         case 'conv2d': {
-          const p = node.conv!;
+          const p = node.params;
           const pad: [[number, number], [number, number], [number, number], [number, number]] = [
             [0, 0],
             [p.pads[0], p.pads[2]],
@@ -112,7 +112,7 @@ export class TfNet {
           y = guided ? this.#guidedRelu(x) : tf.relu(x);
           break;
         case 'maxpool2d': {
-          const p = node.pool!;
+          const p = node.params;
           if (p.ceilMode || new Set(p.pads).size > 1)
             throw new Error(`TF.js comparison: pool '${node.name}' attributes`);
           y = tf.maxPool(x as TF.Tensor4D, p.kernel, p.stride, p.pads[0]);

@@ -5,10 +5,11 @@
  * level of the next run, which reads the latest state when it starts (latest wins), so dragging
  * an item never queues up stale runs.
  */
-import { METHODS, type Explanation, type Method } from '../src/attribution/explain';
+import { METHODS, type Explanation, type Method, explain } from '../src/attribution/explain';
 import type { Engine } from '../src/gpu/engine';
 import type { Tensor } from '../src/gpu/tensor';
-import { preprocessImage, type Fit } from '../src/ops/preprocess';
+import type { Fit } from '../src/core/image';
+import { preprocessImage } from '../src/ops/preprocess';
 import type { ColormapName } from '../src/render/colormaps';
 import type { ImageSource, RGBAImage } from './images';
 import type { DemoModel, LayerInfo } from './models';
@@ -177,7 +178,7 @@ export class App {
       e.stage('preprocess');
       x = await preprocessImage(e, image, { size: m.size, mean: m.mean, std: m.std, fit });
       display = await preprocessImage(e, image, { size: m.size, fit });
-      explanation = await m.model.explain(x, {
+      explanation = await explain(m.model, x, {
         methods,
         layer: layer.name,
         targets: pinned !== null && pinned < m.labels.length ? [pinned] : { topK: 1 },
@@ -209,13 +210,13 @@ export class App {
       };
       const prev = this.last;
       this.last = result;
-      if (prev) disposeRun(prev);
+      if (prev) destroyRun(prev);
       this.runs++;
       return result;
     } catch (err) {
       x?.destroy();
       display?.destroy();
-      explanation?.dispose();
+      explanation?.destroy();
       throw err;
     }
   }
@@ -234,7 +235,7 @@ export class App {
   async setModel(m: DemoModel): Promise<void> {
     await this.gpu(async () => {
       const old = this.model;
-      if (this.last) disposeRun(this.last);
+      if (this.last) destroyRun(this.last);
       this.last = null;
       this.model = m;
       this.settings.layer = null;
@@ -250,8 +251,8 @@ export class App {
   }
 }
 
-export function disposeRun(r: RunResult): void {
+export function destroyRun(r: RunResult): void {
   r.x.destroy();
   r.display.destroy();
-  r.explanation.dispose();
+  r.explanation.destroy();
 }

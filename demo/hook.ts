@@ -5,7 +5,7 @@
  * that touches the GPU goes through the app's queue, so it never interleaves with a run.
  */
 import type { Method } from '../src/attribution/explain';
-import type { Fit } from '../src/ops/preprocess';
+import type { Fit } from '../src/core/image';
 import type { App } from './app';
 import type { BackgroundKind } from './background';
 import type { ImagePanel } from './views/image-panel';

@@ -2,7 +2,7 @@
  * Images as the page handles them: RGBA8 pixels in ImageData layout, decoded from files, blobs
  * and URLs by the browser. Transparent pixels are composited over white (the models see RGB).
  */
-import type { ImageInput } from '../src/ops/preprocess';
+import type { ImageInput } from '../src/core/image';
 
 export interface RGBAImage extends ImageInput {
   data: Uint8ClampedArray;

@@ -7,7 +7,7 @@
 import type { Method } from '../src/attribution/explain';
 import { Engine } from '../src/gpu/engine';
 import { WebGPUUnavailableError } from '../src/core/errors';
-import type { Fit } from '../src/ops/preprocess';
+import type { Fit } from '../src/core/image';
 import { COLORMAPS, type ColormapName } from '../src/render/colormaps';
 import { App, type Renderer } from './app';
 import { installHook } from './hook';

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { METHODS, type Method } from '../src/attribution/explain';
+import { METHODS, type Method, explain } from '../src/attribution/explain';
 import { Engine } from '../src/gpu/engine';
 import { loadOnnx } from '../src/model/onnx';
 import { preprocessImage } from '../src/ops/preprocess';
@@ -115,7 +115,7 @@ async function evaluateModel(
         mean: preprocessing.mean as [number, number, number],
         std: preprocessing.std as [number, number, number],
       });
-      const r = await model.explain(x, { methods, targets, layer });
+      const r = await explain(model, x, { methods, targets, layer });
       for (const m of methods) {
         const data = await r.maps[m]!.input.read();
         targets.forEach((c, t) => {
@@ -136,7 +136,7 @@ async function evaluateModel(
           }
         });
       }
-      r.dispose();
+      r.destroy();
       x.destroy();
       bar.increment();
     }

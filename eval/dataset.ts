@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ImageInput } from '../src/ops/preprocess';
+import type { ImageInput } from '../src/core/image';
 
 /** [x0, y0, x1, y1], half-open integer pixel box. */
 export type Box = [number, number, number, number];

@@ -48,5 +48,6 @@ export {
   type ChannelMaps,
   type GuidedMaps,
 } from './attribution/explain';
-export { preprocessImage, fitRegion, type ImageInput, type PreprocessOptions, type Fit } from './ops/preprocess';
+export { preprocessImage } from './ops/preprocess';
+export { fitRegion, type ImageInput, type PreprocessOptions, type Fit } from './core/image';
 export * from './render/index';

@@ -3,7 +3,7 @@
  * scene composer's controls, and "what the model sees" (the image with the region the model
  * takes, next to the model's input drawn from the GPU by the maps view).
  */
-import { fitRegion } from '../../src/ops/preprocess';
+import { fitRegion } from '../../src/core/image';
 import type { App, RunResult } from '../app';
 import { samples, sprites, type Sample } from '../assets';
 import type { BackgroundKind } from '../background';

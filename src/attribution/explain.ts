@@ -104,7 +104,7 @@ export class Explanation implements ExplanationData {
     return out;
   }
 
-  dispose(): void {
+  destroy(): void {
     for (const t of this.tensors()) t.destroy();
   }
 }

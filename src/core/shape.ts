@@ -23,3 +23,14 @@ export function checkShape(shape: Shape, what: string): void {
     }
   }
 }
+
+/** Row-major strides of `shape`, with 0 where `shape` is broadcast (dim 1) against `out`. */
+export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
+  const strides = new Array<number>(out.length).fill(0);
+  let s = 1;
+  for (let d = out.length - 1; d >= 0; d--) {
+    strides[d] = shape[d] === 1 && out[d] !== 1 ? 0 : s;
+    s *= shape[d];
+  }
+  return strides;
+}

@@ -214,8 +214,9 @@ export function shaderInterface(code: string): ShaderInterface {
   let params: ShaderInterface['params'] = null;
   const s = /struct\s+Params\s*\{([^}]*)\}/.exec(noComments);
   if (s) {
+    // Fields are separated by commas outside <…> (array<vec4u, 2> has one inside).
     params = s[1]
-      .split(',')
+      .split(/,(?![^<]*>)/)
       .map((f) => f.trim())
       .filter(Boolean)
       .map((f) => {

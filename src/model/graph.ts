@@ -1,49 +1,33 @@
 /**
- * Graph analysis shared by the GPU executor and the CPU reference executor: validation,
- * topological order, shape inference, and which nodes a backward pass must visit.
+ * Graph analysis shared by the GPU executor, the CPU reference executor and the ONNX importer:
+ * validation, topological order, each node's checked parameters and shape (from the op registry,
+ * src/defs/index.ts), and which nodes a backward pass must visit and what it must keep. Pure: no
+ * GPU. The Graph holds its own node objects; the GraphSpec it is given is left untouched.
  * Shapes here include the batch dim with N = 1; executors substitute the run's N.
  */
-import { GraphError, InvalidInputError, ShapeMismatchError, WebGpuCamError } from '../core/errors';
+import { GraphError, InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { shapeStr, sizeOf } from '../core/shape';
-import { clipBounds } from '../ops/clip';
-import { conv2dOutputShape, conv2dParams, type Conv2dParams } from '../ops/conv2d';
-import { linearOutputShape } from '../ops/linear';
-import { pool2dOutputShape, pool2dParams, type Pool2dParams } from '../ops/pool';
-import type { GraphSpec, NodeSpec, OpType } from './spec';
+import { isOpType, OP_TYPES, opDef, type OpParams, type OpType } from '../defs/index';
+import type { WeightSpec } from '../defs/op';
+import type { GraphSpec, NodeSpec } from './spec';
 
-export const SUPPORTED_OPS: readonly OpType[] = [
-  'conv2d',
-  'relu',
-  'clip',
-  'maxpool2d',
-  'avgpool2d',
-  'globalavgpool',
-  'linear',
-  'flatten',
-  'reshape',
-  'add',
-  'concat',
-  'softmax',
-  'identity',
-];
-
-/** Ops whose backward needs a forward tensor: the node's input ('input') or its output ('output'). */
-export const SAVES: Partial<Record<OpType, 'input' | 'output'>> = {
-  relu: 'input',
-  clip: 'output',
-  maxpool2d: 'input',
-  softmax: 'output',
-};
-
-export interface GraphNode extends NodeSpec {
+/** One node of a Graph: the spec's node with its checked parameters and topological index. */
+export interface OpNode<K extends OpType> {
+  readonly op: K;
+  readonly name: string;
+  readonly inputs: readonly string[];
+  readonly output: string;
   /** Position in topological order. */
-  index: number;
-  conv?: Conv2dParams;
-  pool?: Pool2dParams;
+  readonly index: number;
+  readonly params: OpParams[K];
+  readonly weights: Readonly<Record<string, WeightSpec>>;
 }
 
+/** A node of any op; testing `op` narrows `params` (e.g. node.op === 'conv2d' gives Conv2dParams). */
+export type GraphNode = { [K in OpType]: OpNode<K> }[OpType];
+
 export class Graph {
-  readonly nodes: GraphNode[];
+  readonly nodes: readonly GraphNode[];
   /** Producer node of each tensor (the graph input has none). */
   readonly producer = new Map<string, GraphNode>();
   /** Consumer nodes of each tensor. */
@@ -54,45 +38,41 @@ export class Graph {
   readonly output: string;
 
   constructor(readonly spec: GraphSpec) {
-    this.input = spec.input.name;
+    this.input = spec.input?.name;
     this.output = spec.output;
-    const inShape = spec.input.shape;
+    const inShape = spec.input?.shape;
     if (!Array.isArray(inShape) || inShape.length !== 3) {
       throw new InvalidInputError(
         `graph input '${this.input}' must have shape [C, H, W], got ${JSON.stringify(inShape)}`,
       );
     }
+    if (!Array.isArray(spec.nodes)) throw new GraphError('the graph has no node list');
+    const byOutput = new Map<string, NodeSpec>();
     for (const n of spec.nodes) {
-      if (!SUPPORTED_OPS.includes(n.op)) {
-        throw new GraphError(`node '${n.name}': unknown op '${n.op}'; supported: ${SUPPORTED_OPS.join(', ')}`);
+      if (!isOpType(n.op)) {
+        throw new GraphError(`node '${n.name}': unknown op '${n.op}'; supported: ${OP_TYPES.join(', ')}`);
       }
-      if (n.output === this.input || this.producer.has(n.output)) {
+      if (n.output === this.input || byOutput.has(n.output)) {
         throw new GraphError(`tensor '${n.output}' is produced twice (node '${n.name}')`);
       }
-      this.producer.set(n.output, n as GraphNode);
+      byOutput.set(n.output, n);
     }
-    this.nodes = this.#toposort(spec.nodes);
-    if (!this.producer.has(this.output)) {
+    if (!byOutput.has(this.output)) {
       throw new GraphError(`graph output '${this.output}' is not produced by any node`);
     }
     this.shapes.set(this.input, [1, ...inShape]);
-    for (const node of this.nodes) {
+    const nodes: GraphNode[] = [];
+    for (const n of this.#toposort(spec.nodes, byOutput)) {
+      const node = this.#node(n, nodes.length);
+      nodes.push(node);
+      this.producer.set(node.output, node);
       for (const i of node.inputs) {
         let list = this.consumers.get(i);
         if (!list) this.consumers.set(i, (list = []));
         list.push(node);
       }
-      try {
-        this.shapes.set(node.output, this.#inferShape(node));
-      } catch (e) {
-        if (e instanceof WebGpuCamError && e.message.startsWith(`node '${node.name}'`)) throw e;
-        if (e instanceof ShapeMismatchError)
-          throw new ShapeMismatchError(`node '${node.name}' (${node.op}): ${e.message}`);
-        if (e instanceof InvalidInputError)
-          throw new InvalidInputError(`node '${node.name}' (${node.op}): ${e.message}`);
-        throw e;
-      }
     }
+    this.nodes = nodes;
   }
 
   /** Names of all tensors, in topological order (input first). */
@@ -137,6 +117,19 @@ export class Graph {
     return this.nodes.filter((n) => n.output !== target && reaches.has(n.output) && dependsOnTarget.has(n.output));
   }
 
+  /** The forward tensors the backward passes to `targets` (from `from`) read: what each op saves. */
+  savedFor(targets: readonly string[], from: string = this.output): Set<string> {
+    const saved = new Set<string>();
+    for (const target of targets) {
+      for (const node of this.backwardNodes(target, from)) {
+        const s = opDef(node.op).saves;
+        for (const j of s.inputs ?? []) saved.add(node.inputs[j]);
+        if (s.output) saved.add(node.output);
+      }
+    }
+    return saved;
+  }
+
   /**
    * The class scores y^c that attribution differentiates: the output, or the input of a
    * softmax that ends the graph (the methods use pre-softmax logits).
@@ -154,13 +147,13 @@ export class Graph {
     let best: string | null = null;
     for (const name of this.tensorNames) {
       const s = this.shapes.get(name)!;
-      if (s.length === 4 && s[2] * s[3] > 1 && this.backwardNodesSafe(name)) best = name;
+      if (s.length === 4 && s[2] * s[3] > 1 && this.#reachesScores(name)) best = name;
     }
     if (!best) throw new GraphError('the graph has no 4-D tensor with spatial extent > 1 on the path to the output');
     return best;
   }
 
-  private backwardNodesSafe(name: string): boolean {
+  #reachesScores(name: string): boolean {
     try {
       this.backwardNodes(name, this.scores);
       return true;
@@ -171,8 +164,8 @@ export class Graph {
 
   /**
    * CAM needs y^c = Σ_k w^c_k · GAP(A^k) + b_c: the layer feeds only a global average pool,
-   * whose result reaches the scores through reshapes and one linear layer. Returns that linear
-   * node, or the reason CAM cannot apply.
+   * whose result reaches the scores through views (flatten, reshape, identity) and one linear
+   * layer. Returns that linear node, or the reason CAM cannot apply.
    */
   camHead(layer: string): { linear: GraphNode } | { reason: string } {
     const scores = this.scores;
@@ -180,14 +173,14 @@ export class Graph {
     if (cons.length !== 1 || cons[0].op !== 'globalavgpool') {
       return { reason: `tensor '${layer}' does not feed a global average pool alone` };
     }
-    let node = cons[0];
+    let node: GraphNode = cons[0];
     for (;;) {
-      const next = this.consumers.get(node.output) ?? [];
+      const next: GraphNode[] = this.consumers.get(node.output) ?? [];
       if (next.length !== 1) {
         return { reason: `the global average pool's result is used by ${next.length} nodes, not one linear layer` };
       }
       node = next[0];
-      if (node.op === 'flatten' || node.op === 'reshape' || node.op === 'identity') continue;
+      if (opDef(node.op).view) continue;
       if (node.op === 'linear' && node.output === scores) return { linear: node };
       return {
         reason:
@@ -198,121 +191,69 @@ export class Graph {
     }
   }
 
-  weightShape(node: NodeSpec, key: string, required: boolean): number[] | null {
-    const w = node.weights?.[key];
-    if (!w) {
-      if (required) throw new ShapeMismatchError(`node '${node.name}' (${node.op}) has no '${key}' weight`);
-      return null;
-    }
-    const n = sizeOf(w.shape);
-    if (w.data.length !== n) {
-      throw new ShapeMismatchError(
-        `node '${node.name}': weight '${key}' has ${w.data.length} values for shape ${shapeStr(w.shape)}`,
+  /** A checked copy of a spec node: weights, parameters and output shape. */
+  #node(spec: NodeSpec, index: number): GraphNode {
+    const def = opDef(spec.op);
+    const where = `node '${spec.name}' (${spec.op})`;
+    try {
+      const inputs = [...spec.inputs];
+      const want = def.inputs;
+      if (want === 'variadic' ? inputs.length < 1 : inputs.length !== want) {
+        throw new GraphError(`takes ${want === 'variadic' ? 'one or more' : want} input(s), got ${inputs.length}`);
+      }
+      const weights = spec.weights ?? {};
+      const weightShapes: Record<string, number[]> = {};
+      for (const key of Object.keys(weights)) {
+        if (!def.weights?.[key]) throw new ShapeMismatchError(`has a weight '${key}' that ${spec.op} does not take`);
+      }
+      for (const [key, need] of Object.entries(def.weights ?? {})) {
+        const w = weights[key];
+        if (!w) {
+          if (need === 'required') throw new ShapeMismatchError(`has no '${key}' weight`);
+          continue;
+        }
+        if (!Array.isArray(w.shape) || w.data?.length !== sizeOf(w.shape)) {
+          throw new ShapeMismatchError(
+            `weight '${key}' has ${w.data?.length} values for shape ${shapeStr(w.shape ?? [])}`,
+          );
+        }
+        weightShapes[key] = [...w.shape];
+      }
+      const params = def.params(spec.attrs ?? {});
+      const shape = def.shape(
+        inputs.map((i) => this.shapes.get(i)!),
+        params,
+        weightShapes,
       );
+      this.shapes.set(spec.output, shape);
+      return { op: spec.op, name: spec.name, inputs, output: spec.output, index, params, weights } as GraphNode;
+    } catch (e) {
+      // Name the node, keeping the error's class.
+      if (!(e instanceof InvalidInputError) || e.message.startsWith(where)) throw e;
+      const Err = e.constructor as new (message: string) => InvalidInputError;
+      throw new Err(`${where}: ${e.message}`);
     }
-    return w.shape;
   }
 
-  #toposort(nodes: NodeSpec[]): GraphNode[] {
+  #toposort(nodes: readonly NodeSpec[], byOutput: ReadonlyMap<string, NodeSpec>): NodeSpec[] {
     const known = new Set<string>([this.input]);
-    const out: GraphNode[] = [];
+    const out: NodeSpec[] = [];
     const pending = [...nodes];
     while (pending.length) {
       const i = pending.findIndex((n) => n.inputs.every((x) => known.has(x)));
       if (i < 0) {
         const n = pending[0];
-        const missing = n.inputs.filter((x) => !known.has(x) && !this.producer.has(x));
+        const missing = n.inputs.filter((x) => !known.has(x) && !byOutput.has(x));
         throw new GraphError(
           missing.length
             ? `node '${n.name}' reads tensor '${missing[0]}', which no node produces`
             : `the graph has a cycle through node '${n.name}'`,
         );
       }
-      const n = pending.splice(i, 1)[0] as GraphNode;
-      n.index = out.length;
+      const n = pending.splice(i, 1)[0];
       out.push(n);
       known.add(n.output);
     }
     return out;
   }
-
-  #inferShape(node: GraphNode): number[] {
-    const ins = node.inputs.map((i) => this.shapes.get(i)!);
-    const arity: Partial<Record<OpType, number>> = { add: 2 };
-    const want = arity[node.op] ?? (node.op === 'concat' ? -1 : 1);
-    if (want > 0 && ins.length !== want) {
-      throw new GraphError(`node '${node.name}' (${node.op}) takes ${want} input(s), got ${ins.length}`);
-    }
-    const x = ins[0];
-    const a = node.attrs ?? {};
-    switch (node.op) {
-      case 'conv2d': {
-        node.conv = conv2dParams(a as Partial<Conv2dParams>);
-        const w = this.weightShape(node, 'weight', true)!;
-        const b = this.weightShape(node, 'bias', false);
-        if (b && (b.length !== 1 || b[0] !== w[0])) {
-          throw new ShapeMismatchError(`bias ${shapeStr(b)} does not match weight ${shapeStr(w)} (expected [${w[0]}])`);
-        }
-        return conv2dOutputShape(x, w, node.conv);
-      }
-      case 'maxpool2d':
-      case 'avgpool2d':
-        node.pool = pool2dParams(a as Parameters<typeof pool2dParams>[0]);
-        return pool2dOutputShape(x, node.pool);
-      case 'globalavgpool':
-        if (x.length !== 4) throw new ShapeMismatchError(`expects a 4-D input, got ${shapeStr(x)}`);
-        return [x[0], x[1], 1, 1];
-      case 'linear':
-        return linearOutputShape(x, this.weightShape(node, 'weight', true)!, this.weightShape(node, 'bias', false));
-      case 'flatten':
-        return [x[0], sizeOf(x.slice(1))];
-      case 'reshape': {
-        const target = (a.shape as number[] | undefined) ?? [];
-        const total = sizeOf(x.slice(1));
-        const known = sizeOf(target.filter((d) => d !== -1));
-        const resolved = target.map((d) => (d === -1 ? total / known : d));
-        if (sizeOf(resolved) !== total || !resolved.every((d) => Number.isInteger(d) && d > 0)) {
-          throw new ShapeMismatchError(`cannot reshape ${shapeStr(x)} to [N, ${target.join(', ')}]`);
-        }
-        return [x[0], ...resolved];
-      }
-      case 'add':
-        if (shapeStr(ins[0]) !== shapeStr(ins[1])) {
-          throw new ShapeMismatchError(`inputs ${shapeStr(ins[0])} and ${shapeStr(ins[1])} differ`);
-        }
-        return [...x];
-      case 'concat': {
-        const axis = (a.axis as number | undefined) ?? 1;
-        if (ins.length < 1) throw new GraphError(`node '${node.name}' (concat) has no inputs`);
-        const out = [...x];
-        out[axis] = 0;
-        for (const s of ins) {
-          if (s.length !== x.length || s.some((d, i) => i !== axis && d !== x[i])) {
-            throw new ShapeMismatchError(`inputs ${ins.map(shapeStr).join(', ')} differ outside axis ${axis}`);
-          }
-          out[axis] += s[axis];
-        }
-        return out;
-      }
-      case 'softmax':
-        if (x.length !== 2) throw new ShapeMismatchError(`expects a 2-D input [N, K], got ${shapeStr(x)}`);
-        return [...x];
-      case 'clip':
-        clipBounds(...clipAttrs(a));
-        return [...x];
-      case 'relu':
-      case 'identity':
-        return [...x];
-    }
-  }
-}
-
-/** A clip node's bounds [min, max] from its attrs (absent: -Infinity, +Infinity). */
-export function clipAttrs(attrs: Record<string, unknown> | undefined): [number, number] {
-  const lo = attrs?.min ?? -Infinity;
-  const hi = attrs?.max ?? Infinity;
-  if (typeof lo !== 'number' || typeof hi !== 'number') {
-    throw new InvalidInputError(`clip: min and max must be numbers, got ${JSON.stringify(attrs)}`);
-  }
-  return [lo, hi];
 }

@@ -1,35 +1,27 @@
 /**
- * The GPU executor. A Model holds a validated Graph and its weights on the GPU.
+ * The GPU executor. A Model holds a validated Graph and its weights on the GPU, and runs each
+ * node with its op's GPU implementation (src/ops/registry.ts). It knows nothing of attribution:
+ * explain() (src/attribution/explain.ts) is built on forward() and backward().
  *
  * forward() runs the DAG for a batch of N images and keeps exactly what later work needs: the
  * tensors named in `keep`, and for every planned backward target the tensors that the backward
- * ops on its path read (ReLU, clip and softmax outputs, max-pool inputs). Everything else is freed as
- * soon as its last consumer has run. A conv followed only by a ReLU runs as one fused kernel.
+ * ops on its path read (each op's `saves`, src/defs/). Everything else is freed as soon as its
+ * last consumer has run. An op that can fuse a ReLU (a conv) does so when the ReLU alone reads
+ * its output and the pre-activation is not needed. forwardFrom() runs the same from given
+ * tensors (e.g. a layer's activations, edited) instead of the input.
  *
  * backward() takes T seed gradients at the output, stacked as one [T·N, K] batch, and runs one
  * backward pass down to a named tensor (or the input), accumulating where a tensor fans out.
  */
 import type { Engine } from '../gpu/engine';
 import { GraphError, ShapeMismatchError } from '../core/errors';
-import { type Tensor } from '../gpu/tensor';
+import type { Tensor } from '../gpu/tensor';
 import { shapeStr } from '../core/shape';
-import { accumulate, addForward } from '../ops/add';
-import { clipBackward, clipForward } from '../ops/clip';
-import { concatBackward, concatForward } from '../ops/concat';
-import { conv2dBackward, conv2dConfig, conv2dForward, conv2dPackWeights, type Conv2dWeights } from '../ops/conv2d';
-import { linearBackward, linearForward } from '../ops/linear';
-import {
-  avgPool2dBackward,
-  avgPool2dForward,
-  globalAvgPoolBackward,
-  globalAvgPoolForward,
-  maxPool2dBackward,
-  maxPool2dForward,
-} from '../ops/pool';
-import { reluBackward, reluForward } from '../ops/relu';
-import { softmaxBackward, softmaxForward } from '../ops/softmax';
-import { explain, type ExplainOptions, type Explanation } from '../attribution/explain';
-import { clipAttrs, Graph, type GraphNode } from './graph';
+import { opDef } from '../defs/index';
+import { accumulate } from '../ops/accumulate';
+import { binaryForward } from '../ops/elementwise';
+import { GPU_OPS, type GpuOp, type Grad, type Weights } from '../ops/registry';
+import { Graph, type GraphNode } from './graph';
 import type { GraphSpec } from './spec';
 
 export interface ForwardOptions {
@@ -50,13 +42,14 @@ export interface BackwardOptions {
   guided?: boolean;
 }
 
-/** What a forward run leaves: the output and the kept tensors. Dispose when done. */
+/** What a forward run leaves: the output and the kept tensors. Destroy when done. */
 export class Activations {
   constructor(
     readonly n: number,
     private readonly values: Map<string, Tensor>,
     readonly output: Tensor,
-    private readonly input: Tensor,
+    /** The caller's tensors (the input, or forwardFrom's given tensors): never destroyed here. */
+    private readonly given: ReadonlySet<Tensor>,
     readonly plannedTargets: ReadonlySet<string>,
   ) {}
 
@@ -70,64 +63,52 @@ export class Activations {
     return t;
   }
 
-  /** Free every kept tensor except the caller's input. */
-  dispose(): void {
-    for (const t of this.values.values()) if (t !== this.input) t.destroy();
+  /** Free every kept tensor except the caller's own. */
+  destroy(): void {
+    for (const t of this.values.values()) if (!this.given.has(t)) t.destroy();
     this.values.clear();
   }
-}
-
-interface Grad {
-  t: Tensor;
-  /** Shares storage with another live tensor (a view): accumulate out of place. */
-  shared: boolean;
 }
 
 export class Model {
   private constructor(
     readonly engine: Engine,
     readonly graph: Graph,
-    private readonly weights: Map<string, Tensor>,
-    private readonly convs: Map<string, Conv2dWeights>,
+    /** Per node, its weights as its op's load() left them. */
+    private readonly weights: Map<string, Weights>,
+    private readonly weightShapes: Map<string, Readonly<Record<string, readonly number[]>>>,
   ) {}
 
   /**
-   * Validate the spec (shapes, wiring) and upload its weights. Throws typed errors. Conv weights
-   * that the tiled conv kernels will read are packed once here (conv2dPackWeights) and kept only
-   * in that layout.
+   * Validate the spec (shapes, wiring) and upload its weights. Throws typed errors. An op may
+   * re-lay its weights out once here (conv weights that the tiled kernels read are packed and
+   * kept only in that layout).
    */
   static async load(engine: Engine, spec: GraphSpec): Promise<Model> {
     const graph = new Graph(spec);
-    const weights = new Map<string, Tensor>();
-    const convs = new Map<string, Conv2dWeights>();
-    const tiled = conv2dConfig(engine).tiled;
+    const weights = new Map<string, Weights>();
+    const shapes = new Map<string, Record<string, readonly number[]>>();
     try {
       for (const node of graph.nodes) {
-        for (const [key, w] of Object.entries(node.weights ?? {})) {
-          const name = `${node.name}.${key}`;
-          let t = engine.upload(w.data, w.shape, name);
-          engine.keep(t);
-          weights.set(name, t);
-          if (node.op === 'conv2d' && key === 'weight') {
-            const groups = node.conv!.groups;
-            if (tiled && w.shape[0] / groups >= 4) {
-              const packed = await conv2dPackWeights(engine, t, groups);
-              engine.keep(packed.data);
-              weights.set(name, packed.data);
-              t.destroy();
-              t = packed.data;
-              convs.set(node.name, packed);
-            } else {
-              convs.set(node.name, t);
-            }
-          }
+        const w: Record<string, Tensor> = {};
+        for (const [key, spec] of Object.entries(node.weights)) {
+          w[key] = engine.upload(spec.data, spec.shape, `${node.name}.${key}`);
+          engine.keep(w[key]);
+        }
+        weights.set(node.name, w);
+        shapes.set(node.name, Object.fromEntries(Object.entries(node.weights).map(([k, s]) => [k, s.shape])));
+        const impl = GPU_OPS[node.op] as GpuOp<unknown>;
+        if (impl.load && Object.keys(w).length) {
+          const loaded = await impl.load(engine, node.params, w);
+          engine.keep(...Object.values(loaded));
+          weights.set(node.name, loaded);
         }
       }
     } catch (e) {
-      for (const t of weights.values()) t.destroy();
+      for (const w of weights.values()) for (const t of Object.values(w)) t.destroy();
       throw e;
     }
-    return new Model(engine, graph, weights, convs);
+    return new Model(engine, graph, weights, shapes);
   }
 
   get spec(): GraphSpec {
@@ -141,18 +122,13 @@ export class Model {
 
   get weightBytes(): number {
     let b = 0;
-    for (const t of this.weights.values()) b += t.size * 4;
+    for (const w of this.weights.values()) for (const t of Object.values(w)) b += t.size * 4;
     return b;
   }
 
   destroy(): void {
-    for (const t of this.weights.values()) t.destroy();
+    for (const w of this.weights.values()) for (const t of Object.values(w)) t.destroy();
     this.weights.clear();
-    this.convs.clear();
-  }
-
-  #weight(node: GraphNode, key: string): Tensor | null {
-    return this.weights.get(`${node.name}.${key}`) ?? null;
   }
 
   /**
@@ -160,14 +136,10 @@ export class Model {
    * tiled kernels ([G, Cin/G, KH, KW, Cout/G rounded up to 4], see conv2dPackWeights).
    */
   weight(name: string): Tensor {
-    const t = this.weights.get(name);
+    const dot = name.lastIndexOf('.');
+    const t = dot > 0 ? this.weights.get(name.slice(0, dot))?.[name.slice(dot + 1)] : undefined;
     if (!t) throw new GraphError(`the model has no weight '${name}'`);
     return t;
-  }
-
-  /** Explain the input for a set of targets and methods; see src/attribution/explain.ts. */
-  explain(input: Tensor, opts?: ExplainOptions): Promise<Explanation> {
-    return explain(this, input, opts);
   }
 
   /** Check an input batch: [N, C, H, W] with C, H, W those of the model. Returns N. */
@@ -182,100 +154,119 @@ export class Model {
   }
 
   async forward(x: Tensor, opts: ForwardOptions = {}): Promise<Activations> {
+    this.checkInput(x);
+    return this.forwardFrom({ [this.graph.input]: x }, opts);
+  }
+
+  /**
+   * The forward pass from given tensors instead of the input: every node the output depends on
+   * that the given tensors do not already determine runs. Each given tensor must have its
+   * graph shape for one batch N (the same N for all); the nodes that run must not need the graph
+   * input unless it is given. The caller keeps ownership of the given tensors.
+   */
+  async forwardFrom(given: Readonly<Record<string, Tensor>>, opts: ForwardOptions = {}): Promise<Activations> {
     const g = this.graph;
-    const n = this.checkInput(x);
+    const names = Object.keys(given);
+    if (names.length === 0) throw new GraphError('forwardFrom: no tensors given');
+    let n = 0;
+    for (const name of names) {
+      if (!g.has(name)) throw g.notFound(name);
+      const t = given[name];
+      const want = g.shape(name, t.shape[0]);
+      if (t.rank !== want.length || t.shape.some((d, i) => d !== want[i]) || (n && t.shape[0] !== n)) {
+        throw new ShapeMismatchError(
+          `tensor '${name}' must be [N, ${want.slice(1).join(', ')}]${n ? ` with N = ${n}` : ''}, got ${shapeStr(t.shape)}`,
+        );
+      }
+      n = t.shape[0];
+    }
     for (const k of opts.keep ?? []) if (!g.has(k)) throw g.notFound(k);
-    const retained = new Set<string>([g.output, ...(opts.keep ?? [])]);
     if (opts.backwardFrom && !g.has(opts.backwardFrom)) throw g.notFound(opts.backwardFrom);
-    for (const target of opts.backwardTo ?? []) {
-      for (const node of g.backwardNodes(target, opts.backwardFrom)) {
-        if (node.op === 'relu' || node.op === 'clip' || node.op === 'softmax') retained.add(node.output);
-        if (node.op === 'maxpool2d') retained.add(node.inputs[0]);
+    const run = this.#nodesFrom(new Set(names));
+    const retained = new Set<string>([
+      g.output,
+      ...(opts.keep ?? []),
+      ...g.savedFor(opts.backwardTo ?? [], opts.backwardFrom),
+    ]);
+    for (const k of retained) {
+      if (!given[k] && !run.some((node) => node.output === k)) {
+        throw new GraphError(`tensor '${k}' is needed but not computed from the given tensors (${names.join(', ')})`);
       }
     }
     const uses = new Map<string, number>();
-    for (const node of g.nodes) for (const i of node.inputs) uses.set(i, (uses.get(i) ?? 0) + 1);
+    for (const node of run) for (const i of node.inputs) uses.set(i, (uses.get(i) ?? 0) + 1);
 
-    const values = new Map<string, Tensor>([[g.input, x]]);
+    const values = new Map<string, Tensor>(Object.entries(given));
+    const mine = (name: string) => !(name in given);
     const skip = new Set<GraphNode>();
     const e = this.engine;
     try {
-      for (const node of g.nodes) {
+      for (const node of run) {
         if (skip.has(node)) continue;
-        const ins = node.inputs.map((i) => values.get(i)!);
-        let outName = node.output;
-        let out: Tensor;
-        const fusedRelu = node.op === 'conv2d' ? this.#fusableRelu(node, retained) : null;
-        if (node.op === 'conv2d') {
-          out = await conv2dForward(e, ins[0], this.convs.get(node.name)!, this.#weight(node, 'bias'), node.conv!, {
-            relu: !!fusedRelu,
-          });
-          if (fusedRelu) {
-            skip.add(fusedRelu);
-            outName = fusedRelu.output;
-          }
-        } else {
-          out = await this.#forwardNode(node, ins);
-        }
-        values.set(outName, out);
+        const impl = GPU_OPS[node.op] as GpuOp<unknown>;
+        const relu = impl.fusesRelu ? this.#fusableRelu(node, retained) : null;
+        const out = await impl.forward(e, {
+          params: node.params,
+          inputs: node.inputs.map((i) => values.get(i)!),
+          weights: this.weights.get(node.name)!,
+          weightShapes: this.weightShapes.get(node.name)!,
+          outShape: g.shape(node.output, n),
+          relu: !!relu,
+        });
+        if (relu) skip.add(relu);
+        values.set(relu ? relu.output : node.output, out);
         for (const i of node.inputs) {
           const left = uses.get(i)! - 1;
           uses.set(i, left);
-          if (left === 0 && !retained.has(i) && i !== g.input) {
+          if (left === 0 && !retained.has(i) && mine(i)) {
             values.get(i)?.destroy();
             values.delete(i);
           }
         }
       }
     } catch (err) {
-      for (const [k, t] of values) if (k !== g.input) t.destroy();
+      for (const [k, t] of values) if (mine(k)) t.destroy();
       throw err;
     }
     for (const [k, t] of values) {
-      if (!retained.has(k) && k !== g.input) {
+      if (!retained.has(k) && mine(k)) {
         t.destroy();
         values.delete(k);
       }
     }
-    return new Activations(n, values, values.get(g.output)!, x, new Set(opts.backwardTo ?? []));
+    return new Activations(
+      n,
+      values,
+      values.get(g.output)!,
+      new Set(Object.values(given)),
+      new Set(opts.backwardTo ?? []),
+    );
   }
 
-  /** The ReLU that alone consumes a conv's output, when the pre-activation is not needed. */
-  #fusableRelu(conv: GraphNode, retained: Set<string>): GraphNode | null {
-    const cons = this.graph.consumers.get(conv.output) ?? [];
-    if (cons.length !== 1 || cons[0].op !== 'relu' || retained.has(conv.output)) return null;
+  /** The nodes the output needs that the tensors in `known` do not determine, in order. */
+  #nodesFrom(known: ReadonlySet<string>): GraphNode[] {
+    const g = this.graph;
+    const needed = new Set<string>();
+    const visit = (t: string) => {
+      if (known.has(t) || needed.has(t)) return;
+      const node = g.producer.get(t);
+      if (!node) {
+        throw new GraphError(
+          `the output depends on tensor '${t}', which the given tensors (${[...known].join(', ')}) do not determine`,
+        );
+      }
+      needed.add(t);
+      node.inputs.forEach(visit);
+    };
+    visit(g.output);
+    return g.nodes.filter((node) => needed.has(node.output));
+  }
+
+  /** The ReLU that alone consumes a node's output, when the pre-activation is not needed. */
+  #fusableRelu(node: GraphNode, retained: Set<string>): GraphNode | null {
+    const cons = this.graph.consumers.get(node.output) ?? [];
+    if (cons.length !== 1 || cons[0].op !== 'relu' || retained.has(node.output)) return null;
     return cons[0];
-  }
-
-  async #forwardNode(node: GraphNode, ins: Tensor[]): Promise<Tensor> {
-    const e = this.engine;
-    const x = ins[0];
-    switch (node.op) {
-      case 'relu':
-        return reluForward(e, x);
-      case 'clip':
-        return clipForward(e, x, ...clipAttrs(node.attrs));
-      case 'maxpool2d':
-        return maxPool2dForward(e, x, node.pool!);
-      case 'avgpool2d':
-        return avgPool2dForward(e, x, node.pool!);
-      case 'globalavgpool':
-        return globalAvgPoolForward(e, x);
-      case 'linear':
-        return linearForward(e, x, this.#weight(node, 'weight')!, this.#weight(node, 'bias'));
-      case 'flatten':
-      case 'reshape':
-      case 'identity':
-        return x.reshape(this.graph.shape(node.output, x.shape[0]), node.output);
-      case 'add':
-        return addForward(e, ins[0], ins[1]);
-      case 'concat':
-        return concatForward(e, ins, (node.attrs?.axis as number | undefined) ?? 1);
-      case 'softmax':
-        return softmaxForward(e, x);
-      case 'conv2d':
-        throw new Error('unreachable: conv2d is run by forward()');
-    }
   }
 
   /**
@@ -302,7 +293,6 @@ export class Model {
         `seed gradients must be [T·${n}, ${outShape.slice(1).join(', ')}], got ${shapeStr(seeds.shape)}`,
       );
     }
-    const tn = seeds.shape[0];
     const nodes = g.backwardNodes(opts.to, from);
     const onPath = new Set<string>([opts.to, ...nodes.map((x) => x.output)]);
     const grads = new Map<string, Grad>([[from, { t: seeds.reshape(seeds.shape), shared: true }]]);
@@ -312,17 +302,35 @@ export class Model {
         const dy = grads.get(node.output);
         if (!dy) continue;
         grads.delete(node.output);
-        const dins = await this.#backwardNode(node, dy.t, acts, tn, opts.guided ?? false, onPath);
+        const saves = opDef(node.op).saves;
+        const impl = GPU_OPS[node.op] as GpuOp<unknown>;
+        const dins = await impl.backward(e, {
+          params: node.params,
+          dy: dy.t,
+          weights: this.weights.get(node.name)!,
+          weightShapes: this.weightShapes.get(node.name)!,
+          saved: {
+            inputs: node.inputs.map((i, j) => (saves.inputs?.includes(j) ? acts.get(i) : null)),
+            output: saves.output ? acts.get(node.output) : null,
+          },
+          inputShapes: node.inputs.map((i) => g.shape(i, n)),
+          needs: node.inputs.map((i) => onPath.has(i)),
+          guided: opts.guided ?? false,
+        });
         dy.t.destroy();
         for (let j = 0; j < node.inputs.length; j++) {
           const d = dins[j];
           if (!d) continue;
           const name = node.inputs[j];
+          if (!onPath.has(name)) {
+            d.t.destroy();
+            continue;
+          }
           const prev = grads.get(name);
           if (!prev) {
             grads.set(name, d);
           } else if (prev.shared) {
-            const sum = await addForward(e, prev.t, d.t);
+            const sum = await binaryForward(e, 'add', prev.t, d.t);
             prev.t.destroy();
             d.t.destroy();
             grads.set(name, { t: sum, shared: false });
@@ -341,62 +349,5 @@ export class Model {
     for (const d of grads.values()) d.t.destroy();
     if (!result) throw new GraphError(`no gradient reached '${opts.to}'`);
     return result.t;
-  }
-
-  async #backwardNode(
-    node: GraphNode,
-    dy: Tensor,
-    acts: Activations,
-    tn: number,
-    guided: boolean,
-    onPath: Set<string>,
-  ): Promise<(Grad | null)[]> {
-    const e = this.engine;
-    const g = this.graph;
-    const n = acts.n;
-    const needs = node.inputs.map((i) => onPath.has(i));
-    const own = (t: Tensor): Grad => ({ t, shared: false });
-    const view = (t: Tensor): Grad => ({ t, shared: true });
-    const inShape = (j: number) => g.shape(node.inputs[j], n);
-    const gradShape = (j: number) => [tn, ...inShape(j).slice(1)];
-    switch (node.op) {
-      case 'conv2d':
-        return [own(await conv2dBackward(e, dy, this.convs.get(node.name)!, node.conv!, inShape(0)))];
-      case 'relu':
-        // The mask [x > 0] is read from the saved output: y > 0 exactly where x > 0.
-        return [own(await reluBackward(e, dy, acts.get(node.output), { guided }))];
-      case 'clip':
-        // The mask lo < x < hi is read from the saved output; guided backprop changes ReLUs only.
-        return [own(await clipBackward(e, dy, acts.get(node.output), ...clipAttrs(node.attrs)))];
-      case 'maxpool2d':
-        return [own(await maxPool2dBackward(e, dy, acts.get(node.inputs[0]), node.pool!))];
-      case 'avgpool2d':
-        return [own(await avgPool2dBackward(e, dy, node.pool!, inShape(0)))];
-      case 'globalavgpool':
-        return [own(await globalAvgPoolBackward(e, dy, inShape(0)))];
-      case 'linear':
-        return [own(await linearBackward(e, dy, this.#weight(node, 'weight')!))];
-      case 'flatten':
-      case 'reshape':
-      case 'identity':
-        return [view(dy.reshape(gradShape(0)))];
-      case 'add':
-        return node.inputs.map((_, j) => (needs[j] ? view(dy.reshape(dy.shape)) : null));
-      case 'concat': {
-        const parts = await concatBackward(
-          e,
-          dy,
-          node.inputs.map((_, j) => inShape(j)),
-          (node.attrs?.axis as number | undefined) ?? 1,
-        );
-        return parts.map((t, j) => {
-          if (needs[j]) return own(t);
-          t.destroy();
-          return null;
-        });
-      }
-      case 'softmax':
-        return [own(await softmaxBackward(e, dy, acts.get(node.output)))];
-    }
   }
 }

@@ -85,8 +85,8 @@ export function onnxToGraphSpec(
   const spec = convertGraph(model.graph!, { opset, inputSize: sidecar.inputSize ?? meta.inputSize ?? null });
   if (opts.name) spec.name = opts.name;
 
-  // Validate the whole graph now (shapes, wiring), on copies: Graph annotates the nodes it gets.
-  const graph = new Graph({ ...spec, nodes: spec.nodes.map((n) => ({ ...n })) });
+  // Validate the whole graph now (shapes, wiring).
+  const graph = new Graph(spec);
   const [c, h, w] = spec.input.shape;
 
   const labels = sidecar.labels ?? meta.labels ?? null;

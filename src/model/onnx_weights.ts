@@ -1,7 +1,7 @@
 /**
  * The weight arithmetic of the ONNX converter (onnx_convert.ts), as plain functions: folding a
- * per-channel affine map (BatchNormalization, a bias Add) into a conv or linear layer, Gemm/MatMul
- * weights in the [M, K] linear layout, and the pads of auto_pad SAME. Math in float64, results
+ * per-channel affine map (BatchNormalization, a bias Add) into a conv or linear layer, and the
+ * pads of auto_pad SAME. (Gemm/MatMul weights: src/defs/linear.ts.) Math in float64, results
  * stored as float32.
  */
 import type { WeightSpec } from './spec';
@@ -61,20 +61,6 @@ export function affineLinear(a: Affine): Record<string, WeightSpec> {
   const w = new Float32Array(c * c);
   for (let k = 0; k < c; k++) w[k * c + k] = a.scale[k];
   return { weight: { shape: [c, c], data: w }, bias: { shape: [c], data: Float32Array.from(a.shift) } };
-}
-
-/** A [K, M] matrix (MatMul's B, Gemm's B with transB = 0) as an [M, K] linear weight, times `scale`. */
-export function transposedWeight(data: ArrayLike<number>, [k, m]: number[], scale: number): WeightSpec {
-  const out = new Float32Array(k * m);
-  for (let i = 0; i < k; i++) for (let j = 0; j < m; j++) out[j * k + i] = scale * data[i * m + j];
-  return { shape: [m, k], data: out };
-}
-
-/** An [M, K] matrix (Gemm's B with transB = 1) as a linear weight, times `scale`. */
-export function scaledWeight(data: ArrayLike<number>, [m, k]: number[], scale: number): WeightSpec {
-  const out = new Float32Array(m * k);
-  for (let i = 0; i < out.length; i++) out[i] = scale * data[i];
-  return { shape: [m, k], data: out };
 }
 
 /**

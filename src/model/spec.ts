@@ -1,5 +1,6 @@
 /**
- * The model description: a DAG of nodes over named tensors, each node one op of src/ops.
+ * The model description: a DAG of nodes over named tensors, each node one op of the registry
+ * (src/defs/index.ts).
  * ONNX import maps onto it op for op (BatchNormalization folded into the conv before it).
  * Plain data, so it can be written by hand, built in code, or stored as JSON.
  *
@@ -8,25 +9,10 @@
  * linear weight [M, K] (y = x·Wᵀ + b).
  */
 
-export type OpType =
-  | 'conv2d'
-  | 'relu'
-  | 'clip'
-  | 'maxpool2d'
-  | 'avgpool2d'
-  | 'globalavgpool'
-  | 'linear'
-  | 'flatten'
-  | 'reshape'
-  | 'add'
-  | 'concat'
-  | 'softmax'
-  | 'identity';
+import type { OpType } from '../defs/index';
+import type { WeightSpec } from '../defs/op';
 
-export interface WeightSpec {
-  shape: number[];
-  data: ArrayLike<number>;
-}
+export type { OpType, WeightSpec };
 
 export interface Conv2dAttrs {
   /** [sh, sw], default [1, 1] */
@@ -52,6 +38,7 @@ export interface Pool2dAttrs {
 }
 
 export interface NodeSpec {
+  /** An op of the registry (src/defs/index.ts). */
   op: OpType;
   name: string;
   inputs: string[];

@@ -6,12 +6,13 @@
  */
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
-import { InvalidInputError, ShapeMismatchError } from '../core/errors';
+import { InvalidInputError } from '../core/errors';
 import { defineKernel, type ParamValues } from '../gpu/kernel';
 import { type Tensor } from '../gpu/tensor';
-import { shapeStr, sizeOf, type Shape } from '../core/shape';
+import { sizeOf, type Shape } from '../core/shape';
 import forwardCode from '../../shaders/concat_forward.wgsl?raw';
 import backwardCode from '../../shaders/concat_backward.wgsl?raw';
+import { concatAxis, concatShape } from '../defs/concat';
 import { targetsOf } from './util';
 
 const WG = 256; // matches `override WG` in both shaders
@@ -19,31 +20,6 @@ const WG = 256; // matches `override WG` in both shaders
 const SLICE = { count: 'u32', cinner: 'u32', ctinner: 'u32', offinner: 'u32' } as const;
 const FORWARD = defineKernel({ name: 'concat_forward', code: forwardCode, params: SLICE, bindings: ['x', 'y'] });
 const BACKWARD = defineKernel({ name: 'concat_backward', code: backwardCode, params: SLICE, bindings: ['dy', 'dx'] });
-
-/** Axis in [1, rank) (negative counts from the end, as in ONNX). */
-function normAxis(axis: number, rank: number, what: string): number {
-  const ax = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(axis) || ax < 1 || ax >= rank) {
-    throw new InvalidInputError(`${what}: axis ${axis} is not a non-batch axis of a ${rank}-D tensor`);
-  }
-  return ax;
-}
-
-/** The output shape of concatenating `shapes` along `ax`; ShapeMismatchError if other dims differ. */
-function concatShape(shapes: readonly Shape[], ax: number, what: string): Shape {
-  const first = shapes[0];
-  for (const s of shapes) {
-    const ok = s.length === first.length && s.every((d, i) => i === ax || d === first[i]);
-    if (!ok) {
-      throw new ShapeMismatchError(
-        `${what}: along axis ${ax}, inputs must agree in every other dim; got ${shapes.map(shapeStr).join(', ')}`,
-      );
-    }
-  }
-  const out = [...first];
-  out[ax] = shapes.reduce((n, s) => n + s[ax], 0);
-  return out;
-}
 
 /** Per input: uniforms count, C·inner, Ctot·inner, Coff·inner (see the shaders' comments). */
 function slices(shapes: readonly Shape[], ax: number, outer: number): ParamValues<typeof SLICE>[] {
@@ -60,7 +36,7 @@ function slices(shapes: readonly Shape[], ax: number, outer: number): ParamValue
 /** xs: tensors equal in every dim but `axis`. Returns their concatenation along `axis`. */
 export async function concatForward(e: Engine, xs: Tensor[], axis = 1): Promise<Tensor> {
   if (xs.length === 0) throw new InvalidInputError('concatForward: no inputs');
-  const ax = normAxis(axis, xs[0].rank, 'concatForward');
+  const ax = concatAxis(axis, xs[0].rank, 'concatForward');
   const shapes = xs.map((x) => x.shape);
   const shape = concatShape(shapes, ax, 'concatForward');
   const k = await e.kernel(FORWARD, { overrides: { WG } });
@@ -78,7 +54,7 @@ export async function concatForward(e: Engine, xs: Tensor[], axis = 1): Promise<
  */
 export async function concatBackward(e: Engine, dy: Tensor, inputShapes: Shape[], axis = 1): Promise<Tensor[]> {
   if (inputShapes.length === 0) throw new InvalidInputError('concatBackward: no input shapes');
-  const ax = normAxis(axis, inputShapes[0].length, 'concatBackward');
+  const ax = concatAxis(axis, inputShapes[0].length, 'concatBackward');
   const fwd = concatShape(inputShapes, ax, 'concatBackward');
   targetsOf(dy.shape, fwd, 'concatBackward');
   const k = await e.kernel(BACKWARD, { overrides: { WG } });

@@ -1,7 +1,6 @@
 /**
  * 2-D convolution: forward (optionally with a fused ReLU) and backward with respect to the input.
- * The attribute defaults and the output-shape rule live in the CPU reference
- * (src/reference/conv2d.ts) and are re-exported here.
+ * The parameters and the output-shape rule are the op's definition (src/defs/conv2d.ts).
  *
  * N batch, Cin / Cout channels, H×W input, KH×KW kernel, OH×OW output, G groups, T targets.
  *
@@ -26,15 +25,13 @@ import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { defineKernel } from '../gpu/kernel';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr, type Shape } from '../core/shape';
-import { conv2dOutputShape, type Conv2dParams } from '../reference/conv2d';
+import { conv2dOutputShape, type Conv2dParams } from '../defs/conv2d';
 import forwardCode from '../../shaders/conv2d_forward.wgsl?raw';
 import forwardTiledCode from '../../shaders/conv2d_forward_tiled.wgsl?raw';
 import forward3x3Code from '../../shaders/conv2d_forward_3x3.wgsl?raw';
 import backwardCode from '../../shaders/conv2d_backward.wgsl?raw';
 import packCode from '../../shaders/conv2d_pack.wgsl?raw';
 import { targetsOf } from './util';
-
-export { conv2dOutputShape, conv2dParams, type Conv2dParams } from '../reference/conv2d';
 
 export type Conv2dKernel = 'direct' | 'tiled' | '3x3';
 

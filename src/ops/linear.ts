@@ -8,9 +8,10 @@ import { grid1d } from '../gpu/engine';
 import { ShapeMismatchError } from '../core/errors';
 import { defineKernel } from '../gpu/kernel';
 import { type Tensor } from '../gpu/tensor';
-import { shapeStr, type Shape } from '../core/shape';
+import { shapeStr } from '../core/shape';
 import forwardCode from '../../shaders/linear_forward.wgsl?raw';
 import backwardCode from '../../shaders/linear_backward.wgsl?raw';
+import { linearOutputShape } from '../defs/linear';
 import { expectRank } from './util';
 
 const WG = 256; // matches `override WG` in both shaders
@@ -27,23 +28,6 @@ const BACKWARD = defineKernel({
   params: { count: 'u32', m: 'u32', k: 'u32' },
   bindings: ['dy', 'w', 'dx'],
 });
-
-/** [N, M] for x [N, K], w [M, K], b [M] or null. Throws ShapeMismatchError naming the shapes. */
-export function linearOutputShape(x: Shape, w: Shape, b: Shape | null): number[] {
-  expectRank(x, 2, 'linear input');
-  expectRank(w, 2, 'linear weight');
-  if (x[1] !== w[1]) {
-    throw new ShapeMismatchError(
-      `linear: input ${shapeStr(x)} has ${x[1]} features but weight ${shapeStr(w)} expects ${w[1]} ([M, K] layout)`,
-    );
-  }
-  if (b && (b.length !== 1 || b[0] !== w[0])) {
-    throw new ShapeMismatchError(
-      `linear: bias ${shapeStr(b)} does not match weight ${shapeStr(w)}: expected [${w[0]}]`,
-    );
-  }
-  return [x[0], w[0]];
-}
 
 /** x: [N, K], w: [M, K], b: [M] or null → y: [N, M]. */
 export async function linearForward(e: Engine, x: Tensor, w: Tensor, b: Tensor | null): Promise<Tensor> {

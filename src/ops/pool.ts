@@ -10,7 +10,7 @@
  */
 import type { Engine } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
-import { InvalidInputError, ShapeMismatchError } from '../core/errors';
+import { InvalidInputError } from '../core/errors';
 import { defineKernel } from '../gpu/kernel';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr, type Shape } from '../core/shape';
@@ -21,6 +21,7 @@ import avgForwardCode from '../../shaders/avgpool2d_forward.wgsl?raw';
 import avgBackwardCode from '../../shaders/avgpool2d_backward.wgsl?raw';
 import gapForwardCode from '../../shaders/globalavgpool_forward.wgsl?raw';
 import gapBackwardCode from '../../shaders/globalavgpool_backward.wgsl?raw';
+import { pool2dOutputShape, type Pool2dParams } from '../defs/pool';
 import { expectRank, targetsOf } from './util';
 
 const WG = 256; // matches `override WG` of every pool shader but globalavgpool_forward
@@ -82,87 +83,6 @@ const GAP_BACKWARD = defineKernel({
   params: { count: 'u32', hw: 'u32' },
   bindings: ['dy', 'dx'],
 });
-
-export interface Pool2dParams {
-  kernel: [number, number];
-  stride: [number, number];
-  /** [top, left, bottom, right] */
-  pads: [number, number, number, number];
-  /** Round the output size up (the last window may hang past the padding). */
-  ceilMode: boolean;
-  /** Average pool: divide by the window clipped to the padded input, padding included. */
-  countIncludePad: boolean;
-}
-
-/** Fill in the defaults (ONNX): stride = kernel, no padding, floor mode, countIncludePad false. */
-export function pool2dParams(attrs: {
-  kernel: [number, number];
-  stride?: [number, number];
-  pads?: [number, number, number, number];
-  ceilMode?: boolean;
-  countIncludePad?: boolean;
-}): Pool2dParams {
-  const p: Pool2dParams = {
-    kernel: [attrs.kernel[0], attrs.kernel[1]],
-    stride: attrs.stride ? [attrs.stride[0], attrs.stride[1]] : [attrs.kernel[0], attrs.kernel[1]],
-    pads: attrs.pads ? [attrs.pads[0], attrs.pads[1], attrs.pads[2], attrs.pads[3]] : [0, 0, 0, 0],
-    ceilMode: !!attrs.ceilMode,
-    countIncludePad: !!attrs.countIncludePad,
-  };
-  checkParams(p);
-  return p;
-}
-
-function checkParams(p: Pool2dParams): void {
-  const ints = (v: readonly number[], len: number, min: number) =>
-    Array.isArray(v) && v.length === len && v.every((d) => Number.isInteger(d) && d >= min);
-  if (!ints(p.kernel, 2, 1))
-    throw new InvalidInputError(`pool2d: kernel must be two positive integers, got ${shapeStr(p.kernel)}`);
-  if (!ints(p.stride, 2, 1))
-    throw new InvalidInputError(`pool2d: stride must be two positive integers, got ${shapeStr(p.stride)}`);
-  if (!ints(p.pads, 4, 0)) {
-    throw new InvalidInputError(
-      `pool2d: pads must be four integers ≥ 0 [top, left, bottom, right], got ${shapeStr(p.pads)}`,
-    );
-  }
-  // A pad smaller than the kernel means every window holds at least one input cell, so a max
-  // is always defined and an average never divides by zero.
-  const [top, left, bottom, right] = p.pads;
-  if (top >= p.kernel[0] || bottom >= p.kernel[0] || left >= p.kernel[1] || right >= p.kernel[1]) {
-    throw new InvalidInputError(
-      `pool2d: each pad must be smaller than the kernel, got pads ${shapeStr(p.pads)} for kernel ${shapeStr(p.kernel)}`,
-    );
-  }
-}
-
-/**
- * Output size along one axis of n cells (PyTorch/ONNX): floor or ceil of (n + pads − k) / s,
- * plus 1; in ceil mode the last window must start inside the input or the leading padding,
- * else it is dropped.
- */
-function outSize(n: number, k: number, s: number, before: number, after: number, ceil: boolean): number {
-  const span = n + before + after - k;
-  if (span < 0) return 0;
-  let o = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
-  if (ceil && (o - 1) * s >= n + before) o--;
-  return o;
-}
-
-/** [N, C, OH, OW] for input x [N, C, H, W]. Throws ShapeMismatchError / InvalidInputError. */
-export function pool2dOutputShape(x: Shape, p: Pool2dParams): number[] {
-  expectRank(x, 4, 'pool2d input');
-  checkParams(p);
-  const [N, C, H, W] = x;
-  const [top, left, bottom, right] = p.pads;
-  const OH = outSize(H, p.kernel[0], p.stride[0], top, bottom, p.ceilMode);
-  const OW = outSize(W, p.kernel[1], p.stride[1], left, right, p.ceilMode);
-  if (OH < 1 || OW < 1) {
-    throw new ShapeMismatchError(
-      `pool2d: input ${shapeStr(x)} is smaller than kernel ${shapeStr(p.kernel)} with pads ${shapeStr(p.pads)}`,
-    );
-  }
-  return [N, C, OH, OW];
-}
 
 /** Shapes of a pool backward: forward output y and dx [T·N, C, H, W]; validates dy against y. */
 function backwardShapes(

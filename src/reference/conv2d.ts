@@ -1,7 +1,7 @@
 /**
  * 2-D convolution on the CPU (cross-correlation, as in PyTorch and ONNX): forward, and backward
- * with respect to the input. Also the attribute defaults and the output-shape rule, shared with
- * the GPU dispatcher in src/ops/conv2d.ts (defined once, here).
+ * with respect to the input. The parameters and the output-shape rule are the op's definition
+ * (src/defs/conv2d.ts), shared with the GPU dispatcher.
  *
  * N batch, Cin / Cout input / output channels, H×W input size, KH×KW kernel size, OH×OW output
  * size, g groups, T targets.
@@ -9,61 +9,10 @@
  *   Output channel co belongs to group co / (Cout/g) and reads only the Cin/g input channels of
  *   that group.
  */
-import { InvalidInputError, ShapeMismatchError } from '../core/errors';
+import { ShapeMismatchError } from '../core/errors';
+import { conv2dOutputShape, type Conv2dParams } from '../defs/conv2d';
 import { shapeStr, type Shape } from '../core/shape';
 import { hostTensor, type HostTensor } from './tensor';
-
-export interface Conv2dParams {
-  /** [sh, sw] */
-  stride: [number, number];
-  /** [top, left, bottom, right] zero padding */
-  pads: [number, number, number, number];
-  /** [dh, dw]: kernel taps are dh rows / dw columns apart in the input */
-  dilation: [number, number];
-  groups: number;
-}
-
-/** Fill in defaults (stride 1, no padding, dilation 1, one group) and check the values. */
-export function conv2dParams(attrs: Partial<Conv2dParams> = {}): Conv2dParams {
-  const p: Conv2dParams = {
-    stride: attrs.stride ?? [1, 1],
-    pads: attrs.pads ?? [0, 0, 0, 0],
-    dilation: attrs.dilation ?? [1, 1],
-    groups: attrs.groups ?? 1,
-  };
-  const positive = (v: number) => Number.isInteger(v) && v >= 1;
-  const bad = (what: string, v: unknown) => new InvalidInputError(`conv2d: ${what} ${JSON.stringify(v)} is invalid`);
-  if (p.stride.length !== 2 || !p.stride.every(positive)) throw bad('stride', p.stride);
-  if (p.dilation.length !== 2 || !p.dilation.every(positive)) throw bad('dilation', p.dilation);
-  if (p.pads.length !== 4 || !p.pads.every((v) => Number.isInteger(v) && v >= 0)) throw bad('pads', p.pads);
-  if (!positive(p.groups)) throw bad('groups', p.groups);
-  return p;
-}
-
-/**
- * Output shape [N, Cout, OH, OW] of a conv of x [N, Cin, H, W] with weight w [Cout, Cin/g, KH, KW]:
- *   OH = floor((H + pad_top + pad_bottom − dh·(KH − 1) − 1) / sh) + 1, and likewise OW.
- * Throws ShapeMismatchError (naming both shapes) when the shapes do not fit together.
- */
-export function conv2dOutputShape(x: Shape, w: Shape, p: Conv2dParams): number[] {
-  const fail = (why: string) =>
-    new ShapeMismatchError(`conv2d: input ${shapeStr(x)} and weight ${shapeStr(w)} (groups ${p.groups}): ${why}`);
-  if (x.length !== 4) throw fail('input must be 4-D [N, Cin, H, W]');
-  if (w.length !== 4) throw fail('weight must be 4-D [Cout, Cin/groups, KH, KW]');
-  const [N, Cin, H, W] = x;
-  const [Cout, CinG, KH, KW] = w;
-  const g = p.groups;
-  if (Cin % g !== 0) throw fail(`Cin ${Cin} is not divisible by groups`);
-  if (Cout % g !== 0) throw fail(`Cout ${Cout} is not divisible by groups`);
-  if (CinG !== Cin / g) throw fail(`weight has ${CinG} input channels per group, input has Cin/groups = ${Cin / g}`);
-  const [sh, sw] = p.stride;
-  const [pt, pl, pb, pr] = p.pads;
-  const [dh, dw] = p.dilation;
-  const OH = Math.floor((H + pt + pb - dh * (KH - 1) - 1) / sh) + 1;
-  const OW = Math.floor((W + pl + pr - dw * (KW - 1) - 1) / sw) + 1;
-  if (!(OH >= 1 && OW >= 1)) throw fail(`output size ${OH}×${OW} is not positive (kernel larger than padded input)`);
-  return [N, Cout, OH, OW];
-}
 
 /**
  * y[n, co, oh, ow] = b[co] + Σ_{ci in co's group, kh, kw} x[n, ci, ih, iw] · w[co, ci − group start, kh, kw]

@@ -2,7 +2,7 @@
  * The display helpers of src/render/display.ts on the CPU, same names and argument order
  * (without the engine). Plain loops, float64.
  */
-import type { ChannelScale } from '../render/display';
+import type { ChannelScale } from '../render/colormaps';
 import { hostTensor, type HostTensor } from './tensor';
 
 /** Channels `ids` of row `row` of src [B, K, h, w], each scaled to [0, 1]: [M, h, w]. */

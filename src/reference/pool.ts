@@ -6,7 +6,7 @@
  * padding. The output-size rule and the parameter defaults are shared with the GPU dispatcher
  * (src/ops/pool.ts: pool2dParams, pool2dOutputShape).
  */
-import { pool2dOutputShape, type Pool2dParams } from '../ops/pool';
+import { pool2dOutputShape, type Pool2dParams } from '../defs/pool';
 import { hostTensor, type HostTensor } from './tensor';
 
 /**

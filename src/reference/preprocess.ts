@@ -3,7 +3,7 @@
  * [H, W] with a triangle filter whose support widens with the downscale factor (antialiased
  * bilinear), then normalised per channel: (v/255 − mean) / std. See preprocess_image.wgsl.
  */
-import { fitRegion, type ImageInput, type PreprocessOptions } from '../ops/preprocess';
+import { fitRegion, type ImageInput, type PreprocessOptions } from '../core/image';
 import { hostTensor, type HostTensor } from './tensor';
 
 /** The source pixels an output coordinate reads along one axis, with their normalised weights. */

@@ -23,6 +23,9 @@ export type ColormapName = (typeof COLORMAPS)[number];
 /** Entries in every LUT. */
 export const LUT_SIZE = 256;
 
+/** How a channel is scaled to [0, 1] for display: min–max, or signed around 0.5 (see normalizeChannels). */
+export type ChannelScale = 'minmax' | 'signed';
+
 type RGB = readonly [number, number, number];
 
 // Google Turbo, published entries 0, 5, 10, …, 255.

@@ -12,6 +12,7 @@ import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { defineKernel } from '../gpu/kernel';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr } from '../core/shape';
+import type { ChannelScale } from './colormaps';
 import normalizeCode from '../../shaders/normalize_channels.wgsl?raw';
 import alphaCode from '../../shaders/gradcampp_alpha.wgsl?raw';
 import guidedCode from '../../shaders/guided_rgb.wgsl?raw';
@@ -39,7 +40,7 @@ const GUIDED_RGB = defineKernel({
 });
 
 /** 'minmax': (v − min)/(max − min) per channel; 'signed': 0.5 + 0.5·v/max|v| (zero at the middle). */
-export type ChannelScale = 'minmax' | 'signed';
+export type { ChannelScale };
 
 function checkRank4(t: Tensor, what: string): [number, number, number, number] {
   if (t.rank !== 4)

@@ -5,7 +5,7 @@
  * and T targets batched into one backward pass.
  */
 import { describe, expect, it } from 'vitest';
-import type { ChannelMaps, Method } from '../../src/attribution/explain';
+import { explain, type ChannelMaps, type Method } from '../../src/attribution/explain';
 import { InvalidInputError } from '../../src/core/errors';
 import { Model } from '../../src/model/model';
 import type { GraphSpec } from '../../src/model/spec';
@@ -46,7 +46,7 @@ async function compareWithReference(
   const xs = randn(n * c * h * w, 42);
   const model = await Model.load(e, spec);
   const input = e.upload(xs, [n, c, h, w]);
-  const r = await model.explain(input, opts);
+  const r = await explain(model, input, opts);
   const ref = explainReference(new RefModel(spec), hostTensor([n, c, h, w], xs), opts);
   expect(await r.readClasses()).toEqual(ref.classes);
   expectAllclose(await r.scores.read(), ref.scores.data, TOL, 'scores');
@@ -68,7 +68,7 @@ async function compareWithReference(
       expectAllclose(await got.input.read(), want.input!.data, TOL, m);
     }
   }
-  r.dispose();
+  r.destroy();
   input.destroy();
   model.destroy();
   expect(e.liveTensors).toBe(0);
@@ -98,7 +98,7 @@ describe("the lecture's derivation on a GAP→linear network", () => {
     const e = await getEngine();
     const model = await Model.load(e, fx.graph);
     const input = e.upload(fx.input.data, fx.input.shape);
-    const r = await model.explain(input, { methods: ['cam', 'gradcam'], targets: fx.targets, layer: fx.layer });
+    const r = await explain(model, input, { methods: ['cam', 'gradcam'], targets: fx.targets, layer: fx.layer });
     const [, , h, w] = fx.expected.activation.shape;
     const Z = h * w;
     const cam = await r.maps.cam!.weights.read();
@@ -123,7 +123,7 @@ describe("the lecture's derivation on a GAP→linear network", () => {
       { atol: 1e-5, rtol: 1e-4 },
       'Grad-CAM vs ReLU(CAM)',
     );
-    r.dispose();
+    r.destroy();
     input.destroy();
     model.destroy();
   });
@@ -135,7 +135,7 @@ describe('relations between the methods', () => {
     const spec = NETS.residual();
     const model = await Model.load(e, spec);
     const input = e.upload(randn(300, 5), [1, 3, 10, 10]);
-    const r = await model.explain(input, { methods: ['gradcam', 'counterfactual'], targets: { topK: 3 } });
+    const r = await explain(model, input, { methods: ['gradcam', 'counterfactual'], targets: { topK: 3 } });
     const G = await r.gradients!.read();
     const A = await r.activations.read();
     const [, K, h, w] = r.activations.shape;
@@ -155,7 +155,7 @@ describe('relations between the methods', () => {
       { atol: 0, rtol: 0 },
       'weights = −α',
     );
-    r.dispose();
+    r.destroy();
     input.destroy();
     model.destroy();
   });
@@ -164,7 +164,7 @@ describe('relations between the methods', () => {
     const e = await getEngine();
     const model = await Model.load(e, NETS.plain());
     const input = e.upload(randn(297, 6), [1, 3, 11, 9]);
-    const r = await model.explain(input, {
+    const r = await explain(model, input, {
       methods: ['gradcam', 'guided-backprop', 'guided-gradcam'],
       targets: { topK: 2 },
     });
@@ -175,7 +175,7 @@ describe('relations between the methods', () => {
       return v * up[b * 99 + (idx % 99)];
     });
     expectAllclose(await r.maps['guided-gradcam']!.input.read(), want, { atol: 1e-7, rtol: 1e-6 }, 'guided grad-cam');
-    r.dispose();
+    r.destroy();
     input.destroy();
     model.destroy();
   });
@@ -200,7 +200,7 @@ describe('relations between the methods', () => {
       negativePlain += plain.filter((v) => v < 0).length;
     }
     expect(negativePlain).toBeGreaterThan(0); // the ordinary backward does pass negative gradients
-    acts.dispose();
+    acts.destroy();
     seeds.destroy();
     input.destroy();
     model.destroy();
@@ -213,7 +213,7 @@ describe('class discrimination', () => {
     const e = await getEngine();
     const model = await Model.load(e, regionsNet());
     const input = e.upload(regionsScene(), [1, 3, REGION_SIZE, REGION_SIZE]);
-    const r = await model.explain(input, {
+    const r = await explain(model, input, {
       methods: ['gradcam', 'gradcam++', 'counterfactual', 'cam'],
       targets: [0, 1],
     });
@@ -226,7 +226,7 @@ describe('class discrimination', () => {
     const cf = await r.maps.counterfactual!.input.read();
     expect(quadrantOf(argmax(cf.subarray(0, S))), 'counterfactual of red').toBe('bottom-right');
     expect(quadrantOf(argmax(cf.subarray(S, 2 * S))), 'counterfactual of green').toBe('top-left');
-    r.dispose();
+    r.destroy();
     input.destroy();
     model.destroy();
   });
@@ -241,12 +241,12 @@ describe('batched targets', () => {
     const methods: Method[] = ['cam', ...GRAD_METHODS];
     const targets = [3, 1, 4, 0, 2];
     const d0 = e.stats.dispatches;
-    const batched = await model.explain(input, { methods, targets });
+    const batched = await explain(model, input, { methods, targets });
     const batchedDispatches = e.stats.dispatches - d0;
     let singleDispatches = 0;
     for (let t = 0; t < 5; t++) {
       const d1 = e.stats.dispatches;
-      const single = await model.explain(input, { methods, targets: [targets[t]] });
+      const single = await explain(model, input, { methods, targets: [targets[t]] });
       singleDispatches = e.stats.dispatches - d1;
       for (const m of CHANNEL) {
         const S = 11 * 9;
@@ -265,12 +265,12 @@ describe('batched targets', () => {
         { atol: 1e-7, rtol: 1e-5 },
         `guided-gradcam target ${t}`,
       );
-      single.dispose();
+      single.destroy();
     }
     // The same number of kernel launches for 5 targets as for 1: one forward, one batched
     // backward (plus one guided), one set of attribution kernels.
     expect(batchedDispatches).toBe(singleDispatches);
-    batched.dispose();
+    batched.destroy();
     input.destroy();
     model.destroy();
   });
@@ -279,15 +279,15 @@ describe('batched targets', () => {
     const e = await getEngine();
     const model = await Model.load(e, NETS.plain());
     const input = e.upload(randn(297, 10), [1, 3, 11, 9]);
-    await expect(model.explain(input, { targets: [7] })).rejects.toThrow(InvalidInputError);
-    await expect(model.explain(input, { targets: [7] })).rejects.toThrow(/target class 7/);
-    await expect(model.explain(input, { targets: { topK: 6 } })).rejects.toThrow(/topK/);
-    await expect(model.explain(input, { methods: ['lime' as Method] })).rejects.toThrow(/unknown method 'lime'/);
-    await expect(model.explain(input, { layer: 'nope' })).rejects.toThrow(/'nope' is not in the graph/);
-    await expect(model.explain(input, { layer: 'flat' })).rejects.toThrow(/4-D/);
-    const ok = await model.explain(input);
+    await expect(explain(model, input, { targets: [7] })).rejects.toThrow(InvalidInputError);
+    await expect(explain(model, input, { targets: [7] })).rejects.toThrow(/target class 7/);
+    await expect(explain(model, input, { targets: { topK: 6 } })).rejects.toThrow(/topK/);
+    await expect(explain(model, input, { methods: ['lime' as Method] })).rejects.toThrow(/unknown method 'lime'/);
+    await expect(explain(model, input, { layer: 'nope' })).rejects.toThrow(/'nope' is not in the graph/);
+    await expect(explain(model, input, { layer: 'flat' })).rejects.toThrow(/4-D/);
+    const ok = await explain(model, input);
     expect(ok.maps.gradcam!.input.shape).toEqual([1, 11, 9]);
-    ok.dispose();
+    ok.destroy();
     input.destroy();
     model.destroy();
     expect(e.liveTensors).toBe(0);

@@ -3,7 +3,7 @@
  * (tools/make_fixtures.py: an independent implementation of every method).
  */
 import { describe, expect, it } from 'vitest';
-import type { ChannelMaps, Method } from '../../src/attribution/explain';
+import { explain, type ChannelMaps, type Method } from '../../src/attribution/explain';
 import { MethodNotApplicableError } from '../../src/core/errors';
 import { Model } from '../../src/model/model';
 import { explainReference, type RefChannelMaps } from '../../src/reference/explain';
@@ -60,7 +60,7 @@ describe.each(FIXTURES)('fixture %s', (name) => {
     const e = await getEngine();
     const model = await Model.load(e, fx.graph);
     const input = e.upload(fx.input.data, fx.input.shape);
-    const r = await model.explain(input, { methods, targets: fx.targets, layer: fx.layer });
+    const r = await explain(model, input, { methods, targets: fx.targets, layer: fx.layer });
     const ex = fx.expected;
     expect(await r.readClasses()).toEqual([fx.targets]);
     expectAllclose(await r.scores.read(), ex.logits.data, GPU_TOL, 'logits');
@@ -77,7 +77,7 @@ describe.each(FIXTURES)('fixture %s', (name) => {
     }
     expectAllclose(await r.maps['guided-backprop']!.input.read(), ex.guided_backprop.data, GPU_TOL, 'guided backprop');
     expectAllclose(await r.maps['guided-gradcam']!.input.read(), ex.guided_gradcam.data, GPU_TOL, 'guided grad-cam');
-    r.dispose();
+    r.destroy();
     input.destroy();
     model.destroy();
     expect(e.liveTensors).toBe(0);
@@ -88,13 +88,13 @@ describe.each(FIXTURES)('fixture %s', (name) => {
       const e = await getEngine();
       const model = await Model.load(e, fx.graph);
       const input = e.upload(fx.input.data, fx.input.shape);
-      const run = () => model.explain(input, { methods: ['cam', 'gradcam'], layer: fx.layer });
+      const run = () => explain(model, input, { methods: ['cam', 'gradcam'], layer: fx.layer });
       await expect(run()).rejects.toThrow(MethodNotApplicableError);
       await expect(run()).rejects.toThrow(/CAM cannot apply.*gradcam/s);
       // The engine is still usable.
-      const ok = await model.explain(input, { methods: ['gradcam'], layer: fx.layer });
+      const ok = await explain(model, input, { methods: ['gradcam'], layer: fx.layer });
       expect(ok.maps.gradcam!.input.shape).toEqual([1, ...fx.input.shape.slice(2)]);
-      ok.dispose();
+      ok.destroy();
       input.destroy();
       model.destroy();
       expect(e.liveTensors).toBe(0);

@@ -4,7 +4,7 @@
  * branching paths. Counted with Engine.stats.
  */
 import { describe, expect, it } from 'vitest';
-import { METHODS, type Method } from '../../src/attribution/explain';
+import { METHODS, type Method, explain } from '../../src/attribution/explain';
 import { Model } from '../../src/model/model';
 import { NETS } from '../cases/nets';
 import { getEngine } from '../util/gpu';
@@ -23,11 +23,11 @@ describe('explain submits once and reads nothing back', () => {
       const x = e.upload(randn(c * h * w, 5), [1, c, h, w]);
       await e.flush(); // the uploads and weight packing above are not part of the explanation
       const before = { ...e.stats };
-      const r = await model.explain(x, { methods, targets: { topK: 3 } });
+      const r = await explain(model, x, { methods, targets: { topK: 3 } });
       expect(e.stats.submits - before.submits).toBe(1);
       expect(e.stats.readbacks - before.readbacks).toBe(0);
       expect(e.stats.dispatches - before.dispatches).toBeGreaterThan(methods.length);
-      r.dispose();
+      r.destroy();
       x.destroy();
     } finally {
       model.destroy();

@@ -27,7 +27,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UnsupportedOperatorError } from '../../src/core/errors';
 import { Graph } from '../../src/model/graph';
 import { onnxToGraphSpec } from '../../src/model/onnx';
-import { fitRegion, type Fit } from '../../src/ops/preprocess';
+import { fitRegion, type Fit } from '../../src/core/image';
 import { explainReference } from '../../src/reference/explain';
 import { RefModel } from '../../src/reference/model';
 import { preprocessImage } from '../../src/reference/preprocess';

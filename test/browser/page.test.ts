@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AdapterDescription } from '../../src/gpu/device';
-import { reluForward } from '../../src/reference/relu';
+import { unaryForward } from '../../src/reference/elementwise';
 import { hostTensor } from '../../src/reference/tensor';
 import { expectAllclose, F32 } from '../util/compare';
 import { randn } from '../util/random';
@@ -45,7 +45,7 @@ describe('headless Chromium', () => {
       });
       expect(r.y).toBeInstanceOf(Float32Array);
       expect(r.y.length).toBe(x.length);
-      expectAllclose(r.y, reluForward(hostTensor([x.length], x)).data, F32, 'relu in the browser');
+      expectAllclose(r.y, unaryForward('relu', hostTensor([x.length], x)).data, F32, 'relu in the browser');
       expect(r.liveTensors).toBe(0);
       expect(typeof r.adapter.isSoftware).toBe('boolean');
     }));

@@ -12,6 +12,7 @@ import { hostTensor } from '../../src/reference/tensor';
 import { overlay, readRGBA } from '../../src/render/overlay';
 import { rng, randn } from '../util/random';
 import { NETS } from './nets';
+import { explain } from '../../src/attribution/explain';
 
 export const OVERLAY_CASE = { colormap: 'turbo', opacity: 0.6, target: 1 };
 
@@ -35,7 +36,7 @@ export async function gpuExplainOverlay(e: Engine): Promise<Uint8ClampedArray> {
     return await e.scope(async () => {
       const input = e.upload(x, shape);
       const image = e.upload(display, shape.slice(1), 'display');
-      const r = await model.explain(input, { methods: ['gradcam'], targets: { topK: 3 } });
+      const r = await explain(model, input, { methods: ['gradcam'], targets: { topK: 3 } });
       const rgba = await overlay(e, r.maps.gradcam!.input, image, OVERLAY_CASE);
       const [, , h, w] = shape;
       return readRGBA(e, rgba, w, h);

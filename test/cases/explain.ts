@@ -2,7 +2,7 @@
  * An explain() run on one of the test networks, with a seeded random input, returned as plain
  * arrays: the browser page produces it, and the Node test compares it with the CPU reference.
  */
-import type { Method } from '../../src/attribution/explain';
+import { explain, type Method } from '../../src/attribution/explain';
 import type { Engine } from '../../src/gpu/engine';
 import { Model } from '../../src/model/model';
 import { explainReference } from '../../src/reference/explain';
@@ -43,11 +43,11 @@ export async function gpuExplain(e: Engine, c: ExplainCase): Promise<ExplainArra
   const model = await Model.load(e, NETS[c.net]());
   const input = e.upload(x, shape);
   try {
-    const r = await model.explain(input, { methods: c.methods, targets: c.targets, layer: c.layer });
+    const r = await explain(model, input, { methods: c.methods, targets: c.targets, layer: c.layer });
     const maps: Record<string, number[]> = {};
     for (const m of c.methods) maps[m] = [...(await r.maps[m]!.input.read())];
     const out = { classes: await r.readClasses(), scores: [...(await r.scores.read())], maps };
-    r.dispose();
+    r.destroy();
     return out;
   } finally {
     input.destroy();

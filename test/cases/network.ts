@@ -51,7 +51,7 @@ export async function gpuNetwork(e: Engine, spec: GraphSpec, c: NetworkCase): Pr
         gradInput: [...(await gInput.read())],
         gradInputGuided: [...(await gGuided.read())],
       };
-      acts.dispose();
+      acts.destroy();
       return result;
     });
   } finally {

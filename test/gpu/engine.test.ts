@@ -4,7 +4,7 @@ import { Engine, grid1d } from '../../src/gpu/engine';
 import { GraphError, InvalidInputError, ShaderError } from '../../src/core/errors';
 import { defineKernel, preprocess } from '../../src/gpu/kernel';
 import { sizeClass } from '../../src/gpu/pool';
-import { reluForward } from '../../src/ops/relu';
+import { unaryForward } from '../../src/ops/elementwise';
 import { getEngine } from '../util/gpu';
 
 describe('kernels', () => {
@@ -16,7 +16,7 @@ describe('kernels', () => {
     await expect(run()).rejects.toThrow(/broken_kernel.*undefined_thing/s);
     // The engine still works afterwards.
     const x = e.upload([-1, 2], [2]);
-    const y = await reluForward(e, x);
+    const y = await unaryForward(e, 'relu', x);
     expect([...(await y.read())]).toEqual([0, 2]);
     x.destroy();
     y.destroy();
@@ -92,7 +92,7 @@ describe('tensors and scopes', () => {
   it('an upload recorded after work that used a pooled buffer does not overwrite that work', async () => {
     const e = await getEngine();
     const a = e.upload([-1, 5, -3, 7], [4]);
-    const y = await reluForward(e, a); // recorded, not submitted
+    const y = await unaryForward(e, 'relu', a); // recorded, not submitted
     a.destroy(); // a's buffer goes back to the pool…
     const b = e.upload([9, 9, 9, 9], [4]); // …and is reused here, before the ReLU has run
     expect([...(await y.read())]).toEqual([0, 5, 0, 7]);
@@ -105,7 +105,7 @@ describe('tensors and scopes', () => {
     const e = await getEngine();
     const x = e.upload(new Float32Array(4096).fill(1), [4096]);
     e.stage('work');
-    const y = await reluForward(e, x);
+    const y = await unaryForward(e, 'relu', x);
     await e.sync();
     const t = await e.stageTimings();
     if (e.hasTimestamps) {
@@ -124,7 +124,7 @@ describe('engines', () => {
     const owner = await getEngine();
     const e = await Engine.create({ device: owner.device, adapter: owner.adapter });
     const x = e.upload([-2, 3], [2]);
-    const y = await reluForward(e, x);
+    const y = await unaryForward(e, 'relu', x);
     expect([...(await y.read())]).toEqual([0, 3]);
     e.destroy(); // frees x and y, keeps the device
     expect(x.destroyed && y.destroyed).toBe(true);

@@ -52,7 +52,7 @@ describe('the reference executor', () => {
 });
 
 describe('memory', () => {
-  it('forward keeps only what backward needs, and frees it on dispose', async () => {
+  it('forward keeps only what backward needs, and frees it on destroy', async () => {
     const e = await getEngine();
     const model = await Model.load(e, plainNet());
     const weights = e.liveTensors;
@@ -61,11 +61,11 @@ describe('memory', () => {
     const acts = await model.forward(x, { keep: ['relu2'], backwardTo: ['relu2'] });
     expect(e.liveTensors - weights).toBe(3); // x, relu2, logits
     expect(acts.has('conv1')).toBe(false);
-    acts.dispose();
+    acts.destroy();
     // Backward to the input also needs relu1 and pool1's input (relu1) plus relu2.
     const acts2 = await model.forward(x, { backwardTo: ['image'] });
     expect(e.liveTensors - weights).toBe(4); // x, relu1, relu2, logits
-    acts2.dispose();
+    acts2.destroy();
     x.destroy();
     expect(e.liveTensors).toBe(weights);
     model.destroy();
@@ -107,7 +107,7 @@ describe('bad input gets a typed error and leaves the engine usable', () => {
     const g = await model.backward(acts, seeds, { to: 'relu2' });
     expect(g.shape).toEqual([1, 10, 5, 4]);
     for (const t of [g, seeds, x]) t.destroy();
-    acts.dispose();
+    acts.destroy();
     model.destroy();
     expect(e.liveTensors).toBe(0);
   });
@@ -123,7 +123,7 @@ describe('bad input gets a typed error and leaves the engine usable', () => {
     const x = e.upload(randn(297, 4), [1, 3, 11, 9]);
     const acts = await model.forward(x);
     expect((await acts.output.read()).length).toBe(5);
-    acts.dispose();
+    acts.destroy();
     x.destroy();
     model.destroy();
   });

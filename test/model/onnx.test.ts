@@ -15,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { loadOnnx } from '../../src/model/onnx';
 import { expectAllclose, type Tol } from '../util/compare';
 import { getEngine } from '../util/gpu';
+import { explain } from '../../src/attribution/explain';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = resolve('tools/export_torchvision.py');
@@ -130,7 +131,7 @@ describe('torchvision models exported to ONNX equal PyTorch', () => {
       const t1 = performance.now();
       await e.scope(async () => {
         const x = e.upload(doc.input.data, doc.input.shape, 'image');
-        const r = await model.explain(x, { methods: ['gradcam'], targets: [doc.target], layer: doc.layer.tensor });
+        const r = await explain(model, x, { methods: ['gradcam'], targets: [doc.target], layer: doc.layer.tensor });
         const ex = doc.expected;
         const scores = await r.scores.read();
         const tExplain = performance.now() - t1;

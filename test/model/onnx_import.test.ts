@@ -14,10 +14,11 @@ import {
 import { Graph } from '../../src/model/graph';
 import { loadOnnx, onnxToGraphSpec, type OnnxSidecar } from '../../src/model/onnx';
 import type { GraphSpec } from '../../src/model/spec';
-import { conv2dForward, conv2dParams } from '../../src/reference/conv2d';
+import { conv2dParams } from '../../src/defs/conv2d';
+import { conv2dForward } from '../../src/reference/conv2d';
 import { RefModel } from '../../src/reference/model';
 import { maxPool2dForward } from '../../src/reference/pool';
-import { pool2dParams } from '../../src/ops/pool';
+import { pool2dParams } from '../../src/defs/pool';
 import { hostTensor, type HostTensor } from '../../src/reference/tensor';
 import {
   encodeModel,
@@ -35,6 +36,7 @@ import { positive, smallNet } from '../cases/onnx_nets';
 import { expectAllclose } from '../util/compare';
 import { getEngine } from '../util/gpu';
 import { randn, rng } from '../util/random';
+import { explain } from '../../src/attribution/explain';
 
 const TOL = { atol: 1e-5, rtol: 1e-5 };
 
@@ -539,8 +541,8 @@ describe('loadOnnx on the GPU', () => {
         const x = e.upload(xs, [2, 3, 9, 9]);
         const acts = await model.forward(x);
         expectAllclose(await acts.output.read(), ref.get('probs')!.data, TOL, 'probabilities');
-        acts.dispose();
-        const r = await model.explain(x, { methods: ['gradcam'], targets: [1], layer: 'act1' });
+        acts.destroy();
+        const r = await explain(model, x, { methods: ['gradcam'], targets: [1], layer: 'act1' });
         expectAllclose(await r.scores.read(), ref.get('logits')!.data, TOL, 'scores');
         expectAllclose(await r.activations.read(), ref.get('act1')!.data, TOL, 'ReLU6 activations');
       });

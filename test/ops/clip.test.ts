@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/core/errors';
-import { clipBackward, clipForward } from '../../src/ops/clip';
-import * as ref from '../../src/reference/clip';
+import { unaryBackward, unaryForward } from '../../src/ops/elementwise';
+import * as ref from '../../src/reference/elementwise';
 import { hostTensor } from '../../src/reference/tensor';
 import type { GraphSpec } from '../../src/model/spec';
 import { gpuNetwork, refNetwork } from '../cases/network';
@@ -27,15 +27,19 @@ describe('clip reference', () => {
   it.each(BOUNDS)('backward equals central differences, [%s, %s]', (lo, hi) => {
     const x = hostTensor([2, 3, 5, 7], awayFrom(randn(210, 1, 4), [lo, hi]));
     const dy = hostTensor([2, 3, 5, 7], randn(210, 2));
-    const f = (t: typeof x) => ref.clipForward(t, lo, hi);
-    expectAllclose(ref.clipBackward(dy, x, lo, hi).data, numericGrad(f, x, dy).data, { atol: 1e-6, rtol: 1e-6 });
+    const bounds = { min: lo, max: hi };
+    const f = (t: typeof x) => ref.unaryForward('clip', t, bounds);
+    const got = ref.unaryBackward('clip', dy, f(x), bounds);
+    expectAllclose(got.data, numericGrad(f, x, dy).data, { atol: 1e-6, rtol: 1e-6 });
   });
 
   it('ReLU6 clamps to [0, 6] and passes gradients strictly inside only', () => {
     const x = hostTensor([1, 6], [-2, 0, 3, 6, 7, 5.999]);
-    expect([...ref.clipForward(x, 0, 6).data]).toEqual([0, 0, 3, 6, 6, 5.999]);
+    const relu6 = { min: 0, max: 6 };
+    const y = ref.unaryForward('clip', x, relu6);
+    expect([...y.data]).toEqual([0, 0, 3, 6, 6, 5.999]);
     const dy = hostTensor([1, 6], [1, 1, 1, 1, 1, 1]);
-    expect([...ref.clipBackward(dy, x, 0, 6).data]).toEqual([0, 0, 1, 0, 0, 1]);
+    expect([...ref.unaryBackward('clip', dy, y, relu6).data]).toEqual([0, 0, 1, 0, 0, 1]);
   });
 });
 
@@ -45,15 +49,16 @@ describe('clip on the GPU equals the reference', () => {
     const xs = randn(2 * 3 * 5 * 7, 10, 4);
     const dys = randn(6 * 3 * 5 * 7, 11);
     await e.scope(async () => {
+      const bounds = { min: lo, max: hi };
       const x = e.upload(xs, [2, 3, 5, 7]);
-      const y = await clipForward(e, x, lo, hi);
-      const want = ref.clipForward(hostTensor([2, 3, 5, 7], xs), lo, hi);
+      const y = await unaryForward(e, 'clip', x, bounds);
+      const want = ref.unaryForward('clip', hostTensor([2, 3, 5, 7], xs), bounds);
       expectAllclose(await y.read(), want.data, F32, 'clip forward');
       const dy = e.upload(dys, [6, 3, 5, 7]);
       // from the saved input and from the saved output: the same mask
       for (const saved of [x, y]) {
-        const dx = await clipBackward(e, dy, saved, lo, hi);
-        const wantDx = ref.clipBackward(hostTensor([6, 3, 5, 7], dys), hostTensor([2, 3, 5, 7], xs), lo, hi);
+        const dx = await unaryBackward(e, 'clip', dy, saved, bounds);
+        const wantDx = ref.unaryBackward('clip', hostTensor([6, 3, 5, 7], dys), hostTensor([2, 3, 5, 7], xs), bounds);
         expectAllclose(await dx.read(), wantDx.data, F32, 'clip backward');
       }
     });
@@ -63,8 +68,8 @@ describe('clip on the GPU equals the reference', () => {
   it('rejects min > max with a typed error, before allocating', async () => {
     const e = await getEngine();
     const x = e.upload(randn(8, 3), [1, 8]);
-    await expect(clipForward(e, x, 1, 0)).rejects.toThrow(InvalidInputError);
-    await expect(clipForward(e, x, 1, 0)).rejects.toThrow(/min ≤ max/);
+    await expect(unaryForward(e, 'clip', x, { min: 1, max: 0 })).rejects.toThrow(InvalidInputError);
+    await expect(unaryForward(e, 'clip', x, { min: 1, max: 0 })).rejects.toThrow(/min ≤ max/);
     x.destroy();
     expect(e.liveTensors).toBe(0);
   });

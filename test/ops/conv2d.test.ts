@@ -4,14 +4,12 @@ import {
   conv2dBackward,
   conv2dConfig,
   conv2dForward,
-  conv2dOutputShape,
   conv2dPackWeights,
-  conv2dParams,
   setConv2dConfig,
   type Conv2dBackwardOptions,
-  type Conv2dParams,
   type Conv2dVariant,
 } from '../../src/ops/conv2d';
+import { conv2dOutputShape, conv2dParams, type Conv2dParams } from '../../src/defs/conv2d';
 import * as ref from '../../src/reference/conv2d';
 import { hostTensor, numel } from '../../src/reference/tensor';
 import { expectAllclose, F32 } from '../util/compare';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ShapeMismatchError } from '../../src/core/errors';
-import { linearBackward, linearForward, linearOutputShape } from '../../src/ops/linear';
+import { linearOutputShape } from '../../src/defs/linear';
+import { linearBackward, linearForward } from '../../src/ops/linear';
 import * as ref from '../../src/reference/linear';
 import { hostTensor, type HostTensor } from '../../src/reference/tensor';
 import { expectAllclose, F32 } from '../util/compare';

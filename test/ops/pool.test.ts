@@ -7,10 +7,8 @@ import {
   globalAvgPoolForward,
   maxPool2dBackward,
   maxPool2dForward,
-  pool2dOutputShape,
-  pool2dParams,
-  type Pool2dParams,
 } from '../../src/ops/pool';
+import { pool2dOutputShape, pool2dParams, type Pool2dParams } from '../../src/defs/pool';
 import * as ref from '../../src/reference/pool';
 import { hostTensor, numel } from '../../src/reference/tensor';
 import { expectAllclose, F32 } from '../util/compare';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/core/errors';
-import { fitRegion, preprocessImage, type ImageInput } from '../../src/ops/preprocess';
+import { fitRegion, type ImageInput } from '../../src/core/image';
+import { preprocessImage } from '../../src/ops/preprocess';
 import * as ref from '../../src/reference/preprocess';
 import { expectAllclose } from '../util/compare';
 import { getEngine } from '../util/gpu';

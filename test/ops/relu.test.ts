@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { reluBackward, reluForward } from '../../src/ops/relu';
-import * as ref from '../../src/reference/relu';
+import { unaryBackward, unaryForward } from '../../src/ops/elementwise';
+import * as ref from '../../src/reference/elementwise';
 import { hostTensor } from '../../src/reference/tensor';
 import { expectAllclose, F32 } from '../util/compare';
 import { getEngine } from '../util/gpu';
@@ -11,13 +11,15 @@ describe('relu reference', () => {
   it('backward equals central differences', () => {
     const x = hostTensor([2, 3, 5, 7], randnAwayFromZero(210, 1));
     const dy = hostTensor([2, 3, 5, 7], randn(210, 2));
-    expectAllclose(ref.reluBackward(dy, x).data, numericGrad(ref.reluForward, x, dy).data, { atol: 1e-6, rtol: 1e-6 });
+    const y = ref.unaryForward('relu', x);
+    const f = (t: typeof x) => ref.unaryForward('relu', t);
+    expectAllclose(ref.unaryBackward('relu', dy, y).data, numericGrad(f, x, dy).data, { atol: 1e-6, rtol: 1e-6 });
   });
 
   it('guided backward never passes a negative gradient', () => {
     const x = hostTensor([1, 4, 3, 3], randn(36, 3));
     const dy = hostTensor([1, 4, 3, 3], randn(36, 4));
-    const dx = ref.reluBackward(dy, x, { guided: true });
+    const dx = ref.unaryBackward('relu', dy, ref.unaryForward('relu', x), {}, { guided: true });
     for (let i = 0; i < 36; i++) {
       expect(dx.data[i]).toBeGreaterThanOrEqual(0);
       expect(dx.data[i]).toBe(x.data[i] > 0 && dy.data[i] > 0 ? dy.data[i] : 0);
@@ -35,8 +37,8 @@ describe('relu on the GPU equals the reference', () => {
     const n = shape.reduce((a, b) => a * b, 1);
     const xs = randn(n, 10);
     const x = e.upload(xs, shape);
-    const y = await reluForward(e, x);
-    expectAllclose(await y.read(), ref.reluForward(hostTensor(shape, xs)).data, F32, 'relu forward');
+    const y = await unaryForward(e, 'relu', x);
+    expectAllclose(await y.read(), ref.unaryForward('relu', hostTensor(shape, xs)).data, F32, 'relu forward');
     x.destroy();
     y.destroy();
   });
@@ -55,10 +57,12 @@ describe('relu on the GPU equals the reference', () => {
     const xs = randn(2 * n, 11);
     const dys = randn(6 * n, 12);
     await e.scope(async () => {
-      const x = e.upload(xs, [2, ...chw]);
+      // The saved tensor is ReLU's output: y > 0 exactly where x > 0.
+      const y = await unaryForward(e, 'relu', e.upload(xs, [2, ...chw]));
       const dy = e.upload(dys, [6, ...chw]);
-      const dx = await reluBackward(e, dy, x, { guided });
-      const want = ref.reluBackward(hostTensor([6, ...chw], dys), hostTensor([2, ...chw], xs), { guided });
+      const dx = await unaryBackward(e, 'relu', dy, y, {}, { guided });
+      const yRef = ref.unaryForward('relu', hostTensor([2, ...chw], xs));
+      const want = ref.unaryBackward('relu', hostTensor([6, ...chw], dys), yRef, {}, { guided });
       expectAllclose(await dx.read(), want.data, F32, 'relu backward');
     });
     expect(e.liveTensors).toBe(0);

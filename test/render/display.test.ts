@@ -17,6 +17,7 @@ import { plainNet } from '../cases/nets';
 import { expectAllclose, type Tol } from '../util/compare';
 import { getEngine } from '../util/gpu';
 import { randn } from '../util/random';
+import { explain } from '../../src/attribution/explain';
 
 const TOL: Tol = { atol: 1e-6, rtol: 1e-5 };
 
@@ -95,7 +96,7 @@ describe('gradcamppAlpha', () => {
       const [C, H, W] = model.inputShape;
       const { alpha, G, weights, K } = await e.scope(async () => {
         const x = e.upload(randn(C * H * W, 61), [1, C, H, W], 'x');
-        const r = await model.explain(x, { methods: ['gradcam++'], targets: [3] });
+        const r = await explain(model, x, { methods: ['gradcam++'], targets: [3] });
         const k = r.activations.shape[1];
         const ids = Array.from({ length: k }, (_, i) => i);
         const a = await gradcamppAlpha(e, r.activations, r.gradients!, ids);
@@ -105,7 +106,7 @@ describe('gradcamppAlpha', () => {
           weights: await r.maps['gradcam++']!.weights.read(),
           K: k,
         };
-        r.dispose();
+        r.destroy();
         return out;
       });
       const Z = G.length / K;

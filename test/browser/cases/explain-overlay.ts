@@ -4,6 +4,7 @@ import { Model } from '../../../src/model/model';
 import { canvasRowStride, drawToCanvas } from '../../../src/render/canvas';
 import { overlay } from '../../../src/render/overlay';
 import { defineCase } from '../registry';
+import { explain } from '../../../src/attribution/explain';
 
 defineCase('explain-overlay', async (ctx) => {
   const e = await ctx.engine();
@@ -23,7 +24,7 @@ defineCase('explain-overlay', async (ctx) => {
     await e.scope(async () => {
       const input = e.upload(x, shape);
       const image = e.upload(display, shape.slice(1), 'display');
-      const r = await model.explain(input, { methods: ['gradcam'], targets: { topK: 3 } });
+      const r = await explain(model, input, { methods: ['gradcam'], targets: { topK: 3 } });
       const rgba = await overlay(e, r.maps.gradcam!.input, image, { ...OVERLAY_CASE, rowStride: canvasRowStride(W) });
       // Read the canvas in the task that submits the copy (see drawToCanvas).
       const drawn = drawToCanvas(e, rgba, W, H, context);

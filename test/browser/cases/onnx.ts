@@ -15,7 +15,7 @@ defineCase('onnx-load', async (ctx, arg) => {
         const input = e.upload(x, [x.length / (3 * 9 * 9), 3, 9, 9], 'image');
         const acts = await model.forward(input);
         const out = await acts.output.read();
-        acts.dispose();
+        acts.destroy();
         return out;
       });
       return { probs, labels, ops: spec.nodes.map((n) => n.op), bytes };

@@ -1,5 +1,5 @@
 /** Smoke cases: WebGPU is there, and one kernel runs and reads back. */
-import { reluForward } from '../../../src/ops/relu';
+import { unaryForward } from '../../../src/ops/elementwise';
 import { defineCase } from '../registry';
 
 /** What navigator.gpu offers, without going through the engine (for diagnosing a failure). */
@@ -17,7 +17,7 @@ defineCase('relu-forward', async (ctx, arg) => {
   const e = await ctx.engine();
   const y = await e.scope(async () => {
     const t = e.upload(x, [x.length], 'x');
-    return (await reluForward(e, t)).read();
+    return (await unaryForward(e, 'relu', t)).read();
   });
   return { y, adapter: e.adapter, liveTensors: e.liveTensors };
 });

@@ -1,0 +1,121 @@
+/**
+ * What an op is, independent of where it runs: the shape of its description in a GraphSpec, its
+ * parameters, its shape rule, what its backward pass reads, and how ONNX nodes become it. Pure
+ * (no GPU, no shaders), so the graph, the CPU reference, the GPU executor and the ONNX importer
+ * all build on it.
+ *
+ * The registry (src/defs/index.ts) holds one OpDef per op type; the CPU reference
+ * (src/reference/ops.ts) and the GPU executor (src/ops/registry.ts) each hold one implementation
+ * per op type, typed over the registry's keys, so an op missing from either is a compile error.
+ */
+import type { Shape } from '../core/shape';
+
+/** A weight of a node: float32 values in PyTorch/ONNX layout. */
+export interface WeightSpec {
+  shape: number[];
+  data: ArrayLike<number>;
+}
+
+/**
+ * Attributes of a node as written in a GraphSpec: plain JSON values. `params` turns them into
+ * an op's checked parameters.
+ */
+export type Attrs = Readonly<Record<string, unknown>>;
+
+export interface OpDef<P> {
+  /** Number of tensor inputs, or 'variadic' (one or more). */
+  readonly inputs: number | 'variadic';
+  /** Weights the node carries, by key: required or optional. */
+  readonly weights?: Readonly<Record<string, 'required' | 'optional'>>;
+  /** Check the attributes and fill in defaults. Throws InvalidInputError naming the attribute. */
+  params(attrs: Attrs): P;
+  /**
+   * The output shape from the input shapes (batch dim first) and the weights' shapes. Throws
+   * ShapeMismatchError (or InvalidInputError) naming the shapes.
+   */
+  shape(inputs: readonly Shape[], p: P, weights: Readonly<Record<string, Shape>>): number[];
+  /**
+   * What the backward pass reads besides the output gradient: forward inputs (by position)
+   * and/or the forward output. The executors keep exactly these after the forward pass, and
+   * hand only these to the backward implementations.
+   */
+  readonly saves: { readonly inputs?: readonly number[]; readonly output?: boolean };
+  /** The output is input 0 with another shape (no kernel; its gradient is a view as well). */
+  readonly view?: boolean;
+  /** ONNX operators (default domain) that convert to this op, each with its rule. */
+  readonly onnx?: Readonly<Record<string, OnnxRule>>;
+}
+
+/** Identity at run time; keeps the parameter type of the definition. */
+export function defineOp<P>(def: OpDef<P>): OpDef<P> {
+  return def;
+}
+
+// ---------------------------------------------------------------------------------- ONNX rules
+
+/** A constant of an ONNX graph (an initializer or a Constant node's value). */
+export interface OnnxConst {
+  dims: number[];
+  data: Float32Array | Float64Array;
+  /** False: integer values (shapes, axes). */
+  float: boolean;
+}
+
+/** Typed access to an ONNX node's attributes, with defaults. */
+export interface OnnxAttrs {
+  has(name: string): boolean;
+  int(name: string, dflt: number): number;
+  float(name: string, dflt: number): number;
+  ints(name: string): number[] | null;
+  string(name: string, dflt: string): string;
+}
+
+/** What a rule emits: one GraphSpec node, named after the ONNX node, producing its output. */
+export interface EmittedNode {
+  op: string;
+  inputs: string[];
+  attrs?: Record<string, unknown>;
+  weights?: Record<string, WeightSpec>;
+}
+
+/**
+ * What the ONNX converter offers a rule while it converts one node. Every failure goes through
+ * `fail`, which throws ModelFormatError naming the node.
+ */
+export interface OnnxContext {
+  /** Version of the default operator set. */
+  readonly opset: number;
+  readonly attrs: OnnxAttrs;
+  /** The node's input names ('' for an omitted optional input). */
+  readonly inputs: readonly string[];
+  /** Input j, which must be a tensor computed from the graph input. */
+  tensor(j: number): string;
+  /** Input j as a constant, or null when it is computed or absent. */
+  constantOrNull(j: number): OnnxConst | null;
+  /** Input j, which must be a constant; `float` requires float values. */
+  constant(j: number, what: string, kind?: 'float' | 'any'): OnnxConst;
+  /** Shape of a computed tensor for batch 1. */
+  shape(tensor: string): number[];
+  emit(node: EmittedNode): void;
+  /** The node's output is this constant (constant folding of shapes and weights). */
+  alias(c: OnnxConst): void;
+  fail(message: string): never;
+  /** A 2-entry attribute (strides, dilations), default [1, 1]. */
+  pair(name: string): [number, number];
+  /** An axis attribute value normalised into [0, rank). */
+  axis(value: number, rank: number): number;
+  /** [top, left, bottom, right] from `pads` or `auto_pad` for a 2-D window over tensor `x`. */
+  pads(
+    x: string,
+    kernel: [number, number],
+    stride: [number, number],
+    dilation: [number, number],
+  ): [number, number, number, number];
+  /**
+   * x + c where x is the output of a conv or linear layer read only here and c holds one value
+   * per channel: c becomes (part of) that layer's bias, and the layer produces the output.
+   */
+  foldBias(x: string, c: OnnxConst): void;
+}
+
+export type OnnxRule = (ctx: OnnxContext) => void;
