@@ -3,7 +3,7 @@
  * Shaders: add.wgsl, accumulate.wgsl. Add's backward is the identity to both inputs, so it has
  * no kernel: both inputs receive dy unchanged.
  */
-import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { Uniforms } from '../gpu/kernel';
@@ -19,7 +19,7 @@ function sameShape(a: Shape, b: Shape): boolean {
 }
 
 /** y = a + b; a and b must have the same shape (no broadcasting). */
-export async function addForward(e: Engine, a: Tensor, b: Tensor): Promise<Tensor> {
+export async function addForward(e: Recorder, a: Tensor, b: Tensor): Promise<Tensor> {
   if (!sameShape(a.shape, b.shape)) {
     throw new ShapeMismatchError(
       `addForward: '${a.label}' ${shapeStr(a.shape)} and '${b.label}' ${shapeStr(b.shape)} must have the same shape`,
@@ -32,7 +32,7 @@ export async function addForward(e: Engine, a: Tensor, b: Tensor): Promise<Tenso
 }
 
 /** acc += g in place (same shape; acc and g must not share storage). */
-export async function accumulate(e: Engine, acc: Tensor, g: Tensor): Promise<void> {
+export async function accumulate(e: Recorder, acc: Tensor, g: Tensor): Promise<void> {
   if (!sameShape(acc.shape, g.shape)) {
     throw new ShapeMismatchError(
       `accumulate: '${acc.label}' ${shapeStr(acc.shape)} and '${g.label}' ${shapeStr(g.shape)} must have the same shape`,

@@ -1,5 +1,5 @@
 /** ReLU forward, backward, and the guided-backprop backward. Shaders: relu_forward.wgsl, relu_backward.wgsl. */
-import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/engine';
 import { grid1d } from '../gpu/engine';
 import { Uniforms } from '../gpu/kernel';
 import type { Tensor } from '../gpu/tensor';
@@ -9,7 +9,7 @@ import { targetsOf } from './util';
 
 const WG = 256; // matches `override WG` in both shaders
 
-export async function reluForward(e: Engine, x: Tensor): Promise<Tensor> {
+export async function reluForward(e: Recorder, x: Tensor): Promise<Tensor> {
   const k = await e.kernel({ name: 'relu_forward', code: forwardCode, overrides: { WG } });
   const y = e.empty(x.shape, 'relu');
   e.dispatch(k, [x, y], new Uniforms().u32(x.size), grid1d(x.size, WG));
@@ -22,7 +22,12 @@ export interface ReluBackwardOptions {
 }
 
 /** dy: [T·N, ...] gradients of the output; x: [N, ...] the forward input. Returns dx like dy. */
-export async function reluBackward(e: Engine, dy: Tensor, x: Tensor, opts: ReluBackwardOptions = {}): Promise<Tensor> {
+export async function reluBackward(
+  e: Recorder,
+  dy: Tensor,
+  x: Tensor,
+  opts: ReluBackwardOptions = {},
+): Promise<Tensor> {
   targetsOf(dy.shape, x.shape, 'reluBackward');
   const vec4 = x.size % 4 === 0;
   const k = await e.kernel({
