@@ -17,8 +17,10 @@
  *     flush. Across recorders, submissions run in the order of their flushes, except that a
  *     recorder's flush first submits the recorded work of every other recorder that made a
  *     tensor (or copied/cleared into one) that this recorder's work uses: a tensor handed from
- *     one recorder to another is always ready when the consumer's work runs. Writing in place
- *     into a tensor that another recorder's unsubmitted work uses is a race and is not detected.
+ *     one recorder to another is always ready when the consumer's work runs. Not tracked (the
+ *     writer must flush before the reader does): a dispatch writing in place into a tensor its
+ *     recorder made before its last submission (e.g. accumulate into an older tensor), and two
+ *     recorders whose unsubmitted work each reads a tensor the other made.
  *   - Buffer reuse (see pool.ts): a buffer whose tensor is destroyed while this recorder's
  *     unsubmitted work still uses it is reused by this recorder alone until it submits, then by
  *     anyone; a buffer no unsubmitted work uses is free at once.
