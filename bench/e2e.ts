@@ -153,7 +153,7 @@ export async function endToEnd(
       tracked(async () => {
         const r = await explain(model, x, { methods: ['gradcam'], targets: { topK: 1 } });
         await r.maps.gradcam!.input.read();
-        return () => r.destroy();
+        return r;
       }),
       opts,
     );
@@ -164,7 +164,7 @@ export async function endToEnd(
       tracked(async () => {
         const r = await explain(model, x, { methods, targets: { topK } });
         await r.classes.read();
-        return () => r.destroy();
+        return r;
       }),
       opts,
     );

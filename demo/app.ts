@@ -178,19 +178,21 @@ export class App {
       e.stage('preprocess');
       x = await preprocessImage(e, image, { size: m.size, mean: m.mean, std: m.std, fit });
       display = await preprocessImage(e, image, { size: m.size, fit });
+      await e.flush();
+      const preprocessTimes = await e.stageTimings();
       explanation = await explain(m.model, x, {
         methods,
         layer: layer.name,
         targets: pinned !== null && pinned < m.labels.length ? [pinned] : { topK: 1 },
       });
-      // Taken now: the timings of the flush explain() ended with (resolved once the GPU is done).
-      const gpuTimes = e.stageTimings();
+      // The timings of explain()'s own submission (resolved once the GPU is done).
+      const gpuTimes = explanation.stageTimings();
       const scores = await explanation.scores.read();
       const probs = m.multiLabel ? scores.map((y) => 1 / (1 + Math.exp(-y))) : await explanation.probabilities.read();
       const cls = (await explanation.classes.read())[0];
       const wall = performance.now() - t0;
       const stages = await gpuTimes;
-      const gpu = stages ? { ...stages } : null;
+      const gpu = stages ? { ...preprocessTimes, ...stages } : null;
       const result: RunResult = {
         seq: ++this.#seq,
         model: m,

@@ -3,7 +3,7 @@
  * backward for the guided methods), then the fused attribution shaders — recorded into one
  * command buffer, with no readback in between. Rows b = t·N + i (target t, image i).
  */
-import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/recorder';
 import { InvalidInputError, MethodNotApplicableError, ShapeMismatchError } from '../core/errors';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr } from '../core/shape';
@@ -86,8 +86,14 @@ export class Explanation implements ExplanationData {
     readonly n: number,
     readonly t: number,
     readonly methods: readonly Method[],
+    private readonly recorder: Recorder,
   ) {
     Object.assign(this, data);
+  }
+
+  /** GPU time per stage (forward, backward, attribution) of this run, in ms; null without timestamps. */
+  stageTimings(): Promise<Record<string, number> | null> {
+    return this.recorder.stageTimings();
   }
 
   /** The explained class ids, per image: [N][T]. */
@@ -117,7 +123,8 @@ function checkMethods(methods: readonly Method[]): void {
 }
 
 export async function explain(model: Model, input: Tensor, opts: ExplainOptions = {}): Promise<Explanation> {
-  const e: Engine = model.engine;
+  // Its own recorder: concurrent explains on one engine do not share an encoder, scope or stage.
+  const e: Recorder = model.engine.recorder('explain');
   const g = model.graph;
   const methods = [...new Set(opts.methods ?? (['gradcam'] as Method[]))];
   checkMethods(methods);
@@ -175,72 +182,92 @@ export async function explain(model: Model, input: Tensor, opts: ExplainOptions 
   const rows = t * n;
   const lead = (rest: number[]) => (n === 1 ? [t, ...rest] : [t, n, ...rest]);
 
-  const data = await e.scope(async (): Promise<ExplanationData> => {
-    e.stage('forward');
-    const backwardTo = [...(needGrad ? [layer] : []), ...(needGuided ? [g.input] : [])];
-    const acts = await model.forward(input, { keep: [layer, scoresName], backwardTo, backwardFrom: scoresName });
-    const scores = acts.get(scoresName);
-    const probabilities = scoresName === g.output ? await softmaxForward(e, scores) : acts.output;
-    const classes = Array.isArray(targets)
-      ? e.upload(
-          Array.from({ length: rows }, (_, b) => targets[Math.floor(b / n)]),
-          [rows],
-          'classes',
-        )
-      : await topkClasses(e, scores, t);
-    const A = acts.get(layer);
+  let data: ExplanationData;
+  try {
+    data = await e.scope(async (): Promise<ExplanationData> => {
+      e.stage('forward');
+      const backwardTo = [...(needGrad ? [layer] : []), ...(needGuided ? [g.input] : [])];
+      const acts = await model.forward(input, {
+        keep: [layer, scoresName],
+        backwardTo,
+        backwardFrom: scoresName,
+        recorder: e,
+      });
+      const scores = acts.get(scoresName);
+      const probabilities = scoresName === g.output ? await softmaxForward(e, scores) : acts.output;
+      const classes = Array.isArray(targets)
+        ? e.upload(
+            Array.from({ length: rows }, (_, b) => targets[Math.floor(b / n)]),
+            [rows],
+            'classes',
+          )
+        : await topkClasses(e, scores, t);
+      const A = acts.get(layer);
 
-    e.stage('backward');
-    const seeds = needGrad || needGuided ? await seedFromClasses(e, classes, numClasses) : null;
-    const G = needGrad ? await model.backward(acts, seeds!, { to: layer, from: scoresName }) : null;
-    const guided = needGuided
-      ? await model.backward(acts, seeds!, { to: g.input, from: scoresName, guided: true })
-      : null;
+      e.stage('backward');
+      const seeds = needGrad || needGuided ? await seedFromClasses(e, classes, numClasses) : null;
+      const G = needGrad ? await model.backward(acts, seeds!, { to: layer, from: scoresName, recorder: e }) : null;
+      const guided = needGuided
+        ? await model.backward(acts, seeds!, { to: g.input, from: scoresName, guided: true, recorder: e })
+        : null;
 
-    e.stage('attribution');
-    const maps: ExplanationData['maps'] = {};
-    let upsampled: Tensor | null = null;
-    if (slotOrder.length) {
-      const [, K, h, w] = layerShape;
-      const weights = e.empty([slotOrder.length, rows, K], 'channel-weights');
-      if (needGrad) {
-        await channelWeights(e, A, G!, weights, {
-          gradcam: slot('gradcam'),
-          counterfactual: slot('counterfactual'),
-          gradcampp: slot('gradcam++'),
-        });
+      e.stage('attribution');
+      const maps: ExplanationData['maps'] = {};
+      let upsampled: Tensor | null = null;
+      if (slotOrder.length) {
+        const [, K, h, w] = layerShape;
+        const weights = e.empty([slotOrder.length, rows, K], 'channel-weights');
+        if (needGrad) {
+          await channelWeights(e, A, G!, weights, {
+            gradcam: slot('gradcam'),
+            counterfactual: slot('counterfactual'),
+            gradcampp: slot('gradcam++'),
+          });
+        }
+        if (camLinear) await camWeights(e, model.weight(camLinear), classes, weights, slot('cam'));
+        const reluMask = slotOrder.reduce((mask, m, s) => (m === 'cam' ? mask : mask | (1 << s)), 0);
+        const { raw, norm } = await combineMaps(e, A, weights, reluMask);
+        upsampled = await upsampleBilinear(e, norm, H, W);
+        for (const m of slotOrder) {
+          if (m === 'gradcam' && !want('gradcam')) continue;
+          const s = slot(m);
+          maps[m] = {
+            weights: e.slice(weights, s * rows * K, lead([K]), `${m}:weights`),
+            raw: e.slice(raw, s * rows * h * w, lead([h, w]), `${m}:raw`),
+            layer: e.slice(norm, s * rows * h * w, lead([h, w]), `${m}:layer`),
+            input: e.slice(upsampled, s * rows * H * W, lead([H, W]), `${m}:input`),
+          };
+        }
       }
-      if (camLinear) await camWeights(e, model.weight(camLinear), classes, weights, slot('cam'));
-      const reluMask = slotOrder.reduce((mask, m, s) => (m === 'cam' ? mask : mask | (1 << s)), 0);
-      const { raw, norm } = await combineMaps(e, A, weights, reluMask);
-      upsampled = await upsampleBilinear(e, norm, H, W);
-      for (const m of slotOrder) {
-        if (m === 'gradcam' && !want('gradcam')) continue;
-        const s = slot(m);
-        maps[m] = {
-          weights: e.slice(weights, s * rows * K, lead([K]), `${m}:weights`),
-          raw: e.slice(raw, s * rows * h * w, lead([h, w]), `${m}:raw`),
-          layer: e.slice(norm, s * rows * h * w, lead([h, w]), `${m}:layer`),
-          input: e.slice(upsampled, s * rows * H * W, lead([H, W]), `${m}:input`),
-        };
+      const C = input.shape[1];
+      if (want('guided-gradcam')) {
+        const gg = await guidedGradcam(e, upsampled!, slot('gradcam'), guided!);
+        maps['guided-gradcam'] = { input: gg.reshape(lead([C, H, W]), 'guided-gradcam') };
       }
-    }
-    const C = input.shape[1];
-    if (want('guided-gradcam')) {
-      const gg = await guidedGradcam(e, upsampled!, slot('gradcam'), guided!);
-      maps['guided-gradcam'] = { input: gg.reshape(lead([C, H, W]), 'guided-gradcam') };
-    }
-    if (want('guided-backprop'))
-      maps['guided-backprop'] = { input: guided!.reshape(lead([C, H, W]), 'guided-backprop') };
-    return {
-      scores,
-      probabilities,
-      classes,
-      activations: A,
-      gradients: G,
-      maps,
-    };
-  });
-  await e.flush();
-  return new Explanation(data, layer, n, t, methods);
+      if (want('guided-backprop'))
+        maps['guided-backprop'] = { input: guided!.reshape(lead([C, H, W]), 'guided-backprop') };
+      return {
+        scores,
+        probabilities,
+        classes,
+        activations: A,
+        gradients: G,
+        maps,
+      };
+    });
+  } catch (err) {
+    e.discard();
+    throw err;
+  }
+  const ex = new Explanation(data, layer, n, t, methods, e);
+  try {
+    await e.flush();
+  } catch (err) {
+    // The run failed on the GPU: nothing of it is handed out, so nothing may stay behind.
+    ex.destroy();
+    throw err;
+  }
+  // The results are the caller's: inside an open engine.scope(), they belong to it.
+  model.engine.adopt(...ex.tensors());
+  return ex;
 }

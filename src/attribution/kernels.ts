@@ -4,7 +4,7 @@
  * channel_weights.wgsl, cam_weights.wgsl, cam_combine.wgsl, upsample_bilinear.wgsl,
  * guided_gradcam.wgsl.
  */
-import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError } from '../core/errors';
 import { defineKernel } from '../gpu/kernel';
@@ -74,7 +74,7 @@ const GUIDED_GRADCAM = defineKernel({
 });
 
 /** Class ids [T·N] (row t·N + i: image i's t-th best class) from scores [N, K]. */
-export async function topkClasses(e: Engine, scores: Tensor, t: number): Promise<Tensor> {
+export async function topkClasses(e: Recorder, scores: Tensor, t: number): Promise<Tensor> {
   const [n, k] = scores.shape;
   if (!Number.isInteger(t) || t < 1 || t > k)
     throw new InvalidInputError(`topK must be an integer in [1, ${k}], got ${t}`);
@@ -98,7 +98,7 @@ export interface WeightSlots {
  * Default: 'serial' on software adapters, else 'reduce'.
  */
 export async function channelWeights(
-  e: Engine,
+  e: Recorder,
   A: Tensor,
   G: Tensor,
   weights: Tensor,
@@ -127,7 +127,7 @@ export async function channelWeights(
 
 /** CAM weights: row classes[b] of the linear weight [C_out, K] into `slot` of `weights` [M, B, K]. */
 export async function camWeights(
-  e: Engine,
+  e: Recorder,
   linearWeight: Tensor,
   classes: Tensor,
   weights: Tensor,
@@ -141,7 +141,7 @@ export async function camWeights(
 
 /** Weighted channel sums, ReLU (per slot, from `reluMask`), min–max normalisation: raw and norm [M, B, h, w]. */
 export async function combineMaps(
-  e: Engine,
+  e: Recorder,
   A: Tensor,
   weights: Tensor,
   reluMask: number,
@@ -161,7 +161,7 @@ export async function combineMaps(
 }
 
 /** Bilinear resize (half-pixel centres) of [..., h, w] to [..., H, W]. */
-export async function upsampleBilinear(e: Engine, src: Tensor, H: number, W: number): Promise<Tensor> {
+export async function upsampleBilinear(e: Recorder, src: Tensor, H: number, W: number): Promise<Tensor> {
   const h = src.shape[src.rank - 2];
   const w = src.shape[src.rank - 1];
   const lead = src.shape.slice(0, -2);
@@ -173,7 +173,7 @@ export async function upsampleBilinear(e: Engine, src: Tensor, H: number, W: num
 }
 
 /** cam: upsampled maps [M, B, H, W] (slot `slot` is Grad-CAM); guided [B, C, H, W]. */
-export async function guidedGradcam(e: Engine, cam: Tensor, slot: number, guided: Tensor): Promise<Tensor> {
+export async function guidedGradcam(e: Recorder, cam: Tensor, slot: number, guided: Tensor): Promise<Tensor> {
   const [rows, c, H, W] = guided.shape;
   const out = e.empty(guided.shape, 'guided-gradcam');
   const kern = await e.kernel(GUIDED_GRADCAM, { overrides: { WG: WG_ELEMENTWISE } });

@@ -1,26 +1,29 @@
 /**
- * Engine: owns one GPUDevice's resources — buffer pool, kernel cache, the command encoder being
- * recorded — and nothing is global. Work is recorded into one command encoder (one compute pass
- * per timing stage) and submitted by flush(), so a whole forward/backward/attribution run is one
- * submission with no readback in between. Tensors made inside engine.scope() are destroyed when
- * the scope ends unless they are returned from it.
+ * Engine: owns one GPUDevice's shared resources — buffer pool, kernel cache, the set of live
+ * tensors, the stage-timing query sets — and nothing is global. Work is recorded by Recorders
+ * (recorder.ts): each holds one command encoder (one compute pass per timing stage), its own
+ * scope stack and stage name, and submits by flush(), so a whole forward/backward/attribution
+ * run is one submission with no readback in between. Tensors made inside recorder.scope() are
+ * destroyed when the scope ends unless they are returned from it.
+ *
+ * The Engine is itself a Recorder (its default one): `engine.upload(…)`, `reluForward(engine, x)`,
+ * `engine.scope(…)`, `engine.read(t)` record into it. engine.recorder() makes another.
+ * Concurrency, as in recorder.ts: any number of recorders may record at once (each library call
+ * that records uses its own); two async tasks must never record into the same recorder, the
+ * default one included. Each recorder's work runs in its own order; across recorders in the
+ * order of their flushes, a recorder's flush first submitting any other recorder's pending work
+ * that made a tensor it uses. A buffer freed while a recorder's unsubmitted work still uses it
+ * is reused by that recorder alone until it submits.
  */
 import { acquireDevice, describeAdapter, type AdapterDescription, type DeviceRequest } from './device';
-import { GPUExecutionError, InvalidInputError, ResourceLimitError } from '../core/errors';
-import { ShaderError } from '../core/errors';
-import {
-  KernelCache,
-  packParams,
-  type Kernel,
-  type KernelDef,
-  type ParamDecl,
-  type ParamLayout,
-  type ParamValues,
-  type Variant,
-} from './kernel';
+import { InvalidInputError } from '../core/errors';
+import { KernelCache } from './kernel';
 import { BufferPool } from './pool';
-import { Tensor, type Storage, type TensorOwner } from './tensor';
-import { checkShape, shapeStr, sizeOf, type Shape } from '../core/shape';
+import { Recorder, type EngineCore } from './recorder';
+import { TimingPool } from './timing';
+
+export { Recorder, type Binding } from './recorder';
+export type { StageTimings } from './timing';
 
 export interface EngineOptions extends DeviceRequest {
   /** Use this device instead of acquiring one. The engine never destroys a device it was given. */
@@ -36,8 +39,6 @@ export interface EngineStats {
   readbacks: number;
 }
 
-export type Binding = Tensor | GPUBuffer;
-
 /** Workgroup counts for `total` invocations in 1-D groups of `wg`, split over y above the 65535 limit. */
 export function grid1d(total: number, wg: number, maxPerDim = 65535): [number, number, number] {
   const groups = Math.max(1, Math.ceil(total / wg));
@@ -46,42 +47,40 @@ export function grid1d(total: number, wg: number, maxPerDim = 65535): [number, n
   return [Math.ceil(groups / y), y, 1];
 }
 
-interface UniformChunk {
-  buffer: GPUBuffer;
-  data: ArrayBuffer;
-  used: number;
-}
-
-const UNIFORM_CHUNK = 64 * 1024;
-
-export class Engine implements TensorOwner {
+export class Engine extends Recorder {
+  readonly device: GPUDevice;
   readonly pool: BufferPool;
   readonly kernels: KernelCache;
-  readonly stats: EngineStats = { dispatches: 0, submits: 0, uploads: 0, readbacks: 0 };
-  /** Set when the device is lost; the engine is unusable after that. */
-  lost: GPUDeviceLostInfo | null = null;
-
-  #encoder: GPUCommandEncoder | null = null;
-  #pass: GPUComputePassEncoder | null = null;
-  #uniformChunks: UniformChunk[] = [];
-  #afterSubmit: (() => void)[] = [];
-  #scopes: Set<Tensor>[] = [];
-  #live = new Set<Tensor>();
-  #destroyed = false;
+  /** Counts over all recorders of this engine. */
+  readonly stats: EngineStats;
+  readonly #core: EngineCore;
   readonly #ownsDevice: boolean;
-  readonly #timing: Timing | null;
+  readonly #onDestroy: (() => void)[] = [];
 
-  private constructor(
-    readonly device: GPUDevice,
-    readonly adapter: AdapterDescription,
-    ownsDevice: boolean,
-  ) {
+  private constructor(device: GPUDevice, adapter: AdapterDescription, ownsDevice: boolean) {
+    const core: EngineCore = {
+      engine: null as unknown as Engine, // set below, once `this` exists
+      device,
+      adapter,
+      pool: new BufferPool(device),
+      kernels: new KernelCache(device),
+      stats: { dispatches: 0, submits: 0, uploads: 0, readbacks: 0 },
+      live: new Set(),
+      open: new Set(),
+      timings: device.features.has('timestamp-query') ? new TimingPool(device) : null,
+      lost: null,
+      destroyed: false,
+    };
+    super(core, 'engine');
+    core.engine = this;
+    this.#core = core;
+    this.device = device;
+    this.pool = core.pool;
+    this.kernels = core.kernels;
+    this.stats = core.stats;
     this.#ownsDevice = ownsDevice;
-    this.pool = new BufferPool(device);
-    this.kernels = new KernelCache(device);
-    this.#timing = device.features.has('timestamp-query') ? new Timing(device) : null;
     device.lost.then((info) => {
-      this.lost = info;
+      core.lost = info;
     });
   }
 
@@ -100,284 +99,31 @@ export class Engine implements TensorOwner {
     return new Engine(device, adapter, true);
   }
 
-  get limits(): GPUSupportedLimits {
-    return this.device.limits;
+  /** A new recording context on this engine (see recorder.ts); `label` names it in GPU errors. */
+  recorder(label = 'recorder'): Recorder {
+    if (this.#core.destroyed) throw new InvalidInputError('engine was destroyed');
+    return new Recorder(this.#core, label);
+  }
+
+  /** Set when the device is lost; the engine is unusable after that. */
+  get lost(): GPUDeviceLostInfo | null {
+    return this.#core.lost;
   }
 
   get hasTimestamps(): boolean {
-    return this.#timing !== null;
+    return this.#core.timings !== null;
   }
 
-  // ---------------------------------------------------------------- tensors
-
-  /** Throws ResourceLimitError if `shape` cannot be bound as one storage buffer on this device. */
-  checkFits(shape: Shape, label: string): void {
-    const bytes = sizeOf(shape) * 4;
-    const max = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
-    if (bytes > max) {
-      throw new ResourceLimitError(
-        `tensor '${label}' ${shapeStr(shape)} needs ${bytes} bytes, more than this device's maxStorageBufferBindingSize (${max} bytes)`,
-      );
-    }
-  }
-
-  /** An uninitialised tensor (contents are whatever the pooled buffer held). */
-  empty(shape: Shape, label = 'tensor'): Tensor {
-    this.#checkAlive();
-    checkShape(shape, `tensor '${label}'`);
-    this.checkFits(shape, label);
-    const size = sizeOf(shape);
-    const buffer = this.pool.acquire(size * 4, label);
-    const pool = this.pool;
-    const storage: Storage = {
-      buffer,
-      size,
-      refs: 0,
-      release: () => pool.release(buffer),
-    };
-    return new Tensor(this, storage, shape, label);
-  }
-
-  zeros(shape: Shape, label = 'zeros'): Tensor {
-    const t = this.empty(shape, label);
-    this.#endPass();
-    this.#enc().clearBuffer(t.buffer, 0, t.size * 4);
-    return t;
-  }
-
-  /** Upload float data. Ordered correctly with respect to work already recorded. */
-  upload(data: ArrayLike<number>, shape: Shape, label = 'input'): Tensor {
-    checkShape(shape, `tensor '${label}'`);
-    if (data.length !== sizeOf(shape)) {
-      throw new InvalidInputError(
-        `tensor '${label}': ${data.length} values given for shape ${shapeStr(shape)} (${sizeOf(shape)} elements)`,
-      );
-    }
-    const t = this.empty(shape, label);
-    const src = data instanceof Float32Array ? data : Float32Array.from(data);
-    this.stats.uploads++;
-    if (!this.#encoder) {
-      this.device.queue.writeBuffer(t.buffer, 0, src.buffer, src.byteOffset, src.byteLength);
-    } else {
-      // Work that may still use this pooled buffer is recorded but not submitted: a queue write
-      // would land before it. Copy through a staging buffer inside the encoder instead.
-      const staging = this.device.createBuffer({
-        size: Math.max(4, src.byteLength),
-        usage: GPUBufferUsage.COPY_SRC,
-        mappedAtCreation: true,
-        label: `${label}:upload`,
-      });
-      new Float32Array(staging.getMappedRange()).set(src);
-      staging.unmap();
-      this.#endPass();
-      this.#enc().copyBufferToBuffer(staging, 0, t.buffer, 0, src.byteLength);
-      this.#afterSubmit.push(() => staging.destroy());
-    }
-    return t;
-  }
-
-  /**
-   * Upload raw bytes (e.g. RGBA8 pixels) as a tensor of 32-bit words, shape [ceil(bytes/4)];
-   * the shader reads them as array<u32>. Padded with zeros to a multiple of 4 bytes.
-   */
-  uploadBytes(bytes: Uint8Array, label = 'bytes'): Tensor {
-    const words = Math.max(1, Math.ceil(bytes.byteLength / 4));
-    const padded = new Uint8Array(words * 4);
-    padded.set(bytes);
-    // A Float32Array view carries the words bit for bit (same-type typed-array copies are bytewise).
-    return this.upload(new Float32Array(padded.buffer), [words], label);
-  }
-
-  /** Copy `src` into a new tensor (or into `dst`). */
-  copy(src: Tensor, dst?: Tensor): Tensor {
-    const out = dst ?? this.empty(src.shape, `${src.label}:copy`);
-    if (out.size !== src.size) throw new InvalidInputError(`copy: '${src.label}' and '${out.label}' differ in size`);
-    this.#endPass();
-    this.#enc().copyBufferToBuffer(src.buffer, 0, out.buffer, 0, src.size * 4);
-    return out;
-  }
-
-  /** A new tensor of `shape` holding src's elements from `offset` on (a copy, recorded in order). */
-  slice(src: Tensor, offset: number, shape: Shape, label = `${src.label}:slice`): Tensor {
-    const out = this.empty(shape, label);
-    if (offset < 0 || offset + out.size > src.size) {
-      out.destroy();
-      throw new InvalidInputError(
-        `slice of '${src.label}': elements [${offset}, ${offset + sizeOf(shape)}) out of range`,
-      );
-    }
-    this.#endPass();
-    this.#enc().copyBufferToBuffer(src.buffer, offset * 4, out.buffer, 0, out.size * 4);
-    return out;
-  }
-
-  track(t: Tensor): void {
-    this.#live.add(t);
-    this.#scopes.at(-1)?.add(t);
-  }
-
-  /** Take tensors out of every open scope: the caller (e.g. a Model holding weights) owns them now. */
-  keep(...ts: Tensor[]): void {
-    for (const set of this.#scopes) for (const t of ts) set.delete(t);
-  }
-
-  /** Number of live (not destroyed) tensors; for leak checks. */
+  /** Number of live (not destroyed) tensors, made by any recorder of this engine; for leak checks. */
   get liveTensors(): number {
-    for (const t of this.#live) if (t.destroyed) this.#live.delete(t);
-    return this.#live.size;
-  }
-
-  /**
-   * Run `fn`; destroy every tensor created inside it that is not part of its result (a Tensor,
-   * or Tensors inside arrays / plain objects / Maps of the result). Also on throw.
-   */
-  async scope<R>(fn: () => Promise<R> | R): Promise<R> {
-    const made = new Set<Tensor>();
-    this.#scopes.push(made);
-    let result: R;
-    try {
-      result = await fn();
-    } catch (e) {
-      this.#scopes.pop();
-      for (const t of made) t.destroy();
-      throw e;
-    }
-    this.#scopes.pop();
-    const keep = new Set<Tensor>();
-    collectTensors(result, keep, 0);
-    for (const t of made) {
-      if (keep.has(t)) this.#scopes.at(-1)?.add(t);
-      else t.destroy();
-    }
-    return result;
-  }
-
-  // ---------------------------------------------------------------- recording
-
-  /** The compiled variant of a kernel (cached per engine). */
-  kernel<P extends ParamDecl, B extends string>(def: KernelDef<P, B>, variant: Variant = {}): Promise<Kernel<P, B>> {
-    this.#checkAlive();
-    return this.kernels.get(def, variant);
-  }
-
-  /**
-   * Record one dispatch. `bindings` names every binding of the kernel's definition (null for one
-   * this variant does not declare, e.g. a bias under `#if BIAS`); `params` gives every field of
-   * its Params struct.
-   */
-  dispatch<P extends ParamDecl, B extends string>(
-    kernel: Kernel<P, B>,
-    bindings: { readonly [K in B]: Binding | null },
-    params: ParamValues<P>,
-    groups: readonly number[],
-  ): void {
-    this.#checkAlive();
-    const entries: GPUBindGroupEntry[] = [];
-    if (kernel.layout) {
-      const { buffer, offset } = this.#uniform(kernel.label, kernel.layout, params);
-      entries.push({ binding: kernel.paramsSlot, resource: { buffer, offset, size: kernel.layout.size } });
-    }
-    const given = bindings as Readonly<Record<string, Binding | null>>;
-    for (const [name, slot] of kernel.slots) {
-      const x = given[name];
-      if (!x) throw new ShaderError(kernel.label, `binding '${name}' is declared by the shader but not given`);
-      entries.push({ binding: slot, resource: { buffer: x instanceof Tensor ? x.buffer : x } });
-    }
-    for (const [name, x] of Object.entries(given)) {
-      if (x && !kernel.slots.has(name)) {
-        throw new ShaderError(kernel.label, `binding '${name}' is given but this variant of the shader declares none`);
-      }
-    }
-    const bindGroup = this.device.createBindGroup({
-      label: kernel.label,
-      layout: kernel.pipeline.getBindGroupLayout(0),
-      entries,
-    });
-    const pass = this.#computePass();
-    pass.setPipeline(kernel.pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
-    this.stats.dispatches++;
-  }
-
-  /**
-   * Start a named timing stage: later dispatches go into a new compute pass whose duration is
-   * measured with timestamp queries when the device has them.
-   */
-  stage(name: string): void {
-    this.#endPass();
-    this.#stageName = name;
-  }
-  #stageName = 'default';
-
-  /**
-   * Record commands that are not dispatches (e.g. copyBufferToTexture into a canvas) into the
-   * current encoder, ordered after everything recorded so far. `fn` must only record.
-   */
-  encode(fn: (encoder: GPUCommandEncoder) => void): void {
-    this.#checkAlive();
-    this.#endPass();
-    fn(this.#enc());
+    const live = this.#core.live;
+    for (const t of live) if (t.destroyed) live.delete(t);
+    return live.size;
   }
 
   /** Run `fn` when the engine is destroyed: frees per-engine caches kept outside it (colormap LUTs). */
   onDestroy(fn: () => void): void {
     this.#onDestroy.push(fn);
-  }
-  #onDestroy: (() => void)[] = [];
-
-  /** Submit everything recorded. Rejects with GPUExecutionError on a validation/OOM error. */
-  async flush(): Promise<void> {
-    if (!this.#encoder) return;
-    this.#endPass();
-    const encoder = this.#encoder;
-    this.#encoder = null;
-    this.#timing?.resolve(encoder);
-    for (const c of this.#uniformChunks) this.device.queue.writeBuffer(c.buffer, 0, c.data, 0, c.used);
-    const chunks = this.#uniformChunks;
-    this.#uniformChunks = [];
-    const after = this.#afterSubmit;
-    this.#afterSubmit = [];
-    this.device.queue.submit([encoder.finish()]);
-    this.stats.submits++;
-    for (const c of chunks) c.buffer.destroy();
-    for (const f of after) f();
-    const oom = await this.device.popErrorScope();
-    const val = await this.device.popErrorScope();
-    this.#timing?.collect();
-    const err = val ?? oom;
-    if (err) throw new GPUExecutionError(`GPU error while running recorded work: ${err.message}`);
-  }
-
-  /** Submit and wait until the GPU has finished all work. */
-  async sync(): Promise<void> {
-    await this.flush();
-    await this.device.queue.onSubmittedWorkDone();
-  }
-
-  /** Durations (ms) of the stages of the last flushed run, from GPU timestamps; null without them. */
-  async stageTimings(): Promise<Record<string, number> | null> {
-    return this.#timing ? this.#timing.last() : null;
-  }
-
-  async read(t: Tensor): Promise<Float32Array> {
-    const bytes = t.size * 4;
-    const buffer = t.buffer;
-    this.#endPass();
-    const staging = this.device.createBuffer({
-      size: bytes,
-      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
-      label: `${t.label}:readback`,
-    });
-    try {
-      this.#enc().copyBufferToBuffer(buffer, 0, staging, 0, bytes);
-      await this.flush();
-      await staging.mapAsync(GPUMapMode.READ);
-      this.stats.readbacks++;
-      return new Float32Array(staging.getMappedRange().slice(0));
-    } finally {
-      staging.destroy();
-    }
   }
 
   /** Destroy pooled buffers not in use. */
@@ -385,168 +131,20 @@ export class Engine implements TensorOwner {
     this.pool.trim();
   }
 
-  /** Free everything this engine made; destroys the device only if the engine acquired it. */
+  /**
+   * Free everything this engine made: every recorder's unsubmitted work is dropped, every live
+   * tensor destroyed. Destroys the device only if the engine acquired it.
+   */
   destroy(): void {
-    if (this.#destroyed) return;
-    this.#destroyed = true;
+    const core = this.#core;
+    if (core.destroyed) return;
+    core.destroyed = true;
     for (const f of this.#onDestroy.splice(0)) f();
-    for (const t of this.#live) t.destroy();
-    this.#live.clear();
+    for (const r of [...core.open]) r.discard();
+    for (const t of core.live) t.destroy();
+    core.live.clear();
     this.pool.trim();
-    for (const c of this.#uniformChunks) c.buffer.destroy();
-    this.#timing?.destroy();
+    core.timings?.destroy();
     if (this.#ownsDevice) this.device.destroy();
-  }
-
-  // ---------------------------------------------------------------- internals
-
-  #checkAlive(): void {
-    if (this.#destroyed) throw new InvalidInputError('engine was destroyed');
-    if (this.lost) throw new GPUExecutionError(`GPU device was lost: ${this.lost.message}`);
-  }
-
-  #enc(): GPUCommandEncoder {
-    if (!this.#encoder) {
-      this.device.pushErrorScope('validation');
-      this.device.pushErrorScope('out-of-memory');
-      this.#encoder = this.device.createCommandEncoder({ label: 'webgpu-cam' });
-    }
-    return this.#encoder;
-  }
-
-  #computePass(): GPUComputePassEncoder {
-    if (!this.#pass) {
-      const enc = this.#enc();
-      const timestampWrites = this.#timing?.next(this.#stageName);
-      this.#pass = enc.beginComputePass({ label: this.#stageName, ...(timestampWrites ? { timestampWrites } : {}) });
-    }
-    return this.#pass;
-  }
-
-  #endPass(): void {
-    if (this.#pass) {
-      this.#pass.end();
-      this.#pass = null;
-    }
-  }
-
-  #uniform(
-    label: string,
-    layout: ParamLayout,
-    values: Readonly<Record<string, number | readonly number[]>>,
-  ): { buffer: GPUBuffer; offset: number } {
-    const align = this.limits.minUniformBufferOffsetAlignment;
-    let chunk = this.#uniformChunks.at(-1);
-    const need = layout.size;
-    let offset = chunk ? Math.ceil(chunk.used / align) * align : 0;
-    if (!chunk || offset + need > UNIFORM_CHUNK) {
-      this.#enc();
-      chunk = {
-        buffer: this.device.createBuffer({
-          size: UNIFORM_CHUNK,
-          usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-          label: 'uniforms',
-        }),
-        data: new ArrayBuffer(UNIFORM_CHUNK),
-        used: 0,
-      };
-      this.#uniformChunks.push(chunk);
-      offset = 0;
-    }
-    packParams(label, layout, values, chunk.data, offset);
-    chunk.used = offset + need;
-    return { buffer: chunk.buffer, offset };
-  }
-}
-
-function collectTensors(x: unknown, out: Set<Tensor>, depth: number): void {
-  if (depth > 8 || x === null || typeof x !== 'object') return;
-  if (x instanceof Tensor) {
-    out.add(x);
-    return;
-  }
-  if (Array.isArray(x)) {
-    for (const v of x) collectTensors(v, out, depth + 1);
-  } else if (x instanceof Map) {
-    for (const v of x.values()) collectTensors(v, out, depth + 1);
-  } else if (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null) {
-    for (const v of Object.values(x)) collectTensors(v, out, depth + 1);
-  }
-}
-
-/**
- * GPU timestamps, one begin/end pair per compute pass (stage). Passes of the same stage name in
- * one run add up. Results of a run are read asynchronously after its submission.
- */
-class Timing {
-  static readonly MAX_PASSES = 64;
-  readonly #querySet: GPUQuerySet;
-  readonly #resolve: GPUBuffer;
-  #names: string[] = [];
-  #pending: Promise<Record<string, number>> | null = null;
-
-  constructor(private readonly device: GPUDevice) {
-    this.#querySet = device.createQuerySet({
-      type: 'timestamp',
-      count: Timing.MAX_PASSES * 2,
-      label: 'stage-timestamps',
-    });
-    this.#resolve = device.createBuffer({
-      size: Timing.MAX_PASSES * 2 * 8,
-      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-      label: 'stage-timestamps:resolve',
-    });
-  }
-
-  next(name: string): GPUComputePassTimestampWrites | undefined {
-    const i = this.#names.length;
-    if (i >= Timing.MAX_PASSES) return undefined;
-    this.#names.push(name);
-    return { querySet: this.#querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
-  }
-
-  #staging: GPUBuffer | null = null;
-
-  resolve(encoder: GPUCommandEncoder): void {
-    const n = this.#names.length;
-    if (n === 0) return;
-    encoder.resolveQuerySet(this.#querySet, 0, 2 * n, this.#resolve, 0);
-    this.#staging = this.device.createBuffer({
-      size: 2 * n * 8,
-      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
-      label: 'stage-timestamps:readback',
-    });
-    encoder.copyBufferToBuffer(this.#resolve, 0, this.#staging, 0, 2 * n * 8);
-  }
-
-  collect(): void {
-    const staging = this.#staging;
-    const names = this.#names;
-    this.#staging = null;
-    this.#names = [];
-    if (!staging) return;
-    this.#pending = (async () => {
-      try {
-        await staging.mapAsync(GPUMapMode.READ);
-        const ts = new BigUint64Array(staging.getMappedRange());
-        const out: Record<string, number> = {};
-        names.forEach((name, i) => {
-          const dt = Number(ts[2 * i + 1] - ts[2 * i]) / 1e6;
-          out[name] = (out[name] ?? 0) + (dt > 0 ? dt : 0);
-        });
-        return out;
-      } finally {
-        staging.destroy();
-      }
-    })();
-  }
-
-  last(): Promise<Record<string, number>> | null {
-    return this.#pending;
-  }
-
-  destroy(): void {
-    this.#querySet.destroy();
-    this.#resolve.destroy();
   }
 }

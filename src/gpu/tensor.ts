@@ -1,7 +1,9 @@
 /**
  * Tensor: a GPUBuffer of float32 plus a shape (NCHW for images). Several tensors may view one
  * storage (reshape/flatten are free); the storage goes back to the engine's pool when the last
- * view is destroyed. Every tensor is owned by the scope it was made in, or by the caller.
+ * view is destroyed. Every tensor is owned by the scope it was made in, or by the caller. Its
+ * `owner` is the recorder that made it: views join that recorder's current scope, and read()
+ * goes through it.
  */
 import { InvalidInputError } from '../core/errors';
 import { checkShape, shapeStr, sizeOf, type Shape } from '../core/shape';
@@ -15,7 +17,7 @@ export interface Storage {
   release(): void;
 }
 
-/** What a tensor needs from its engine; implemented by Engine. */
+/** What a tensor needs from the recorder that made it; implemented by Recorder (and so by Engine). */
 export interface TensorOwner {
   read(t: Tensor): Promise<Float32Array>;
   track(t: Tensor): void;

@@ -14,6 +14,7 @@
  * backward pass down to a named tensor (or the input), accumulating where a tensor fans out.
  */
 import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/recorder';
 import { GraphError, ShapeMismatchError } from '../core/errors';
 import type { Tensor } from '../gpu/tensor';
 import { shapeStr } from '../core/shape';
@@ -31,6 +32,8 @@ export interface ForwardOptions {
   backwardTo?: readonly string[];
   /** Tensor those backward passes start from (default: the output). */
   backwardFrom?: string;
+  /** Record into this recorder (default: the engine's own); see Recorder on concurrency. */
+  recorder?: Recorder;
 }
 
 export interface BackwardOptions {
@@ -40,6 +43,8 @@ export interface BackwardOptions {
   from?: string;
   /** Guided backprop: every ReLU's backward also blocks negative gradients. */
   guided?: boolean;
+  /** Record into this recorder (default: the engine's own). */
+  recorder?: Recorder;
 }
 
 /** What a forward run leaves: the output and the kept tensors. Destroy when done. */
@@ -88,23 +93,26 @@ export class Model {
     const graph = new Graph(spec);
     const weights = new Map<string, Weights>();
     const shapes = new Map<string, Record<string, readonly number[]>>();
+    const r = engine.recorder('Model.load');
     try {
       for (const node of graph.nodes) {
         const w: Record<string, Tensor> = {};
         for (const [key, spec] of Object.entries(node.weights)) {
-          w[key] = engine.upload(spec.data, spec.shape, `${node.name}.${key}`);
-          engine.keep(w[key]);
+          w[key] = r.upload(spec.data, spec.shape, `${node.name}.${key}`);
+          r.keep(w[key]);
         }
         weights.set(node.name, w);
         shapes.set(node.name, Object.fromEntries(Object.entries(node.weights).map(([k, s]) => [k, s.shape])));
         const impl = GPU_OPS[node.op] as GpuOp<unknown>;
         if (impl.load && Object.keys(w).length) {
-          const loaded = await impl.load(engine, node.params, w);
-          engine.keep(...Object.values(loaded));
+          const loaded = await impl.load(r, node.params, w);
+          r.keep(...Object.values(loaded));
           weights.set(node.name, loaded);
         }
       }
+      await r.flush();
     } catch (e) {
+      r.discard();
       for (const w of weights.values()) for (const t of Object.values(w)) t.destroy();
       throw e;
     }
@@ -199,7 +207,7 @@ export class Model {
     const values = new Map<string, Tensor>(Object.entries(given));
     const mine = (name: string) => !(name in given);
     const skip = new Set<GraphNode>();
-    const e = this.engine;
+    const e = opts.recorder ?? this.engine;
     try {
       for (const node of run) {
         if (skip.has(node)) continue;
@@ -275,7 +283,7 @@ export class Model {
    */
   async backward(acts: Activations, seeds: Tensor, opts: BackwardOptions): Promise<Tensor> {
     const g = this.graph;
-    const e = this.engine;
+    const e = opts.recorder ?? this.engine;
     if (!g.has(opts.to)) throw g.notFound(opts.to);
     if (!acts.plannedTargets.has(opts.to)) {
       throw new GraphError(`backward to '${opts.to}' was not planned: pass it in forward()'s 'backwardTo'`);

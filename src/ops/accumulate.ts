@@ -3,7 +3,7 @@
  * adds their gradients up (acc += g). Shader: accumulate.wgsl. (The out-of-place sum is the
  * elementwise 'add' op, src/ops/elementwise.ts.)
  */
-import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { defineKernel } from '../gpu/kernel';
@@ -21,7 +21,7 @@ const ACCUMULATE = defineKernel({
 });
 
 /** acc += g in place (same shape; acc and g must not share storage). */
-export async function accumulate(e: Engine, acc: Tensor, g: Tensor): Promise<void> {
+export async function accumulate(e: Recorder, acc: Tensor, g: Tensor): Promise<void> {
   if (acc.shape.length !== g.shape.length || acc.shape.some((d, i) => d !== g.shape[i])) {
     throw new ShapeMismatchError(
       `accumulate: '${acc.label}' ${shapeStr(acc.shape)} and '${g.label}' ${shapeStr(g.shape)} must have the same shape`,

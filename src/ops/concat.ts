@@ -4,7 +4,7 @@
  * concat_backward.wgsl, one dispatch per input. The batch axis 0 is refused: with T targets
  * stacked on it in the backward, a batch concat has no meaning.
  */
-import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError } from '../core/errors';
 import { defineKernel, type ParamValues } from '../gpu/kernel';
@@ -34,7 +34,7 @@ function slices(shapes: readonly Shape[], ax: number, outer: number): ParamValue
 }
 
 /** xs: tensors equal in every dim but `axis`. Returns their concatenation along `axis`. */
-export async function concatForward(e: Engine, xs: Tensor[], axis = 1): Promise<Tensor> {
+export async function concatForward(e: Recorder, xs: Tensor[], axis = 1): Promise<Tensor> {
   if (xs.length === 0) throw new InvalidInputError('concatForward: no inputs');
   const ax = concatAxis(axis, xs[0].rank, 'concatForward');
   const shapes = xs.map((x) => x.shape);
@@ -52,7 +52,7 @@ export async function concatForward(e: Engine, xs: Tensor[], axis = 1): Promise<
  * dy: [T·N, ΣC, ...] gradient of the output for T targets; inputShapes: the forward inputs'
  * shapes (leading dim N). Returns each input's gradient [T·N, Ci, ...].
  */
-export async function concatBackward(e: Engine, dy: Tensor, inputShapes: Shape[], axis = 1): Promise<Tensor[]> {
+export async function concatBackward(e: Recorder, dy: Tensor, inputShapes: Shape[], axis = 1): Promise<Tensor[]> {
   if (inputShapes.length === 0) throw new InvalidInputError('concatBackward: no input shapes');
   const ax = concatAxis(axis, inputShapes[0].length, 'concatBackward');
   const fwd = concatShape(inputShapes, ax, 'concatBackward');

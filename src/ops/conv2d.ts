@@ -20,6 +20,7 @@
  * be overridden per engine (setConv2dConfig) or per call (options).
  */
 import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { defineKernel } from '../gpu/kernel';
@@ -165,7 +166,8 @@ const configs = new WeakMap<Engine, Conv2dConfig>();
  * docs/BENCHMARKS.md); GPUs get 4 channels in workgroups of 64 (fewer registers per thread,
  * more threads in flight). Override with setConv2dConfig().
  */
-export function conv2dConfig(e: Engine): Conv2dConfig {
+export function conv2dConfig(r: Recorder): Conv2dConfig {
+  const e = r.engine;
   let c = configs.get(e);
   if (!c) {
     const a = e.adapter;
@@ -183,7 +185,8 @@ export function conv2dConfig(e: Engine): Conv2dConfig {
 }
 
 /** Override the engine's conv kernel choice (fields not given keep their value). */
-export function setConv2dConfig(e: Engine, c: Partial<Omit<Conv2dConfig, 'reason'>>): Conv2dConfig {
+export function setConv2dConfig(r: Recorder, c: Partial<Omit<Conv2dConfig, 'reason'>>): Conv2dConfig {
+  const e = r.engine;
   const cur = conv2dConfig(e);
   const next: Conv2dConfig = { ...cur, ...c, reason: 'set by setConv2dConfig' };
   if (next.co !== 4 && next.co !== 8) throw new InvalidInputError(`setConv2dConfig: co must be 4 or 8, got ${next.co}`);
@@ -253,7 +256,7 @@ const ceil4 = (n: number) => Math.ceil(n / 4) * 4;
 
 /** One strided gather of conv2d_pack.wgsl: out dims d[0..4], source base and strides. */
 async function gather5(
-  e: Engine,
+  e: Recorder,
   src: Tensor,
   d: [number, number, number, number, number],
   n4: number,
@@ -272,7 +275,7 @@ async function gather5(
 }
 
 /** Pack w [Cout, Cin/G, KH, KW] for the tiled forward kernels. The caller owns the result. */
-export async function conv2dPackWeights(e: Engine, w: Tensor, groups: number): Promise<PackedConv2dWeights> {
+export async function conv2dPackWeights(e: Recorder, w: Tensor, groups: number): Promise<PackedConv2dWeights> {
   const [Cout, CinG, KH, KW] = w.shape;
   if (w.rank !== 4 || !Number.isInteger(groups) || groups < 1 || Cout % groups !== 0) {
     throw new ShapeMismatchError(`conv2dPackWeights: weight ${shapeStr(w.shape)} does not fit groups ${groups}`);
@@ -323,7 +326,7 @@ function phases(size: number, stride: number, pad: number, k: number): Phase[] {
  * wf[g][ci][kh][kw][co]. A temporary for one backward call.
  */
 async function packPhase(
-  e: Engine,
+  e: Recorder,
   w: PackedConv2dWeights,
   sh: number,
   sw: number,
@@ -349,7 +352,7 @@ async function packPhase(
 }
 
 /** The weights in their given [Cout, Cin/G, KH, KW] layout (a temporary when unpacked from `w`). */
-async function unpacked(e: Engine, w: Conv2dWeights): Promise<{ t: Tensor; temp: boolean }> {
+async function unpacked(e: Recorder, w: Conv2dWeights): Promise<{ t: Tensor; temp: boolean }> {
   if (!isPacked(w)) return { t: w, temp: false };
   const [Cout, CinG, KH, KW] = w.shape;
   const G = w.groups;
@@ -370,7 +373,7 @@ async function unpacked(e: Engine, w: Conv2dWeights): Promise<{ t: Tensor; temp:
 }
 
 async function packedOf(
-  e: Engine,
+  e: Recorder,
   w: Conv2dWeights,
   groups: number,
 ): Promise<{ pw: PackedConv2dWeights; temp: boolean }> {
@@ -404,7 +407,7 @@ function geometry(xShape: Shape, w: Shape, out: Shape, p: Conv2dParams) {
  * y: [N, Cout, OH, OW].
  */
 export async function conv2dForward(
-  e: Engine,
+  e: Recorder,
   x: Tensor,
   w: Conv2dWeights,
   b: Tensor | null,
@@ -446,7 +449,7 @@ export async function conv2dForward(
 }
 
 async function direct(
-  e: Engine,
+  e: Recorder,
   x: Tensor,
   w: Tensor,
   b: Tensor | null,
@@ -489,7 +492,7 @@ interface Placement {
  * tensor, or writes into `place.y` (the 'tiled' kernel only) and returns it.
  */
 async function tiled(
-  e: Engine,
+  e: Recorder,
   x: Tensor,
   w: PackedConv2dWeights,
   b: Tensor | null,
@@ -563,7 +566,7 @@ export interface Conv2dBackwardOptions {
  * inputShape: the forward input's [N, Cin, H, W]. Returns dx: [T·N, Cin, H, W].
  */
 export async function conv2dBackward(
-  e: Engine,
+  e: Recorder,
   dy: Tensor,
   w: Conv2dWeights,
   p: Conv2dParams,

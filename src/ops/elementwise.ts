@@ -21,7 +21,7 @@ import {
   type UnaryType,
 } from '../defs/elementwise';
 import type { Attrs } from '../defs/op';
-import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { defineKernel, type KernelDef, type ParamDecl } from '../gpu/kernel';
 import type { Tensor } from '../gpu/tensor';
@@ -93,7 +93,7 @@ function unaryKernels(op: UnaryType) {
 }
 
 /** y = f(x) elementwise. */
-export async function unaryForward(e: Engine, op: UnaryType, x: Tensor, attrs: Attrs = {}): Promise<Tensor> {
+export async function unaryForward(e: Recorder, op: UnaryType, x: Tensor, attrs: Attrs = {}): Promise<Tensor> {
   const { def, forward } = unaryKernels(op);
   const p = def.params(attrs);
   const vec4 = x.size % 4 === 0;
@@ -110,7 +110,7 @@ export async function unaryForward(e: Engine, op: UnaryType, x: Tensor, attrs: A
  * backprop changes (ReLU) also blocks negative gradients.
  */
 export async function unaryBackward(
-  e: Engine,
+  e: Recorder,
   op: UnaryType,
   dy: Tensor,
   saved: Tensor,
@@ -186,7 +186,7 @@ function binaryKernels(op: BinaryType) {
 
 /** y = f(a, b) with broadcasting (same rank; each dim equal, or 1 in one of them). */
 export async function binaryForward(
-  e: Engine,
+  e: Recorder,
   op: BinaryType,
   a: Tensor,
   b: Tensor,
@@ -224,7 +224,7 @@ export async function binaryForward(
  * tensor [T·N, ...that input's dims], summed over the dims it was broadcast along.
  */
 export async function binaryBackward(
-  e: Engine,
+  e: Recorder,
   op: BinaryType,
   which: 'a' | 'b',
   dy: Tensor,

@@ -3,7 +3,7 @@
  * linear_backward.wgsl. Sizes: N batch, K input features, M output features, T targets;
  * x [N, K], W [M, K], b [M], y [N, M]. The backward returns only the input gradient dx = dy·W.
  */
-import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { ShapeMismatchError } from '../core/errors';
 import { defineKernel } from '../gpu/kernel';
@@ -30,7 +30,7 @@ const BACKWARD = defineKernel({
 });
 
 /** x: [N, K], w: [M, K], b: [M] or null → y: [N, M]. */
-export async function linearForward(e: Engine, x: Tensor, w: Tensor, b: Tensor | null): Promise<Tensor> {
+export async function linearForward(e: Recorder, x: Tensor, w: Tensor, b: Tensor | null): Promise<Tensor> {
   const yShape = linearOutputShape(x.shape, w.shape, b ? b.shape : null);
   const [M, K] = w.shape;
   const k = await e.kernel(FORWARD, { defines: { BIAS: !!b }, overrides: { WG } });
@@ -40,7 +40,7 @@ export async function linearForward(e: Engine, x: Tensor, w: Tensor, b: Tensor |
 }
 
 /** dy: [T·N, M] for T targets; w: [M, K] → dx: [T·N, K] = dy·W. */
-export async function linearBackward(e: Engine, dy: Tensor, w: Tensor): Promise<Tensor> {
+export async function linearBackward(e: Recorder, dy: Tensor, w: Tensor): Promise<Tensor> {
   expectRank(dy.shape, 2, 'linearBackward gradient');
   expectRank(w.shape, 2, 'linear weight');
   const [M, K] = w.shape;

@@ -8,7 +8,7 @@
  * [T·N, C, H, W]. All backward kernels are gathers (one invocation per input-gradient cell):
  * no atomics, and max pool keeps no index buffer (it recomputes each window's argmax).
  */
-import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError } from '../core/errors';
 import { defineKernel } from '../gpu/kernel';
@@ -105,7 +105,7 @@ function windowParams(inputShape: Shape, yShape: Shape, p: Pool2dParams) {
 }
 
 /** x: [N, C, H, W] → [N, C, OH, OW], the maximum of each window (padding never wins). */
-export async function maxPool2dForward(e: Engine, x: Tensor, p: Pool2dParams): Promise<Tensor> {
+export async function maxPool2dForward(e: Recorder, x: Tensor, p: Pool2dParams): Promise<Tensor> {
   const yShape = pool2dOutputShape(x.shape, p);
   const k = await e.kernel(MAX_FORWARD, { overrides: { WG } });
   const y = e.empty(yShape, 'maxpool');
@@ -119,7 +119,7 @@ export async function maxPool2dForward(e: Engine, x: Tensor, p: Pool2dParams): P
  * to its first maximum (row-major scan order, as PyTorch). Returns dx: [T·N, C, H, W].
  */
 export async function maxPool2dBackward(
-  e: Engine,
+  e: Recorder,
   dy: Tensor,
   x: Tensor,
   p: Pool2dParams,
@@ -182,7 +182,7 @@ export interface MaxPoolBackwardOptions {
 }
 
 /** x: [N, C, H, W] → [N, C, OH, OW], window sums / divisor (see Pool2dParams.countIncludePad). */
-export async function avgPool2dForward(e: Engine, x: Tensor, p: Pool2dParams): Promise<Tensor> {
+export async function avgPool2dForward(e: Recorder, x: Tensor, p: Pool2dParams): Promise<Tensor> {
   const yShape = pool2dOutputShape(x.shape, p);
   const k = await e.kernel(AVG_FORWARD, { defines: { COUNT_INCLUDE_PAD: p.countIncludePad }, overrides: { WG } });
   const y = e.empty(yShape, 'avgpool');
@@ -195,7 +195,7 @@ export async function avgPool2dForward(e: Engine, x: Tensor, p: Pool2dParams): P
  * dy: [T·N, C, OH, OW]; inputShape: the forward input's shape [N, C, H, W] (dy's leading dim
  * must be a multiple of N). Returns dx: [T·N, C, H, W].
  */
-export async function avgPool2dBackward(e: Engine, dy: Tensor, p: Pool2dParams, inputShape: Shape): Promise<Tensor> {
+export async function avgPool2dBackward(e: Recorder, dy: Tensor, p: Pool2dParams, inputShape: Shape): Promise<Tensor> {
   const { yShape, dxShape } = backwardShapes(dy.shape, inputShape, p, 'avgPool2dBackward');
   const k = await e.kernel(AVG_BACKWARD, { defines: { COUNT_INCLUDE_PAD: p.countIncludePad }, overrides: { WG } });
   const dx = e.empty(dxShape, 'avgpool:dx');
@@ -208,12 +208,12 @@ export async function avgPool2dBackward(e: Engine, dy: Tensor, p: Pool2dParams, 
  * Threads per map in globalavgpool_forward.wgsl (a power of two). Barrier-heavy reductions are
  * slow on software adapters, so they get smaller workgroups.
  */
-function gapWorkgroup(e: Engine): number {
+function gapWorkgroup(e: Recorder): number {
   return e.adapter.isSoftware ? 64 : 256;
 }
 
 /** x: [N, C, H, W] → [N, C, 1, 1], the mean of each channel map (one workgroup per map). */
-export async function globalAvgPoolForward(e: Engine, x: Tensor): Promise<Tensor> {
+export async function globalAvgPoolForward(e: Recorder, x: Tensor): Promise<Tensor> {
   expectRank(x.shape, 4, 'globalAvgPoolForward input');
   const [N, C, H, W] = x.shape;
   const wg = gapWorkgroup(e);
@@ -224,7 +224,7 @@ export async function globalAvgPoolForward(e: Engine, x: Tensor): Promise<Tensor
 }
 
 /** dy: [T·N, C, 1, 1]; inputShape [N, C, H, W]. Returns dx: [T·N, C, H, W] = dy / (H·W). */
-export async function globalAvgPoolBackward(e: Engine, dy: Tensor, inputShape: Shape): Promise<Tensor> {
+export async function globalAvgPoolBackward(e: Recorder, dy: Tensor, inputShape: Shape): Promise<Tensor> {
   expectRank(inputShape, 4, 'globalAvgPoolBackward input shape');
   const [N, C, H, W] = inputShape;
   targetsOf(dy.shape, [N, C, 1, 1], 'globalAvgPoolBackward');

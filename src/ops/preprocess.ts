@@ -2,7 +2,7 @@
  * Image → model input on the GPU: resize (antialiased bilinear) and normalise an RGBA8 image in
  * one dispatch. Shader: preprocess_image.wgsl.
  */
-import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { checkImage, fitRegion, type ImageInput, type PreprocessOptions } from '../core/image';
 import { defineKernel } from '../gpu/kernel';
@@ -34,7 +34,7 @@ const PREPROCESS = defineKernel({
 });
 
 /** Returns the model input [1, 3, H, W]. */
-export async function preprocessImage(e: Engine, image: ImageInput, opts: PreprocessOptions): Promise<Tensor> {
+export async function preprocessImage(e: Recorder, image: ImageInput, opts: PreprocessOptions): Promise<Tensor> {
   checkImage(image, opts);
   const [H, W] = opts.size;
   const mean = opts.mean ?? [0, 0, 0];

@@ -11,7 +11,7 @@ import type { Shape } from '../core/shape';
 import type { Conv2dParams } from '../defs/conv2d';
 import { BINARY, PASS, UNARY, type BinaryOp, type BinaryType, type UnaryType } from '../defs/elementwise';
 import type { OpParams, OpType } from '../defs/index';
-import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/recorder';
 import type { Tensor } from '../gpu/tensor';
 import { concatBackward, concatForward } from './concat';
 import {
@@ -73,11 +73,11 @@ export interface BackwardArgs<P> {
 
 export interface GpuOp<P> {
   /** At Model.load: turn the uploaded weights into what forward/backward read (default: as uploaded). */
-  load?(e: Engine, params: P, weights: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  load?(e: Recorder, params: P, weights: Record<string, Tensor>): Promise<Record<string, Tensor>>;
   /** The op can fuse a ReLU that alone reads its output into its own store. */
   readonly fusesRelu?: boolean;
-  forward(e: Engine, a: ForwardArgs<P>): Promise<Tensor>;
-  backward(e: Engine, a: BackwardArgs<P>): Promise<(Grad | null)[]>;
+  forward(e: Recorder, a: ForwardArgs<P>): Promise<Tensor>;
+  backward(e: Recorder, a: BackwardArgs<P>): Promise<(Grad | null)[]>;
 }
 
 const own = (t: Tensor): Grad => ({ t, shared: false });

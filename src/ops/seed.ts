@@ -3,7 +3,7 @@
  * ∂(±y^c)/∂logits, target-major (row b = t·N + i is sign·onehot(class of row b)). sign = −1
  * seeds counterfactual explanations. Shader: seed_onehot.wgsl, one dispatch.
  */
-import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError } from '../core/errors';
 import { defineKernel } from '../gpu/kernel';
@@ -23,7 +23,7 @@ const SEED = defineKernel({
  * Seeds [B, K] from class ids already on the GPU: `rowClasses` is [B] float32 (exact integers),
  * one class per row, e.g. written by the top-k kernel. No readback, no validation of the ids.
  */
-export async function seedFromClasses(e: Engine, rowClasses: Tensor, k: number, sign: 1 | -1 = 1): Promise<Tensor> {
+export async function seedFromClasses(e: Recorder, rowClasses: Tensor, k: number, sign: 1 | -1 = 1): Promise<Tensor> {
   const rows = rowClasses.size;
   const kern = await e.kernel(SEED, { overrides: { WG } });
   const seeds = e.empty([rows, k], 'seeds');
@@ -33,7 +33,7 @@ export async function seedFromClasses(e: Engine, rowClasses: Tensor, k: number, 
 
 /** classes: T class indices in [0, K); n: forward batch N; k: classes K. Returns [T·N, K]. */
 export async function seedGradients(
-  e: Engine,
+  e: Recorder,
   classes: Int32Array | number[],
   n: number,
   k: number,

@@ -3,7 +3,7 @@
  * backward for T targets. Shaders: softmax_forward.wgsl, softmax_backward.wgsl; one workgroup
  * per row with a tree reduction in workgroup memory.
  */
-import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { defineKernel } from '../gpu/kernel';
 import type { Tensor } from '../gpu/tensor';
@@ -33,7 +33,7 @@ function wgFor(k: number): number {
 }
 
 /** x: [N, K] logits. Returns y: [N, K], each row a probability distribution. */
-export async function softmaxForward(e: Engine, x: Tensor): Promise<Tensor> {
+export async function softmaxForward(e: Recorder, x: Tensor): Promise<Tensor> {
   expectRank(x.shape, 2, 'softmaxForward');
   const [n, k] = x.shape;
   const WG = wgFor(k);
@@ -44,7 +44,7 @@ export async function softmaxForward(e: Engine, x: Tensor): Promise<Tensor> {
 }
 
 /** dy: [T·N, K] gradient of the output; y: [N, K] the saved forward output. dx = y ⊙ (dy − Σ dy⊙y). */
-export async function softmaxBackward(e: Engine, dy: Tensor, y: Tensor): Promise<Tensor> {
+export async function softmaxBackward(e: Recorder, dy: Tensor, y: Tensor): Promise<Tensor> {
   expectRank(y.shape, 2, 'softmaxBackward');
   targetsOf(dy.shape, y.shape, 'softmaxBackward');
   const [rows, k] = dy.shape;

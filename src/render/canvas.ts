@@ -3,7 +3,7 @@
  * copyBufferToTexture into the canvas's current texture, recorded after the kernels that made
  * the pixels, so nothing is read back to the CPU.
  */
-import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/recorder';
 import { InvalidInputError } from '../core/errors';
 import type { Tensor } from '../gpu/tensor';
 import { checkRGBA } from './overlay';
@@ -22,7 +22,8 @@ const USAGE = 0x02 | 0x10; // GPUTextureUsage.COPY_DST | GPUTextureUsage.RENDER_
 // The device each context was last configured for by drawToCanvas (when getConfiguration() is missing).
 const configured = new WeakMap<GPUCanvasContext, GPUDevice>();
 
-function ensureConfigured(e: Engine, context: GPUCanvasContext): void {
+function ensureConfigured(r: Recorder, context: GPUCanvasContext): void {
+  const e = r.engine;
   const current = typeof context.getConfiguration === 'function' ? context.getConfiguration() : null;
   const ok = current
     ? current.device === e.device &&
@@ -45,7 +46,7 @@ function ensureConfigured(e: Engine, context: GPUCanvasContext): void {
  * promise then settles once GPU errors, if any, are known (GPUExecutionError).
  */
 export async function drawToCanvas(
-  e: Engine,
+  e: Recorder,
   rgba: Tensor,
   width: number,
   height: number,
@@ -63,12 +64,14 @@ export async function drawToCanvas(
   ensureConfigured(e, context);
   // No await between taking the texture and submitting: the texture is only valid this task.
   const texture = context.getCurrentTexture();
-  e.encode((enc) =>
-    enc.copyBufferToTexture(
-      { buffer: rgba.buffer, bytesPerRow: rowStride * 4, rowsPerImage: height },
-      { texture },
-      { width, height },
-    ),
+  e.encode(
+    (enc) =>
+      enc.copyBufferToTexture(
+        { buffer: rgba.buffer, bytesPerRow: rowStride * 4, rowsPerImage: height },
+        { texture },
+        { width, height },
+      ),
+    [rgba],
   );
   await e.flush();
 }

@@ -6,7 +6,7 @@
  * Shaders: normalize_channels.wgsl, gradcampp_alpha.wgsl, guided_rgb.wgsl. CPU reference:
  * src/reference/display.ts.
  */
-import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { defineKernel } from '../gpu/kernel';
@@ -68,7 +68,7 @@ function checkRow(row: number, rows: number, what: string): void {
  * Returns a new tensor [M, h, w], M = ids.length: draw map m with overlay(…, { target: m }).
  */
 export async function normalizeChannels(
-  e: Engine,
+  e: Recorder,
   src: Tensor,
   ids: readonly number[],
   opts: { row?: number; scale: ChannelScale },
@@ -100,7 +100,7 @@ export async function normalizeChannels(
  * belongs to image b % N. Returns a new tensor [M, h, w]. Σ_ij a·ReLU(g) is Grad-CAM++'s weight.
  */
 export async function gradcamppAlpha(
-  e: Engine,
+  e: Recorder,
   A: Tensor,
   G: Tensor,
   ids: readonly number[],
@@ -135,7 +135,7 @@ export async function gradcamppAlpha(
  * with drawToCanvas() (rowStride = canvasRowStride(W)) or read it with readRGBA().
  */
 export async function guidedRGBA(
-  e: Engine,
+  e: Recorder,
   maps: Tensor,
   opts: { target?: number; rowStride?: number } = {},
 ): Promise<Tensor> {

@@ -5,6 +5,7 @@
  * src/reference/render.ts.
  */
 import type { Engine } from '../gpu/engine';
+import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { defineKernel } from '../gpu/kernel';
@@ -47,7 +48,7 @@ function mapSize(map: Tensor): [number, number, number] {
  * ([3, H, W] or [1, 3, H, W] RGB in [0, 1]; null for the colormap alone). Returns a new Tensor
  * [H, rowStride] of packed RGBA8 pixels (r | g<<8 | b<<16 | 255<<24); padding words are 0.
  */
-export async function overlay(e: Engine, map: Tensor, image: Tensor | null, opts: OverlayOptions): Promise<Tensor> {
+export async function overlay(e: Recorder, map: Tensor, image: Tensor | null, opts: OverlayOptions): Promise<Tensor> {
   const cm = checkColormap(opts.colormap, 'overlay');
   const [T, H, W] = mapSize(map);
   const target = opts.target ?? 0;
@@ -88,7 +89,7 @@ export async function overlay(e: Engine, map: Tensor, image: Tensor | null, opts
  * Read a packed RGBA tensor from overlay() back as ImageData-style bytes (width·height·4, row
  * padding dropped). Runs pending GPU work first.
  */
-export async function readRGBA(e: Engine, rgba: Tensor, width: number, height: number): Promise<Uint8ClampedArray> {
+export async function readRGBA(e: Recorder, rgba: Tensor, width: number, height: number): Promise<Uint8ClampedArray> {
   const rowStride = checkRGBA(rgba, width, height, 'readRGBA');
   const words = await e.read(rgba);
   const bytes = new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
@@ -114,7 +115,8 @@ export function checkRGBA(rgba: Tensor, width: number, height: number, what: str
 // so they never count as live tensors or fall to a scope; the engine destroys them (onDestroy).
 const luts = new WeakMap<Engine, Map<ColormapName, GPUBuffer>>();
 
-function lutBuffer(e: Engine, name: ColormapName): GPUBuffer {
+function lutBuffer(r: Recorder, name: ColormapName): GPUBuffer {
+  const e = r.engine;
   let cache = luts.get(e);
   if (!cache) {
     const c = (cache = new Map());

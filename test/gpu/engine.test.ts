@@ -7,6 +7,32 @@ import { sizeClass } from '../../src/gpu/pool';
 import { unaryForward } from '../../src/ops/elementwise';
 import { getEngine } from '../util/gpu';
 
+// bench/fma.wgsl's loop: p.iters iterations of 4 independent vec4 FMAs per invocation.
+const FMA = `
+struct Params { iters: u32, count: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+override WG: u32 = 64;
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  var a0 = vec4f(f32(gid.x) * 1e-7);
+  var a1 = a0 + 1.0;
+  var a2 = a0 + 2.0;
+  var a3 = a0 + 3.0;
+  let m = vec4f(0.999999);
+  let c = vec4f(1e-6);
+  for (var i = 0u; i < p.iters; i++) {
+    a0 = fma(a0, m, c);
+    a1 = fma(a1, m, c);
+    a2 = fma(a2, m, c);
+    a3 = fma(a3, m, c);
+  }
+  let r = a0 + a1 + a2 + a3;
+  if (gid.x < p.count) {
+    y[gid.x] = r.x + r.y + r.z + r.w;
+  }
+}`;
+
 describe('kernels', () => {
   it('a shader that does not compile raises ShaderError with the kernel label and the compiler message', async () => {
     const e = await getEngine();
@@ -101,19 +127,34 @@ describe('tensors and scopes', () => {
     b.destroy();
   });
 
-  it('stage timings come from GPU timestamps when the adapter has them', async () => {
+  it("stage timings: a heavy and a light stage of one run are both timed, the heavy one longer, the sum within the run's wall time", async () => {
     const e = await getEngine();
+    const def = defineKernel({ name: 'test_fma', code: FMA, params: { iters: 'u32', count: 'u32' }, bindings: ['y'] });
+    const fma = await e.kernel(def, { overrides: { WG: 64 } });
+    const count = 4 * 64;
+    const acc = e.empty([count], 'fma');
     const x = e.upload(new Float32Array(4096).fill(1), [4096]);
-    e.stage('work');
+    await e.flush();
+    e.stage('heavy');
+    e.dispatch(fma, { y: acc }, { iters: 50_000, count }, [4, 1, 1]);
+    e.stage('light');
     const y = await unaryForward(e, 'relu', x);
-    await e.sync();
+    const t0 = performance.now();
+    await e.flush();
+    await e.device.queue.onSubmittedWorkDone();
+    const wall = performance.now() - t0;
     const t = await e.stageTimings();
     if (e.hasTimestamps) {
-      expect(t).not.toBeNull();
-      expect(t!.work).toBeGreaterThanOrEqual(0);
+      expect(Object.keys(t!).sort()).toEqual(['heavy', 'light']);
+      // 50k dependent FMA iterations per invocation against one pass over 4096 floats.
+      expect(t!.heavy).toBeGreaterThan(10 * t!.light);
+      // The passes ran between submission and completion (slack: 5% and 2 ms of timer granularity).
+      expect(t!.heavy + t!.light).toBeLessThanOrEqual(wall * 1.05 + 2);
     } else {
       expect(t).toBeNull();
     }
+    expect([...(await y.read())].every((v) => v === 1)).toBe(true);
+    acc.destroy();
     x.destroy();
     y.destroy();
   });

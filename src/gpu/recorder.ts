@@ -1,0 +1,653 @@
+/**
+ * Recorder: one recording context on an Engine. It owns what belongs to one call (an explain,
+ * a forward/backward pass, an overlay): the command encoder and its current compute pass, the
+ * uniform arena of the run, the scope stack, the current stage name, the stage timings of its
+ * last flush, and the capture of GPU errors raised by its work. The Engine owns what recorders
+ * share (device, buffer pool, kernel cache, live-tensor set) and is itself a Recorder (its
+ * default one), so `reluForward(engine, x)` records into the engine's own context.
+ *
+ * Concurrency contract:
+ *   - Any number of recorders of one engine may record at the same time, interleaved at every
+ *     await; each library call that records uses its own recorder (engine.recorder()).
+ *   - Two async tasks must not record into the SAME recorder (the Engine's default one
+ *     included): their scopes and stages would interleave, and one task's flush would submit
+ *     the other's half-recorded work. Only read() is safe to call concurrently on one recorder
+ *     (it records and submits without an await in between).
+ *   - Ordering: a recorder's commands run in the order it recorded them, as one submission per
+ *     flush. Across recorders, submissions run in the order of their flushes, except that a
+ *     recorder's flush first submits the recorded work of every other recorder that made a
+ *     tensor (or copied/cleared into one) that this recorder's work uses: a tensor handed from
+ *     one recorder to another is always ready when the consumer's work runs. Not tracked (the
+ *     writer must flush before the reader does): a dispatch writing in place into a tensor its
+ *     recorder made before its last submission (e.g. accumulate into an older tensor), and two
+ *     recorders whose unsubmitted work each reads a tensor the other made.
+ *   - Buffer reuse (see pool.ts): a buffer whose tensor is destroyed while this recorder's
+ *     unsubmitted work still uses it is reused by this recorder alone until it submits, then by
+ *     anyone; a buffer no unsubmitted work uses is free at once.
+ *   - Every recorder that recorded ends with flush() (or sync(), or read()), or with discard()
+ *     after a failure; until then the buffers it holds back stay out of the shared pool.
+ *   - GPU errors (validation, out-of-memory) raised by a recorder's calls or by its submission
+ *     are reported by its next flush() as GPUExecutionError naming the recorder; the engine and
+ *     the other recorders stay usable.
+ */
+import type { AdapterDescription } from './device';
+import type { Engine, EngineStats } from './engine';
+import { GPUExecutionError, InvalidInputError, ResourceLimitError, ShaderError } from '../core/errors';
+import {
+  packParams,
+  type Kernel,
+  type KernelCache,
+  type KernelDef,
+  type ParamDecl,
+  type ParamLayout,
+  type ParamValues,
+  type Variant,
+} from './kernel';
+import type { BufferPool, PoolUser } from './pool';
+import { Tensor, type Storage, type TensorOwner } from './tensor';
+import type { StageTimings, Timing, TimingPool } from './timing';
+import { checkShape, shapeStr, sizeOf, type Shape } from '../core/shape';
+
+export type Binding = Tensor | GPUBuffer;
+
+/**
+ * What the recorders of one engine share. Made by the Engine; internal to src/gpu (the public
+ * face of these is the Engine).
+ */
+export interface EngineCore {
+  /** The Engine these recorders belong to (set once it is constructed). */
+  engine: Engine;
+  readonly device: GPUDevice;
+  readonly adapter: AdapterDescription;
+  readonly pool: BufferPool;
+  readonly kernels: KernelCache;
+  readonly stats: EngineStats;
+  /** Every tensor made and not yet found destroyed (Engine.liveTensors prunes it). */
+  readonly live: Set<Tensor>;
+  /** Recorders that have an open encoder (recorded, unsubmitted work). */
+  readonly open: Set<Recorder>;
+  /** Null without 'timestamp-query'. */
+  readonly timings: TimingPool | null;
+  lost: GPUDeviceLostInfo | null;
+  destroyed: boolean;
+}
+
+interface UniformChunk {
+  buffer: GPUBuffer;
+  data: ArrayBuffer;
+  used: number;
+}
+
+const UNIFORM_CHUNK = 64 * 1024;
+
+type ErrorFilter = 'validation' | 'out-of-memory';
+const BOTH: readonly ErrorFilter[] = ['out-of-memory', 'validation'];
+const VALIDATION: readonly ErrorFilter[] = ['validation'];
+
+export class Recorder implements TensorOwner {
+  readonly #core: EngineCore;
+  readonly #user: PoolUser;
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #uniformChunks: UniformChunk[] = [];
+  #afterSubmit: (() => void)[] = [];
+  /** Buffers this recorder acquired, copied or cleared into since its last submission. */
+  #produced = new Set<GPUBuffer>();
+  #scopes: Set<Tensor>[] = [];
+  #stageName = 'default';
+  /** The Timing of the run being recorded (taken at its first compute pass). */
+  #timing: Timing | null = null;
+  /** Timings of the submissions since the last flush() (a flush of another recorder may submit this one's work early). */
+  #runTimings: Promise<StageTimings | null>[] = [];
+  #lastTimings: Promise<StageTimings | null> | null = null;
+  /** Outcomes of error scopes popped since the last flush: a message, or null for no error. */
+  #errors = new Set<Promise<string | null>>();
+
+  /** Use engine.recorder() to make one. */
+  constructor(
+    core: EngineCore,
+    readonly label: string,
+  ) {
+    this.#core = core;
+    this.#user = { label, guard: (fn) => this.#capture(BOTH, fn) };
+  }
+
+  /** The engine whose resources this recorder uses. */
+  get engine(): Engine {
+    return this.#core.engine;
+  }
+
+  get adapter(): AdapterDescription {
+    return this.#core.adapter;
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.#core.device.limits;
+  }
+
+  /** True while this recorder holds recorded, unsubmitted work. */
+  get recording(): boolean {
+    return this.#encoder !== null;
+  }
+
+  // ---------------------------------------------------------------- tensors
+
+  /** Throws ResourceLimitError if `shape` cannot be bound as one storage buffer on this device. */
+  checkFits(shape: Shape, label: string): void {
+    const bytes = sizeOf(shape) * 4;
+    const max = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+    if (bytes > max) {
+      throw new ResourceLimitError(
+        `tensor '${label}' ${shapeStr(shape)} needs ${bytes} bytes, more than this device's maxStorageBufferBindingSize (${max} bytes)`,
+      );
+    }
+  }
+
+  /** An uninitialised tensor (contents are whatever the pooled buffer held). */
+  empty(shape: Shape, label = 'tensor'): Tensor {
+    this.#checkAlive();
+    checkShape(shape, `tensor '${label}'`);
+    this.checkFits(shape, label);
+    const size = sizeOf(shape);
+    const pool = this.#core.pool;
+    const buffer = pool.acquire(size * 4, label, this.#user);
+    this.#produced.add(buffer);
+    const storage: Storage = {
+      buffer,
+      size,
+      refs: 0,
+      release: () => {
+        // Unless this recorder's unsubmitted work writes it (and another recorder's may read
+        // it), it need not be submitted before anyone for this buffer's sake.
+        if (!pool.usesOf(this.#user).has(buffer)) this.#produced.delete(buffer);
+        pool.release(buffer);
+      },
+    };
+    return new Tensor(this, storage, shape, label);
+  }
+
+  zeros(shape: Shape, label = 'zeros'): Tensor {
+    const t = this.empty(shape, label);
+    this.#endPass();
+    this.#use(t.buffer);
+    this.#enc().clearBuffer(t.buffer, 0, t.size * 4);
+    return t;
+  }
+
+  /** Upload float data. Ordered correctly with respect to work already recorded. */
+  upload(data: ArrayLike<number>, shape: Shape, label = 'input'): Tensor {
+    checkShape(shape, `tensor '${label}'`);
+    if (data.length !== sizeOf(shape)) {
+      throw new InvalidInputError(
+        `tensor '${label}': ${data.length} values given for shape ${shapeStr(shape)} (${sizeOf(shape)} elements)`,
+      );
+    }
+    const t = this.empty(shape, label);
+    const src = data instanceof Float32Array ? data : Float32Array.from(data);
+    const device = this.#core.device;
+    this.#core.stats.uploads++;
+    if (!this.#core.pool.referenced(t.buffer)) {
+      // No unsubmitted work of any recorder uses this buffer: a queue write lands after all
+      // submitted work and before anything recorded later.
+      this.#capture(VALIDATION, () =>
+        device.queue.writeBuffer(t.buffer, 0, src.buffer, src.byteOffset, src.byteLength),
+      );
+    } else {
+      // The buffer came back from this recorder's own unsubmitted work (pool.ts), which a queue
+      // write would overtake. Copy through a staging buffer inside the encoder instead.
+      const staging = this.#capture(BOTH, () =>
+        device.createBuffer({
+          size: Math.max(4, src.byteLength),
+          usage: GPUBufferUsage.COPY_SRC,
+          mappedAtCreation: true,
+          label: `${label}:upload`,
+        }),
+      );
+      new Float32Array(staging.getMappedRange()).set(src);
+      staging.unmap();
+      this.#endPass();
+      this.#use(t.buffer);
+      this.#enc().copyBufferToBuffer(staging, 0, t.buffer, 0, src.byteLength);
+      this.#afterSubmit.push(() => staging.destroy());
+    }
+    return t;
+  }
+
+  /**
+   * Upload raw bytes (e.g. RGBA8 pixels) as a tensor of 32-bit words, shape [ceil(bytes/4)];
+   * the shader reads them as array<u32>. Padded with zeros to a multiple of 4 bytes.
+   */
+  uploadBytes(bytes: Uint8Array, label = 'bytes'): Tensor {
+    const words = Math.max(1, Math.ceil(bytes.byteLength / 4));
+    const padded = new Uint8Array(words * 4);
+    padded.set(bytes);
+    // A Float32Array view carries the words bit for bit (same-type typed-array copies are bytewise).
+    return this.upload(new Float32Array(padded.buffer), [words], label);
+  }
+
+  /** Copy `src` into a new tensor (or into `dst`). */
+  copy(src: Tensor, dst?: Tensor): Tensor {
+    const out = dst ?? this.empty(src.shape, `${src.label}:copy`);
+    if (out.size !== src.size) throw new InvalidInputError(`copy: '${src.label}' and '${out.label}' differ in size`);
+    this.#endPass();
+    this.#use(src.buffer);
+    this.#use(out.buffer);
+    this.#produced.add(out.buffer);
+    this.#enc().copyBufferToBuffer(src.buffer, 0, out.buffer, 0, src.size * 4);
+    return out;
+  }
+
+  /** A new tensor of `shape` holding src's elements from `offset` on (a copy, recorded in order). */
+  slice(src: Tensor, offset: number, shape: Shape, label = `${src.label}:slice`): Tensor {
+    const out = this.empty(shape, label);
+    if (offset < 0 || offset + out.size > src.size) {
+      out.destroy();
+      throw new InvalidInputError(
+        `slice of '${src.label}': elements [${offset}, ${offset + sizeOf(shape)}) out of range`,
+      );
+    }
+    this.#endPass();
+    this.#use(src.buffer);
+    this.#use(out.buffer);
+    this.#enc().copyBufferToBuffer(src.buffer, offset * 4, out.buffer, 0, out.size * 4);
+    return out;
+  }
+
+  /** Count `t` as live and put it in this recorder's innermost open scope (tensors made here, and their views). */
+  track(t: Tensor): void {
+    this.#core.live.add(t);
+    this.#scopes.at(-1)?.add(t);
+  }
+
+  /**
+   * Take tensors made by another recorder into this recorder's current scope, as if made here
+   * (a no-op outside a scope): explain() hands its results to the engine's open scope this way,
+   * so `engine.scope(() => explain(…))` frees them like anything else made inside it.
+   */
+  adopt(...ts: Tensor[]): void {
+    const scope = this.#scopes.at(-1);
+    if (scope) for (const t of ts) scope.add(t);
+  }
+
+  /**
+   * Take tensors out of every open scope (of this recorder and of the recorder that made
+   * them): the caller (e.g. a Model holding weights) owns them now.
+   */
+  keep(...ts: Tensor[]): void {
+    for (const t of ts) {
+      for (const set of this.#scopes) set.delete(t);
+      if (t.owner instanceof Recorder && t.owner !== this) for (const set of t.owner.#scopes) set.delete(t);
+    }
+  }
+
+  /**
+   * Run `fn`; destroy every tensor this recorder made inside it that is not part of its result
+   * (a Tensor, or Tensors inside arrays / plain objects / Maps of the result). Also on throw.
+   */
+  async scope<R>(fn: () => Promise<R> | R): Promise<R> {
+    const made = new Set<Tensor>();
+    this.#scopes.push(made);
+    let result: R;
+    try {
+      result = await fn();
+    } catch (e) {
+      this.#popScope(made);
+      for (const t of made) t.destroy();
+      throw e;
+    }
+    this.#popScope(made);
+    const keep = new Set<Tensor>();
+    collectTensors(result, keep, 0);
+    for (const t of made) {
+      if (keep.has(t)) this.#scopes.at(-1)?.add(t);
+      else t.destroy();
+    }
+    return result;
+  }
+
+  // ---------------------------------------------------------------- recording
+
+  /** The compiled variant of a kernel (cached per engine). */
+  kernel<P extends ParamDecl, B extends string>(def: KernelDef<P, B>, variant: Variant = {}): Promise<Kernel<P, B>> {
+    this.#checkAlive();
+    return this.#core.kernels.get(def, variant);
+  }
+
+  /**
+   * Record one dispatch. `bindings` names every binding of the kernel's definition (null for one
+   * this variant does not declare, e.g. a bias under `#if BIAS`); `params` gives every field of
+   * its Params struct.
+   */
+  dispatch<P extends ParamDecl, B extends string>(
+    kernel: Kernel<P, B>,
+    bindings: { readonly [K in B]: Binding | null },
+    params: ParamValues<P>,
+    groups: readonly number[],
+  ): void {
+    this.#checkAlive();
+    this.#enc();
+    const bindGroup = this.#bindGroup(kernel, bindings, params);
+    const pass = this.#computePass();
+    pass.setPipeline(kernel.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
+    this.#core.stats.dispatches++;
+  }
+
+  /**
+   * Start a named timing stage: later dispatches go into a new compute pass whose duration is
+   * measured with timestamp queries when the device has them.
+   */
+  stage(name: string): void {
+    this.#endPass();
+    this.#stageName = name;
+  }
+
+  /**
+   * Record commands that are not dispatches (e.g. copyBufferToTexture into a canvas) into the
+   * current encoder, ordered after everything recorded so far. `fn` must only record. `uses`:
+   * the buffers (tensors) its commands read or write, so that the pool holds them back until
+   * this recorder submits.
+   */
+  encode(fn: (encoder: GPUCommandEncoder) => void, uses: readonly Binding[] = []): void {
+    this.#checkAlive();
+    this.#endPass();
+    for (const b of uses) this.#use(b instanceof Tensor ? b.buffer : b);
+    fn(this.#enc());
+  }
+
+  /**
+   * Submit everything recorded (after the unsubmitted work of other recorders that made
+   * tensors it uses). Rejects with GPUExecutionError on a validation/out-of-memory error raised
+   * by this recorder's calls or submissions since the last flush; the recorder is empty and
+   * usable again either way.
+   */
+  async flush(): Promise<void> {
+    if (this.#encoder) this.#submit(new Set());
+    if (this.#runTimings.length) {
+      const runs = this.#runTimings;
+      this.#runTimings = [];
+      this.#lastTimings = Promise.all(runs).then(mergeTimings);
+    }
+    const pending = [...this.#errors];
+    this.#errors.clear();
+    const messages = (await Promise.all(pending)).filter((m): m is string => m !== null);
+    if (messages.length) {
+      const more = messages.length > 1 ? ` (and ${messages.length - 1} more)` : '';
+      throw new GPUExecutionError(`GPU ${messages[0]}, in work recorded by '${this.label}'${more}`);
+    }
+  }
+
+  /** Submit and wait until the GPU has finished all submitted work. */
+  async sync(): Promise<void> {
+    await this.flush();
+    await this.#core.device.queue.onSubmittedWorkDone();
+  }
+
+  /**
+   * Durations (ms) of the stages of this recorder's last flushed run that had compute passes,
+   * from GPU timestamps; null without them (or before any such run).
+   */
+  async stageTimings(): Promise<StageTimings | null> {
+    return this.#core.timings ? this.#lastTimings : null;
+  }
+
+  /** Copy `t` (made by any recorder of this engine) back to the CPU, after all work recorded here. */
+  async read(t: Tensor): Promise<Float32Array> {
+    this.#checkAlive();
+    const bytes = t.size * 4;
+    const buffer = t.buffer;
+    const device = this.#core.device;
+    const staging = this.#capture(BOTH, () =>
+      device.createBuffer({
+        size: bytes,
+        usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+        label: `${t.label}:readback`,
+      }),
+    );
+    try {
+      this.#endPass();
+      this.#use(buffer);
+      this.#enc().copyBufferToBuffer(buffer, 0, staging, 0, bytes);
+      await this.flush();
+      await staging.mapAsync(GPUMapMode.READ);
+      this.#core.stats.readbacks++;
+      return new Float32Array(staging.getMappedRange().slice(0));
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /**
+   * Drop recorded, unsubmitted work (after a failure part-way through recording): nothing of
+   * it runs, and the buffers it held back return to the pool. Tensors stay as they are (their
+   * contents undefined where the dropped work would have written them); errors not yet
+   * reported are dropped too. The recorder is usable again.
+   */
+  discard(): void {
+    this.#pass = null;
+    this.#encoder = null;
+    this.#core.open.delete(this);
+    if (this.#timing) this.#core.timings?.release(this.#timing);
+    this.#timing = null;
+    this.#finishEpoch();
+    this.#errors.clear();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #checkAlive(): void {
+    const core = this.#core;
+    if (core.destroyed) throw new InvalidInputError('engine was destroyed');
+    if (core.lost) throw new GPUExecutionError(`GPU device was lost: ${core.lost.message}`);
+  }
+
+  #popScope(made: Set<Tensor>): void {
+    // Scopes of one recorder nest (the contract forbids interleaving tasks on one recorder).
+    if (this.#scopes.at(-1) === made) this.#scopes.pop();
+    else this.#scopes.splice(this.#scopes.indexOf(made), 1);
+  }
+
+  #use(buffer: GPUBuffer): void {
+    this.#core.pool.use(this.#user, buffer);
+  }
+
+  /**
+   * Run `fn` (synchronous GPU calls) inside error scopes of `filters`, popped right after it:
+   * error scopes are a device-wide stack, so none may stay open across an await. The scopes'
+   * outcomes are reported by the next flush().
+   */
+  #capture<T>(filters: readonly ErrorFilter[], fn: () => T): T {
+    const device = this.#core.device;
+    for (const f of filters) device.pushErrorScope(f);
+    try {
+      return fn();
+    } finally {
+      for (let i = filters.length - 1; i >= 0; i--) this.#watch(device.popErrorScope(), filters[i]);
+    }
+  }
+
+  #watch(popped: Promise<GPUError | null>, filter: ErrorFilter): void {
+    const outcome = popped.then(
+      (err) => (err ? `${filter} error: ${err.message}` : null),
+      (e: unknown) => `${filter} error scope failed: ${(e as Error).message}`,
+    );
+    this.#errors.add(outcome);
+    // Error-free outcomes are forgotten once known, so a recorder that never flushes holds no list.
+    void outcome.then((m) => {
+      if (m === null) this.#errors.delete(outcome);
+    });
+  }
+
+  #note(message: string): void {
+    this.#errors.add(Promise.resolve(message));
+  }
+
+  /** The bind group of one dispatch: the uniform Params and every binding, by name. */
+  #bindGroup(
+    kernel: Kernel,
+    bindings: Readonly<Record<string, Binding | null>>,
+    params: Readonly<Record<string, number | readonly number[]>>,
+  ): GPUBindGroup {
+    const entries: GPUBindGroupEntry[] = [];
+    if (kernel.layout) {
+      const { buffer, offset } = this.#uniform(kernel.label, kernel.layout, params);
+      entries.push({ binding: kernel.paramsSlot, resource: { buffer, offset, size: kernel.layout.size } });
+    }
+    for (const [name, slot] of kernel.slots) {
+      const x = bindings[name];
+      if (!x) throw new ShaderError(kernel.label, `binding '${name}' is declared by the shader but not given`);
+      const buffer = x instanceof Tensor ? x.buffer : x;
+      this.#use(buffer);
+      entries.push({ binding: slot, resource: { buffer } });
+    }
+    for (const [name, x] of Object.entries(bindings)) {
+      if (x && !kernel.slots.has(name)) {
+        throw new ShaderError(kernel.label, `binding '${name}' is given but this variant of the shader declares none`);
+      }
+    }
+    return this.#capture(VALIDATION, () =>
+      this.#core.device.createBindGroup({
+        label: kernel.label,
+        layout: kernel.pipeline.getBindGroupLayout(0),
+        entries,
+      }),
+    );
+  }
+
+  #enc(): GPUCommandEncoder {
+    if (!this.#encoder) {
+      this.#encoder = this.#core.device.createCommandEncoder({ label: this.label });
+      this.#core.open.add(this);
+    }
+    return this.#encoder;
+  }
+
+  #computePass(): GPUComputePassEncoder {
+    if (!this.#pass) {
+      const enc = this.#enc();
+      const timings = this.#core.timings;
+      if (timings && !this.#timing) this.#timing = timings.acquire((fn) => this.#capture(BOTH, fn));
+      const timestampWrites = this.#timing?.next(this.#stageName);
+      this.#pass = enc.beginComputePass({ label: this.#stageName, ...(timestampWrites ? { timestampWrites } : {}) });
+    }
+    return this.#pass;
+  }
+
+  #endPass(): void {
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+  }
+
+  /**
+   * Submit this recorder's encoder. First submits every other open recorder that produced a
+   * buffer this one's work uses (`chain`: recorders being submitted, against cycles). Never
+   * throws: failures become errors reported by this recorder's next flush().
+   */
+  #submit(chain: Set<Recorder>): void {
+    const core = this.#core;
+    chain.add(this);
+    const uses = core.pool.usesOf(this.#user);
+    for (const other of [...core.open]) {
+      if (!chain.has(other) && other.#encoder && intersects(uses, other.#produced)) other.#submit(chain);
+    }
+    this.#endPass();
+    const encoder = this.#encoder!;
+    this.#encoder = null;
+    core.open.delete(this);
+    const timing = this.#timing;
+    this.#timing = null;
+    const chunks = this.#uniformChunks;
+    let submitted = false;
+    try {
+      timing?.resolve(encoder);
+      this.#capture(BOTH, () => {
+        for (const c of chunks) core.device.queue.writeBuffer(c.buffer, 0, c.data, 0, c.used);
+        core.device.queue.submit([encoder.finish()]);
+      });
+      submitted = true;
+      core.stats.submits++;
+    } catch (e) {
+      this.#note(`submission failed: ${(e as Error).message}`);
+    } finally {
+      this.#finishEpoch();
+      if (timing && submitted) this.#runTimings.push(timing.collect());
+      else if (timing) core.timings?.release(timing);
+    }
+  }
+
+  /** After a submission (or a discard): free the run's uniform chunks and staging buffers, settle the pool. */
+  #finishEpoch(): void {
+    for (const c of this.#uniformChunks) c.buffer.destroy();
+    this.#uniformChunks = [];
+    const after = this.#afterSubmit;
+    this.#afterSubmit = [];
+    for (const f of after) f();
+    this.#core.pool.settle(this.#user);
+    this.#produced.clear();
+  }
+
+  #uniform(
+    label: string,
+    layout: ParamLayout,
+    values: Readonly<Record<string, number | readonly number[]>>,
+  ): { buffer: GPUBuffer; offset: number } {
+    const align = this.limits.minUniformBufferOffsetAlignment;
+    let chunk = this.#uniformChunks.at(-1);
+    const need = layout.size;
+    let offset = chunk ? Math.ceil(chunk.used / align) * align : 0;
+    if (!chunk || offset + need > UNIFORM_CHUNK) {
+      const device = this.#core.device;
+      chunk = {
+        buffer: this.#capture(BOTH, () =>
+          device.createBuffer({
+            size: UNIFORM_CHUNK,
+            usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+            label: `${this.label}:uniforms`,
+          }),
+        ),
+        data: new ArrayBuffer(UNIFORM_CHUNK),
+        used: 0,
+      };
+      this.#uniformChunks.push(chunk);
+      offset = 0;
+    }
+    packParams(label, layout, values, chunk.data, offset);
+    chunk.used = offset + need;
+    return { buffer: chunk.buffer, offset };
+  }
+}
+
+function intersects(a: ReadonlySet<GPUBuffer>, b: ReadonlySet<GPUBuffer>): boolean {
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
+  for (const x of small) if (large.has(x)) return true;
+  return false;
+}
+
+/** Stage durations of several submissions of one flush, summed; null if none could be read. */
+function mergeTimings(runs: (StageTimings | null)[]): StageTimings | null {
+  let out: StageTimings | null = null;
+  for (const r of runs) {
+    if (!r) continue;
+    out ??= {};
+    for (const [k, v] of Object.entries(r)) out[k] = (out[k] ?? 0) + v;
+  }
+  return out;
+}
+
+function collectTensors(x: unknown, out: Set<Tensor>, depth: number): void {
+  if (depth > 8 || x === null || typeof x !== 'object') return;
+  if (x instanceof Tensor) {
+    out.add(x);
+    return;
+  }
+  if (Array.isArray(x)) {
+    for (const v of x) collectTensors(v, out, depth + 1);
+  } else if (x instanceof Map) {
+    for (const v of x.values()) collectTensors(v, out, depth + 1);
+  } else if (Object.getPrototypeOf(x) === Object.prototype || Object.getPrototypeOf(x) === null) {
+    for (const v of Object.values(x)) collectTensors(v, out, depth + 1);
+  }
+}
