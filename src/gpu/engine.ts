@@ -5,7 +5,7 @@
  * submission with no readback in between. Tensors made inside engine.scope() are destroyed when
  * the scope ends unless they are returned from it.
  */
-import { acquireDevice, describeAdapter, type AdapterDescription, type DeviceRequest } from './device';
+import { acquireDevice, engineAdapter, type AdapterDescription, type AdapterKind, type DeviceRequest } from './device';
 import { GPUExecutionError, InvalidInputError, ResourceLimitError } from '../core/errors';
 import { KernelCache, type Kernel, type KernelSpec, type Uniforms } from './kernel';
 import { BufferPool } from './pool';
@@ -17,6 +17,11 @@ export interface EngineOptions extends DeviceRequest {
   device?: GPUDevice;
   /** Description of the adapter behind `device` (optional; used for kernel variant choice). */
   adapter?: AdapterDescription | GPUAdapter;
+  /**
+   * Tune kernels for a software adapter (SwiftShader) or a GPU, instead of deciding from the
+   * adapter (see adapterKind in ./device). Also applies to a caller's `device`.
+   */
+  adapterKind?: AdapterKind;
 }
 
 export interface EngineStats {
@@ -76,18 +81,9 @@ export class Engine implements TensorOwner {
   }
 
   static async create(opts: EngineOptions = {}): Promise<Engine> {
-    if (opts.device) {
-      const a = opts.adapter;
-      const desc: AdapterDescription =
-        a && 'vendor' in a && 'isSoftware' in a
-          ? a
-          : a
-            ? describeAdapter(a as GPUAdapter)
-            : { vendor: '', architecture: '', device: '', description: 'caller-provided device', isSoftware: false };
-      return new Engine(opts.device, desc, false);
-    }
+    if (opts.device) return new Engine(opts.device, engineAdapter(opts.adapter, opts.adapterKind), false);
     const { device, adapter } = await acquireDevice(opts);
-    return new Engine(device, adapter, true);
+    return new Engine(device, engineAdapter(adapter, opts.adapterKind), true);
   }
 
   get limits(): GPUSupportedLimits {
