@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { AdapterDescription } from '../../src/gpu/device';
 import { reluForward } from '../../src/reference/relu';
 import { hostTensor } from '../../src/reference/tensor';
-import { expectAllclose, F32 } from '../util/compare';
+import { EXACT, expectAllclose } from '../util/compare';
 import { randn } from '../util/random';
 import { withPage } from './browser';
 
@@ -52,7 +52,7 @@ describe('headless Chromium', () => {
       });
       expect(r.y).toBeInstanceOf(Float32Array);
       expect(r.y.length).toBe(x.length);
-      expectAllclose(r.y, reluForward(hostTensor([x.length], x)).data, F32, 'relu in the browser');
+      expectAllclose(r.y, reluForward(hostTensor([x.length], x)).data, EXACT, 'relu in the browser');
       expect(r.liveTensors).toBe(0);
       expect(r.adapter.isSoftware).toBe(r.adapter.kind === 'software');
       console.log(`browser engine adapter: ${r.adapter.kind} (${r.adapter.kindReason})`);

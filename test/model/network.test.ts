@@ -5,12 +5,10 @@ import { RefModel } from '../../src/reference/model';
 import { hostTensor } from '../../src/reference/tensor';
 import { NETS, plainNet } from '../cases/nets';
 import { gpuNetwork, refNetwork, type NetworkCase } from '../cases/network';
-import { expectAllclose } from '../util/compare';
+import { CENTRAL_DIFF, expectAllclose, NETWORK } from '../util/compare';
 import { getEngine } from '../util/gpu';
 import { numericGrad } from '../util/gradcheck';
 import { randn } from '../util/random';
-
-const TOL = { atol: 2e-5, rtol: 2e-4 };
 
 const cases: [keyof typeof NETS, NetworkCase][] = [
   ['plain', { n: 1, t: 1, layer: 'relu2' }],
@@ -28,11 +26,11 @@ describe('whole networks: GPU executor equals the CPU reference', () => {
     const spec = NETS[name]();
     const gpu = await gpuNetwork(e, spec, c);
     const ref = refNetwork(spec, c);
-    expectAllclose(gpu.output, ref.output, TOL, 'output');
-    expectAllclose(gpu.layerActivation, ref.layerActivation, TOL, `activation ${c.layer}`);
-    expectAllclose(gpu.gradLayer, ref.gradLayer, TOL, `gradient at ${c.layer}`);
-    expectAllclose(gpu.gradInput, ref.gradInput, TOL, 'gradient at the input');
-    expectAllclose(gpu.gradInputGuided, ref.gradInputGuided, TOL, 'guided gradient at the input');
+    expectAllclose(gpu.output, ref.output, NETWORK, 'output');
+    expectAllclose(gpu.layerActivation, ref.layerActivation, NETWORK, `activation ${c.layer}`);
+    expectAllclose(gpu.gradLayer, ref.gradLayer, NETWORK, `gradient at ${c.layer}`);
+    expectAllclose(gpu.gradInput, ref.gradInput, NETWORK, 'gradient at the input');
+    expectAllclose(gpu.gradInputGuided, ref.gradInputGuided, NETWORK, 'guided gradient at the input');
     expect(e.liveTensors).toBe(0);
   });
 });
@@ -47,7 +45,7 @@ describe('the reference executor', () => {
     const dy = hostTensor([1, k], randn(k, 22));
     const f = (xx: typeof x) => model.forward(xx).get(model.graph.output)!;
     const analytic = model.backward(model.forward(x), dy, spec.input.name);
-    expectAllclose(analytic.data, numericGrad(f, x, dy, 1e-5).data, { atol: 1e-6, rtol: 1e-4 }, 'dinput');
+    expectAllclose(analytic.data, numericGrad(f, x, dy, 1e-5).data, CENTRAL_DIFF, 'dinput');
   });
 });
 

@@ -14,7 +14,7 @@ import {
 } from '../../src/ops/conv2d';
 import * as ref from '../../src/reference/conv2d';
 import { hostTensor, numel } from '../../src/reference/tensor';
-import { expectAllclose, F32 } from '../util/compare';
+import { CENTRAL_DIFF, expectAllclose, f32Reduction, type Tol } from '../util/compare';
 import { getEngine } from '../util/gpu';
 import { numericGrad } from '../util/gradcheck';
 import { randn } from '../util/random';
@@ -156,6 +156,32 @@ const backwardVariants: Conv2dBackwardOptions[] = [
 // (the default variant of a 3×3 stride-1 conv with over 4 output channels is { kernel: '3x3', co: 8 } on
 // software adapters: the test 'chooses kernels per adapter' checks the config)
 
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/** How many of K taps (dilation d) reach one input row under stride s. */
+function tapsPerInput(K: number, s: number, d: number): number {
+  return Math.ceil(K / (s / gcd(s, d)));
+}
+
+/**
+ * A forward output sums Cin/G·KH·KW products x·w of rms 0.5 (x ~ N(0, 1), w ~ N(0, 0.25)) and
+ * the bias (rms 1); an input gradient sums Cout/G·(taps reaching it) products dy·w of rms 0.5.
+ */
+function forwardTol(c: Case): Tol {
+  const k = c.w[1] * c.w[2] * c.w[3];
+  const b = c.bias ? 1 : 0;
+  return f32Reduction(k + b, Math.sqrt(k * 0.25 + b));
+}
+
+function backwardTol(c: Case): Tol {
+  const p = conv2dParams(c.p);
+  const k =
+    (c.w[0] / p.groups) *
+    tapsPerInput(c.w[2], p.stride[0], p.dilation[0]) *
+    tapsPerInput(c.w[3], p.stride[1], p.dilation[1]);
+  return f32Reduction(k, Math.sqrt(k * 0.25));
+}
+
 function data(c: Case, seed: number) {
   const Cout = c.w[0];
   return {
@@ -207,12 +233,7 @@ describe('conv2d reference', () => {
     const yShape = conv2dOutputShape(c.x, c.w, p);
     const dy = hostTensor(yShape, randn(numel(yShape), 23));
     const f = (xx: typeof x) => ref.conv2dForward(xx, w, b, p);
-    expectAllclose(
-      ref.conv2dBackward(dy, w, p, c.x).data,
-      numericGrad(f, x, dy).data,
-      { atol: 1e-6, rtol: 1e-6 },
-      c.name,
-    );
+    expectAllclose(ref.conv2dBackward(dy, w, p, c.x).data, numericGrad(f, x, dy).data, CENTRAL_DIFF, c.name);
   });
 
   it('backward for T=3 targets equals three single-target backwards', () => {
@@ -327,7 +348,7 @@ describe('conv2d on the GPU equals the reference', () => {
         const b = bs ? e.upload(bs, [c.w[0]], 'b') : null;
         const y = await conv2dForward(e, x, w, b, p, { relu: c.relu, variant });
         expect(y.shape).toEqual(want.shape);
-        expectAllclose(await y.read(), want.data, F32, `conv2d forward ${c.name}`);
+        expectAllclose(await y.read(), want.data, forwardTol(c), `conv2d forward ${c.name}`);
       });
       expect(e.liveTensors).toBe(0);
     });
@@ -347,7 +368,7 @@ describe('conv2d on the GPU equals the reference', () => {
           const dy = e.upload(dys, dyShape, 'dy');
           const dx = await conv2dBackward(e, dy, w, p, c.x, opts);
           expect(dx.shape).toEqual([3 * c.x[0], ...c.x.slice(1)]);
-          expectAllclose(await dx.read(), want.data, F32, `conv2d backward ${c.name}`);
+          expectAllclose(await dx.read(), want.data, backwardTol(c), `conv2d backward ${c.name}`);
         });
         expect(e.liveTensors).toBe(0);
       },
@@ -378,7 +399,7 @@ describe('conv2d on the GPU equals the reference', () => {
           expectAllclose(
             await y.read(),
             wantY.data,
-            F32,
+            forwardTol(c),
             `forward from packed weights ${c.name} ${JSON.stringify(variant)}`,
           );
         }
@@ -387,7 +408,7 @@ describe('conv2d on the GPU equals the reference', () => {
           expectAllclose(
             await dx.read(),
             wantDx.data,
-            F32,
+            backwardTol(c),
             `backward from packed weights ${c.name} ${JSON.stringify(opts)}`,
           );
         }

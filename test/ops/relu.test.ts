@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { reluBackward, reluForward } from '../../src/ops/relu';
 import * as ref from '../../src/reference/relu';
 import { hostTensor } from '../../src/reference/tensor';
-import { expectAllclose, F32 } from '../util/compare';
+import { CENTRAL_DIFF, EXACT, expectAllclose } from '../util/compare';
 import { getEngine } from '../util/gpu';
 import { numericGrad } from '../util/gradcheck';
 import { randn, randnAwayFromZero } from '../util/random';
@@ -11,7 +11,7 @@ describe('relu reference', () => {
   it('backward equals central differences', () => {
     const x = hostTensor([2, 3, 5, 7], randnAwayFromZero(210, 1));
     const dy = hostTensor([2, 3, 5, 7], randn(210, 2));
-    expectAllclose(ref.reluBackward(dy, x).data, numericGrad(ref.reluForward, x, dy).data, { atol: 1e-6, rtol: 1e-6 });
+    expectAllclose(ref.reluBackward(dy, x).data, numericGrad(ref.reluForward, x, dy).data, CENTRAL_DIFF);
   });
 
   it('guided backward never passes a negative gradient', () => {
@@ -36,7 +36,7 @@ describe('relu on the GPU equals the reference', () => {
     const xs = randn(n, 10);
     const x = e.upload(xs, shape);
     const y = await reluForward(e, x);
-    expectAllclose(await y.read(), ref.reluForward(hostTensor(shape, xs)).data, F32, 'relu forward');
+    expectAllclose(await y.read(), ref.reluForward(hostTensor(shape, xs)).data, EXACT, 'relu forward');
     x.destroy();
     y.destroy();
   });
@@ -59,7 +59,7 @@ describe('relu on the GPU equals the reference', () => {
       const dy = e.upload(dys, [6, ...chw]);
       const dx = await reluBackward(e, dy, x, { guided });
       const want = ref.reluBackward(hostTensor([6, ...chw], dys), hostTensor([2, ...chw], xs), { guided });
-      expectAllclose(await dx.read(), want.data, F32, 'relu backward');
+      expectAllclose(await dx.read(), want.data, EXACT, 'relu backward'); // dy or 0
     });
     expect(e.liveTensors).toBe(0);
   });
