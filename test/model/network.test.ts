@@ -6,6 +6,8 @@ import { hostTensor } from '../../src/reference/tensor';
 import { NETS, plainNet } from '../cases/nets';
 import { gpuNetwork, refNetwork, type NetworkCase } from '../cases/network';
 import { CENTRAL_DIFF, expectAllclose, NETWORK } from '../util/compare';
+import { CONV_CONFIGS, useConvConfig } from '../util/conv-configs';
+import { conv2dConfig } from '../../src/ops/conv2d';
 import { getEngine } from '../util/gpu';
 import { numericGrad } from '../util/gradcheck';
 import { randn } from '../util/random';
@@ -20,20 +22,27 @@ const cases: [keyof typeof NETS, NetworkCase][] = [
   ['branchy', { n: 1, t: 1, layer: 'cat' }],
 ];
 
-describe('whole networks: GPU executor equals the CPU reference', () => {
-  it.each(cases)('%s %j', async (name, c) => {
-    const e = await getEngine();
-    const spec = NETS[name]();
-    const gpu = await gpuNetwork(e, spec, c);
-    const ref = refNetwork(spec, c);
-    expectAllclose(gpu.output, ref.output, NETWORK, 'output');
-    expectAllclose(gpu.layerActivation, ref.layerActivation, NETWORK, `activation ${c.layer}`);
-    expectAllclose(gpu.gradLayer, ref.gradLayer, NETWORK, `gradient at ${c.layer}`);
-    expectAllclose(gpu.gradInput, ref.gradInput, NETWORK, 'gradient at the input');
-    expectAllclose(gpu.gradInputGuided, ref.gradInputGuided, NETWORK, 'guided gradient at the input');
-    expect(e.liveTensors).toBe(0);
-  });
-});
+// Every conv kernel configuration an engine can choose (software, hardware, untiled).
+describe.each(CONV_CONFIGS)(
+  'whole networks with conv kernels for $name: GPU executor equals the CPU reference',
+  (cfg) => {
+    useConvConfig(cfg.config);
+
+    it.each(cases)('%s %j', async (name, c) => {
+      const e = await getEngine();
+      expect(conv2dConfig(e)).toMatchObject(cfg.config);
+      const spec = NETS[name]();
+      const gpu = await gpuNetwork(e, spec, c);
+      const ref = refNetwork(spec, c);
+      expectAllclose(gpu.output, ref.output, NETWORK, 'output');
+      expectAllclose(gpu.layerActivation, ref.layerActivation, NETWORK, `activation ${c.layer}`);
+      expectAllclose(gpu.gradLayer, ref.gradLayer, NETWORK, `gradient at ${c.layer}`);
+      expectAllclose(gpu.gradInput, ref.gradInput, NETWORK, 'gradient at the input');
+      expectAllclose(gpu.gradInputGuided, ref.gradInputGuided, NETWORK, 'guided gradient at the input');
+      expect(e.liveTensors).toBe(0);
+    });
+  },
+);
 
 describe('the reference executor', () => {
   it.each(['plain', 'residual', 'branchy'] as const)('%s: backward to the input equals central differences', (name) => {
