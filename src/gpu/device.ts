@@ -2,14 +2,21 @@
  * Device acquisition: navigator.gpu in a page, Dawn's Node binding (`webgpu` package) in Node,
  * or a GPUDevice the caller already has.
  */
-import { WebGPUUnavailableError } from '../core/errors';
+import { InvalidInputError, WebGPUUnavailableError } from '../core/errors';
+
+/** 'software': a CPU implementation (SwiftShader, llvmpipe, WARP); 'hardware': anything else. */
+export type AdapterKind = 'software' | 'hardware';
 
 export interface AdapterDescription {
   vendor: string;
   architecture: string;
   device: string;
   description: string;
-  /** True for CPU implementations such as SwiftShader (from adapter info or isFallbackAdapter). */
+  /** Which kernels suit the adapter; decided by adapterKind() or set by EngineOptions.adapterKind. */
+  kind: AdapterKind;
+  /** How `kind` was decided, e.g. 'isFallbackAdapter' or 'adapter info names SwiftShader'. */
+  kindReason: string;
+  /** kind === 'software' (kept for callers that test a boolean). */
   isSoftware: boolean;
 }
 
@@ -57,17 +64,98 @@ async function getGPU(): Promise<GPU> {
   return nodeGPU;
 }
 
-export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
-  const info = (adapter as { info?: GPUAdapterInfo }).info;
-  const vendor = info?.vendor ?? '';
-  const architecture = info?.architecture ?? '';
-  const device = info?.device ?? '';
-  const description = info?.description ?? '';
-  const text = `${vendor} ${architecture} ${device} ${description}`.toLowerCase();
-  const fallback = !!(adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter;
-  const isSoftware =
-    fallback || /swiftshader|llvmpipe|lavapipe|software|warp|microsoft basic/.test(text) || text.trim() === '';
-  return { vendor, architecture, device, description, isSoftware };
+/** The parts of a GPUAdapter that adapterKind() reads. */
+export interface AdapterFacts {
+  /** Older browsers and Dawn put the flag on the adapter, newer ones on adapter.info. */
+  isFallbackAdapter?: boolean;
+  info?: Partial<Pick<GPUAdapterInfo, 'vendor' | 'architecture' | 'device' | 'description'>> & {
+    isFallbackAdapter?: boolean;
+  };
+}
+
+/** Software renderers by the names their adapter info carries (lower case), and how to say them. */
+const SOFTWARE_NAMES: [RegExp, string][] = [
+  [/swiftshader/, 'SwiftShader'],
+  [/llvmpipe/, 'llvmpipe'],
+  [/lavapipe/, 'lavapipe'],
+  [/\bwarp\b|microsoft basic/, 'WARP (Microsoft Basic Render Driver)'],
+  [/software/, 'a software renderer'],
+];
+
+/**
+ * Software or hardware, and why, in this order: `override` (EngineOptions.adapterKind); the
+ * fallback flag (a fallback adapter is a CPU implementation); a software renderer's name in the
+ * adapter info; otherwise hardware. Empty adapter info (browsers may hide it on a real GPU) is
+ * taken as hardware: the hardware kernels are correct everywhere, only slower on a CPU, while
+ * the software kernels would leave a GPU mostly idle.
+ */
+export function adapterKind(adapter: AdapterFacts, override?: AdapterKind): { kind: AdapterKind; reason: string } {
+  if (override) {
+    if (override !== 'software' && override !== 'hardware') {
+      throw new InvalidInputError(`adapterKind must be 'software' or 'hardware', got '${String(override)}'`);
+    }
+    return { kind: override, reason: 'set by EngineOptions.adapterKind' };
+  }
+  if (adapter.isFallbackAdapter || adapter.info?.isFallbackAdapter) {
+    return { kind: 'software', reason: 'isFallbackAdapter' };
+  }
+  const i = adapter.info ?? {};
+  const text = [i.vendor, i.architecture, i.device, i.description].join(' ').toLowerCase();
+  for (const [re, name] of SOFTWARE_NAMES) {
+    if (re.test(text)) return { kind: 'software', reason: `adapter info names ${name}` };
+  }
+  if (text.trim() === '') return { kind: 'hardware', reason: 'adapter info is empty: assumed hardware' };
+  return { kind: 'hardware', reason: 'adapter info names no software renderer' };
+}
+
+export function describeAdapter(adapter: GPUAdapter | AdapterFacts, override?: AdapterKind): AdapterDescription {
+  const info = (adapter as AdapterFacts).info;
+  const { kind, reason } = adapterKind(adapter as AdapterFacts, override);
+  return {
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    device: info?.device ?? '',
+    description: info?.description ?? '',
+    kind,
+    kindReason: reason,
+    isSoftware: kind === 'software',
+  };
+}
+
+/**
+ * The description an engine uses: of `adapter` (a GPUAdapter, or a description made earlier,
+ * also one from before `kind` existed), or of an unknown adapter behind a caller's device
+ * (hardware); `override` (EngineOptions.adapterKind) replaces the kind.
+ */
+export function engineAdapter(
+  adapter: AdapterDescription | GPUAdapter | undefined,
+  override?: AdapterKind,
+): AdapterDescription {
+  let d: AdapterDescription;
+  if (!adapter) {
+    d = {
+      vendor: '',
+      architecture: '',
+      device: '',
+      description: 'caller-provided device',
+      kind: 'hardware',
+      kindReason: 'caller-provided device without its adapter: assumed hardware',
+      isSoftware: false,
+    };
+  } else if ('isSoftware' in adapter) {
+    const kind = adapter.kind ?? (adapter.isSoftware ? 'software' : 'hardware');
+    d = {
+      ...adapter,
+      kind,
+      kindReason: adapter.kindReason ?? 'given in EngineOptions.adapter',
+      isSoftware: kind === 'software',
+    };
+  } else {
+    d = describeAdapter(adapter);
+  }
+  if (!override) return d;
+  const { kind, reason } = adapterKind({}, override);
+  return { ...d, kind, kindReason: reason, isSoftware: kind === 'software' };
 }
 
 export async function acquireDevice(req: DeviceRequest = {}): Promise<AcquiredDevice> {

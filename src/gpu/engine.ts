@@ -15,7 +15,7 @@
  * that made a tensor it uses. A buffer freed while a recorder's unsubmitted work still uses it
  * is reused by that recorder alone until it submits.
  */
-import { acquireDevice, describeAdapter, type AdapterDescription, type DeviceRequest } from './device';
+import { acquireDevice, engineAdapter, type AdapterDescription, type AdapterKind, type DeviceRequest } from './device';
 import { InvalidInputError } from '../core/errors';
 import { KernelCache } from './kernel';
 import { BufferPool } from './pool';
@@ -30,6 +30,11 @@ export interface EngineOptions extends DeviceRequest {
   device?: GPUDevice;
   /** Description of the adapter behind `device` (optional; used for kernel variant choice). */
   adapter?: AdapterDescription | GPUAdapter;
+  /**
+   * Tune kernels for a software adapter (SwiftShader) or a GPU, instead of deciding from the
+   * adapter (see adapterKind in ./device). Also applies to a caller's `device`.
+   */
+  adapterKind?: AdapterKind;
 }
 
 export interface EngineStats {
@@ -85,18 +90,9 @@ export class Engine extends Recorder {
   }
 
   static async create(opts: EngineOptions = {}): Promise<Engine> {
-    if (opts.device) {
-      const a = opts.adapter;
-      const desc: AdapterDescription =
-        a && 'vendor' in a && 'isSoftware' in a
-          ? a
-          : a
-            ? describeAdapter(a as GPUAdapter)
-            : { vendor: '', architecture: '', device: '', description: 'caller-provided device', isSoftware: false };
-      return new Engine(opts.device, desc, false);
-    }
+    if (opts.device) return new Engine(opts.device, engineAdapter(opts.adapter, opts.adapterKind), false);
     const { device, adapter } = await acquireDevice(opts);
-    return new Engine(device, adapter, true);
+    return new Engine(device, engineAdapter(adapter, opts.adapterKind), true);
   }
 
   /** A new recording context on this engine (see recorder.ts); `label` names it in GPU errors. */

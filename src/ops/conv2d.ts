@@ -172,8 +172,8 @@ export function conv2dConfig(r: Recorder): Conv2dConfig {
   if (!c) {
     const a = e.adapter;
     c = a.isSoftware
-      ? { tiled: true, co: 8, wg: 32, reason: 'software adapter: largest register tile' }
-      : { tiled: true, co: 4, wg: 64, reason: 'hardware adapter' };
+      ? { tiled: true, co: 8, wg: 32, reason: `software adapter (${a.kindReason}): largest register tile` }
+      : { tiled: true, co: 4, wg: 64, reason: `hardware adapter (${a.kindReason})` };
     configs.set(e, c);
     const name = [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') || 'unknown adapter';
     console.info(
@@ -184,11 +184,14 @@ export function conv2dConfig(r: Recorder): Conv2dConfig {
   return c;
 }
 
-/** Override the engine's conv kernel choice (fields not given keep their value). */
-export function setConv2dConfig(r: Recorder, c: Partial<Omit<Conv2dConfig, 'reason'>>): Conv2dConfig {
+/**
+ * Override the engine's conv kernel choice (fields not given keep their value). A config read
+ * earlier with conv2dConfig() can be given back whole to restore it, reason included.
+ */
+export function setConv2dConfig(r: Recorder, c: Partial<Conv2dConfig>): Conv2dConfig {
   const e = r.engine;
   const cur = conv2dConfig(e);
-  const next: Conv2dConfig = { ...cur, ...c, reason: 'set by setConv2dConfig' };
+  const next: Conv2dConfig = { ...cur, ...c, reason: c.reason ?? 'set by setConv2dConfig' };
   if (next.co !== 4 && next.co !== 8) throw new InvalidInputError(`setConv2dConfig: co must be 4 or 8, got ${next.co}`);
   checkWG(next.wg, e.limits.maxComputeInvocationsPerWorkgroup, 'setConv2dConfig');
   configs.set(e, next);

@@ -16,12 +16,10 @@ import { hostTensor } from '../../src/reference/tensor';
 import { NETS } from '../cases/nets';
 import { loadFixture } from '../cases/fixtures';
 import { quadrantOf, regionsNet, regionsScene, REGION_SIZE } from '../cases/regions';
-import { expectAllclose, type Tol } from '../util/compare';
+import { EXACT, expectAllclose, F32, f32Reduction, MAPS, maxAbs, NETWORK } from '../util/compare';
 import { getEngine } from '../util/gpu';
 import { randn } from '../util/random';
 
-const TOL: Tol = { atol: 2e-5, rtol: 5e-4 };
-const MAP_TOL: Tol = { atol: 1e-4, rtol: 1e-3 };
 const GRAD_METHODS: Method[] = ['gradcam', 'gradcam++', 'counterfactual', 'guided-backprop', 'guided-gradcam'];
 const CHANNEL: ('cam' | 'gradcam' | 'gradcam++' | 'counterfactual')[] = [
   'cam',
@@ -49,8 +47,8 @@ async function compareWithReference(
   const r = await explain(model, input, opts);
   const ref = explainReference(new RefModel(spec), hostTensor([n, c, h, w], xs), opts);
   expect(await r.readClasses()).toEqual(ref.classes);
-  expectAllclose(await r.scores.read(), ref.scores.data, TOL, 'scores');
-  expectAllclose(await r.probabilities.read(), ref.probabilities.data, TOL, 'probabilities');
+  expectAllclose(await r.scores.read(), ref.scores.data, NETWORK, 'scores');
+  expectAllclose(await r.probabilities.read(), ref.probabilities.data, NETWORK, 'probabilities');
   for (const m of opts.methods) {
     const want = ref.maps[m]!;
     if ((CHANNEL as string[]).includes(m)) {
@@ -59,13 +57,13 @@ async function compareWithReference(
       expect(got.layer.shape.slice(0, n === 1 ? 1 : 2)).toEqual(
         n === 1 ? [ref.classes[0].length] : [ref.classes[0].length, n],
       );
-      expectAllclose(await got.weights.read(), refm.weights.data, TOL, `${m} weights`);
-      expectAllclose(await got.raw.read(), refm.raw.data, TOL, `${m} raw map`);
-      expectAllclose(await got.layer.read(), refm.layer.data, MAP_TOL, `${m} normalised map`);
-      expectAllclose(await got.input.read(), refm.input.data, MAP_TOL, `${m} upsampled map`);
+      expectAllclose(await got.weights.read(), refm.weights.data, NETWORK, `${m} weights`);
+      expectAllclose(await got.raw.read(), refm.raw.data, NETWORK, `${m} raw map`);
+      expectAllclose(await got.layer.read(), refm.layer.data, MAPS, `${m} normalised map`);
+      expectAllclose(await got.input.read(), refm.input.data, MAPS, `${m} upsampled map`);
     } else {
       const got = r.maps[m as 'guided-backprop' | 'guided-gradcam']!;
-      expectAllclose(await got.input.read(), want.input!.data, TOL, m);
+      expectAllclose(await got.input.read(), want.input!.data, NETWORK, m);
     }
   }
   r.destroy();
@@ -103,10 +101,11 @@ describe("the lecture's derivation on a GAP→linear network", () => {
     const Z = h * w;
     const cam = await r.maps.cam!.weights.read();
     const alpha = await r.maps.gradcam!.weights.read();
+    // α is the mean over Z positions of the same gradient W/Z: Z terms of one sign.
     expectAllclose(
       alpha,
       Array.from(cam, (v) => v / Z),
-      { atol: 1e-7, rtol: 1e-4 },
+      f32Reduction(Z, maxAbs(alpha)),
       'α = W/Z',
     );
     // ReLU(CAM) normalised, computed from the GPU's CAM map, against the GPU's Grad-CAM map.
@@ -120,7 +119,7 @@ describe("the lecture's derivation on a GAP→linear network", () => {
     expectAllclose(
       await r.maps.gradcam!.layer.read(),
       reluCam.data,
-      { atol: 1e-5, rtol: 1e-4 },
+      NETWORK, // two attribution kernels on the network's float32 tensors
       'Grad-CAM vs ReLU(CAM)',
     );
     r.destroy();
@@ -148,11 +147,11 @@ describe('relations between the methods', () => {
         alpha[b * K + k] = s / (h * w);
       }
     const want = weightedSum(hostTensor([1, K, h, w], A), hostTensor([3, K], alpha), true);
-    expectAllclose(await r.maps.counterfactual!.raw.read(), want.data, TOL, 'counterfactual');
+    expectAllclose(await r.maps.counterfactual!.raw.read(), want.data, NETWORK, 'counterfactual');
     expectAllclose(
       await r.maps.counterfactual!.weights.read(),
       Array.from(await r.maps.gradcam!.weights.read(), (v) => -v),
-      { atol: 0, rtol: 0 },
+      EXACT,
       'weights = −α',
     );
     r.destroy();
@@ -174,7 +173,7 @@ describe('relations between the methods', () => {
       const b = Math.floor(idx / (3 * 99));
       return v * up[b * 99 + (idx % 99)];
     });
-    expectAllclose(await r.maps['guided-gradcam']!.input.read(), want, { atol: 1e-7, rtol: 1e-6 }, 'guided grad-cam');
+    expectAllclose(await r.maps['guided-gradcam']!.input.read(), want, F32, 'guided grad-cam'); // one product
     r.destroy();
     input.destroy();
     model.destroy();
@@ -254,7 +253,7 @@ describe('batched targets', () => {
         expectAllclose(
           all.subarray(t * S, (t + 1) * S),
           await single.maps[m]!.input.read(),
-          { atol: 1e-6, rtol: 1e-5 },
+          EXACT, // every target runs the same per-element arithmetic, batched or not
           `${m} target ${t}`,
         );
       }
@@ -262,7 +261,7 @@ describe('batched targets', () => {
       expectAllclose(
         gb.subarray(t * 297, (t + 1) * 297),
         await single.maps['guided-gradcam']!.input.read(),
-        { atol: 1e-7, rtol: 1e-5 },
+        EXACT,
         `guided-gradcam target ${t}`,
       );
       single.destroy();

@@ -34,7 +34,7 @@ import { preprocessImage } from '../../src/reference/preprocess';
 import { overlay } from '../../src/reference/render';
 import { hostTensor } from '../../src/reference/tensor';
 import type { DemoSummary } from '../../demo/hook';
-import { expectAllclose, type Tol } from '../util/compare';
+import { expectAllclose, MAPS, NETWORK } from '../util/compare';
 import { floatTensor, node, onnxModel } from '../util/onnx_builder';
 import { randn } from '../util/random';
 import { harness, type HarnessPage } from './browser';
@@ -43,8 +43,6 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const WEIGHTS = join(REPO, 'weights');
 const ARTIFACTS = join(REPO, 'test-artifacts');
 const DEMO = '/demo/index.html';
-/** Page maps (float32 GPU, preprocessing included) against the float64 reference. */
-const MAP_TOL: Tol = { atol: 2e-4, rtol: 2e-3 };
 
 interface SampleMeta {
   file: string;
@@ -120,11 +118,11 @@ describe('demo page', () => {
     expectAllclose(
       s.top5.map((t) => t.score),
       s.top5.map((t) => ref.scores.data[t.cls]),
-      { atol: 1e-4, rtol: 1e-3 },
+      NETWORK,
       'top-5 scores',
     );
-    expectAllclose(maps.gradcam, ref.maps.gradcam!.input!.data, MAP_TOL, 'Grad-CAM map');
-    expectAllclose(maps['gradcam++'], ref.maps['gradcam++']!.input!.data, MAP_TOL, 'Grad-CAM++ map');
+    expectAllclose(maps.gradcam, ref.maps.gradcam!.input!.data, MAPS, 'Grad-CAM map');
+    expectAllclose(maps['gradcam++'], ref.maps['gradcam++']!.input!.data, MAPS, 'Grad-CAM++ map');
     // The maps are not trivial: normalised at the layer to span [0, 1], nearly so once upsampled.
     expect(Math.max(...maps.gradcam)).toBeGreaterThan(0.9);
     expect(Math.min(...maps.gradcam)).toBeLessThan(0.1);
@@ -188,7 +186,7 @@ describe('demo page', () => {
     expect(camFigure.text).toContain(`CAM does not apply: ${why}`);
     expect(ref.classes[0][0]).toBe(s.cls);
     const maps = await page.evaluate(() => window.__camDemo.readMaps(['gradcam']));
-    expectAllclose(maps.gradcam, ref.maps.gradcam!.input!.data, MAP_TOL, 'Grad-CAM map (fashion_deep)');
+    expectAllclose(maps.gradcam, ref.maps.gradcam!.input!.data, MAPS, 'Grad-CAM map (fashion_deep)');
 
     await page.select('#model-select', first!);
     await page.waitForFunction((m) => window.__camDemo.summary().model === m, { timeout: 60_000 }, first);

@@ -6,10 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { refExplain, type ExplainArrays, type ExplainCase } from '../cases/explain';
 import { NETS } from '../cases/nets';
 import { refNetwork, type NetworkCase, type NetworkResult } from '../cases/network';
-import { expectAllclose } from '../util/compare';
+import { expectAllclose, MAPS, NETWORK } from '../util/compare';
 import { withPage } from './browser';
-
-const TOL = { atol: 2e-5, rtol: 2e-4 };
 
 describe('whole networks in headless Chromium equal the CPU reference', () => {
   const cases: [keyof typeof NETS, NetworkCase][] = [
@@ -22,7 +20,7 @@ describe('whole networks in headless Chromium equal the CPU reference', () => {
       const gpu = await page.run<NetworkResult & { liveTensors: number }>('network', { net, c });
       const ref = refNetwork(NETS[net](), c);
       for (const key of ['output', 'layerActivation', 'gradLayer', 'gradInput', 'gradInputGuided'] as const) {
-        expectAllclose(gpu[key], ref[key], TOL, key);
+        expectAllclose(gpu[key], ref[key], NETWORK, key);
       }
       expect(gpu.liveTensors).toBe(0);
     }),
@@ -44,8 +42,8 @@ describe('explain() in headless Chromium equals the CPU reference', () => {
       const gpu = await page.run<ExplainArrays & { liveTensors: number }>('explain', c);
       const ref = refExplain(c);
       expect(gpu.classes).toEqual(ref.classes);
-      expectAllclose(gpu.scores, ref.scores, TOL, 'scores');
-      for (const m of c.methods) expectAllclose(gpu.maps[m], ref.maps[m], { atol: 1e-4, rtol: 1e-3 }, m);
+      expectAllclose(gpu.scores, ref.scores, NETWORK, 'scores');
+      for (const m of c.methods) expectAllclose(gpu.maps[m], ref.maps[m], MAPS, m);
       expect(gpu.liveTensors).toBe(0);
     }),
   );

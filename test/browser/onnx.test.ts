@@ -8,7 +8,7 @@ import { onnxToGraphSpec } from '../../src/model/onnx';
 import { RefModel } from '../../src/reference/model';
 import { hostTensor } from '../../src/reference/tensor';
 import { smallNet } from '../cases/onnx_nets';
-import { expectAllclose } from '../util/compare';
+import { expectAllclose, NETWORK } from '../util/compare';
 import { randn } from '../util/random';
 import { withPage } from './browser';
 
@@ -26,7 +26,7 @@ describe('ONNX import in headless Chromium', () => {
       expect(got.labels).toEqual(labels);
       expect(got.ops).toEqual(spec.nodes.map((n) => n.op));
       const want = new RefModel(spec).forward(hostTensor([2, 3, 9, 9], x)).get(spec.output)!;
-      expectAllclose(got.probs, want.data, { atol: 1e-5, rtol: 1e-5 }, 'probabilities');
+      expectAllclose(got.probs, want.data, NETWORK, 'probabilities');
     }),
   );
 });

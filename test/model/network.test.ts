@@ -5,12 +5,12 @@ import { RefModel } from '../../src/reference/model';
 import { hostTensor } from '../../src/reference/tensor';
 import { NETS, plainNet } from '../cases/nets';
 import { gpuNetwork, refNetwork, type NetworkCase } from '../cases/network';
-import { expectAllclose } from '../util/compare';
+import { CENTRAL_DIFF, expectAllclose, NETWORK } from '../util/compare';
+import { CONV_CONFIGS, useConvConfig } from '../util/conv-configs';
+import { conv2dConfig } from '../../src/ops/conv2d';
 import { getEngine } from '../util/gpu';
 import { numericGrad } from '../util/gradcheck';
 import { randn } from '../util/random';
-
-const TOL = { atol: 2e-5, rtol: 2e-4 };
 
 const cases: [keyof typeof NETS, NetworkCase][] = [
   ['plain', { n: 1, t: 1, layer: 'relu2' }],
@@ -22,20 +22,27 @@ const cases: [keyof typeof NETS, NetworkCase][] = [
   ['branchy', { n: 1, t: 1, layer: 'cat' }],
 ];
 
-describe('whole networks: GPU executor equals the CPU reference', () => {
-  it.each(cases)('%s %j', async (name, c) => {
-    const e = await getEngine();
-    const spec = NETS[name]();
-    const gpu = await gpuNetwork(e, spec, c);
-    const ref = refNetwork(spec, c);
-    expectAllclose(gpu.output, ref.output, TOL, 'output');
-    expectAllclose(gpu.layerActivation, ref.layerActivation, TOL, `activation ${c.layer}`);
-    expectAllclose(gpu.gradLayer, ref.gradLayer, TOL, `gradient at ${c.layer}`);
-    expectAllclose(gpu.gradInput, ref.gradInput, TOL, 'gradient at the input');
-    expectAllclose(gpu.gradInputGuided, ref.gradInputGuided, TOL, 'guided gradient at the input');
-    expect(e.liveTensors).toBe(0);
-  });
-});
+// Every conv kernel configuration an engine can choose (software, hardware, untiled).
+describe.each(CONV_CONFIGS)(
+  'whole networks with conv kernels for $name: GPU executor equals the CPU reference',
+  (cfg) => {
+    useConvConfig(cfg.config);
+
+    it.each(cases)('%s %j', async (name, c) => {
+      const e = await getEngine();
+      expect(conv2dConfig(e)).toMatchObject(cfg.config);
+      const spec = NETS[name]();
+      const gpu = await gpuNetwork(e, spec, c);
+      const ref = refNetwork(spec, c);
+      expectAllclose(gpu.output, ref.output, NETWORK, 'output');
+      expectAllclose(gpu.layerActivation, ref.layerActivation, NETWORK, `activation ${c.layer}`);
+      expectAllclose(gpu.gradLayer, ref.gradLayer, NETWORK, `gradient at ${c.layer}`);
+      expectAllclose(gpu.gradInput, ref.gradInput, NETWORK, 'gradient at the input');
+      expectAllclose(gpu.gradInputGuided, ref.gradInputGuided, NETWORK, 'guided gradient at the input');
+      expect(e.liveTensors).toBe(0);
+    });
+  },
+);
 
 describe('the reference executor', () => {
   it.each(['plain', 'residual', 'branchy'] as const)('%s: backward to the input equals central differences', (name) => {
@@ -47,7 +54,7 @@ describe('the reference executor', () => {
     const dy = hostTensor([1, k], randn(k, 22));
     const f = (xx: typeof x) => model.forward(xx).get(model.graph.output)!;
     const analytic = model.backward(model.forward(x), dy, spec.input.name);
-    expectAllclose(analytic.data, numericGrad(f, x, dy, 1e-5).data, { atol: 1e-6, rtol: 1e-4 }, 'dinput');
+    expectAllclose(analytic.data, numericGrad(f, x, dy, 1e-5).data, CENTRAL_DIFF, 'dinput');
   });
 });
 

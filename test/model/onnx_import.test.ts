@@ -33,12 +33,14 @@ import {
   type ModelDef,
 } from '../util/onnx_builder';
 import { positive, smallNet } from '../cases/onnx_nets';
-import { expectAllclose } from '../util/compare';
+import { EXACT, expectAllclose, F64, NETWORK, type Tol } from '../util/compare';
 import { getEngine } from '../util/gpu';
 import { randn, rng } from '../util/random';
 import { explain } from '../../src/attribution/explain';
 
-const TOL = { atol: 1e-5, rtol: 1e-5 };
+// Not a named tolerance: the importer stores folded parameters (BatchNormalization, Gemm's
+// alpha and beta) as float32, one rounding per weight, which the float64 check then sees.
+const FOLDED: Tol = { atol: 1e-5, rtol: 1e-5 };
 
 function run(spec: GraphSpec, x: Float32Array, name = spec.output): HostTensor {
   const m = new RefModel(spec);
@@ -90,7 +92,7 @@ describe('BatchNormalization', () => {
       withBias ? hostTensor([4], cb) : null,
       conv2dParams({ pads: [1, 1, 1, 1] }),
     );
-    expectAllclose(run(spec, x).data, batchNorm(conv, gamma, beta, mean, variance, 1e-3).data, TOL, 'conv + BN');
+    expectAllclose(run(spec, x).data, batchNorm(conv, gamma, beta, mean, variance, 1e-3).data, FOLDED, 'conv + BN');
   });
 
   it('is a per-channel affine node where it cannot fold (after the input; after a conv read twice)', () => {
@@ -119,7 +121,7 @@ describe('BatchNormalization', () => {
     const c = conv2dForward(xn, hostTensor([4, 3, 3, 3], w), null, conv2dParams({ pads: [1, 1, 1, 1] }));
     const d = batchNorm(c, gamma, beta, mean, variance, 1e-5);
     const want = c.data.map((v, i) => v + d.data[i]);
-    expectAllclose(run(spec, x).data, want, TOL, 'BN as affine');
+    expectAllclose(run(spec, x).data, want, FOLDED, 'BN as affine');
   });
 });
 
@@ -158,7 +160,7 @@ describe('Gemm and MatMul become linear layers', () => {
       for (let k = 0; k < K; k++) s += x[k] * at(transB, k, m);
       return alpha * s + (cDims ? beta * cData[cData.length === 1 ? 0 : m] : 0);
     });
-    expectAllclose(run(spec, x).data, want, TOL, 'Gemm');
+    expectAllclose(run(spec, x).data, want, FOLDED, 'Gemm');
   });
 
   it.each([false, true])('MatMul + Add of a bias is one linear layer (constant first: %s)', (constFirst) => {
@@ -180,7 +182,7 @@ describe('Gemm and MatMul become linear layers', () => {
       for (let k = 0; k < K; k++) s += x[k] * b[k * M + m];
       return s;
     });
-    expectAllclose(run(spec, x).data, want, TOL, 'MatMul + Add');
+    expectAllclose(run(spec, x).data, want, F64, 'MatMul + Add');
   });
 
   it('rejects transA = 1 and a computed right-hand side', () => {
@@ -282,7 +284,7 @@ describe('Clip', () => {
   ] as const)('%s', (_, opset, inputs, attrs, op, lo, hi) => {
     const { spec } = onnxToGraphSpec(clip(opset, [...inputs], attrs));
     expect(ops(spec)).toEqual([op]);
-    expectAllclose(run(spec, x).data, clamp(lo, hi), TOL, 'clip');
+    expectAllclose(run(spec, x).data, clamp(lo, hi), EXACT, 'clip');
   });
 
   it('rejects min > max', () => {
@@ -308,7 +310,7 @@ describe('convolution and pooling attributes', () => {
     expect(spec.nodes[0].attrs?.pads).toEqual(pads);
     const p = conv2dParams({ pads: [...pads], stride: [2, 2] });
     const want = conv2dForward(hostTensor([1, 1, 6, 6], x), hostTensor([1, 1, 3, 3], w), null, p);
-    expectAllclose(run(spec, x).data, want.data, TOL, mode);
+    expectAllclose(run(spec, x).data, want.data, F64, mode);
   });
 
   it('MaxPool: ONNX strides default to 1, ceil_mode; a used Indices output is rejected', () => {
@@ -317,7 +319,7 @@ describe('convolution and pooling attributes', () => {
     const s1 = onnxToGraphSpec(pool({ kernel_shape: [3, 3] })).spec;
     expect(s1.nodes[0].attrs).toMatchObject({ stride: [1, 1], ceilMode: false });
     const want = maxPool2dForward(hostTensor([1, 1, 6, 6], x), pool2dParams({ kernel: [3, 3], stride: [1, 1] }));
-    expectAllclose(run(s1, x).data, want.data, TOL, 'maxpool');
+    expectAllclose(run(s1, x).data, want.data, EXACT, 'maxpool');
     const s2 = onnxToGraphSpec(pool({ kernel_shape: [3, 3], strides: [2, 2], ceil_mode: 1 })).spec;
     expect(new Graph(s2).shape('y')).toEqual([1, 1, 3, 3]); // floor mode would give 2×2
     const indices = onnxModel({
@@ -540,11 +542,11 @@ describe('loadOnnx on the GPU', () => {
       await e.scope(async () => {
         const x = e.upload(xs, [2, 3, 9, 9]);
         const acts = await model.forward(x);
-        expectAllclose(await acts.output.read(), ref.get('probs')!.data, TOL, 'probabilities');
+        expectAllclose(await acts.output.read(), ref.get('probs')!.data, NETWORK, 'probabilities');
         acts.destroy();
         const r = await explain(model, x, { methods: ['gradcam'], targets: [1], layer: 'act1' });
-        expectAllclose(await r.scores.read(), ref.get('logits')!.data, TOL, 'scores');
-        expectAllclose(await r.activations.read(), ref.get('act1')!.data, TOL, 'ReLU6 activations');
+        expectAllclose(await r.scores.read(), ref.get('logits')!.data, NETWORK, 'scores');
+        expectAllclose(await r.activations.read(), ref.get('act1')!.data, NETWORK, 'ReLU6 activations');
       });
     } finally {
       model.destroy();

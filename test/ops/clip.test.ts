@@ -5,7 +5,7 @@ import * as ref from '../../src/reference/elementwise';
 import { hostTensor } from '../../src/reference/tensor';
 import type { GraphSpec } from '../../src/model/spec';
 import { gpuNetwork, refNetwork } from '../cases/network';
-import { expectAllclose, F32 } from '../util/compare';
+import { CENTRAL_DIFF, EXACT, expectAllclose, NETWORK } from '../util/compare';
 import { getEngine } from '../util/gpu';
 import { numericGrad } from '../util/gradcheck';
 import { randn } from '../util/random';
@@ -30,7 +30,7 @@ describe('clip reference', () => {
     const bounds = { min: lo, max: hi };
     const f = (t: typeof x) => ref.unaryForward('clip', t, bounds);
     const got = ref.unaryBackward('clip', dy, f(x), bounds);
-    expectAllclose(got.data, numericGrad(f, x, dy).data, { atol: 1e-6, rtol: 1e-6 });
+    expectAllclose(got.data, numericGrad(f, x, dy).data, CENTRAL_DIFF);
   });
 
   it('ReLU6 clamps to [0, 6] and passes gradients strictly inside only', () => {
@@ -53,13 +53,13 @@ describe('clip on the GPU equals the reference', () => {
       const x = e.upload(xs, [2, 3, 5, 7]);
       const y = await unaryForward(e, 'clip', x, bounds);
       const want = ref.unaryForward('clip', hostTensor([2, 3, 5, 7], xs), bounds);
-      expectAllclose(await y.read(), want.data, F32, 'clip forward');
+      expectAllclose(await y.read(), want.data, EXACT, 'clip forward'); // a clamp
       const dy = e.upload(dys, [6, 3, 5, 7]);
       // from the saved input and from the saved output: the same mask
       for (const saved of [x, y]) {
         const dx = await unaryBackward(e, 'clip', dy, saved, bounds);
         const wantDx = ref.unaryBackward('clip', hostTensor([6, 3, 5, 7], dys), hostTensor([2, 3, 5, 7], xs), bounds);
-        expectAllclose(await dx.read(), wantDx.data, F32, 'clip backward');
+        expectAllclose(await dx.read(), wantDx.data, EXACT, 'clip backward'); // dy or 0
       }
     });
     expect(e.liveTensors).toBe(0);
@@ -119,12 +119,11 @@ describe('clip in a network', () => {
     const c = { n: 2, t: 2, layer: 'relu6' };
     const gpu = await gpuNetwork(e, clipNet(), c);
     const want = refNetwork(clipNet(), c);
-    const tol = { atol: 2e-5, rtol: 2e-4 };
-    expectAllclose(gpu.output, want.output, tol, 'output');
-    expectAllclose(gpu.gradLayer, want.gradLayer, tol, 'gradient at relu6');
-    expectAllclose(gpu.gradInput, want.gradInput, tol, 'gradient at the input');
+    expectAllclose(gpu.output, want.output, NETWORK, 'output');
+    expectAllclose(gpu.gradLayer, want.gradLayer, NETWORK, 'gradient at relu6');
+    expectAllclose(gpu.gradInput, want.gradInput, NETWORK, 'gradient at the input');
     // No ReLU in this network, so guided backprop equals the plain gradient.
-    expectAllclose(gpu.gradInputGuided, want.gradInput, tol, 'guided gradient at the input');
+    expectAllclose(gpu.gradInputGuided, want.gradInput, NETWORK, 'guided gradient at the input');
     // Both bounds of the ReLU6 are hit (or the test would not exercise them).
     const acts = [...new Set(want.layerActivation)];
     expect(acts).toContain(0);

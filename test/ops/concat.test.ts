@@ -3,12 +3,10 @@ import { InvalidInputError, ShapeMismatchError } from '../../src/core/errors';
 import { concatBackward, concatForward } from '../../src/ops/concat';
 import * as ref from '../../src/reference/concat';
 import { hostTensor, numel, type HostTensor } from '../../src/reference/tensor';
-import { expectAllclose } from '../util/compare';
+import { CENTRAL_DIFF, EXACT, expectAllclose } from '../util/compare';
 import { getEngine } from '../util/gpu';
 import { numericGrad } from '../util/gradcheck';
 import { randn } from '../util/random';
-
-const EXACT = { atol: 0, rtol: 0 }; // concat only moves values
 
 function random(shape: number[], seed: number): HostTensor {
   return hostTensor(shape, randn(numel(shape), seed));
@@ -50,7 +48,7 @@ describe('concat reference', () => {
           xs.map((u, i) => (i === j ? v : u)),
           ax,
         );
-      expectAllclose(dxs[j].data, numericGrad(f, x, dy).data, { atol: 1e-6, rtol: 1e-6 }, `dx${j}`);
+      expectAllclose(dxs[j].data, numericGrad(f, x, dy).data, CENTRAL_DIFF, `dx${j}`);
     });
   });
 });

@@ -12,7 +12,14 @@ import {
 import { conv2dOutputShape, conv2dParams, type Conv2dParams } from '../../src/defs/conv2d';
 import * as ref from '../../src/reference/conv2d';
 import { hostTensor, numel } from '../../src/reference/tensor';
-import { expectAllclose, F32 } from '../util/compare';
+import { CENTRAL_DIFF, expectAllclose, f32Reduction, type Tol } from '../util/compare';
+import {
+  CONV_CONFIGS,
+  HARDWARE_CONV as HARDWARE,
+  SOFTWARE_CONV as SOFTWARE,
+  useConvConfig,
+  type ConvConfigCase,
+} from '../util/conv-configs';
 import { getEngine } from '../util/gpu';
 import { numericGrad } from '../util/gradcheck';
 import { randn } from '../util/random';
@@ -120,17 +127,70 @@ const cases: Case[] = [
   },
 ];
 
-// Kernels and register-tile shapes; undefined = the engine's default choice. The direct
-// kernel's tiles (no `kernel` field) were its only variants before the tiled kernels.
-const variants: (Conv2dVariant | undefined)[] = [
-  undefined,
-  { co: 1, ow: 1 },
-  { co: 4, ow: 4 },
-  { co: 4, ow: 3 },
-  { co: 1, ow: 8, wg: 32 },
-  { kernel: 'tiled', co: 4 },
-  { kernel: 'tiled', co: 8 },
-  { kernel: '3x3', co: 4 },
+/**
+ * Kernel configurations, each one suite below: the engine's own choice per adapter (software,
+ * GPU, untiled), and explicit per-call forward variants and backward kernels, which win over the
+ * engine's config (fields they leave out come from it, or from the kernels' defaults).
+ */
+interface Setup {
+  name: string;
+  engine: ConvConfigCase['config'];
+  forward?: Conv2dVariant;
+  backward?: Conv2dBackwardOptions;
+}
+
+const setups: Setup[] = [
+  ...CONV_CONFIGS.map((c) => ({ name: `the engine's config for ${c.name}`, engine: c.config })),
+  // The direct kernel's tiles (no `kernel` field) were its only variants before the tiled kernels.
+  { name: 'direct co 1 ow 1, gather', engine: SOFTWARE, forward: { co: 1, ow: 1 }, backward: { kernel: 'gather' } },
+  {
+    name: 'direct co 4 ow 4, conv co 4 (wg 32 from the engine)',
+    engine: SOFTWARE,
+    forward: { co: 4, ow: 4 },
+    backward: { kernel: 'conv', co: 4 },
+  },
+  {
+    name: 'direct co 4 ow 3, conv co 8 wg 16',
+    engine: SOFTWARE,
+    forward: { co: 4, ow: 3 },
+    backward: { kernel: 'conv', co: 8, wg: 16 },
+  },
+  {
+    name: 'direct co 1 ow 8 wg 32, gather wg 32',
+    engine: HARDWARE,
+    forward: { co: 1, ow: 8, wg: 32 },
+    backward: { kernel: 'gather', wg: 32 },
+  },
+  {
+    name: 'tiled co 4, conv (co 4 wg 64 from the engine)',
+    engine: HARDWARE,
+    forward: { kernel: 'tiled', co: 4 },
+    backward: { kernel: 'conv' },
+  },
+  {
+    name: 'tiled co 8, conv co 8 (wg 64 from the engine)',
+    engine: HARDWARE,
+    forward: { kernel: 'tiled', co: 8 },
+    backward: { kernel: 'conv', co: 8 },
+  },
+  {
+    name: 'tiled co 8 wg 32, conv co 8 wg 32',
+    engine: HARDWARE,
+    forward: { kernel: 'tiled', co: 8, wg: 32 },
+    backward: { kernel: 'conv', co: 8, wg: 32 },
+  },
+  {
+    name: '3x3 co 4, conv co 4 wg 64',
+    engine: SOFTWARE,
+    forward: { kernel: '3x3', co: 4 },
+    backward: { kernel: 'conv', co: 4, wg: 64 },
+  },
+  {
+    name: '3x3 co 8 wg 32, gather wg 16',
+    engine: HARDWARE,
+    forward: { kernel: '3x3', co: 8, wg: 32 },
+    backward: { kernel: 'gather', wg: 16 },
+  },
 ];
 
 /** The '3x3' kernel takes 3×3 stride-1, dilation-1 convs only. */
@@ -145,14 +205,36 @@ function undilated(c: Case): boolean {
   return conv2dParams(c.p).dilation.join() === '1,1';
 }
 
-// Backward kernels: the gather, and for undilated convs the convs with flipped weights.
-const backwardVariants: Conv2dBackwardOptions[] = [
-  { kernel: 'gather' },
-  { kernel: 'conv', co: 4 },
-  { kernel: 'conv', co: 8, wg: 16 },
-];
-// (the default variant of a 3×3 stride-1 conv with over 4 output channels is { kernel: '3x3', co: 8 } on
-// software adapters: the test 'chooses kernels per adapter' checks the config)
+/** An explicit 'conv' backward needs dilation 1 (the default falls back to the gather). */
+function appliesBackward(o: Conv2dBackwardOptions | undefined, c: Case): boolean {
+  return o?.kernel !== 'conv' || undilated(c);
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/** How many of K taps (dilation d) reach one input row under stride s. */
+function tapsPerInput(K: number, s: number, d: number): number {
+  return Math.ceil(K / (s / gcd(s, d)));
+}
+
+/**
+ * A forward output sums Cin/G·KH·KW products x·w of rms 0.5 (x ~ N(0, 1), w ~ N(0, 0.25)) and
+ * the bias (rms 1); an input gradient sums Cout/G·(taps reaching it) products dy·w of rms 0.5.
+ */
+function forwardTol(c: Case): Tol {
+  const k = c.w[1] * c.w[2] * c.w[3];
+  const b = c.bias ? 1 : 0;
+  return f32Reduction(k + b, Math.sqrt(k * 0.25 + b));
+}
+
+function backwardTol(c: Case): Tol {
+  const p = conv2dParams(c.p);
+  const k =
+    (c.w[0] / p.groups) *
+    tapsPerInput(c.w[2], p.stride[0], p.dilation[0]) *
+    tapsPerInput(c.w[3], p.stride[1], p.dilation[1]);
+  return f32Reduction(k, Math.sqrt(k * 0.25));
+}
 
 function data(c: Case, seed: number) {
   const Cout = c.w[0];
@@ -205,12 +287,7 @@ describe('conv2d reference', () => {
     const yShape = conv2dOutputShape(c.x, c.w, p);
     const dy = hostTensor(yShape, randn(numel(yShape), 23));
     const f = (xx: typeof x) => ref.conv2dForward(xx, w, b, p);
-    expectAllclose(
-      ref.conv2dBackward(dy, w, p, c.x).data,
-      numericGrad(f, x, dy).data,
-      { atol: 1e-6, rtol: 1e-6 },
-      c.name,
-    );
+    expectAllclose(ref.conv2dBackward(dy, w, p, c.x).data, numericGrad(f, x, dy).data, CENTRAL_DIFF, c.name);
   });
 
   it('backward for T=3 targets equals three single-target backwards', () => {
@@ -301,57 +378,57 @@ describe('conv2d shapes and errors', () => {
       expect(() => setConv2dConfig(e, { co: 2 as 4 })).toThrow(InvalidInputError);
       expect(() => setConv2dConfig(e, { wg: 0 })).toThrow(InvalidInputError);
     } finally {
-      setConv2dConfig(e, { tiled: cfg.tiled, co: cfg.co, wg: cfg.wg });
+      setConv2dConfig(e, cfg);
     }
   });
 });
 
-describe('conv2d on the GPU equals the reference', () => {
-  for (const c of cases) {
-    it.each(variants.filter((v) => applies(v, c)))(`forward ${c.name}, variant %j`, async (variant) => {
-      const e = await getEngine();
-      const p = conv2dParams(c.p);
-      const { xs, ws, bs } = data(c, 40);
-      const want = ref.conv2dForward(
-        hostTensor(c.x, xs),
-        hostTensor(c.w, ws),
-        bs ? hostTensor([c.w[0]], bs) : null,
-        p,
-        { relu: c.relu },
-      );
-      await e.scope(async () => {
-        const x = e.upload(xs, c.x, 'x');
-        const w = e.upload(ws, c.w, 'w');
-        const b = bs ? e.upload(bs, [c.w[0]], 'b') : null;
-        const y = await conv2dForward(e, x, w, b, p, { relu: c.relu, variant });
-        expect(y.shape).toEqual(want.shape);
-        expectAllclose(await y.read(), want.data, F32, `conv2d forward ${c.name}`);
-      });
-      expect(e.liveTensors).toBe(0);
+describe.each(setups)('conv2d on the GPU equals the reference: $name', (setup) => {
+  useConvConfig(setup.engine);
+  const { forward: variant, backward: opts } = setup;
+
+  it.each(cases.filter((c) => applies(variant, c)))('forward $name', async (c) => {
+    const e = await getEngine();
+    expect(conv2dConfig(e)).toMatchObject(setup.engine);
+    const p = conv2dParams(c.p);
+    const { xs, ws, bs } = data(c, 40);
+    const want = ref.conv2dForward(hostTensor(c.x, xs), hostTensor(c.w, ws), bs ? hostTensor([c.w[0]], bs) : null, p, {
+      relu: c.relu,
     });
+    await e.scope(async () => {
+      const x = e.upload(xs, c.x, 'x');
+      const w = e.upload(ws, c.w, 'w');
+      const b = bs ? e.upload(bs, [c.w[0]], 'b') : null;
+      const y = await conv2dForward(e, x, w, b, p, { relu: c.relu, variant });
+      expect(y.shape).toEqual(want.shape);
+      expectAllclose(await y.read(), want.data, forwardTol(c), `conv2d forward ${c.name}`);
+    });
+    expect(e.liveTensors).toBe(0);
+  });
 
-    it.each(backwardVariants.filter((o) => o.kernel === 'gather' || undilated(c)))(
-      `backward with T=3 targets: ${c.name}, %j`,
-      async (opts) => {
-        const e = await getEngine();
-        const p = conv2dParams(c.p);
-        const ws = randn(numel(c.w), 50, 0.5);
-        const yShape = conv2dOutputShape(c.x, c.w, p);
-        const dyShape = [3 * yShape[0], ...yShape.slice(1)];
-        const dys = randn(numel(dyShape), 51);
-        const want = ref.conv2dBackward(hostTensor(dyShape, dys), hostTensor(c.w, ws), p, c.x);
-        await e.scope(async () => {
-          const w = e.upload(ws, c.w, 'w');
-          const dy = e.upload(dys, dyShape, 'dy');
-          const dx = await conv2dBackward(e, dy, w, p, c.x, opts);
-          expect(dx.shape).toEqual([3 * c.x[0], ...c.x.slice(1)]);
-          expectAllclose(await dx.read(), want.data, F32, `conv2d backward ${c.name}`);
-        });
-        expect(e.liveTensors).toBe(0);
-      },
-    );
+  it.each(cases.filter((c) => appliesBackward(opts, c)))('backward with T=3 targets: $name', async (c) => {
+    const e = await getEngine();
+    const p = conv2dParams(c.p);
+    const ws = randn(numel(c.w), 50, 0.5);
+    const yShape = conv2dOutputShape(c.x, c.w, p);
+    const dyShape = [3 * yShape[0], ...yShape.slice(1)];
+    const dys = randn(numel(dyShape), 51);
+    const want = ref.conv2dBackward(hostTensor(dyShape, dys), hostTensor(c.w, ws), p, c.x);
+    await e.scope(async () => {
+      const w = e.upload(ws, c.w, 'w');
+      const dy = e.upload(dys, dyShape, 'dy');
+      const dx = await conv2dBackward(e, dy, w, p, c.x, opts);
+      expect(dx.shape).toEqual([3 * c.x[0], ...c.x.slice(1)]);
+      expectAllclose(await dx.read(), want.data, backwardTol(c), `conv2d backward ${c.name}`);
+    });
+    expect(e.liveTensors).toBe(0);
+  });
 
-    it(`packed weights give the same forward and backward: ${c.name}`, async () => {
+  // The direct kernel and the gather backward read unpacked weights, the tiled kernels packed
+  // ones: across the setups both directions of the re-layout run.
+  it.each(cases.filter((c) => applies(variant, c) && appliesBackward(opts, c)))(
+    'packed weights give the same forward and backward: $name',
+    async (c) => {
       const e = await getEngine();
       const p = conv2dParams(c.p);
       const { xs, ws, bs } = data(c, 70);
@@ -370,30 +447,17 @@ describe('conv2d on the GPU equals the reference', () => {
         expect(packed.shape).toEqual(c.w);
         const b = bs ? e.upload(bs, [c.w[0]], 'b') : null;
         const dy = e.upload(dys, yShape, 'dy');
-        // the direct kernel and the gather backward read unpacked weights: both directions of the re-layout run
-        for (const variant of [undefined, { co: 4 as const, ow: 4 }]) {
-          const y = await conv2dForward(e, x, packed, b, p, { variant });
-          expectAllclose(
-            await y.read(),
-            wantY.data,
-            F32,
-            `forward from packed weights ${c.name} ${JSON.stringify(variant)}`,
-          );
-        }
-        for (const opts of backwardVariants.filter((o) => o.kernel === 'gather' || undilated(c))) {
-          const dx = await conv2dBackward(e, dy, packed, p, c.x, opts);
-          expectAllclose(
-            await dx.read(),
-            wantDx.data,
-            F32,
-            `backward from packed weights ${c.name} ${JSON.stringify(opts)}`,
-          );
-        }
+        const y = await conv2dForward(e, x, packed, b, p, { variant });
+        expectAllclose(await y.read(), wantY.data, forwardTol(c), `forward from packed weights ${c.name}`);
+        const dx = await conv2dBackward(e, dy, packed, p, c.x, opts);
+        expectAllclose(await dx.read(), wantDx.data, backwardTol(c), `backward from packed weights ${c.name}`);
       });
       expect(e.liveTensors).toBe(0);
-    });
-  }
+    },
+  );
+});
 
+describe('conv2d forward and backward together', () => {
   it('forward then backward in one scope leaves nothing behind', async () => {
     const e = await getEngine();
     const c = cases[0];

@@ -11,7 +11,7 @@ import {
 import { pool2dOutputShape, pool2dParams, type Pool2dParams } from '../../src/defs/pool';
 import * as ref from '../../src/reference/pool';
 import { hostTensor, numel } from '../../src/reference/tensor';
-import { expectAllclose, F32 } from '../util/compare';
+import { CENTRAL_DIFF, EXACT, expectAllclose, F32, F64, f32Reduction, maxAbs } from '../util/compare';
 import { getEngine } from '../util/gpu';
 import { numericGrad } from '../util/gradcheck';
 import { randn, rng } from '../util/random';
@@ -53,6 +53,11 @@ const CASES: { name: string; shape: number[]; attrs: Parameters<typeof pool2dPar
   { name: 'k2 s3×2 gaps, 8×7', shape: [1, 2, 8, 7], attrs: { kernel: [2, 2], stride: [3, 2] } },
   { name: 'k2 s2 pad 1, 5×5', shape: [1, 2, 5, 5], attrs: { kernel: [2, 2], pads: [1, 1, 1, 1] } },
 ];
+
+/** How many windows can cover one input cell: the length of the sums in the backward passes. */
+function overlap(p: Pool2dParams): number {
+  return Math.ceil(p.kernel[0] / p.stride[0]) * Math.ceil(p.kernel[1] / p.stride[1]);
+}
 
 /** The max-pool backward kernels that apply to a geometry ('windows' needs disjoint windows). */
 function maxBackwardKernels(attrs: Parameters<typeof pool2dParams>[0]): ('windows' | 'argmax' | 'gather')[] {
@@ -109,7 +114,7 @@ describe('pool reference', () => {
     const x = hostTensor(shape, distinct(numel(shape), 1));
     const dy = hostTensor(pool2dOutputShape(shape, p), randn(numel(pool2dOutputShape(shape, p)), 2));
     const f = (t: typeof x) => ref.maxPool2dForward(t, p);
-    expectAllclose(ref.maxPool2dBackward(dy, x, p).data, numericGrad(f, x, dy).data, { atol: 1e-6, rtol: 1e-6 });
+    expectAllclose(ref.maxPool2dBackward(dy, x, p).data, numericGrad(f, x, dy).data, CENTRAL_DIFF);
   });
 
   it.each(CASES.flatMap((c) => [false, true].map((countIncludePad) => ({ ...c, countIncludePad }))))(
@@ -120,17 +125,18 @@ describe('pool reference', () => {
       const x = hostTensor(shape, randn(numel(shape), 3));
       const dy = hostTensor(yShape, randn(numel(yShape), 4));
       const f = (t: typeof x) => ref.avgPool2dForward(t, p);
-      expectAllclose(ref.avgPool2dBackward(dy, p, shape).data, numericGrad(f, x, dy).data, { atol: 1e-6, rtol: 1e-6 });
+      expectAllclose(ref.avgPool2dBackward(dy, p, shape).data, numericGrad(f, x, dy).data, CENTRAL_DIFF);
     },
   );
 
   it('global average pool backward equals central differences', () => {
     const x = hostTensor([2, 3, 5, 7], randn(210, 5));
     const dy = hostTensor([2, 3, 1, 1], randn(6, 6));
-    expectAllclose(ref.globalAvgPoolBackward(dy, x.shape).data, numericGrad(ref.globalAvgPoolForward, x, dy).data, {
-      atol: 1e-6,
-      rtol: 1e-6,
-    });
+    expectAllclose(
+      ref.globalAvgPoolBackward(dy, x.shape).data,
+      numericGrad(ref.globalAvgPoolForward, x, dy).data,
+      CENTRAL_DIFF,
+    );
   });
 
   // Printed by PyTorch 1.13: F.avg_pool2d(torch.arange(42.).reshape(1, 1, 6, 7), 3, 2, 1,
@@ -153,7 +159,7 @@ describe('pool reference', () => {
     );
     const y = ref.avgPool2dForward(x, p);
     expect(y.shape).toEqual([1, 1, 4, 4]);
-    expectAllclose(y.data, want, { atol: 1e-12, rtol: 1e-12 });
+    expectAllclose(y.data, want, F64); // PyTorch printed 17 significant digits
   });
 });
 
@@ -226,11 +232,12 @@ describe('pooling on the GPU equals the reference', () => {
         expect(y.shape).toEqual(yShape);
         expect(dx.shape).toEqual([T * shape[0], ...shape.slice(1)]);
         const hx = hostTensor(shape, xs);
-        expectAllclose(await y.read(), ref.maxPool2dForward(hx, p).data, F32, 'max pool forward');
+        expectAllclose(await y.read(), ref.maxPool2dForward(hx, p).data, EXACT, 'max pool forward');
+        // a cell sums dy (rms 1) from the overlapping windows whose maximum it holds
         expectAllclose(
           await dx.read(),
           ref.maxPool2dBackward(hostTensor(dyShape, dys), hx, p).data,
-          F32,
+          f32Reduction(overlap(p), Math.sqrt(overlap(p))),
           'max pool backward',
         );
       });
@@ -252,11 +259,19 @@ describe('pooling on the GPU equals the reference', () => {
         const y = await avgPool2dForward(e, x, p);
         const dx = await avgPool2dBackward(e, e.upload(dys, dyShape), p, shape);
         expect(dx.shape).toEqual([T * shape[0], ...shape.slice(1)]);
-        expectAllclose(await y.read(), ref.avgPool2dForward(hostTensor(shape, xs), p).data, F32, 'avg pool forward');
+        // a window's sum of k = kh·kw values (rms 1) divided by its count ≥ 1; backward: a cell
+        // sums dy / count (|dy / count| ≤ |dy|, rms 1) from the windows that overlap it
+        const k = p.kernel[0] * p.kernel[1];
+        expectAllclose(
+          await y.read(),
+          ref.avgPool2dForward(hostTensor(shape, xs), p).data,
+          f32Reduction(k, Math.sqrt(k)),
+          'avg pool forward',
+        );
         expectAllclose(
           await dx.read(),
           ref.avgPool2dBackward(hostTensor(dyShape, dys), p, shape).data,
-          F32,
+          f32Reduction(overlap(p), Math.sqrt(overlap(p))),
           'avg pool backward',
         );
       });
@@ -274,11 +289,18 @@ describe('pooling on the GPU equals the reference', () => {
       const y = await globalAvgPoolForward(e, e.upload(xs, shape));
       const dx = await globalAvgPoolBackward(e, e.upload(dys, [T * N, C, 1, 1]), shape);
       expect(y.shape).toEqual([N, C, 1, 1]);
-      expectAllclose(await y.read(), ref.globalAvgPoolForward(hostTensor(shape, xs)).data, F32, 'GAP forward');
+      // the mean of Z = H·W values of rms 3: Z terms of rms 3/Z, partial sums 3/√Z
+      const Z = shape[2] * shape[3];
+      expectAllclose(
+        await y.read(),
+        ref.globalAvgPoolForward(hostTensor(shape, xs)).data,
+        f32Reduction(Z, 3 / Math.sqrt(Z)),
+        'GAP forward',
+      );
       expectAllclose(
         await dx.read(),
         ref.globalAvgPoolBackward(hostTensor([T * N, C, 1, 1], dys), shape).data,
-        F32,
+        F32, // dy / Z
         'GAP backward',
       );
     });
@@ -291,7 +313,18 @@ describe('pooling on the GPU equals the reference', () => {
     const xs = randn(numel(shape), 16);
     await e.scope(async () => {
       const y = await globalAvgPoolForward(e, e.upload(xs, shape));
-      expectAllclose(await y.read(), ref.globalAvgPoolForward(hostTensor(shape, xs)).data, F32, 'GAP forward');
+      // means of 3 values; over 66000 of them the tails matter: the largest mean of |x| bounds
+      // the partial sums
+      const meanAbs = Array.from(
+        { length: 66000 },
+        (_, i) => (Math.abs(xs[3 * i]) + Math.abs(xs[3 * i + 1]) + Math.abs(xs[3 * i + 2])) / 3,
+      );
+      expectAllclose(
+        await y.read(),
+        ref.globalAvgPoolForward(hostTensor(shape, xs)).data,
+        f32Reduction(3, maxAbs(meanAbs)),
+        'GAP forward',
+      );
     });
     expect(e.liveTensors).toBe(0);
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { unaryBackward, unaryForward } from '../../src/ops/elementwise';
 import * as ref from '../../src/reference/elementwise';
 import { hostTensor } from '../../src/reference/tensor';
-import { expectAllclose, F32 } from '../util/compare';
+import { CENTRAL_DIFF, EXACT, expectAllclose } from '../util/compare';
 import { getEngine } from '../util/gpu';
 import { numericGrad } from '../util/gradcheck';
 import { randn, randnAwayFromZero } from '../util/random';
@@ -13,7 +13,7 @@ describe('relu reference', () => {
     const dy = hostTensor([2, 3, 5, 7], randn(210, 2));
     const y = ref.unaryForward('relu', x);
     const f = (t: typeof x) => ref.unaryForward('relu', t);
-    expectAllclose(ref.unaryBackward('relu', dy, y).data, numericGrad(f, x, dy).data, { atol: 1e-6, rtol: 1e-6 });
+    expectAllclose(ref.unaryBackward('relu', dy, y).data, numericGrad(f, x, dy).data, CENTRAL_DIFF);
   });
 
   it('guided backward never passes a negative gradient', () => {
@@ -38,7 +38,7 @@ describe('relu on the GPU equals the reference', () => {
     const xs = randn(n, 10);
     const x = e.upload(xs, shape);
     const y = await unaryForward(e, 'relu', x);
-    expectAllclose(await y.read(), ref.unaryForward('relu', hostTensor(shape, xs)).data, F32, 'relu forward');
+    expectAllclose(await y.read(), ref.unaryForward('relu', hostTensor(shape, xs)).data, EXACT, 'relu forward');
     x.destroy();
     y.destroy();
   });
@@ -63,7 +63,7 @@ describe('relu on the GPU equals the reference', () => {
       const dx = await unaryBackward(e, 'relu', dy, y, {}, { guided });
       const yRef = ref.unaryForward('relu', hostTensor([2, ...chw], xs));
       const want = ref.unaryBackward('relu', hostTensor([6, ...chw], dys), yRef, {}, { guided });
-      expectAllclose(await dx.read(), want.data, F32, 'relu backward');
+      expectAllclose(await dx.read(), want.data, EXACT, 'relu backward'); // dy or 0
     });
     expect(e.liveTensors).toBe(0);
   });

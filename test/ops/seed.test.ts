@@ -2,10 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/core/errors';
 import { seedGradients } from '../../src/ops/seed';
 import * as ref from '../../src/reference/seed';
-import { expectAllclose } from '../util/compare';
+import { EXACT, expectAllclose } from '../util/compare';
 import { getEngine } from '../util/gpu';
-
-const EXACT = { atol: 0, rtol: 0 };
 
 describe('seed gradients reference', () => {
   it('row t·N + i is sign·onehot(classes[t])', () => {

@@ -14,12 +14,15 @@ import { gradcamppWeights } from '../../src/reference/attribution';
 import * as ref from '../../src/reference/display';
 import { hostTensor } from '../../src/reference/tensor';
 import { plainNet } from '../cases/nets';
-import { expectAllclose, type Tol } from '../util/compare';
+import { expectAllclose, F32, f32Reduction, maxAbs, type Tol } from '../util/compare';
 import { getEngine } from '../util/gpu';
 import { randn } from '../util/random';
 import { explain } from '../../src/attribution/explain';
 
-const TOL: Tol = { atol: 1e-6, rtol: 1e-5 };
+// Not a named tolerance: Grad-CAM++'s coefficients g² / (2g² + Σ A·g³) divide by a sum that
+// can be near 0, which amplifies its float32 error without bound; kept at what this test has
+// always required.
+const ALPHA_TOL: Tol = { atol: 1e-6, rtol: 1e-4 };
 
 describe('normalizeChannels', () => {
   const [B, K, h, w] = [3, 5, 4, 7];
@@ -42,7 +45,7 @@ describe('normalizeChannels', () => {
           return out.read();
         });
         const want = ref.normalizeChannels(hostTensor([B, K, h, w], data), ids, { row, scale });
-        expectAllclose(got, want.data, TOL, `${scale}, row ${row}`);
+        expectAllclose(got, want.data, F32, `${scale}, row ${row}`); // (v − min) / range, v / 2m + ½
         for (const v of got) expect(v >= 0 && v <= 1).toBe(true);
       }
       // The reference's own edge values, stated independently of it.
@@ -83,7 +86,7 @@ describe('gradcamppAlpha', () => {
         return (await gradcamppAlpha(e, a, g, ids, row)).read();
       });
       const want = ref.gradcamppAlpha(hostTensor([N, K, h, w], A), hostTensor([T * N, K, h, w], G), ids, row);
-      expectAllclose(got, want.data, { atol: 1e-6, rtol: 1e-4 }, `row ${row}`);
+      expectAllclose(got, want.data, ALPHA_TOL, `row ${row}`);
       if (row === 0) expect(got.subarray(0, h * w).every((v) => v === 0)).toBe(true);
     }
     expect(e.liveTensors).toBe(0);
@@ -115,7 +118,8 @@ describe('gradcamppAlpha', () => {
         for (let j = 0; j < Z; j++) s += alpha[k * Z + j] * Math.max(0, G[k * Z + j]);
         return s;
       });
-      expectAllclose(fromAlpha, weights, { atol: 1e-6, rtol: 1e-4 }, 'Σ a·ReLU(g) vs explain() weights');
+      // explain() sums the Z terms a·ReLU(g), all of one sign, in float32
+      expectAllclose(fromAlpha, weights, f32Reduction(Z, maxAbs(weights)), 'Σ a·ReLU(g) vs explain() weights');
       expect(weights.some((v) => v !== 0)).toBe(true);
     } finally {
       model.destroy();

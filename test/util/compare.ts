@@ -9,8 +9,97 @@ export interface Tol {
   rtol: number;
 }
 
-/** Default for float32 GPU results against the float64 reference. */
-export const F32: Tol = { atol: 1e-5, rtol: 1e-4 };
+// Named tolerances: every comparison in test/ uses one of these, or says next to it why not.
+// A check allows |actual − expected| ≤ atol + rtol·|expected|: rtol covers errors relative to
+// the result, atol errors relative to something else (the terms of a sum, the range of a map)
+// that stay when the result itself is near 0.
+
+/** float32 unit roundoff: rounding a real number to float32 changes it by at most this factor. */
+export const U32 = 2 ** -24;
+/** float64 unit roundoff. */
+export const U64 = 2 ** -53;
+
+/** Bit-equal: values only moved, selected (ReLU, clip, max) or negated, or the same arithmetic. */
+export const EXACT: Tol = { atol: 0, rtol: 0 };
+
+/**
+ * float64 against float64 or a closed form: a few (≤ 4) float64 roundings of values of order 1
+ * (atol: a result that cancels keeps the rounding of its operands).
+ */
+export const F64: Tol = { atol: 4 * U64, rtol: 4 * U64 };
+
+/**
+ * float32 elementwise against the float64 reference on the same float32 inputs: a few (≤ 4)
+ * float32 roundings of the result (rtol 4u); where a result comes from order-1 operands that
+ * cancel (x − min, v + 0.5) it keeps the one rounding of those operands (atol u).
+ */
+export const F32: Tol = { atol: U32, rtol: 4 * U32 };
+
+/**
+ * A float32 sum or dot product of k terms (conv, linear, pooling, a reduction over a map)
+ * against float64. Summed in float32, fl(Σ t_i) − Σ t_i = Σ_j δ_j·S_j with |δ_j| ≤ u = 2^-24
+ * and S_j the partial sums (each product and a final scaling add one more δ). In the worst
+ * case the errors add up: |err| ≤ (k − 1)·u·Σ|t_i|, growing like k·u. Rounding errors of
+ * either sign add up like a random walk instead: a standard deviation ≤ u/√3·√k·max|S_j|,
+ * growing like √k·u. The bound used is 3·√k·u times
+ *   - `magnitude`, the size of the partial sums (atol): the error belongs to the summed terms,
+ *     so a sum that cancels to near 0 keeps it. For k terms of random sign and rms σ the
+ *     partial sums are about √k·σ; terms of one sign (an average, Σ a·ReLU(g)) reach the result;
+ *     with many outputs or heavy tails take the largest from the data;
+ *   - |result| (rtol), for sums whose partial sums are as large as the result.
+ * 3·√k·u·M is 3·√3 > 5 standard deviations of the random-walk error, so the worst of thousands
+ * of elements stays inside, while a wrong index or a dropped term (an error of the size of a
+ * term, σ ≫ √k·u·M) does not.
+ */
+export function f32Reduction(k: number, magnitude = 1): Tol {
+  const s = 3 * Math.sqrt(k) * U32;
+  return { atol: s * magnitude, rtol: s };
+}
+
+/**
+ * A float64 backward pass against central differences (test/util/gradcheck.ts, step h = 1e-6).
+ * The ops are piecewise linear or smooth at the sampled points, so the truncation error
+ * h²·|f‴|/6 is ≤ 1e-12; what remains is the rounding of the two float64 dot products
+ * ⟨dy, f(x ± h·e_i)⟩, about U64·Σ|dy·f|/h: with at most a few hundred order-1 terms in these
+ * tests (Σ|dy·f| ≲ 500) that is ≤ 5.5e-8, hence atol 1e-7; rtol 1e-6 for large gradients.
+ */
+export const CENTRAL_DIFF: Tol = { atol: 1e-7, rtol: 1e-6 };
+
+/**
+ * A small network on the GPU (the test networks and the demo's: up to ~6 conv / linear layers,
+ * reductions of up to a few hundred terms), or attribution kernels applied to its float32
+ * tensors, against the float64 reference. Each layer adds about f32Reduction(200).rtol
+ * (≈ 2.5e-6) relative to its activations, and ~4 such layers compound to 1e-5 (rtol). Elements
+ * that cancel keep the error of their terms: the activations, gradients and maps of these
+ * networks are of order 0.2, so atol 1e-5·0.2 = 2e-6.
+ */
+export const NETWORK: Tol = { atol: 2e-6, rtol: 1e-5 };
+
+/**
+ * Normalised (and upsampled) attribution maps of a network, values in [0, 1]. Min–max
+ * normalisation (m − min)/(max − min) divides the raw map's error (NETWORK: 1e-5 of its scale)
+ * by the range, which can be several times smaller than the map's largest terms: an
+ * amplification of up to 5 gives 5e-5, absolute since the values lie in [0, 1]. Bilinear
+ * upsampling takes convex combinations and does not amplify.
+ */
+export const MAPS: Tol = { atol: 5e-5, rtol: 0 };
+
+/**
+ * A deep network (torchvision models: 11 to 50 layers, reductions of up to 4608 terms) against
+ * a float64 oracle: errors compound through the layers to about 1e-4 relative (rtol); since a
+ * cancelling element keeps the error of the whole computation, atol is 1e-4 of the largest
+ * |value| of the compared tensor.
+ */
+export function deepNetwork(expected: ArrayLike<number>): Tol {
+  return { atol: 1e-4 * maxAbs(expected), rtol: 1e-4 };
+}
+
+/** The largest |value| (a magnitude for f32Reduction, the scale for deepNetwork). */
+export function maxAbs(values: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]));
+  return m;
+}
 
 export function allcloseReport(
   actual: ArrayLike<number>,
@@ -45,7 +134,7 @@ export function allcloseReport(
 export function expectAllclose(
   actual: ArrayLike<number>,
   expected: ArrayLike<number>,
-  tol: Tol = F32,
+  tol: Tol,
   what = 'values',
 ): void {
   const r = allcloseReport(actual, expected, tol);

@@ -8,7 +8,16 @@ defineCase('webgpu-info', async () => {
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) return { gpu: true, secureContext: isSecureContext, adapter: null };
   const { vendor, architecture, device, description } = adapter.info;
-  return { gpu: true, secureContext: isSecureContext, adapter: { vendor, architecture, device, description } };
+  // The fallback flag moved from the adapter to adapter.info; report both.
+  const flags = {
+    adapterIsFallback: (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? null,
+    infoIsFallback: (adapter.info as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? null,
+  };
+  return {
+    gpu: true,
+    secureContext: isSecureContext,
+    adapter: { vendor, architecture, device, description, ...flags },
+  };
 });
 
 /** ReLU forward of `arg.x` on the page's engine; returns y, the adapter and the live tensor count after. */
