@@ -6,13 +6,14 @@
  * work runs at all).
  */
 import type { Engine } from '../src/gpu/engine';
-import { METHODS, type Method, explain } from '../src/attribution/explain';
+import { applicableMethods, explain } from '../src/attribution/explain';
+import type { Method } from '../src/methods/registry';
 import { Model } from '../src/model/model';
 import type { Graph } from '../src/model/graph';
 import type { GraphSpec } from '../src/model/spec';
 import { measure, type Measured } from './measure';
 import { forwardFlops, inputFor } from './nets';
-import { TfNet, loadTfjs, tfAllMethods, tfAllMethodsTimed, tfForward, tfGradcam } from './tfjs';
+import { TF_METHODS, TfNet, loadTfjs, tfAllMethods, tfAllMethodsTimed, tfForward, tfGradcam } from './tfjs';
 
 export interface E2EConfig {
   warmup: number;
@@ -62,13 +63,7 @@ export interface E2EResult {
 
 /** Bytes of the tensors Model.forward keeps for backward passes to `targets` (N = 1). */
 function savedBytes(g: Graph, targets: string[], layer: string): number {
-  const keep = new Set<string>([layer, g.scores]);
-  for (const t of targets) {
-    for (const node of g.backwardNodes(t, g.scores)) {
-      if (node.op === 'relu' || node.op === 'softmax') keep.add(node.output);
-      if (node.op === 'maxpool2d') keep.add(node.inputs[0]);
-    }
-  }
+  const keep = new Set<string>([layer, g.scores, ...g.savedFor(targets, g.scores)]);
   let b = 0;
   for (const k of keep) b += g.shape(k).reduce((p, q) => p * q, 4);
   return b;
@@ -106,8 +101,7 @@ export async function endToEnd(
   const model = await Model.load(e, spec);
   const g = model.graph;
   const layer = g.defaultLayer();
-  const camOk = !('reason' in g.camHead(layer));
-  const methods = METHODS.filter((m) => m !== 'cam' || camOk);
+  const methods = applicableMethods(g, layer);
   const K = g.shape(g.scores)[1];
   const topK = Math.min(cfg.topK, K);
   const shape = [1, ...spec.input.shape];
@@ -209,7 +203,8 @@ async function tfjsPart(
     // method (or, where TF.js's all-methods run is skipped, the logits and the top class's Grad-CAM).
     log(`${res.model}: TF.js equality check`);
     const [, C, H, W] = res.input;
-    const checked = cfg.tfAll ? methods : (['gradcam'] as Method[]);
+    // TF.js computes the methods bench/tfjs.ts implements; the others have no TF.js counterpart.
+    const checked = cfg.tfAll ? methods.filter((m) => TF_METHODS.includes(m)) : (['gradcam'] as Method[]);
     const k = cfg.tfAll ? topK : 1;
     const xe = e.upload(data, res.input, 'image');
     const ex = await explain(model, xe, { methods: checked, targets: { topK: k } }).finally(() => xe.destroy());

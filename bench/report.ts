@@ -4,6 +4,7 @@
  */
 import type { E2EResult, Scenario } from './e2e';
 import type { SuiteResult } from './suite';
+import { TF_METHODS } from './tfjs';
 
 export interface BenchReport extends SuiteResult {
   date: string;
@@ -130,7 +131,14 @@ export function markdown(r: BenchReport): string {
     for (const e of r.e2e) {
       L.push(scenarioRow(e, `forward (${f2(e.forwardGflop)} GFLOP)`, e.forward, null));
       L.push(scenarioRow(e, 'forward + Grad-CAM, top class', e.gradcam, e.savedBytesGradcam));
-      L.push(scenarioRow(e, `${e.methods.length} methods, top ${e.topK}`, e.all, e.savedBytesAll));
+      L.push(
+        scenarioRow(
+          e,
+          `${e.methods.length} methods, top ${e.topK} (TF.js: the ${TF_METHODS.length} it implements)`,
+          e.all,
+          e.savedBytesAll,
+        ),
+      );
     }
     L.push('');
     for (const e of r.e2e) {

@@ -8,6 +8,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { Graph, type GraphNode } from '../src/model/graph';
 import type { GraphSpec } from '../src/model/spec';
+import type { Method } from '../src/methods/registry';
 
 type Tf = typeof TF;
 type T = TF.Tensor;
@@ -225,6 +226,16 @@ export async function tfGradcam(net: TfNet, x: T, layer: string): Promise<Float3
   return d;
 }
 
+/** The registry's methods this TF.js implementation computes (allMethods below), for comparison. */
+export const TF_METHODS: readonly Method[] = [
+  'cam',
+  'gradcam',
+  'gradcam++',
+  'counterfactual',
+  'guided-backprop',
+  'guided-gradcam',
+];
+
 /**
  * All six methods (CAM when `camLinear` names the linear layer of a GAP head) for the top `t`
  * classes, one tf.grad call per class and method family, as tensors [T, H, W] (guided ones
@@ -267,7 +278,7 @@ function allMethods(net: TfNet, x: T, layer: string, t: number, camLinear: strin
   return { logits, indices, stacked };
 }
 
-/** All six methods for the top `t` classes, every map read back (for the equality check). */
+/** All TF_METHODS for the top `t` classes, every map read back (for the equality check). */
 export async function tfAllMethods(
   net: TfNet,
   x: T,

@@ -5,7 +5,8 @@
  * level of the next run, which reads the latest state when it starts (latest wins), so dragging
  * an item never queues up stale runs.
  */
-import { METHODS, type Explanation, type Method, explain } from '../src/attribution/explain';
+import { applicableMethods, explain, type Explanation } from '../src/attribution/explain';
+import type { Method } from '../src/methods/registry';
 import type { Engine } from '../src/gpu/engine';
 import type { Tensor } from '../src/gpu/tensor';
 import type { Fit } from '../src/core/image';
@@ -168,7 +169,7 @@ export class App {
     const e = this.e;
     const { fit, pinned } = this.settings;
     const layer = this.layerInfo(m);
-    const methods = METHODS.filter((x) => x !== 'cam' || layer.camReason === null);
+    const methods = applicableMethods(m.model.graph, layer.name);
     const image = source.pixels();
     let x: Tensor | null = null;
     let display: Tensor | null = null;

@@ -13,7 +13,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { METHODS, type Method, explain } from '../src/attribution/explain';
+import { applicableMethods, explain } from '../src/attribution/explain';
+import { isInputGradient } from '../src/methods/registry';
 import { Engine } from '../src/gpu/engine';
 import { loadOnnx } from '../src/model/onnx';
 import { preprocessImage } from '../src/ops/preprocess';
@@ -37,8 +38,6 @@ export interface ModelResult {
   scenes: number;
   msPerScene: number;
 }
-
-const GUIDED: Method[] = ['guided-backprop', 'guided-gradcam'];
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -82,7 +81,7 @@ async function evaluateModel(
   if (labels && labels.join() !== split.meta.labels.join())
     throw new Error(`${name}: labels differ from the dataset's`);
   const layer = model.graph.defaultLayer();
-  const methods = METHODS.filter((m) => m !== 'cam' || !('reason' in model.graph.camHead(layer)));
+  const methods = applicableMethods(model.graph, layer);
   const tallies = Object.fromEntries(
     methods.map((m) => [
       m,
@@ -119,7 +118,7 @@ async function evaluateModel(
       for (const m of methods) {
         const data = await r.maps[m]!.input.read();
         targets.forEach((c, t) => {
-          const map = GUIDED.includes(m)
+          const map = isInputGradient(m)
             ? gradientSaliency(data, 3, H * W, t * 3 * H * W)
             : data.subarray(t * H * W, (t + 1) * H * W);
           const boxes: Box[] = scene.items.filter((it) => it.class === c).map((it) => it.box);

@@ -1,27 +1,27 @@
-// channel_weights: the per-channel weights of Grad-CAM, counterfactual Grad-CAM and Grad-CAM++
-// from one read of the gradients, for every (row b, channel k) at once.
-//
-//   Grad-CAM        α_k = (1/Z) Σ_ij g_ij
-//   counterfactual  α_k = (1/Z) Σ_ij −g_ij
-//   Grad-CAM++      w_k = Σ_ij a_ij · ReLU(g_ij),  a_ij = g² / (2g² + S_k · g³),  S_k = Σ_ab A_ab
-//                   (a_ij = 0 where the denominator is 0)
+// channel_weights: the channel weights of every requested channel method (Grad-CAM,
+// counterfactual, Grad-CAM++, XGrad-CAM, …) for every (row b, channel k), from one read of the
+// gradients. A template: src/attribution/kernels.ts fills the {{…}} parts in from the methods'
+// descriptors (src/methods/registry.ts): the per-channel sums over the map's positions that the
+// methods need (a first pass; a second pass for sums whose terms read first-pass sums, such as
+// Grad-CAM++'s S_k = Σ_ab A_ab), and each method's weight from the sums, written to its slot.
+// Inside the generated parts: a = A^k_ij, g = G^k_ij, z = f32(Z), sum_<name> a finished sum.
 //
 // Layout: A [N, K, h, w] the layer's activations; G [B, K, h, w] the gradients dy^c/dA, row
-// b = t·N + i belongs to image i = b % N. Z = h·w. Output weights [M, B, K]: slot s of a method
-// is written at ((s·B + b)·K + k); a slot of 0xFFFFFFFF means the method is not computed.
-// Threads: one workgroup per (b, k) (workgroup index (wg.y * nwg.x + wg.x) = b·K + k); its WG
-// invocations stride over the Z positions, then reduce in workgroup memory. Grad-CAM++ needs
-// S_k before its sum, so it takes a second pass over the map after the first reduction.
-// Edges: workgroups past B·K return (uniformly, before any barrier).
+// b = t·N + i belongs to image i = b % N. Z = h·w. Output weights [M, B, K]: method slot s is
+// written at ((s·B + b)·K + k).
+// Threads: with SERIAL (software adapters, where barriers are slow) one invocation per (b, k),
+// index (wg.y · nwg.x + wg.x) · WG + lid.x = b·K + k, summing its whole map in a loop.
+// Otherwise one workgroup per (b, k), workgroup index wg.y · nwg.x + wg.x = b·K + k: its WG
+// invocations stride over the Z positions, then each sum is reduced in workgroup memory.
+// Edges: invocations (or workgroups, uniformly, before any barrier) past B·K return.
+
+#include "gradcampp"
 
 struct Params {
   rows: u32,
   n: u32,
   k: u32,
   z: u32,
-  slot_gradcam: u32,
-  slot_counterfactual: u32,
-  slot_gradcampp: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -30,15 +30,43 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> weights: array<f32>;
 
 override WG: u32 = 64;
-const NONE: u32 = 0xFFFFFFFFu;
 
-var<workgroup> red_a: array<f32, WG>;
-var<workgroup> red_g: array<f32, WG>;
+// Number of first-pass sums, of second-pass sums, and the larger of the two.
+const NSUM1: u32 = {{nsum1}}u;
+const NSUM2: u32 = {{nsum2}}u;
+const NRED: u32 = {{nred}}u;
+
+#if SERIAL
+#else
+var<workgroup> red: array<array<f32, NRED>, WG>;
+
+// Tree reduction of red[·][0 .. n) over the workgroup into red[0][·]; red[lane] holds this
+// invocation's partial sums on entry. Called in uniform control flow.
+fn reduce_sums(lane: u32, n: u32) {
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lane < s) {
+      for (var q = 0u; q < n; q++) {
+        red[lane][q] += red[lane + s][q];
+      }
+    }
+    workgroupBarrier();
+  }
+}
+#endif
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u) {
+#if SERIAL
+  let id = (wg.y * nwg.x + wg.x) * WG + lid.x;
+  let lane = 0u;
+  let stride = 1u;
+#else
   let id = wg.y * nwg.x + wg.x;
+  let lane = lid.x;
+  let stride = WG;
+#endif
   if (id >= p.rows * p.k) {
     return;
   }
@@ -47,55 +75,50 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let i = b % p.n;
   let a_base = (i * p.k + k) * p.z;
   let g_base = (b * p.k + k) * p.z;
+  let z = f32(p.z);
 
-  var sum_a = 0.0;
-  var sum_g = 0.0;
-  for (var j = lid.x; j < p.z; j += WG) {
-    sum_a += A[a_base + j];
-    sum_g += G[g_base + j];
+  // First pass: the sums over this invocation's share of the map.
+  var s1: array<f32, NSUM1>;
+  for (var j = lane; j < p.z; j += stride) {
+    let a = A[a_base + j];
+    let g = G[g_base + j];
+    {{add1}}
   }
-  red_a[lid.x] = sum_a;
-  red_g[lid.x] = sum_g;
+#if SERIAL
+#else
+  for (var q = 0u; q < NSUM1; q++) {
+    red[lane][q] = s1[q];
+  }
+  reduce_sums(lane, NSUM1);
+  for (var q = 0u; q < NSUM1; q++) {
+    s1[q] = red[0][q];
+  }
   workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid.x < s) {
-      red_a[lid.x] += red_a[lid.x + s];
-      red_g[lid.x] += red_g[lid.x + s];
-    }
-    workgroupBarrier();
-  }
-  let S = red_a[0];
-  let alpha = red_g[0] / f32(p.z);
-  workgroupBarrier();
+#endif
+  {{let1}}
 
-  if (p.slot_gradcampp != NONE) {
-    var sum_w = 0.0;
-    for (var j = lid.x; j < p.z; j += WG) {
-      let g = G[g_base + j];
-      let g2 = g * g;
-      let den = 2.0 * g2 + S * g2 * g;
-      let a = select(0.0, g2 / den, den != 0.0);
-      sum_w += a * max(g, 0.0);
-    }
-    red_g[lid.x] = sum_w;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-      if (lid.x < s) {
-        red_g[lid.x] += red_g[lid.x + s];
-      }
-      workgroupBarrier();
-    }
+#if PASS2
+  // Second pass: sums whose terms read the first pass's.
+  var s2: array<f32, NSUM2>;
+  for (var j = lane; j < p.z; j += stride) {
+    let a = A[a_base + j];
+    let g = G[g_base + j];
+    {{add2}}
   }
+#if SERIAL
+#else
+  for (var q = 0u; q < NSUM2; q++) {
+    red[lane][q] = s2[q];
+  }
+  reduce_sums(lane, NSUM2);
+  for (var q = 0u; q < NSUM2; q++) {
+    s2[q] = red[0][q];
+  }
+#endif
+  {{let2}}
+#endif
 
-  if (lid.x == 0u) {
-    if (p.slot_gradcam != NONE) {
-      weights[(p.slot_gradcam * p.rows + b) * p.k + k] = alpha;
-    }
-    if (p.slot_counterfactual != NONE) {
-      weights[(p.slot_counterfactual * p.rows + b) * p.k + k] = -alpha;
-    }
-    if (p.slot_gradcampp != NONE) {
-      weights[(p.slot_gradcampp * p.rows + b) * p.k + k] = red_g[0];
-    }
+  if (lane == 0u) {
+    {{write}}
   }
 }

@@ -4,8 +4,8 @@
 //   a^k_ij = g² / (2g² + S_k · g³)    g = g^k_ij = ∂y^c/∂A^k_ij,  S_k = Σ_ab A^k_ab,
 //   a^k_ij = 0 where the denominator is 0
 //
-// (the same expression, in the same float32 order, as channel_weights.wgsl's Grad-CAM++ slot;
-// the channel weight is w^c_k = Σ_ij a^k_ij · ReLU(g^k_ij)).
+// (gradcampp_a() of include/gradcampp.wgsl: the same expression, in the same float32 order, as
+// the Grad-CAM++ weights of channel_weights.wgsl, w^c_k = Σ_ij a^k_ij · ReLU(g^k_ij)).
 //
 // Layout: A [N, K, h, w], its image's channels start at element p.a_base (= i·K·Z); G
 // [B, K, h, w], the row's channels start at p.g_base (= b·K·Z); ids [M] channel indices as
@@ -14,6 +14,8 @@
 // invocations stride over the Z positions summing A^k, a workgroup tree reduction gives S_k,
 // then each invocation writes a^k at the positions it strides over.
 // Edges: workgroups past M return (uniformly, before any barrier); an id >= K writes zeros.
+
+#include "gradcampp"
 
 struct Params {
   count: u32,
@@ -63,10 +65,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var j = lid.x; j < p.z; j += WG) {
     var a = 0.0;
     if (valid) {
-      let g = G[g_base + j];
-      let g2 = g * g;
-      let den = 2.0 * g2 + sum_a * g2 * g;
-      a = select(0.0, g2 / den, den != 0.0);
+      a = gradcampp_a(G[g_base + j], sum_a);
     }
     out[m * p.z + j] = a;
   }

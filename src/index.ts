@@ -5,7 +5,7 @@
  *   const model = await Model.load(engine, spec);     // a GraphSpec (see src/model/spec.ts)
  *   // or: const { model, labels, preprocessing } = await loadOnnx(engine, bytesOrUrl, { sidecar });
  *   const x = engine.upload(pixels, [1, 3, H, W]);
- *   const r = await model.explain(x, { methods: ['gradcam', 'gradcam++'], targets: { topK: 5 } });
+ *   const r = await explain(model, x, { methods: ['gradcam', 'gradcam++'], targets: { topK: 5 } });
  *   await r.maps.gradcam!.input.read();                // [T, H, W], or draw it with overlay()
  */
 export { Engine, type EngineOptions, type EngineStats } from './gpu/engine';
@@ -40,14 +40,19 @@ export {
 } from './model/onnx';
 export {
   explain,
+  applicableMethods,
   Explanation,
-  METHODS,
-  type Method,
   type ExplainOptions,
   type Targets,
+  type LayerMaps,
   type ChannelMaps,
   type GuidedMaps,
+  type ExplanationMaps,
 } from './attribution/explain';
+export { METHODS, METHOD_REGISTRY, methodOf, type Method } from './methods/registry';
+export type { MethodDescriptor, ChannelMethod, SpatialMethod, InputGradientMethod } from './methods/types';
+export { Recorder } from './gpu/recorder';
+export type { AdapterKind } from './gpu/device';
 export { preprocessImage } from './ops/preprocess';
 export { fitRegion, type ImageInput, type PreprocessOptions, type Fit } from './core/image';
 export * from './render/index';

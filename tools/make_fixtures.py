@@ -9,12 +9,15 @@ math, plain autograd, one backward pass per target (an oracle, not an optimised 
 Weights and inputs are drawn as float32 and only then widened to float64, so the values written
 to the JSON (9 significant digits) round-trip exactly to the float32 numbers the engine loads.
 
-The formulas are those of /work/shared/DESIGN.md, section "The methods":
+The formulas are those of docs/METHODS.md, as published:
   gradcam         alpha_k = (1/Z) sum_ij g_kij,          map = ReLU(sum_k alpha_k A_k)
   counterfactual  alpha_k = (1/Z) sum_ij -g_kij,         map = ReLU(sum_k alpha_k A_k)
   gradcampp       w_k = sum_ij a_kij ReLU(g_kij),
                   a_kij = g^2 / (2 g^2 + (sum_ab A_kab) g^3), a = 0 where the denominator is 0,
                                                           map = ReLU(sum_k w_k A_k)
+  xgradcam        w_k = sum_ij g_kij A_kij / (sum_ij A_kij + 1e-7)  (Fu et al. 2020, as in
+                  pytorch-grad-cam's xgrad_cam.py),       map = ReLU(sum_k w_k A_k)
+  hirescam        map = ReLU(sum_k g_k * A_k), no pooling of the gradient (Draelos & Carin 2020)
   cam             w_k = W_fc[c, k] (GAP -> linear heads), map = sum_k w_k A_k (signed, no ReLU)
   guided backprop d y^c / d x with every ReLU backward R_in = R_out [x > 0] [R_out > 0]
   guided gradcam  upsample(normalise(gradcam)) (broadcast over channels) * guided backprop
@@ -31,7 +34,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-SCRIPT_VERSION = "make_fixtures.py 1.0.0"
+SCRIPT_VERSION = "make_fixtures.py 1.1.0"
 SEED = 20240611
 DIGITS = 9
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures")
@@ -287,6 +290,15 @@ def gradcampp_weights(A, g):
     return (a * F.relu(g)).sum(dim=(1, 2))
 
 
+def xgradcam_weights(A, g):
+    return (g * A).sum(dim=(1, 2)) / (A.sum(dim=(1, 2)) + 1e-7)
+
+
+def spatial_entry(m, H, W):
+    n = normalise(m)
+    return {"map": m, "map_norm": n, "map_up": upsample(n, H, W)}
+
+
 def method_entry(weights, A, relu, H, W):
     m = combine(weights, A, relu)
     n = normalise(m)
@@ -300,7 +312,7 @@ def compute(net, x, targets):
     A = t[net.layer]
     Z = A.shape[2] * A.shape[3]
     res = {k: [] for k in ("grad", "input_grad", "guided_backprop")}
-    methods = {k: [] for k in ("gradcam", "counterfactual", "gradcampp", "cam")}
+    methods = {k: [] for k in ("gradcam", "counterfactual", "gradcampp", "xgradcam", "hirescam", "cam")}
 
     for c in targets:
         # Plain gradients: to the layer and to the input, one backward per target.
@@ -315,6 +327,8 @@ def compute(net, x, targets):
         methods["gradcam"].append(method_entry(alpha, Ac, True, H, W))
         methods["counterfactual"].append(method_entry((-g).mean(dim=(1, 2)), Ac, True, H, W))
         methods["gradcampp"].append(method_entry(gradcampp_weights(Ac, g), Ac, True, H, W))
+        methods["xgradcam"].append(method_entry(xgradcam_weights(Ac, g), Ac, True, H, W))
+        methods["hirescam"].append(spatial_entry(F.relu((g * Ac).sum(0)), H, W))
         if net.cam_fc is not None:
             fc = dict((n["name"], n["module"]) for n in net.nodes)[net.cam_fc]
             wc = fc.weight[c].detach()
@@ -354,7 +368,7 @@ def compute(net, x, targets):
     for name, entries in methods.items():
         if not entries:
             continue
-        exp[name] = {k: tensor_json(stack([e[k] for e in entries])) for k in ("weights", "map", "map_norm", "map_up")}
+        exp[name] = {k: tensor_json(stack([e[k] for e in entries])) for k in entries[0]}
     exp["guided_backprop"] = tensor_json(stack(res["guided_backprop"]))
     exp["guided_gradcam"] = tensor_json(stack(ggc))
     return exp, logits, methods
@@ -432,6 +446,8 @@ def check_by_hand():
     A = torch.tensor([[[1.0, 3.0]], [[2.0, 2.0]]])
     g = torch.tensor([[[0.5, -1.0]], [[0.0, 0.0]]])
     assert gradcampp_weights(A, g).tolist() == [0.125, 0.0]
+    # XGrad-CAM, same channels: (1*0.5 + 3*(-1)) / (4 + 1e-7) and 0 / (4 + 1e-7).
+    assert xgradcam_weights(A, g).tolist() == [-2.5 / (4 + 1e-7), 0.0]
 
     # Normalisation: a constant map becomes zeros.
     assert normalise(torch.full((2, 3), 7.0)).abs().sum().item() == 0.0
@@ -474,6 +490,8 @@ def main():
                           "(torch interpolate, align_corners=False, half-pixel centres)",
                 "cam": "present only for GAP -> linear heads: weights = linear weight row W[c, :], map signed (no ReLU), bias excluded",
                 "gradcampp": "a = g^2 / (2 g^2 + (sum_ab A_ab) g^3), a = 0 where the denominator is 0; w_k = sum_ij a_ij ReLU(g_ij)",
+                "xgradcam": "w_k = sum_ij g_ij A_ij / (sum_ij A_ij + 1e-7); map = ReLU(sum_k w_k A_k)",
+                "hirescam": "map = ReLU(sum_k g_k * A_k) at each position (no weights)",
                 "guided_backprop": "d y^c / d input with every ReLU backward R_in = R_out [x>0] [R_out>0], not normalised",
                 "guided_gradcam": "gradcam.map_up broadcast over the input channels times guided_backprop",
                 "input_gradients": "plain d y^c / d input (normal ReLU backward)",

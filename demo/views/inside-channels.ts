@@ -1,10 +1,19 @@
 /**
- * "Inside the computation" for the channel-weight methods (CAM, Grad-CAM, Grad-CAM++,
- * counterfactual): the weights of all K channels, the feature maps A^k with the largest weights
- * next to their gradients g^k (and Grad-CAM++'s a^k), the map at the layer, and the readout of
- * every term at the cell under the pointer.
+ * "Inside the computation" for the channel-weight methods (CAM, Grad-CAM, Grad-CAM++, XGrad-CAM,
+ * counterfactual, …) and the spatial ones (HiResCAM, …): the weights of all K channels, the
+ * feature maps A^k with the largest weights (or the largest terms at the map's peak) next to
+ * their gradients g^k (and Grad-CAM++'s a^k), the map at the layer, and the readout of every
+ * term at the cell under the pointer. The readout's sums and weights follow the method's
+ * descriptor (src/methods/registry.ts): each sum is recomputed here from the run's A and g and
+ * shown beside the weight the GPU computed.
  */
-import type { Method } from '../../src/attribution/explain';
+import {
+  channelMethod,
+  spatialMethod,
+  type ChannelMethodName,
+  type SpatialMethodName,
+} from '../../src/methods/registry';
+import type { ChannelMethod, Sums, Term } from '../../src/methods/types';
 import type { Tensor } from '../../src/gpu/tensor';
 import { gradcamppAlpha, normalizeChannels } from '../../src/render/display';
 import type { RunResult } from '../app';
@@ -13,8 +22,6 @@ import type { InsidePanel } from './inside';
 
 /** How many channels are shown. */
 const SHOWN = 8;
-
-type ChannelMethod = 'cam' | 'gradcam' | 'gradcam++' | 'counterfactual';
 
 /** The numbers behind the readout, all read back from this run's GPU buffers. */
 interface Numbers {
@@ -34,22 +41,23 @@ interface Numbers {
   ids: number[];
 }
 
-export async function renderChannels(panel: InsidePanel, r: RunResult, m: ChannelMethod): Promise<void> {
+export async function renderChannels(panel: InsidePanel, r: RunResult, m: ChannelMethodName): Promise<void> {
   const { app } = panel;
   const e = app.e;
   const ex = r.explanation;
+  const d = channelMethod(m);
   const maps = ex.maps[m]!;
   const [K, h, w] = r.layer.shape;
   const weights = await app.host(r, `${m}:weights`, maps.weights);
   const raw = await app.host(r, `${m}:raw`, maps.raw);
   const norm = await app.host(r, `${m}:layer`, maps.layer);
   const A = await app.host(r, 'A', ex.activations);
-  const G = m !== 'cam' && ex.gradients ? await app.host(r, 'G', ex.gradients) : null;
+  const G = d.source === 'gradients' && ex.gradients ? await app.host(r, 'G', ex.gradients) : null;
   const ids = Array.from({ length: K }, (_, k) => k)
     .sort((a, b) => weights[b] - weights[a] || a - b)
     .slice(0, Math.min(SHOWN, K));
 
-  // GPU: the shown channels scaled for display, and Grad-CAM++'s a^k.
+  // GPU: the shown channels scaled for display, and Grad-CAM++'s per-position a^k.
   const Anorm = panel.hold(await normalizeChannels(e, ex.activations, ids, { scale: 'minmax' }));
   let Gnorm: Tensor | null = null;
   let alphaNorm: Tensor | null = null;
@@ -63,7 +71,7 @@ export async function renderChannels(panel: InsidePanel, r: RunResult, m: Channe
   }
   const n: Numbers = { K, h, w, weights, raw, norm, A, G, alpha, ids };
 
-  const wname = m === 'gradcam' || m === 'counterfactual' ? 'α' : 'w';
+  const wname = d.symbol;
   const left = el('div');
   const right = el('div');
   panel.body.append(el('div', { class: 'inside-grid' }, [left, right]));
@@ -93,7 +101,7 @@ export async function renderChannels(panel: InsidePanel, r: RunResult, m: Channe
   const readout = el('pre', { class: 'readout', 'aria-live': 'polite', id: 'inside-readout' });
   const show = (i: number, j: number, k: number) => {
     panel.mark(i, j, h, w);
-    readout.textContent = readoutText(m, n, i, j, k);
+    readout.textContent = readoutText(d, n, i, j, k);
   };
   let lastK = ids[0];
   const point = (k: number | null) => (i: number, j: number) => show(i, j, (lastK = k ?? lastK));
@@ -110,7 +118,7 @@ export async function renderChannels(panel: InsidePanel, r: RunResult, m: Channe
   right.append(
     el('h3', {}, 'The result at the layer'),
     el('div', { class: 'result-tiles' }, [
-      panel.mapTile(maps.layer, 0, `${m === 'cam' ? 'M' : 'L'} (normalised)`, app.settings.colormap, point(null)),
+      panel.mapTile(maps.layer, 0, `${d.relu ? 'L' : 'M'} (normalised)`, app.settings.colormap, point(null)),
     ]),
     el('h3', {}, 'Under the pointer'),
     readout,
@@ -170,37 +178,43 @@ function weightsChart(weights: Float32Array, shown: number[]): SVGSVGElement {
   return svg;
 }
 
+/** The sums of `terms` over channel k's positions, recomputed from A and G (first pass given as `prev`). */
+function channelSums(terms: Readonly<Record<string, Term>>, n: Numbers, k: number, prev: Sums): Record<string, number> {
+  const Z = n.h * n.w;
+  const out: Record<string, number> = {};
+  for (const [name, t] of Object.entries(terms)) {
+    let s = 0;
+    for (let q = 0; q < Z; q++) s += t.ref(n.A[k * Z + q], n.G ? n.G[k * Z + q] : 0, prev);
+    out[name] = s;
+  }
+  return out;
+}
+
 /** Every term of the method at cell (i, j) for channel k, and the sum the GPU's map holds. */
-function readoutText(m: Method, n: Numbers, i: number, j: number, k: number): string {
+function readoutText(d: ChannelMethod, n: Numbers, i: number, j: number, k: number): string {
   const { K, h, w, weights, raw, norm, A, G, alpha, ids } = n;
   const Z = h * w;
   const p = i * w + j;
   const a = A[k * Z + p];
   const lines: string[] = [`position (i, j) = (${i}, ${j}) of ${h}×${w}, channel k = ${k}`, ''];
   lines.push(`A^k_ij            = ${fmt(a)}`);
-  if (G) {
-    const g = G[k * Z + p];
-    let mean = 0;
-    for (let q = 0; q < Z; q++) mean += G[k * Z + q];
-    mean /= Z;
-    lines.push(`g^k_ij = ∂y^c/∂A^k_ij = ${fmt(g)}`);
-    if (m === 'gradcam') lines.push(`α_k = (1/Z) Σ g^k  = ${fmt(weights[k])}   (Z = ${Z}; mean of g^k = ${fmt(mean)})`);
-    if (m === 'counterfactual') lines.push(`α_k = −(1/Z) Σ g^k = ${fmt(weights[k])}   (mean of g^k = ${fmt(mean)})`);
-    if (m === 'gradcam++') {
-      let S = 0;
-      for (let q = 0; q < Z; q++) S += A[k * Z + q];
-      const slot = ids.indexOf(k);
-      const al = alpha && slot >= 0 ? alpha[slot * Z + p] : null;
-      lines.push(`S_k = Σ_ab A^k_ab   = ${fmt(S)}`);
-      if (al !== null) {
-        lines.push(`a^k_ij = g²/(2g² + S_k·g³) = ${fmt(al)}`);
-        lines.push(`a^k_ij · ReLU(g^k_ij)     = ${fmt(al * Math.max(0, g))}`);
-      }
-      lines.push(`w_k = Σ_ij a^k_ij·ReLU(g^k_ij) = ${fmt(weights[k])}`);
+  const wk = `${d.symbol}_k`;
+  if (d.source === 'linear-head') {
+    lines.push(`${wk} = W[c, k] (the linear layer) = ${fmt(weights[k])}`);
+  } else if (G) {
+    lines.push(`g^k_ij = ∂y^c/∂A^k_ij = ${fmt(G[k * Z + p])}`);
+    // The method's sums over the channel's Z positions (from its descriptor), then its weight.
+    const first = channelSums(d.sums, n, k, {});
+    const second = channelSums(d.sums2 ?? {}, n, k, first);
+    for (const [name, v] of Object.entries({ ...first, ...second })) {
+      const term = (d.sums2?.[name] ?? d.sums[name]).wgsl;
+      lines.push(`sum_${name} = Σ_ij ${term} = ${fmt(v)}`);
     }
+    const slot = ids.indexOf(k);
+    const al = alpha && slot >= 0 ? alpha[slot * Z + p] : null;
+    if (al !== null) lines.push(`a^k_ij = g²/(2g² + S_k·g³) = ${fmt(al)}   (S_k = sum_a)`);
+    lines.push(`${wk} = ${d.weight!.wgsl} = ${fmt(weights[k])}   (Z = ${Z}; the GPU's weight)`);
   }
-  if (m === 'cam') lines.push(`w_k = W[c, k] (the linear layer) = ${fmt(weights[k])}`);
-  const wk = m === 'gradcam' || m === 'counterfactual' ? 'α_k' : 'w_k';
   lines.push(`${wk} · A^k_ij       = ${fmt(weights[k] * a)}`);
   let sum = 0;
   let shown = 0;
@@ -212,8 +226,82 @@ function readoutText(m: Method, n: Numbers, i: number, j: number, k: number): st
   lines.push('');
   lines.push(`Σ_k ${wk} A^k_ij over all ${K} channels = ${fmt(sum)}`);
   lines.push(`   of which the ${ids.length} shown       = ${fmt(shown)}`);
-  if (m === 'cam') lines.push(`M_ij (no ReLU)  = ${fmt(raw[p])}   (the GPU's map)`);
-  else lines.push(`L_ij = ReLU(Σ)  = ${fmt(raw[p])}   (the GPU's map)`);
+  if (d.relu) lines.push(`L_ij = ReLU(Σ)  = ${fmt(raw[p])}   (the GPU's map)`);
+  else lines.push(`M_ij (no ReLU)  = ${fmt(raw[p])}   (the GPU's map)`);
   lines.push(`normalised (L − min)/(max − min) = ${fmt(norm[p])}`);
   return lines.join('\n');
+}
+
+/**
+ * A spatial method (HiResCAM, …): no channel weights; the channels with the largest terms at
+ * the map's peak, their A^k and g^k, the map, and at the cell under the pointer each term and
+ * their sum.
+ */
+export async function renderSpatial(panel: InsidePanel, r: RunResult, m: SpatialMethodName): Promise<void> {
+  const { app } = panel;
+  const e = app.e;
+  const ex = r.explanation;
+  const d = spatialMethod(m);
+  const maps = ex.maps[m]!;
+  const [K, h, w] = r.layer.shape;
+  const Z = h * w;
+  const raw = await app.host(r, `${m}:raw`, maps.raw);
+  const norm = await app.host(r, `${m}:layer`, maps.layer);
+  const A = await app.host(r, 'A', ex.activations);
+  const G = await app.host(r, 'G', ex.gradients!);
+  let peak = 0;
+  for (let q = 1; q < raw.length; q++) if (raw[q] > raw[peak]) peak = q;
+  const termAt = (k: number, q: number) => d.term.ref(A[k * Z + q], G[k * Z + q], {});
+  const ids = Array.from({ length: K }, (_, k) => k)
+    .sort((a, b) => termAt(b, peak) - termAt(a, peak) || a - b)
+    .slice(0, Math.min(SHOWN, K));
+  const Anorm = panel.hold(await normalizeChannels(e, ex.activations, ids, { scale: 'minmax' }));
+  const Gnorm = panel.hold(await normalizeChannels(e, ex.gradients!, ids, { scale: 'signed' }));
+
+  const readout = el('pre', { class: 'readout', 'aria-live': 'polite', id: 'inside-readout' });
+  const show = (i: number, j: number, k: number) => {
+    panel.mark(i, j, h, w);
+    const q = i * w + j;
+    let sum = 0;
+    for (let c = 0; c < K; c++) sum += termAt(c, q);
+    readout.textContent = [
+      `position (i, j) = (${i}, ${j}) of ${h}×${w}, channel k = ${k}`,
+      '',
+      `A^k_ij            = ${fmt(A[k * Z + q])}`,
+      `g^k_ij = ∂y^c/∂A^k_ij = ${fmt(G[k * Z + q])}`,
+      `term = ${d.term.wgsl} = ${fmt(termAt(k, q))}`,
+      '',
+      `Σ_k ${d.term.wgsl} over all ${K} channels = ${fmt(sum)}`,
+      `${d.relu ? 'L_ij = ReLU(Σ)' : 'L_ij'}  = ${fmt(raw[q])}   (the GPU's map)`,
+      `normalised (L − min)/(max − min) = ${fmt(norm[q])}`,
+    ].join('\n');
+  };
+  let lastK = ids[0];
+  const point = (k: number | null) => (i: number, j: number) => show(i, j, (lastK = k ?? lastK));
+  const cards = el('div', { class: 'channels' });
+  ids.forEach((k, slot) => {
+    const tiles = el('div', { class: 'tiles' }, [
+      panel.mapTile(Anorm, slot, `A^${k}`, 'grayscale', point(k)),
+      panel.mapTile(Gnorm, slot, `g^${k}`, 'bwr', point(k)),
+    ]);
+    cards.append(
+      el('div', { class: 'channel' }, [el('h4', {}, `k = ${k}   term at the peak = ${fmt(termAt(k, peak))}`), tiles]),
+    );
+  });
+  const left = el('div', {}, [
+    el('h3', {}, `The ${ids.length} channels with the largest terms at the map's peak`),
+    cards,
+  ]);
+  const right = el('div', {}, [
+    el('h3', {}, 'The result at the layer'),
+    el('div', { class: 'result-tiles' }, [
+      panel.mapTile(maps.layer, 0, 'L (normalised)', app.settings.colormap, point(null)),
+    ]),
+    el('h3', {}, 'Under the pointer'),
+    readout,
+    el('p', { class: 'note' }, 'Point at any tile (or focus one and use the arrow keys).'),
+  ]);
+  panel.body.append(el('div', { class: 'inside-grid' }, [left, right]));
+  await panel.drawTiles();
+  show(Math.floor(peak / w), peak % w, ids[0]);
 }

@@ -1,23 +1,29 @@
 /**
- * "Inside the computation" for Guided Backprop and Guided Grad-CAM: the input gradient per colour
- * channel, the two factors of Guided Grad-CAM and their product, and the values at the pixel
- * under the pointer.
+ * "Inside the computation" for the input-gradient methods (Guided Backprop, Guided Grad-CAM): the
+ * input gradient per colour channel, for a method that multiplies it by a channel method's map
+ * (Guided Grad-CAM) the two factors and their product, and the values at the pixel under the
+ * pointer.
  */
+import {
+  inputGradientMethod,
+  methodOf,
+  type ChannelMethodName,
+  type InputGradientMethodName,
+} from '../../src/methods/registry';
 import { normalizeChannels } from '../../src/render/display';
 import type { RunResult } from '../app';
 import { el, fmt } from './dom';
 import type { InsidePanel } from './inside';
 
-export async function renderGuided(
-  panel: InsidePanel,
-  r: RunResult,
-  m: 'guided-backprop' | 'guided-gradcam',
-): Promise<void> {
+export async function renderGuided(panel: InsidePanel, r: RunResult, m: InputGradientMethodName): Promise<void> {
   const { app } = panel;
   const ex = r.explanation;
   const [H, W] = r.model.size;
+  // The input gradient (with the method's rule at the ReLUs), and the map it is multiplied by.
   const gb = ex.maps['guided-backprop']!.input;
-  const cam = ex.maps.gradcam!.input;
+  const times = inputGradientMethod(m).times as ChannelMethodName | undefined;
+  const cam = times ? ex.maps[times]!.input : null;
+  const camName = times ? methodOf(times).label : '';
   const channels = panel.hold(await normalizeChannels(app.e, gb.reshape([1, 3, H, W]), [0, 1, 2], { scale: 'signed' }));
 
   const readout = el('pre', { class: 'readout', 'aria-live': 'polite', id: 'inside-readout' });
@@ -34,13 +40,13 @@ export async function renderGuided(
       panel.mapTile(channels, 2, '∂y/∂x, blue', 'bwr', point),
     ]),
   ]);
-  if (m === 'guided-gradcam') {
+  if (cam) {
     left.append(
       el('h3', {}, 'The two factors and their product'),
       el('div', { class: 'tiles' }, [
-        panel.mapTile(cam, 0, 'upsampled Grad-CAM', app.settings.colormap, point),
+        panel.mapTile(cam, 0, `upsampled ${camName}`, app.settings.colormap, point),
         panel.rgbTile(gb, 'Guided Backprop', point),
-        panel.rgbTile(ex.maps['guided-gradcam']!.input, 'Guided Grad-CAM', point),
+        panel.rgbTile(ex.maps[m]!.input, methodOf(m).label, point),
       ]),
     );
   } else {
@@ -57,7 +63,7 @@ export async function renderGuided(
   // The numbers for the readout: the guided gradient, the input, the Grad-CAM map.
   const g = await app.host(r, 'guided-backprop', gb);
   const x = await app.host(r, 'x', r.x);
-  const L = m === 'guided-gradcam' ? await app.host(r, 'gradcam:input', cam) : null;
+  const L = cam ? await app.host(r, `${times}:input`, cam) : null;
   const HW = H * W;
   write = (i, j) => {
     const p = i * W + j;
@@ -69,7 +75,7 @@ export async function renderGuided(
       lines.push(line);
     });
     lines.push('', 'x is the normalised input: (pixel/255 − mean)/std.');
-    if (L) lines.push(`L = the upsampled, normalised Grad-CAM map at this pixel = ${fmt(L[p])}`);
+    if (L) lines.push(`L = the upsampled, normalised ${camName} map at this pixel = ${fmt(L[p])}`);
     readout.textContent = lines.join('\n');
   };
   // Start where the gradient is largest.

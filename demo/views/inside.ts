@@ -5,7 +5,7 @@
  * counterfactual, inside-guided.ts for the guided methods. Tiles are drawn from GPU buffers;
  * the numbers in the readout are read back from the same run's buffers.
  */
-import type { Method } from '../../src/attribution/explain';
+import { isChannel, isInputGradient, methodOf, METHODS, type Method } from '../../src/methods/registry';
 import type { Tensor } from '../../src/gpu/tensor';
 import { canvasRowStride } from '../../src/render/canvas';
 import type { ColormapName } from '../../src/render/colormaps';
@@ -13,10 +13,9 @@ import { guidedRGBA } from '../../src/render/display';
 import { overlay } from '../../src/render/overlay';
 import type { App, RunResult } from '../app';
 import { el, fmt } from './dom';
-import { formulaHTML } from './formulas';
-import { renderChannels } from './inside-channels';
+import { renderChannels, renderSpatial } from './inside-channels';
 import { renderGuided } from './inside-guided';
-import { drawRGBA, gpuContext, METHOD_NAMES, type Draw } from './maps';
+import { drawRGBA, gpuContext, unavailableReason, type Draw } from './maps';
 
 interface Tile {
   canvas: HTMLCanvasElement;
@@ -50,8 +49,6 @@ export interface InsidePanel {
   drawTiles(): Promise<void>;
 }
 
-const ORDER: Method[] = ['cam', 'gradcam', 'gradcam++', 'counterfactual', 'guided-backprop', 'guided-gradcam'];
-
 const ARROWS: Record<string, [number, number]> = {
   ArrowUp: [-1, 0],
   ArrowDown: [1, 0],
@@ -74,18 +71,18 @@ export class InsideView implements InsidePanel {
     readonly body: HTMLElement,
     onSelect: (m: Method) => void,
   ) {
-    for (const m of ORDER) {
+    for (const m of METHODS) {
       const b = el(
         'button',
         { role: 'tab', type: 'button', 'aria-selected': 'false', 'data-method': m },
-        METHOD_NAMES[m],
+        methodOf(m).label,
       );
       b.addEventListener('click', () => onSelect(m));
       b.addEventListener('keydown', (ev) => {
         const step = ev.key === 'ArrowRight' ? 1 : ev.key === 'ArrowLeft' ? -1 : 0;
         if (!step) return;
         ev.preventDefault();
-        const next = ORDER[(ORDER.indexOf(m) + step + ORDER.length) % ORDER.length];
+        const next = METHODS[(METHODS.indexOf(m) + step + METHODS.length) % METHODS.length];
         onSelect(next);
         this.#tabs.get(next)!.focus();
       });
@@ -132,17 +129,21 @@ export class InsideView implements InsidePanel {
       `: K = ${K} feature maps of ${h}×${w}.`,
     ]);
     const formula = el('div', { class: 'formula' });
-    formula.innerHTML = formulaHTML(m);
+    // The registry's formula text: trusted HTML of this repository, not user input.
+    formula.innerHTML = methodOf(m)
+      .formula.map((line) => `<p>${line}</p>`)
+      .join('');
     this.body.replaceChildren(intro, formula);
     const t0 = performance.now();
     this.app.e.stage('inside');
-    if (m === 'guided-backprop' || m === 'guided-gradcam') {
+    if (!r.methods.includes(m)) {
+      this.body.append(el('p', { class: 'note' }, unavailableReason(m, r)));
+    } else if (isInputGradient(m)) {
       await renderGuided(this, r, m);
-    } else if (!r.methods.includes(m)) {
-      const why = r.layer.camReason ?? 'not computed';
-      this.body.append(el('p', { class: 'note' }, `${METHOD_NAMES[m]} does not apply here: ${why}.`));
-    } else {
+    } else if (isChannel(m)) {
       await renderChannels(this, r, m);
+    } else {
+      await renderSpatial(this, r, m);
     }
     r.timings.wall.inside = performance.now() - t0;
     if (r.timings.gpu) r.timings.gpu.inside = this.#gpuMs;

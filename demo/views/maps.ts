@@ -1,10 +1,10 @@
 /**
- * The six maps side by side, drawn from the explanation's GPU buffers into WebGPU canvases:
- * channel methods as colormap overlays on the model's input (overlay()), the guided methods as
- * RGB input gradients (guidedRGBA()). Also the model-input canvas ("what the model sees").
- * Nothing is read back to be shown.
+ * Every registered method's map side by side, drawn from the explanation's GPU buffers into
+ * WebGPU canvases: channel and spatial methods as colormap overlays on the model's input
+ * (overlay()), input-gradient methods as RGB input gradients (guidedRGBA()). Also the
+ * model-input canvas ("what the model sees"). Nothing is read back to be shown.
  */
-import type { Method } from '../../src/attribution/explain';
+import { isInputGradient, methodOf, METHODS, type Method } from '../../src/methods/registry';
 import type { Engine } from '../../src/gpu/engine';
 import type { Tensor } from '../../src/gpu/tensor';
 import { canvasRowStride, drawToCanvas } from '../../src/render/canvas';
@@ -13,16 +13,14 @@ import { overlay } from '../../src/render/overlay';
 import type { App, RunResult } from '../app';
 import { el } from './dom';
 
-export const METHOD_NAMES: Record<Method, string> = {
-  cam: 'CAM',
-  gradcam: 'Grad-CAM',
-  'gradcam++': 'Grad-CAM++',
-  counterfactual: 'Counterfactual',
-  'guided-backprop': 'Guided Backprop',
-  'guided-gradcam': 'Guided Grad-CAM',
-};
-
-const ORDER: Method[] = ['cam', 'gradcam', 'gradcam++', 'counterfactual', 'guided-backprop', 'guided-gradcam'];
+/** Why a method has no map in run `r` (it needs a head the layer does not have, or was not run). */
+export function unavailableReason(m: Method, r: RunResult): string {
+  const d = methodOf(m);
+  if (d.family === 'channel' && d.source === 'linear-head' && r.layer.camReason) {
+    return `${d.label} does not apply: ${r.layer.camReason}. ${d.label} needs the class scores to be a linear function of this layer's global average pool.`;
+  }
+  return 'Not computed.';
+}
 
 interface Figure {
   button: HTMLButtonElement;
@@ -68,10 +66,10 @@ export class MapsView {
     onSelect: (m: Method) => void,
   ) {
     this.#input = gpuContext(inputCanvas);
-    for (const m of ORDER) {
+    for (const m of METHODS) {
       const canvas = el('canvas', { 'aria-hidden': 'true' });
       const unavailable = el('span', { class: 'unavailable', hidden: '' });
-      const name = el('span', { class: 'name' }, METHOD_NAMES[m]);
+      const name = el('span', { class: 'name' }, methodOf(m).label);
       const button = el('button', { class: 'map', type: 'button', 'data-method': m, 'aria-pressed': 'false' }, [
         canvas,
         unavailable,
@@ -113,7 +111,7 @@ export class MapsView {
         );
     }
     const f = this.#figures.get(which)!;
-    if (which === 'guided-backprop' || which === 'guided-gradcam') {
+    if (isInputGradient(which)) {
       const g = maps[which];
       if (!g) return null;
       f.context ??= gpuContext(f.canvas);
@@ -136,19 +134,16 @@ export class MapsView {
     const draws: Draw[] = [];
     const input = this.draw('input', r);
     if (input) draws.push(input);
-    for (const m of ORDER) {
+    for (const m of METHODS) {
       const f = this.#figures.get(m)!;
       const d = this.draw(m, r);
       f.canvas.hidden = !d;
       f.unavailable.hidden = !!d;
       if (!d) {
-        f.unavailable.textContent =
-          m === 'cam' && r.layer.camReason
-            ? `CAM does not apply: ${r.layer.camReason}. CAM needs the class scores to be a linear function of this layer's global average pool.`
-            : 'Not computed.';
+        f.unavailable.textContent = unavailableReason(m, r);
         f.button.title = f.unavailable.textContent;
       } else {
-        f.button.title = `${METHOD_NAMES[m]} for ${r.model.labels[r.cls]}: show how it is computed`;
+        f.button.title = `${methodOf(m).label} for ${r.model.labels[r.cls]}: show how it is computed`;
         draws.push(d);
       }
     }

@@ -1,31 +1,54 @@
 /**
  * explain(): one forward pass, one batched backward pass for all T targets (and one guided
- * backward for the guided methods), then the fused attribution shaders — recorded into one
- * command buffer, with no readback in between. Rows b = t·N + i (target t, image i).
+ * backward for the guided methods), then the fused attribution kernels of every requested
+ * method family — recorded into one command buffer of the call's own recorder, with no readback
+ * in between. Rows b = t·N + i (target t, image i).
+ *
+ * The methods are the registry's (src/methods/registry.ts); per family, one set of dispatches
+ * serves every requested method of that family:
+ *   channel         one channel_weights dispatch (generated from the requested methods' sums)
+ *                   and one cam_weights dispatch per linear-head method (CAM), then one
+ *                   cam_combine for every (method, row) map and one upsample;
+ *   spatial         one spatial_combine dispatch (generated from their terms) and one upsample;
+ *   input-gradient  the (guided) input gradient from one more batched backward pass, times a
+ *                   channel method's upsampled map where the method says so (Guided Grad-CAM).
+ *
+ * Concurrency: each call records into its own recorder, so calls on one engine may overlap
+ * (see Recorder). The results are the caller's; inside an open engine.scope() they belong to it.
  */
 import type { Recorder } from '../gpu/recorder';
 import { InvalidInputError, MethodNotApplicableError, ShapeMismatchError } from '../core/errors';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr } from '../core/shape';
+import {
+  channelMethod,
+  inputGradientMethod,
+  isChannel,
+  isInputGradient,
+  isMethod,
+  isSpatial,
+  methodOf,
+  METHODS,
+  type ChannelMethodName,
+  type InputGradientMethodName,
+  type Method,
+  type SpatialMethodName,
+} from '../methods/registry';
+import type { Graph } from '../model/graph';
 import type { Model } from '../model/model';
 import { seedFromClasses } from '../ops/seed';
 import { softmaxForward } from '../ops/softmax';
-import { NONE, camWeights, channelWeights, combineMaps, guidedGradcam, topkClasses, upsampleBilinear } from './kernels';
+import {
+  camWeights,
+  channelWeights,
+  combineMaps,
+  guidedGradcam,
+  spatialMaps,
+  topkClasses,
+  upsampleBilinear,
+} from './kernels';
 
-export type Method = 'cam' | 'gradcam' | 'gradcam++' | 'counterfactual' | 'guided-backprop' | 'guided-gradcam';
-
-export const METHODS: readonly Method[] = [
-  'cam',
-  'gradcam',
-  'gradcam++',
-  'counterfactual',
-  'guided-backprop',
-  'guided-gradcam',
-];
-
-/** Methods whose map is a weighted sum of the layer's channels, in their slot order. */
-const CHANNEL_METHODS = ['cam', 'gradcam', 'counterfactual', 'gradcam++'] as const;
-type ChannelMethod = (typeof CHANNEL_METHODS)[number];
+export { METHODS, type Method } from '../methods/registry';
 
 export type Targets = readonly number[] | { topK: number };
 
@@ -39,13 +62,11 @@ export interface ExplainOptions {
 }
 
 /**
- * Maps of one channel-weight method. With N = 1 image the leading dims are [T]; with N > 1
- * they are [T, N].
+ * Maps of one method at the layer and upsampled to the input. With N = 1 image the leading
+ * dims are [T]; with N > 1 they are [T, N].
  */
-export interface ChannelMaps {
-  /** Channel weights [T, (N,) K]. */
-  weights: Tensor;
-  /** Σ_k w_k A^k (after the ReLU, except for CAM), at the layer's resolution: [T, (N,) h, w]. */
+export interface LayerMaps {
+  /** The map at the layer's resolution (after the ReLU, except for CAM): [T, (N,) h, w]. */
   raw: Tensor;
   /** raw, min–max normalised to [0, 1]: [T, (N,) h, w]. */
   layer: Tensor;
@@ -53,10 +74,20 @@ export interface ChannelMaps {
   input: Tensor;
 }
 
-/** Guided Backprop / Guided Grad-CAM: [T, (N,) C, H, W] at the input resolution. */
+/** Maps of one channel-weight method: raw is Σ_k w_k A^k. */
+export interface ChannelMaps extends LayerMaps {
+  /** Channel weights [T, (N,) K]. */
+  weights: Tensor;
+}
+
+/** An input-gradient method (Guided Backprop, Guided Grad-CAM): [T, (N,) C, H, W] at the input resolution. */
 export interface GuidedMaps {
   input: Tensor;
 }
+
+export type ExplanationMaps = { [M in ChannelMethodName]?: ChannelMaps } & {
+  [M in SpatialMethodName]?: LayerMaps;
+} & { [M in InputGradientMethodName]?: GuidedMaps };
 
 export interface ExplanationData {
   /** Class scores y (pre-softmax logits) [N, K]. */
@@ -69,7 +100,7 @@ export interface ExplanationData {
   activations: Tensor;
   /** dy^c/dA for every row [T·N, K, h, w] (present when a gradient method ran). */
   gradients: Tensor | null;
-  maps: Partial<Record<ChannelMethod, ChannelMaps>> & Partial<Record<'guided-backprop' | 'guided-gradcam', GuidedMaps>>;
+  maps: ExplanationMaps;
 }
 
 export class Explanation implements ExplanationData {
@@ -78,7 +109,7 @@ export class Explanation implements ExplanationData {
   readonly classes!: Tensor;
   readonly activations!: Tensor;
   readonly gradients!: Tensor | null;
-  readonly maps!: ExplanationData['maps'];
+  readonly maps!: ExplanationMaps;
 
   constructor(
     data: ExplanationData,
@@ -115,19 +146,48 @@ export class Explanation implements ExplanationData {
   }
 }
 
-function checkMethods(methods: readonly Method[]): void {
-  if (methods.length === 0) throw new InvalidInputError(`no methods given; choose from ${METHODS.join(', ')}`);
-  for (const m of methods) {
-    if (!METHODS.includes(m)) throw new InvalidInputError(`unknown method '${m}'; choose from ${METHODS.join(', ')}`);
+/**
+ * The registered methods that apply to `layer` of this graph: every one, but those that read a
+ * GAP → linear head (CAM) only where the layer has one.
+ */
+export function applicableMethods(graph: Graph, layer: string = graph.defaultLayer()): Method[] {
+  const head = !('reason' in graph.camHead(layer));
+  return METHODS.filter((m) => {
+    const d = methodOf(m);
+    return head || !(d.family === 'channel' && d.source === 'linear-head');
+  });
+}
+
+/** The requested methods, checked, without repeats. */
+function checkMethods(requested: readonly unknown[]): Method[] {
+  if (requested.length === 0) throw new InvalidInputError(`no methods given; choose from ${METHODS.join(', ')}`);
+  for (const m of requested) {
+    if (!isMethod(m)) throw new InvalidInputError(`unknown method '${String(m)}'; choose from ${METHODS.join(', ')}`);
   }
+  return [...new Set(requested as Method[])];
+}
+
+/** The number of targets T, after checking the targets against the model's K classes. */
+function checkTargets(targets: Targets, numClasses: number): number {
+  if (Array.isArray(targets)) {
+    if (targets.length === 0) throw new InvalidInputError('targets is an empty list');
+    for (const c of targets) {
+      if (!Number.isInteger(c) || c < 0 || c >= numClasses) {
+        throw new InvalidInputError(`target class ${c} is not a class index of this model (0 … ${numClasses - 1})`);
+      }
+    }
+    return targets.length;
+  }
+  const t = (targets as { topK: number }).topK;
+  if (!Number.isInteger(t) || t < 1 || t > numClasses) {
+    throw new InvalidInputError(`topK must be an integer in [1, ${numClasses}], got ${t}`);
+  }
+  return t;
 }
 
 export async function explain(model: Model, input: Tensor, opts: ExplainOptions = {}): Promise<Explanation> {
-  // Its own recorder: concurrent explains on one engine do not share an encoder, scope or stage.
-  const e: Recorder = model.engine.recorder('explain');
   const g = model.graph;
-  const methods = [...new Set(opts.methods ?? (['gradcam'] as Method[]))];
-  checkMethods(methods);
+  const methods = checkMethods(opts.methods ?? ['gradcam']);
   const n = model.checkInput(input);
   const scoresName = g.scores;
   const numClasses = g.shape(scoresName)[1];
@@ -140,53 +200,52 @@ export async function explain(model: Model, input: Tensor, opts: ExplainOptions 
     );
   }
   g.backwardNodes(layer, scoresName); // throws GraphError when the scores do not depend on the layer
+  const targets = opts.targets ?? { topK: 1 };
+  const t = checkTargets(targets, numClasses);
 
-  const want = (m: Method) => methods.includes(m);
-  let camLinear: string | null = null;
-  if (want('cam')) {
+  // The plan, by family. A channel method that an input-gradient method multiplies by is
+  // computed even when not asked for (its maps are then not returned).
+  const inputMethods = methods.filter(isInputGradient);
+  const spatial = methods.filter(isSpatial);
+  const wanted = new Set<Method>(methods);
+  const channelSet = new Set<ChannelMethodName>(methods.filter(isChannel));
+  for (const m of inputMethods) {
+    const times = inputGradientMethod(m).times;
+    if (times !== undefined) {
+      if (!isMethod(times) || !isChannel(times)) throw new Error(`unreachable: '${m}' multiplies by '${times}'`);
+      channelSet.add(times);
+    }
+  }
+  // Slots: the gradient methods first (one channel_weights dispatch), then the linear-head ones.
+  const gradientChannel = [...channelSet].filter((m) => channelMethod(m).source === 'gradients');
+  const headChannel = [...channelSet].filter((m) => channelMethod(m).source === 'linear-head');
+  const slots = [...gradientChannel, ...headChannel];
+  const heads = new Map<ChannelMethodName, string>();
+  for (const m of headChannel) {
     const head = g.camHead(layer);
     if ('reason' in head) {
       throw new MethodNotApplicableError(
-        `CAM cannot apply to layer '${layer}' of this model: ${head.reason}. CAM needs the scores to be a linear ` +
+        `${channelMethod(m).label} cannot apply to layer '${layer}' of this model: ${head.reason}. It needs the scores to be a linear ` +
           `function of the layer's global average pool (y^c = Σ_k w^c_k·GAP(A^k) + b_c). Use 'gradcam', which ` +
           `needs no such head and equals CAM up to scale where CAM applies.`,
       );
     }
-    camLinear = `${head.linear.name}.weight`;
+    heads.set(m, `${head.linear.name}.weight`);
   }
-
-  // Targets: explicit class ids for every image, or each image's top k.
-  const targets = opts.targets ?? { topK: 1 };
-  let t: number;
-  if (Array.isArray(targets)) {
-    t = targets.length;
-    if (t === 0) throw new InvalidInputError('targets is an empty list');
-    for (const c of targets) {
-      if (!Number.isInteger(c) || c < 0 || c >= numClasses) {
-        throw new InvalidInputError(`target class ${c} is not a class index of this model (0 … ${numClasses - 1})`);
-      }
-    }
-  } else {
-    t = (targets as { topK: number }).topK;
-    if (!Number.isInteger(t) || t < 1 || t > numClasses) {
-      throw new InvalidInputError(`topK must be an integer in [1, ${numClasses}], got ${t}`);
-    }
-  }
-
-  const gradcamNeeded = want('gradcam') || want('guided-gradcam');
-  const slotOrder = CHANNEL_METHODS.filter((m) => (m === 'gradcam' ? gradcamNeeded : want(m)));
-  const slot = (m: ChannelMethod) => (slotOrder.includes(m) ? slotOrder.indexOf(m) : NONE);
-  const needGrad = slotOrder.some((m) => m !== 'cam');
-  const needGuided = want('guided-backprop') || want('guided-gradcam');
+  const needGrad = gradientChannel.length > 0 || spatial.length > 0;
+  const guidedKinds = [...new Set(inputMethods.map((m) => inputGradientMethod(m).guided))];
   const [, , H, W] = input.shape;
+  const C = input.shape[1];
   const rows = t * n;
   const lead = (rest: number[]) => (n === 1 ? [t, ...rest] : [t, n, ...rest]);
 
+  // Its own recorder: concurrent explains on one engine do not share an encoder, scope or stage.
+  const e: Recorder = model.engine.recorder('explain');
   let data: ExplanationData;
   try {
     data = await e.scope(async (): Promise<ExplanationData> => {
       e.stage('forward');
-      const backwardTo = [...(needGrad ? [layer] : []), ...(needGuided ? [g.input] : [])];
+      const backwardTo = [...(needGrad ? [layer] : []), ...(guidedKinds.length ? [g.input] : [])];
       const acts = await model.forward(input, {
         keep: [layer, scoresName],
         backwardTo,
@@ -205,55 +264,56 @@ export async function explain(model: Model, input: Tensor, opts: ExplainOptions 
       const A = acts.get(layer);
 
       e.stage('backward');
-      const seeds = needGrad || needGuided ? await seedFromClasses(e, classes, numClasses) : null;
+      const seeds = needGrad || guidedKinds.length ? await seedFromClasses(e, classes, numClasses) : null;
       const G = needGrad ? await model.backward(acts, seeds!, { to: layer, from: scoresName, recorder: e }) : null;
-      const guided = needGuided
-        ? await model.backward(acts, seeds!, { to: g.input, from: scoresName, guided: true, recorder: e })
-        : null;
+      const inputGrads = new Map<boolean, Tensor>();
+      for (const guided of guidedKinds) {
+        const grad = await model.backward(acts, seeds!, { to: g.input, from: scoresName, guided, recorder: e });
+        inputGrads.set(guided, grad);
+      }
 
       e.stage('attribution');
-      const maps: ExplanationData['maps'] = {};
+      const maps: ExplanationMaps = {};
+      const [, K, h, w] = layerShape;
       let upsampled: Tensor | null = null;
-      if (slotOrder.length) {
-        const [, K, h, w] = layerShape;
-        const weights = e.empty([slotOrder.length, rows, K], 'channel-weights');
-        if (needGrad) {
-          await channelWeights(e, A, G!, weights, {
-            gradcam: slot('gradcam'),
-            counterfactual: slot('counterfactual'),
-            gradcampp: slot('gradcam++'),
-          });
+      if (slots.length) {
+        const weights = e.empty([slots.length, rows, K], 'channel-weights');
+        if (gradientChannel.length) await channelWeights(e, A, G!, weights, gradientChannel);
+        for (const m of headChannel) {
+          await camWeights(e, model.weight(heads.get(m)!), classes, weights, slots.indexOf(m));
         }
-        if (camLinear) await camWeights(e, model.weight(camLinear), classes, weights, slot('cam'));
-        const reluMask = slotOrder.reduce((mask, m, s) => (m === 'cam' ? mask : mask | (1 << s)), 0);
+        const reluMask = slots.reduce((mask, m, s) => (channelMethod(m).relu ? mask | (1 << s) : mask), 0);
         const { raw, norm } = await combineMaps(e, A, weights, reluMask);
         upsampled = await upsampleBilinear(e, norm, H, W);
-        for (const m of slotOrder) {
-          if (m === 'gradcam' && !want('gradcam')) continue;
-          const s = slot(m);
+        slots.forEach((m, s) => {
+          if (!wanted.has(m)) return;
           maps[m] = {
             weights: e.slice(weights, s * rows * K, lead([K]), `${m}:weights`),
             raw: e.slice(raw, s * rows * h * w, lead([h, w]), `${m}:raw`),
             layer: e.slice(norm, s * rows * h * w, lead([h, w]), `${m}:layer`),
-            input: e.slice(upsampled, s * rows * H * W, lead([H, W]), `${m}:input`),
+            input: e.slice(upsampled!, s * rows * H * W, lead([H, W]), `${m}:input`),
           };
-        }
+        });
       }
-      const C = input.shape[1];
-      if (want('guided-gradcam')) {
-        const gg = await guidedGradcam(e, upsampled!, slot('gradcam'), guided!);
-        maps['guided-gradcam'] = { input: gg.reshape(lead([C, H, W]), 'guided-gradcam') };
+      if (spatial.length) {
+        const { raw, norm } = await spatialMaps(e, A, G!, spatial);
+        const up = await upsampleBilinear(e, norm, H, W);
+        spatial.forEach((m, s) => {
+          maps[m] = {
+            raw: e.slice(raw, s * rows * h * w, lead([h, w]), `${m}:raw`),
+            layer: e.slice(norm, s * rows * h * w, lead([h, w]), `${m}:layer`),
+            input: e.slice(up, s * rows * H * W, lead([H, W]), `${m}:input`),
+          };
+        });
       }
-      if (want('guided-backprop'))
-        maps['guided-backprop'] = { input: guided!.reshape(lead([C, H, W]), 'guided-backprop') };
-      return {
-        scores,
-        probabilities,
-        classes,
-        activations: A,
-        gradients: G,
-        maps,
-      };
+      for (const m of inputMethods) {
+        const d = inputGradientMethod(m);
+        const grad = inputGrads.get(d.guided)!;
+        const times = d.times as ChannelMethodName | undefined;
+        const out = times ? await guidedGradcam(e, upsampled!, slots.indexOf(times), grad) : grad;
+        maps[m] = { input: out.reshape(lead([C, H, W]), m) };
+      }
+      return { scores, probabilities, classes, activations: A, gradients: G, maps };
     });
   } catch (err) {
     e.discard();

@@ -7,13 +7,15 @@
 import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError } from '../core/errors';
-import { defineKernel } from '../gpu/kernel';
+import { defineKernel, fillTemplate, type KernelDef } from '../gpu/kernel';
+import { channelMethod, spatialMethod, type ChannelMethodName, type SpatialMethodName } from '../methods/registry';
 import type { Tensor } from '../gpu/tensor';
 import topkCode from '../../shaders/topk.wgsl?raw';
 import channelWeightsCode from '../../shaders/channel_weights.wgsl?raw';
-import channelWeightsSerialCode from '../../shaders/channel_weights_serial.wgsl?raw';
+import gradcamppCode from '../../shaders/include/gradcampp.wgsl?raw';
 import camWeightsCode from '../../shaders/cam_weights.wgsl?raw';
 import combineCode from '../../shaders/cam_combine.wgsl?raw';
+import spatialCode from '../../shaders/spatial_combine.wgsl?raw';
 import upsampleCode from '../../shaders/upsample_bilinear.wgsl?raw';
 import guidedCode from '../../shaders/guided_gradcam.wgsl?raw';
 
@@ -27,27 +29,9 @@ const TOPK = defineKernel({
   params: { n: 'u32', k: 'u32', t: 'u32' },
   bindings: ['scores', 'classes'],
 });
-const WEIGHT_SLOTS = {
-  rows: 'u32',
-  n: 'u32',
-  k: 'u32',
-  z: 'u32',
-  slot_gradcam: 'u32',
-  slot_counterfactual: 'u32',
-  slot_gradcampp: 'u32',
-} as const;
-const CHANNEL_WEIGHTS = defineKernel({
-  name: 'channel_weights',
-  code: channelWeightsCode,
-  params: WEIGHT_SLOTS,
-  bindings: ['A', 'G', 'weights'],
-});
-const CHANNEL_WEIGHTS_SERIAL = defineKernel({
-  name: 'channel_weights_serial',
-  code: channelWeightsSerialCode,
-  params: WEIGHT_SLOTS,
-  bindings: ['A', 'G', 'weights'],
-});
+/** Grad-CAM++'s coefficient, shared by channel_weights.wgsl and gradcampp_alpha.wgsl. */
+export const GRADCAMPP_INCLUDE = { name: 'gradcampp', code: gradcamppCode };
+
 const CAM_WEIGHTS = defineKernel({
   name: 'cam_weights',
   code: camWeightsCode,
@@ -84,16 +68,59 @@ export async function topkClasses(e: Recorder, scores: Tensor, t: number): Promi
   return classes;
 }
 
-export interface WeightSlots {
-  gradcam: number;
-  counterfactual: number;
-  gradcampp: number;
+/** channel_weights.wgsl with the sums and weights of `methods` (slot s = methods[s]) filled in. */
+export function channelWeightsKernel(methods: readonly ChannelMethodName[]) {
+  const key = methods.join(',');
+  let def = generatedWeights.get(key);
+  if (!def) {
+    // Sums are named across the registry (one name, one expression), so methods share them.
+    const sums1 = new Map<string, string>();
+    const sums2 = new Map<string, string>();
+    const write: string[] = [];
+    methods.forEach((m, slot) => {
+      const d = channelMethod(m);
+      if (d.source !== 'gradients' || !d.weight)
+        throw new InvalidInputError(`channelWeights: '${m}' has no gradient weights`);
+      for (const [name, t] of Object.entries(d.sums)) sums1.set(name, t.wgsl);
+      for (const [name, t] of Object.entries(d.sums2 ?? {})) sums2.set(name, t.wgsl);
+      write.push(`weights[(${slot}u * p.rows + b) * p.k + k] = ${d.weight.wgsl}; // ${m}`);
+    });
+    const adds = (sums: Map<string, string>, v: string) => [...sums.values()].map((w, q) => `${v}[${q}] += ${w};`);
+    const lets = (sums: Map<string, string>, v: string) => [...sums.keys()].map((n, q) => `let sum_${n} = ${v}[${q}];`);
+    const indent = (lines: string[], by: string) => lines.join(`\n${by}`);
+    const parts: Record<string, string> = {
+      nsum1: String(sums1.size),
+      nsum2: String(sums2.size),
+      nred: String(Math.max(sums1.size, sums2.size, 1)),
+      add1: indent(adds(sums1, 's1'), '    '),
+      let1: indent(lets(sums1, 's1'), '  '),
+      add2: indent(adds(sums2, 's2'), '    '),
+      let2: indent(lets(sums2, 's2'), '  '),
+      write: indent(write, '    '),
+    };
+    const code = fillTemplate(channelWeightsCode, parts);
+    def = defineKernel({
+      name: `channel_weights.${key}`,
+      code,
+      params: { rows: 'u32', n: 'u32', k: 'u32', z: 'u32' },
+      bindings: ['A', 'G', 'weights'],
+      includes: [GRADCAMPP_INCLUDE],
+    });
+    generatedWeights.set(key, def);
+  }
+  return { def, pass2: methods.some((m) => channelMethod(m).sums2 !== undefined) };
 }
 
+const generatedWeights = new Map<
+  string,
+  KernelDef<{ rows: 'u32'; n: 'u32'; k: 'u32'; z: 'u32' }, 'A' | 'G' | 'weights'>
+>();
+
 /**
- * Grad-CAM / counterfactual / Grad-CAM++ weights of every (row, channel) into their slots of
- * `weights` [M, B, K]. Kernel 'reduce' (channel_weights.wgsl): a workgroup per (row, channel)
- * with a workgroup-memory reduction, for GPUs; 'serial' (channel_weights_serial.wgsl): one
+ * The weights of the gradient channel methods `methods` for every (row, channel), into slots
+ * 0 … methods.length − 1 of `weights` [M, B, K] (M ≥ methods.length), from one read of the
+ * gradients (channel_weights.wgsl, generated from the methods' descriptors). Kernel 'reduce': a
+ * workgroup per (row, channel) with a workgroup-memory reduction, for GPUs; 'serial': one
  * invocation per (row, channel) looping over the map, no barriers, for software adapters.
  * Default: 'serial' on software adapters, else 'reduce'.
  */
@@ -102,7 +129,7 @@ export async function channelWeights(
   A: Tensor,
   G: Tensor,
   weights: Tensor,
-  slots: WeightSlots,
+  methods: readonly ChannelMethodName[],
   opts: { kernel?: 'reduce' | 'serial' } = {},
 ): Promise<void> {
   const [n, k, h, w] = A.shape;
@@ -111,17 +138,11 @@ export async function channelWeights(
   if (kernel !== 'reduce' && kernel !== 'serial') {
     throw new InvalidInputError(`channelWeights: unknown kernel '${kernel as string}' (reduce or serial)`);
   }
+  if (methods.length === 0) throw new InvalidInputError('channelWeights: no methods');
   const serial = kernel === 'serial';
-  const kern = await e.kernel(serial ? CHANNEL_WEIGHTS_SERIAL : CHANNEL_WEIGHTS, { overrides: { WG: WG_REDUCE } });
-  const u = {
-    rows,
-    n,
-    k,
-    z: h * w,
-    slot_gradcam: slots.gradcam,
-    slot_counterfactual: slots.counterfactual,
-    slot_gradcampp: slots.gradcampp,
-  };
+  const { def, pass2 } = channelWeightsKernel(methods);
+  const kern = await e.kernel(def, { defines: { SERIAL: serial, PASS2: pass2 }, overrides: { WG: WG_REDUCE } });
+  const u = { rows, n, k, z: h * w };
   e.dispatch(kern, { A, G, weights }, u, serial ? grid1d(rows * k, WG_REDUCE) : grid1d(rows * k, 1));
 }
 
@@ -154,6 +175,55 @@ export async function combineMaps(
   e.dispatch(
     kern,
     { A, weights, raw, norm },
+    { maps: m * rows, rows, n, k, z: h * w, relu_mask: reluMask },
+    grid1d(m * rows, 1),
+  );
+  return { raw, norm };
+}
+
+/** spatial_combine.wgsl with the terms of `methods` (slot m = methods[m]) filled in. */
+function spatialKernel(methods: readonly SpatialMethodName[]) {
+  const key = methods.join(',');
+  let def = generatedSpatial.get(key);
+  if (!def) {
+    const terms = methods.map((m, slot) => `if (m == ${slot}u) { return ${spatialMethod(m).term.wgsl}; } // ${m}`);
+    def = defineKernel({
+      name: `spatial_combine.${key}`,
+      code: fillTemplate(spatialCode, { terms: terms.join('\n  ') }),
+      params: { maps: 'u32', rows: 'u32', n: 'u32', k: 'u32', z: 'u32', relu_mask: 'u32' },
+      bindings: ['A', 'G', 'raw', 'norm'],
+    });
+    generatedSpatial.set(key, def);
+  }
+  return def;
+}
+
+const generatedSpatial = new Map<
+  string,
+  KernelDef<{ maps: 'u32'; rows: 'u32'; n: 'u32'; k: 'u32'; z: 'u32'; relu_mask: 'u32' }, 'A' | 'G' | 'raw' | 'norm'>
+>();
+
+/**
+ * The maps of the spatial methods `methods` (slot m = methods[m]) for every row: Σ_k term(A, G)
+ * per position, the ReLU, min–max normalisation. raw and norm [M, B, h, w].
+ */
+export async function spatialMaps(
+  e: Recorder,
+  A: Tensor,
+  G: Tensor,
+  methods: readonly SpatialMethodName[],
+): Promise<{ raw: Tensor; norm: Tensor }> {
+  const [n, k, h, w] = A.shape;
+  const rows = G.shape[0];
+  const m = methods.length;
+  if (m === 0) throw new InvalidInputError('spatialMaps: no methods');
+  const kern = await e.kernel(spatialKernel(methods), { overrides: { WG: WG_REDUCE } });
+  const raw = e.empty([m, rows, h, w], 'spatial:raw');
+  const norm = e.empty([m, rows, h, w], 'spatial:normalised');
+  const reluMask = methods.reduce((mask, x, s) => (spatialMethod(x).relu ? mask | (1 << s) : mask), 0);
+  e.dispatch(
+    kern,
+    { A, G, raw, norm },
     { maps: m * rows, rows, n, k, z: h * w, relu_mask: reluMask },
     grid1d(m * rows, 1),
   );

@@ -190,6 +190,25 @@ export function variantLabel(name: string, v: Variant = {}): string {
   return parts.length ? `${name}[${parts.join(',')}]` : name;
 }
 
+/**
+ * A generated kernel's source: `template` (a .wgsl file with {{name}} placeholders) with each
+ * placeholder replaced by parts[name]. Comment lines are left alone: they name the placeholders.
+ */
+export function fillTemplate(template: string, parts: Record<string, string>): string {
+  return template
+    .split('\n')
+    .map((line) =>
+      line.trimStart().startsWith('//')
+        ? line
+        : line.replace(/\{\{(\w+)\}\}/g, (_m, name: string) => {
+            const v = parts[name];
+            if (v === undefined) throw new Error(`template part {{${name}}} is not given`);
+            return v;
+          }),
+    )
+    .join('\n');
+}
+
 // ------------------------------------------------------------------------------ interface
 
 const TYPE_ALIASES: Record<string, string> = { 'vec4<u32>': 'vec4u', 'vec4<i32>': 'vec4i', 'vec4<f32>': 'vec4f' };

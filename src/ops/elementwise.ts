@@ -23,7 +23,7 @@ import {
 import type { Attrs } from '../defs/op';
 import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
-import { defineKernel, type KernelDef, type ParamDecl } from '../gpu/kernel';
+import { defineKernel, fillTemplate, type KernelDef, type ParamDecl } from '../gpu/kernel';
 import type { Tensor } from '../gpu/tensor';
 import unaryCode from '../../shaders/elementwise_unary.wgsl?raw';
 import unaryBackwardCode from '../../shaders/elementwise_unary_backward.wgsl?raw';
@@ -37,25 +37,9 @@ export const MAX_RANK = 8;
 
 const DIMS = 'array<vec4u, 2>';
 
-/**
- * The template with the op's parts filled in: {{name}} → parts[name], {{params}} → the scalars
- * as f32 fields. Comment lines are left alone (they name the placeholders).
- */
+/** The template with the op's parts filled in, {{params}} being its scalars as f32 fields. */
 function fill(template: string, scalars: readonly string[], parts: Record<string, string>): string {
-  const fields = scalars.map((s) => `${s}: f32,`).join('\n  ');
-  return template
-    .split('\n')
-    .map((line) =>
-      line.trimStart().startsWith('//')
-        ? line
-        : line.replace(/\{\{(\w+)\}\}/g, (_m, name: string) => {
-            if (name === 'params') return fields;
-            const v = parts[name];
-            if (v === undefined) throw new Error(`template part {{${name}}} is not given`);
-            return v;
-          }),
-    )
-    .join('\n');
+  return fillTemplate(template, { ...parts, params: scalars.map((s) => `${s}: f32,`).join('\n  ') });
 }
 
 function scalarDecl(scalars: readonly string[]): Record<string, 'f32'> {

@@ -7,48 +7,62 @@
  *
  * Every map function returns one map per row b: [B, h, w].
  */
+import { channelMethod, spatialMethod, type ChannelMethodName, type SpatialMethodName } from '../methods/registry';
+import type { Sums, Term } from '../methods/types';
 import { hostTensor, type HostTensor } from './tensor';
 
-/** Grad-CAM: α^c_k = (1/Z) Σ_ij g^{kc}_ij. Counterfactual Grad-CAM uses sign = −1 (negated gradients). */
-export function gradcamWeights(G: HostTensor, sign: 1 | -1 = 1): HostTensor {
-  const [B, K, h, w] = G.shape;
-  const Z = h * w;
-  const alpha = hostTensor([B, K]);
-  for (let b = 0; b < B; b++) {
-    for (let k = 0; k < K; k++) {
-      let sum = 0;
-      for (let ij = 0; ij < Z; ij++) sum += sign * G.data[(b * K + k) * Z + ij];
-      alpha.data[b * K + k] = sum / Z;
-    }
-  }
-  return alpha;
-}
-
 /**
- * Grad-CAM++: w^c_k = Σ_ij a^{kc}_ij · ReLU(g_ij), with
- * a^{kc}_ij = g² / (2g² + Σ_ab A^k_ab · g³)   (g = g^{kc}_ij; a = 0 where the denominator is 0).
- * This closed form assumes the class score passes through exp and the network is piecewise
- * linear, so that higher derivatives are powers of the first (see docs/METHODS.md).
+ * The weights of a gradient channel method for every row and channel, from its descriptor
+ * (src/methods/registry.ts): for each (b, k), the first-pass sums Σ_ij term(a, g) over the
+ * channel's positions, then the second-pass sums (whose terms may read the first), then the
+ * weight from the sums and Z. E.g. Grad-CAM: sum_g = Σ_ij g, α = sum_g / Z.
+ * A: [N, K, h, w], G: [B, K, h, w] (row b uses image b % N). Returns [B, K].
  */
-export function gradcamppWeights(A: HostTensor, G: HostTensor): HostTensor {
+export function channelWeights(method: ChannelMethodName, A: HostTensor, G: HostTensor): HostTensor {
+  const d = channelMethod(method);
+  if (d.source !== 'gradients' || !d.weight) throw new Error(`${method} has no gradient weights`);
   const [N, K, h, w] = A.shape;
   const B = G.shape[0];
   const Z = h * w;
   const out = hostTensor([B, K]);
+  const pass = (terms: Readonly<Record<string, Term>>, a0: number, g0: number, prev: Sums): Record<string, number> => {
+    const sums: Record<string, number> = {};
+    for (const [name, term] of Object.entries(terms)) {
+      let s = 0;
+      for (let ij = 0; ij < Z; ij++) s += term.ref(A.data[a0 + ij], G.data[g0 + ij], prev);
+      sums[name] = s;
+    }
+    return sums;
+  };
   for (let b = 0; b < B; b++) {
     const i = b % N;
     for (let k = 0; k < K; k++) {
-      let sumA = 0;
-      for (let ab = 0; ab < Z; ab++) sumA += A.data[(i * K + k) * Z + ab];
-      let wk = 0;
-      for (let ij = 0; ij < Z; ij++) {
-        const g = G.data[(b * K + k) * Z + ij];
-        const num = g * g;
-        const den = 2 * g * g + sumA * g * g * g;
-        const a = den !== 0 ? num / den : 0;
-        wk += a * Math.max(g, 0);
-      }
-      out.data[b * K + k] = wk;
+      const a0 = (i * K + k) * Z;
+      const g0 = (b * K + k) * Z;
+      const first = pass(d.sums, a0, g0, {});
+      const all = { ...first, ...pass(d.sums2 ?? {}, a0, g0, first) };
+      out.data[b * K + k] = d.weight.ref(all, Z);
+    }
+  }
+  return out;
+}
+
+/**
+ * A spatial method's map for every row, from its descriptor: L_ij = Σ_k term(A^k_ij, g^k_ij),
+ * then ReLU if the method has one. A: [N, K, h, w], G: [B, K, h, w]. Returns [B, h, w].
+ */
+export function spatialMap(method: SpatialMethodName, A: HostTensor, G: HostTensor): HostTensor {
+  const d = spatialMethod(method);
+  const [N, K, h, w] = A.shape;
+  const B = G.shape[0];
+  const Z = h * w;
+  const out = hostTensor([B, h, w]);
+  for (let b = 0; b < B; b++) {
+    const i = b % N;
+    for (let ij = 0; ij < Z; ij++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += d.term.ref(A.data[(i * K + k) * Z + ij], G.data[(b * K + k) * Z + ij], {});
+      out.data[b * Z + ij] = d.relu ? Math.max(s, 0) : s;
     }
   }
   return out;

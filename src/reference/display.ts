@@ -3,6 +3,7 @@
  * (without the engine). Plain loops, float64.
  */
 import type { ChannelScale } from '../render/colormaps';
+import { gradcamppA } from '../methods/registry';
 import { hostTensor, type HostTensor } from './tensor';
 
 /** Channels `ids` of row `row` of src [B, K, h, w], each scaled to [0, 1]: [M, h, w]. */
@@ -44,11 +45,7 @@ export function gradcamppAlpha(A: HostTensor, G: HostTensor, ids: readonly numbe
   ids.forEach((k, m) => {
     let S = 0;
     for (let ab = 0; ab < Z; ab++) S += A.data[(i * K + k) * Z + ab];
-    for (let ij = 0; ij < Z; ij++) {
-      const g = G.data[(row * K + k) * Z + ij];
-      const den = 2 * g * g + S * g * g * g;
-      out.data[m * Z + ij] = den !== 0 ? (g * g) / den : 0;
-    }
+    for (let ij = 0; ij < Z; ij++) out.data[m * Z + ij] = gradcamppA(G.data[(row * K + k) * Z + ij], S);
   });
   return out;
 }

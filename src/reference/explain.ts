@@ -1,14 +1,23 @@
 /**
  * explain() on the CPU: the same steps as src/attribution/explain.ts, each written out with
- * the reference ops and the formulas of src/reference/attribution.ts. Rows b = t·N + i.
+ * the reference ops and the methods' reference formulas (src/reference/attribution.ts, from the
+ * descriptors of src/methods/registry.ts). Rows b = t·N + i.
  */
-import type { Method } from '../attribution/explain';
+import {
+  channelMethod,
+  inputGradientMethod,
+  isChannel,
+  isInputGradient,
+  isSpatial,
+  type ChannelMethodName,
+  type Method,
+} from '../methods/registry';
 import {
   camWeights,
-  gradcamppWeights,
-  gradcamWeights,
+  channelWeights,
   guidedGradcam,
   normalizeMinMax,
+  spatialMap,
   upsampleBilinear,
   weightedSum,
 } from './attribution';
@@ -16,12 +25,15 @@ import type { RefModel } from './model';
 import { softmaxForward } from './softmax';
 import { hostTensor, type HostTensor } from './tensor';
 
-export interface RefChannelMaps {
-  weights: HostTensor;
+export interface RefMaps {
+  /** Channel methods only. */
+  weights?: HostTensor;
   raw: HostTensor;
   layer: HostTensor;
   input: HostTensor;
 }
+
+export type RefChannelMaps = Required<RefMaps>;
 
 export interface RefExplanation {
   scores: HostTensor;
@@ -30,7 +42,7 @@ export interface RefExplanation {
   classes: number[][];
   activations: HostTensor;
   gradients: HostTensor;
-  maps: Partial<Record<Method, Partial<RefChannelMaps>>>;
+  maps: Partial<Record<Method, Partial<RefMaps>>>;
 }
 
 /** The top k classes of one row of scores: higher score first, lower index first on ties. */
@@ -73,29 +85,39 @@ export function explainReference(
   const A = values.get(layer)!;
   const G = model.backward(values, seeds, layer, { from: g.scores });
 
-  // 3. Channel weights and maps.
-  const maps: RefExplanation['maps'] = {};
-  const finish = (weights: HostTensor, relu: boolean): RefChannelMaps => {
-    const raw = weightedSum(A, weights, relu);
+  // 3. Per method: the map at the layer, normalised, upsampled.
+  const finish = (raw: HostTensor) => {
     const norm = normalizeMinMax(raw);
-    return { weights, raw, layer: norm, input: upsampleBilinear(norm, H, W) };
+    return { raw, layer: norm, input: upsampleBilinear(norm, H, W) };
   };
-  const want = (m: Method) => opts.methods.includes(m);
-  if (want('cam')) {
-    const head = g.camHead(layer);
-    if ('reason' in head) throw new Error(head.reason);
-    const Wfc = model.weights.get(`${head.linear.name}.weight`)!;
-    const rows = Array.from({ length: T * n }, (_, b) => rowClass(b));
-    maps.cam = finish(camWeights(Wfc, rows), false);
+  const channel = (m: ChannelMethodName): RefChannelMaps => {
+    const d = channelMethod(m);
+    let weights: HostTensor;
+    if (d.source === 'linear-head') {
+      const head = g.camHead(layer);
+      if ('reason' in head) throw new Error(head.reason);
+      const Wfc = model.weights.get(`${head.linear.name}.weight`)!;
+      weights = camWeights(
+        Wfc,
+        Array.from({ length: T * n }, (_, b) => rowClass(b)),
+      );
+    } else {
+      weights = channelWeights(m, A, G);
+    }
+    return { weights, ...finish(weightedSum(A, weights, d.relu)) };
+  };
+  const maps: RefExplanation['maps'] = {};
+  for (const m of opts.methods) {
+    if (isChannel(m)) maps[m] = channel(m);
+    else if (isSpatial(m)) maps[m] = finish(spatialMap(m, A, G));
   }
-  const gradcam = finish(gradcamWeights(G), true);
-  if (want('gradcam')) maps.gradcam = gradcam;
-  if (want('counterfactual')) maps.counterfactual = finish(gradcamWeights(G, -1), true);
-  if (want('gradcam++')) maps['gradcam++'] = finish(gradcamppWeights(A, G), true);
-  if (want('guided-backprop') || want('guided-gradcam')) {
-    const guided = model.backward(values, seeds, g.input, { from: g.scores, guided: true });
-    if (want('guided-backprop')) maps['guided-backprop'] = { input: guided };
-    if (want('guided-gradcam')) maps['guided-gradcam'] = { input: guidedGradcam(gradcam.input, guided) };
+  const guided = new Map<boolean, HostTensor>();
+  for (const m of opts.methods.filter(isInputGradient)) {
+    const d = inputGradientMethod(m);
+    if (!guided.has(d.guided))
+      guided.set(d.guided, model.backward(values, seeds, g.input, { from: g.scores, guided: d.guided }));
+    const grad = guided.get(d.guided)!;
+    maps[m] = { input: d.times ? guidedGradcam(channel(d.times as ChannelMethodName).input, grad) : grad };
   }
   return { scores, probabilities, classes, activations: A, gradients: G, maps };
 }

@@ -13,6 +13,7 @@ import { defineKernel } from '../gpu/kernel';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr } from '../core/shape';
 import type { ChannelScale } from './colormaps';
+import { GRADCAMPP_INCLUDE } from '../attribution/kernels';
 import normalizeCode from '../../shaders/normalize_channels.wgsl?raw';
 import alphaCode from '../../shaders/gradcampp_alpha.wgsl?raw';
 import guidedCode from '../../shaders/guided_rgb.wgsl?raw';
@@ -31,6 +32,7 @@ const ALPHA = defineKernel({
   code: alphaCode,
   params: { count: 'u32', k: 'u32', z: 'u32', a_base: 'u32', g_base: 'u32' },
   bindings: ['A', 'G', 'ids', 'out'],
+  includes: [GRADCAMPP_INCLUDE],
 });
 const GUIDED_RGB = defineKernel({
   name: 'guided_rgb',

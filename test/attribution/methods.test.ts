@@ -5,11 +5,12 @@
  * and T targets batched into one backward pass.
  */
 import { describe, expect, it } from 'vitest';
-import { explain, type ChannelMaps, type Method } from '../../src/attribution/explain';
+import { explain, type ChannelMaps, type LayerMaps } from '../../src/attribution/explain';
+import { isChannel, isInputGradient, METHODS, type Method } from '../../src/methods/registry';
 import { InvalidInputError } from '../../src/core/errors';
 import { Model } from '../../src/model/model';
 import type { GraphSpec } from '../../src/model/spec';
-import { explainReference, type RefChannelMaps } from '../../src/reference/explain';
+import { explainReference, type RefMaps } from '../../src/reference/explain';
 import { normalizeMinMax, weightedSum } from '../../src/reference/attribution';
 import { RefModel } from '../../src/reference/model';
 import { hostTensor } from '../../src/reference/tensor';
@@ -20,13 +21,10 @@ import { EXACT, expectAllclose, F32, f32Reduction, MAPS, maxAbs, NETWORK } from 
 import { getEngine } from '../util/gpu';
 import { randn } from '../util/random';
 
-const GRAD_METHODS: Method[] = ['gradcam', 'gradcam++', 'counterfactual', 'guided-backprop', 'guided-gradcam'];
-const CHANNEL: ('cam' | 'gradcam' | 'gradcam++' | 'counterfactual')[] = [
-  'cam',
-  'gradcam',
-  'gradcam++',
-  'counterfactual',
-];
+// Every registered method but CAM (which needs a GAP → linear head at the layer).
+const GRAD_METHODS: Method[] = METHODS.filter((m) => m !== 'cam');
+// The methods with maps at the layer (channel and spatial families).
+const LAYER_MAPS = METHODS.filter((m) => !isInputGradient(m));
 
 function argmax(a: ArrayLike<number>): number {
   let best = 0;
@@ -51,18 +49,19 @@ async function compareWithReference(
   expectAllclose(await r.probabilities.read(), ref.probabilities.data, NETWORK, 'probabilities');
   for (const m of opts.methods) {
     const want = ref.maps[m]!;
-    if ((CHANNEL as string[]).includes(m)) {
-      const got = r.maps[m as (typeof CHANNEL)[number]] as ChannelMaps;
-      const refm = want as RefChannelMaps;
+    if (!isInputGradient(m)) {
+      const got = r.maps[m] as LayerMaps & Partial<ChannelMaps>;
+      const refm = want as RefMaps;
       expect(got.layer.shape.slice(0, n === 1 ? 1 : 2)).toEqual(
         n === 1 ? [ref.classes[0].length] : [ref.classes[0].length, n],
       );
-      expectAllclose(await got.weights.read(), refm.weights.data, NETWORK, `${m} weights`);
+      expect(!!got.weights).toBe(isChannel(m));
+      if (got.weights) expectAllclose(await got.weights.read(), refm.weights!.data, NETWORK, `${m} weights`);
       expectAllclose(await got.raw.read(), refm.raw.data, NETWORK, `${m} raw map`);
       expectAllclose(await got.layer.read(), refm.layer.data, MAPS, `${m} normalised map`);
       expectAllclose(await got.input.read(), refm.input.data, MAPS, `${m} upsampled map`);
     } else {
-      const got = r.maps[m as 'guided-backprop' | 'guided-gradcam']!;
+      const got = r.maps[m]!;
       expectAllclose(await got.input.read(), want.input!.data, NETWORK, m);
     }
   }
@@ -247,7 +246,7 @@ describe('batched targets', () => {
       const d1 = e.stats.dispatches;
       const single = await explain(model, input, { methods, targets: [targets[t]] });
       singleDispatches = e.stats.dispatches - d1;
-      for (const m of CHANNEL) {
+      for (const m of LAYER_MAPS) {
         const S = 11 * 9;
         const all = await batched.maps[m]!.input.read();
         expectAllclose(

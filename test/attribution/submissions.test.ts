@@ -1,10 +1,10 @@
 /**
  * A whole explanation is recorded into one command buffer and submitted once, with no readback
- * inside (DESIGN.md; docs/BENCHMARKS.md): every method, T targets, networks with residual and
- * branching paths. Counted with Engine.stats.
+ * inside (docs/ARCHITECTURE.md, docs/BENCHMARKS.md): every method, T targets, networks with
+ * residual and branching paths. Counted with Engine.stats.
  */
 import { describe, expect, it } from 'vitest';
-import { METHODS, type Method, explain } from '../../src/attribution/explain';
+import { applicableMethods, explain } from '../../src/attribution/explain';
 import { Model } from '../../src/model/model';
 import { NETS } from '../cases/nets';
 import { getEngine } from '../util/gpu';
@@ -18,7 +18,7 @@ describe('explain submits once and reads nothing back', () => {
     try {
       const g = model.graph;
       const layer = g.defaultLayer();
-      const methods: Method[] = METHODS.filter((m) => m !== 'cam' || !('reason' in g.camHead(layer)));
+      const methods = applicableMethods(g, layer);
       const [c, h, w] = spec.input.shape;
       const x = e.upload(randn(c * h * w, 5), [1, c, h, w]);
       await e.flush(); // the uploads and weight packing above are not part of the explanation

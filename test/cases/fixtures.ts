@@ -8,7 +8,8 @@ export interface FixtureTensor {
 }
 
 export interface FixtureMaps {
-  weights: FixtureTensor;
+  /** Channel methods only. */
+  weights?: FixtureTensor;
   map: FixtureTensor;
   map_norm: FixtureTensor;
   map_up: FixtureTensor;
@@ -26,16 +27,19 @@ export interface Fixture {
     activation: FixtureTensor;
     gradients: FixtureTensor;
     input_gradients: FixtureTensor;
-    gradcam: FixtureMaps;
-    counterfactual: FixtureMaps;
-    gradcampp: FixtureMaps;
-    cam?: FixtureMaps;
+    /** One entry per channel or spatial method, keyed by fixtureKey(method) (cam only for GAP → linear heads). */
+    [method: string]: FixtureMaps | FixtureTensor | undefined;
     guided_backprop: FixtureTensor;
     guided_gradcam: FixtureTensor;
   };
 }
 
 export const FIXTURES = ['gap_head', 'deep_head', 'residual'] as const;
+
+/** The key of a method's maps in a fixture: its name, with '++' written 'pp' (gradcam++ → gradcampp). */
+export function fixtureKey(method: string): string {
+  return method.replace(/\+\+/g, 'pp');
+}
 
 export function loadFixture(name: string): Fixture {
   return JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8')) as Fixture;

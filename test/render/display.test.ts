@@ -10,7 +10,7 @@ import { canvasRowStride } from '../../src/render/canvas';
 import { colormapLUT } from '../../src/render/colormaps';
 import { gradcamppAlpha, guidedRGBA, normalizeChannels } from '../../src/render/display';
 import { readRGBA } from '../../src/render/overlay';
-import { gradcamppWeights } from '../../src/reference/attribution';
+import { channelWeights } from '../../src/reference/attribution';
 import * as ref from '../../src/reference/display';
 import { hostTensor } from '../../src/reference/tensor';
 import { plainNet } from '../cases/nets';
@@ -132,7 +132,7 @@ describe('gradcamppAlpha', () => {
     const A = hostTensor([1, K, h, w], Float32Array.from(randn(K * h * w, 71), Math.abs));
     const G = hostTensor([1, K, h, w], randn(K * h * w, 72));
     const a = ref.gradcamppAlpha(A, G, [0, 1, 2, 3]);
-    const wk = gradcamppWeights(A, G);
+    const wk = channelWeights('gradcam++', A, G);
     for (let k = 0; k < K; k++) {
       let s = 0;
       for (let j = 0; j < h * w; j++) s += a.data[k * h * w + j] * Math.max(0, G.data[k * h * w + j]);

@@ -1,0 +1,86 @@
+// spatial_combine: the map of every (spatial method slot m, row b) in one dispatch, for the
+// methods that sum a per-position term over the channels without pooling the gradient
+// (HiResCAM, …), then the ReLU and the min–max normalisation:
+//
+//   raw_ij  = Σ_k term_m(A^k_ij, G^k_ij)   then ReLU where bit m of relu_mask is set
+//   norm_ij = (raw_ij − min) / (max − min), or 0 everywhere when max == min (never NaN)
+//
+// A template: src/attribution/kernels.ts fills {{terms}} in from the methods' descriptors
+// (src/methods/registry.ts): term(m, a, g) returns slot m's term, in a = A^k_ij, g = G^k_ij.
+//
+// Layout: A [N, K, h, w] the layer's activations; G [B, K, h, w] the gradients, row b = t·N + i
+// uses image i = b % N; raw and norm [M, B, h, w]; Z = h·w.
+// Threads: one workgroup per map (workgroup index (wg.y * nwg.x + wg.x) = m·B + b). Its WG
+// invocations stride over the Z positions, each writing raw values and keeping a running
+// min/max; a workgroup reduction gives the map's min/max; each invocation then normalises the
+// positions it wrote itself (so no storage barrier is needed).
+// Edges: workgroups past M·B return (uniformly, before any barrier).
+
+struct Params {
+  maps: u32,
+  rows: u32,
+  n: u32,
+  k: u32,
+  z: u32,
+  relu_mask: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> G: array<f32>;
+@group(0) @binding(3) var<storage, read_write> raw: array<f32>;
+@group(0) @binding(4) var<storage, read_write> norm: array<f32>;
+
+override WG: u32 = 64;
+
+var<workgroup> red_lo: array<f32, WG>;
+var<workgroup> red_hi: array<f32, WG>;
+
+fn term(m: u32, a: f32, g: f32) -> f32 {
+  {{terms}}
+  return 0.0;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_id) lid: vec3u) {
+  let id = wg.y * nwg.x + wg.x;
+  if (id >= p.maps) {
+    return;
+  }
+  let m = id / p.rows;
+  let b = id % p.rows;
+  let i = b % p.n;
+  let relu = ((p.relu_mask >> m) & 1u) == 1u;
+  let out_base = id * p.z;
+
+  var lo = 3.0e38;
+  var hi = -3.0e38;
+  for (var j = lid.x; j < p.z; j += WG) {
+    var s = 0.0;
+    for (var k = 0u; k < p.k; k++) {
+      s += term(m, A[(i * p.k + k) * p.z + j], G[(b * p.k + k) * p.z + j]);
+    }
+    if (relu) {
+      s = max(s, 0.0);
+    }
+    raw[out_base + j] = s;
+    lo = min(lo, s);
+    hi = max(hi, s);
+  }
+  red_lo[lid.x] = lo;
+  red_hi[lid.x] = hi;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid.x < s) {
+      red_lo[lid.x] = min(red_lo[lid.x], red_lo[lid.x + s]);
+      red_hi[lid.x] = max(red_hi[lid.x], red_hi[lid.x + s]);
+    }
+    workgroupBarrier();
+  }
+  let mn = red_lo[0];
+  let range = red_hi[0] - mn;
+  for (var j = lid.x; j < p.z; j += WG) {
+    norm[out_base + j] = select(0.0, (raw[out_base + j] - mn) / range, range > 0.0);
+  }
+}

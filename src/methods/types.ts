@@ -1,0 +1,80 @@
+/**
+ * What an attribution method is: one descriptor per method, in src/methods/registry.ts, beside
+ * its CPU reference. Pure (no GPU): explain() (src/attribution/explain.ts) generates its fused
+ * kernels from the descriptors' WGSL terms, the CPU reference (src/reference/explain.ts) runs
+ * their `ref` functions, and the demo, bench and eval take names, formulas and the list itself
+ * from the registry.
+ *
+ * Notation (docs/METHODS.md): at the chosen layer, a = A^k_ij (activation of channel k at
+ * position ij), g = g^{kc}_ij = ∂y^c/∂A^k_ij (the gradient of the class score), Z = h·w.
+ *
+ * Families:
+ *   channel         weights w_k per channel, then map = Σ_k w_k·A^k (ReLU unless `relu` is
+ *                   false). Weights from per-channel sums over the positions (one fused kernel
+ *                   reads the gradients once for every requested method), or from the linear
+ *                   layer of a GAP → linear head (CAM).
+ *   spatial         map_ij = Σ_k term(a, g) at each position (no pooling of the gradient), then
+ *                   ReLU; one fused kernel for every requested method.
+ *   input-gradient  a gradient with respect to the input pixels (guided backprop), optionally
+ *                   times the upsampled map of a channel method (Guided Grad-CAM).
+ * Planned (docs/ARCHITECTURE.md): perturbation methods (Score-CAM, Ablation-CAM) as batched
+ * extra forward passes, the latter from the layer onward (Model.forwardFrom); SmoothGrad and
+ * Integrated Gradients as input-gradient methods over batched perturbed inputs.
+ */
+
+/** Sums over the positions of one channel, by name (`sum_<name>` in WGSL). */
+export type Sums = Readonly<Record<string, number>>;
+
+/**
+ * A per-position term: WGSL in `a`, `g` (f32) and, for second-pass terms, the first pass's sums
+ * `sum_<name>`; and its CPU reference.
+ */
+export interface Term {
+  readonly wgsl: string;
+  ref(a: number, g: number, sums: Sums): number;
+}
+
+interface Described {
+  /** The name shown in the demo and in reports. */
+  readonly label: string;
+  /** The formula as implemented, as HTML paragraphs (notation above), for the demo. */
+  readonly formula: readonly string[];
+  /** Where the method comes from. */
+  readonly paper: string;
+}
+
+export interface ChannelMethod extends Described {
+  readonly family: 'channel';
+  /** 'gradients': weights from sums over A and G; 'linear-head': the row of the linear layer after the GAP (CAM). */
+  readonly source: 'gradients' | 'linear-head';
+  /**
+   * First-pass sums over a channel's positions, by name. A name means one expression across the
+   * whole registry (checked by the tests), so methods that need the same sum share it.
+   */
+  readonly sums: Readonly<Record<string, Term>>;
+  /** Second-pass sums, whose terms may read first-pass sums (Grad-CAM++'s S_k). */
+  readonly sums2?: Readonly<Record<string, Term>>;
+  /** The channel weight from the sums and Z (WGSL reads `sum_<name>` and `z`); absent for 'linear-head'. */
+  readonly weight?: { readonly wgsl: string; ref(sums: Sums, z: number): number };
+  /** ReLU on the weighted sum (CAM is shown signed). */
+  readonly relu: boolean;
+  /** The weight's symbol in the demo's readout. */
+  readonly symbol: 'α' | 'w';
+}
+
+export interface SpatialMethod extends Described {
+  readonly family: 'spatial';
+  /** The term summed over channels at each position. */
+  readonly term: Term;
+  readonly relu: boolean;
+}
+
+export interface InputGradientMethod extends Described {
+  readonly family: 'input-gradient';
+  /** Guided backprop's rule at every ReLU. */
+  readonly guided: boolean;
+  /** Multiplied, per input channel, by this channel method's upsampled, normalised map. */
+  readonly times?: string;
+}
+
+export type MethodDescriptor = ChannelMethod | SpatialMethod | InputGradientMethod;

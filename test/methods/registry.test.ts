@@ -1,0 +1,86 @@
+/**
+ * The method registry is consistent: a sum's name means one expression everywhere (the fused
+ * kernel shares it between methods), every descriptor has what explain(), the reference and the
+ * demo read from it, and the shared Grad-CAM++ coefficient is the published formula.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  channelMethod,
+  gradcamppA,
+  inputGradientMethod,
+  isChannel,
+  isInputGradient,
+  isMethod,
+  methodOf,
+  METHODS,
+} from '../../src/methods/registry';
+import type { Term } from '../../src/methods/types';
+import { randn } from '../util/random';
+
+describe('method registry', () => {
+  it('a sum name means one WGSL expression and one reference across all methods', () => {
+    const seen = new Map<string, { term: Term; by: string }>();
+    const samples = Array.from(randn(40, 3));
+    for (const m of METHODS.filter(isChannel)) {
+      const d = channelMethod(m);
+      for (const [name, term] of [...Object.entries(d.sums), ...Object.entries(d.sums2 ?? {})]) {
+        const prev = seen.get(name);
+        if (!prev) {
+          seen.set(name, { term, by: m });
+          continue;
+        }
+        expect(term.wgsl, `sum_${name} of ${m} vs ${prev.by}`).toBe(prev.term.wgsl);
+        for (let i = 0; i + 2 < samples.length; i += 3) {
+          const s = { a: samples[i + 2] };
+          expect(term.ref(samples[i], samples[i + 1], s)).toBe(prev.term.ref(samples[i], samples[i + 1], s));
+        }
+      }
+    }
+    expect(seen.size).toBeGreaterThan(1);
+  });
+
+  it('channel methods: weights from the gradients have a weight formula; the linear-head one has none', () => {
+    for (const m of METHODS.filter(isChannel)) {
+      const d = channelMethod(m);
+      if (d.source === 'gradients') {
+        expect(d.weight, m).toBeDefined();
+        expect(Object.keys(d.sums).length, m).toBeGreaterThan(0);
+        // Every sum the weight reads is one of the method's own.
+        for (const used of d.weight!.wgsl.matchAll(/sum_(\w+)/g)) {
+          expect({ ...d.sums, ...d.sums2 }, `${m} reads sum_${used[1]}`).toHaveProperty(used[1]);
+        }
+      } else {
+        expect(d.weight, m).toBeUndefined();
+      }
+    }
+  });
+
+  it('an input-gradient method multiplies by a channel method whose weights come from gradients', () => {
+    for (const m of METHODS.filter(isInputGradient)) {
+      const times = inputGradientMethod(m).times;
+      if (times === undefined) continue;
+      expect(isMethod(times) && isChannel(times), `${m} times ${times}`).toBe(true);
+      expect(channelMethod(times as never).source).toBe('gradients');
+    }
+  });
+
+  it('every method has a label, a formula and its paper', () => {
+    const labels = new Set<string>();
+    for (const m of METHODS) {
+      const d = methodOf(m);
+      expect(d.label.length, m).toBeGreaterThan(0);
+      expect(labels.has(d.label), `label ${d.label} used twice`).toBe(false);
+      labels.add(d.label);
+      expect(d.formula.length, m).toBeGreaterThan(0);
+      expect(d.paper.length, m).toBeGreaterThan(0);
+    }
+  });
+
+  it("Grad-CAM++'s coefficient: g²/(2g² + S·g³), 0 where the denominator is 0", () => {
+    // A = [1, 3] (S = 4), g = 0.5: 0.25 / (0.5 + 0.5); g = −1: 1 / (2 − 4).
+    expect(gradcamppA(0.5, 4)).toBe(0.25);
+    expect(gradcamppA(-1, 4)).toBe(-0.5);
+    expect(gradcamppA(0, 4)).toBe(0);
+    expect(gradcamppA(-1, 2)).toBe(0); // 2 − 2 = 0
+  });
+});
