@@ -14,6 +14,60 @@ const nodeGlobals = {
   Buffer: 'readonly',
 };
 
+// Layers one way (docs/ARCHITECTURE.md): each group of files may not import the layers above it.
+const PURE = [
+  'src/core/**',
+  'src/defs/**',
+  'src/methods/**',
+  'src/reference/**',
+  'src/model/graph.ts',
+  'src/model/spec.ts',
+  'src/model/onnx_convert.ts',
+  'src/model/onnx_proto.ts',
+  'src/model/onnx_weights.ts',
+  'src/render/colormaps.ts',
+];
+const SHADERS = '*.wgsl?raw';
+const layers = [
+  {
+    files: PURE,
+    forbid: [
+      '**/gpu/*',
+      '**/ops/*',
+      '**/attribution/*',
+      '**/model/model',
+      '**/model/onnx',
+      '**/render/*',
+      '!**/render/colormaps',
+      SHADERS,
+    ],
+    why: 'pure layers (shapes, op and method definitions, the CPU reference, the graph, the ONNX converter) load no GPU code and no shaders',
+  },
+  {
+    files: ['src/gpu/**'],
+    forbid: ['**/defs/*', '**/methods/*', '**/ops/*', '**/model/*', '**/attribution/*', '**/render/*', '**/reference/*'],
+    why: 'the GPU layer (engine, recorders, kernels) builds on src/core only',
+  },
+  {
+    files: ['src/ops/**'],
+    forbid: ['**/methods/*', '**/model/*', '**/attribution/*', '**/render/*', '**/reference/*'],
+    why: 'op dispatchers build on src/core, src/defs and src/gpu only',
+  },
+  {
+    files: ['src/model/model.ts', 'src/model/onnx.ts'],
+    forbid: ['**/methods/*', '**/attribution/*', '**/render/*', '**/reference/*'],
+    why: 'the executor and the ONNX loader know nothing of attribution',
+  },
+  {
+    files: ['src/attribution/**', 'src/render/**'],
+    forbid: ['**/reference/*'],
+    why: 'the GPU code does not use the CPU reference',
+  },
+].map(({ files, forbid, why }) => ({
+  files,
+  rules: { 'no-restricted-imports': ['error', { patterns: [{ group: forbid, message: why }] }] },
+}));
+
 export default tseslint.config(
   {
     ignores: ['dist/', 'node_modules/', 'tools/', 'weights/', 'test-artifacts/', 'test/fixtures/'],
@@ -34,6 +88,7 @@ export default tseslint.config(
       ],
     },
   },
+  ...layers,
   {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { ...nodeGlobals, module: 'writable', require: 'readonly' } },

@@ -255,18 +255,20 @@ export class Model {
   #nodesFrom(known: ReadonlySet<string>): GraphNode[] {
     const g = this.graph;
     const needed = new Set<string>();
-    const visit = (t: string) => {
+    // `path`: the tensors from the output down to t, for the error message.
+    const visit = (t: string, path: string[]) => {
       if (known.has(t) || needed.has(t)) return;
       const node = g.producer.get(t);
       if (!node) {
         throw new GraphError(
-          `the output depends on tensor '${t}', which the given tensors (${[...known].join(', ')}) do not determine`,
+          `the output depends on the graph input '${t}' (through ${path.map((p) => `'${p}'`).join(' ← ')}), ` +
+            `which the given tensors (${[...known].join(', ')}) do not determine; give it too`,
         );
       }
       needed.add(t);
-      node.inputs.forEach(visit);
+      for (const i of node.inputs) visit(i, [...path, t]);
     };
-    visit(g.output);
+    visit(g.output, []);
     return g.nodes.filter((node) => needed.has(node.output));
   }
 

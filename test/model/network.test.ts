@@ -3,7 +3,7 @@ import { Model } from '../../src/model/model';
 import { GraphError, ResourceLimitError, ShapeMismatchError } from '../../src/core/errors';
 import { RefModel } from '../../src/reference/model';
 import { hostTensor } from '../../src/reference/tensor';
-import { NETS, plainNet } from '../cases/nets';
+import { NETS, plainNet, residualNet } from '../cases/nets';
 import { gpuNetwork, refNetwork, type NetworkCase } from '../cases/network';
 import { CENTRAL_DIFF, expectAllclose, NETWORK } from '../util/compare';
 import { CONV_CONFIGS, useConvConfig } from '../util/conv-configs';
@@ -133,5 +133,67 @@ describe('bad input gets a typed error and leaves the engine usable', () => {
     acts.destroy();
     x.destroy();
     model.destroy();
+  });
+});
+
+describe('forwardFrom: the forward pass from given tensors', () => {
+  it("from a layer's activations gives the full forward's output, bit for bit; edited copies batch", async () => {
+    const e = await getEngine();
+    const model = await Model.load(e, residualNet());
+    const x = e.upload(randn(300, 21), [1, 3, 10, 10]);
+    const full = await model.forward(x, { keep: ['relu2'] });
+    const A = full.get('relu2');
+    const from = await model.forwardFrom({ relu2: A });
+    expect(Array.from(await from.output.read())).toEqual(Array.from(await full.output.read()));
+    from.destroy();
+    // Three copies of the layer, channel k zeroed in copy k (what Ablation-CAM runs): one batch.
+    const a = await A.read();
+    const [K, Z] = [6, 5 * 5];
+    const copies = new Float32Array(3 * a.length);
+    for (let k = 0; k < 3; k++) {
+      copies.set(a, k * a.length);
+      copies.fill(0, k * a.length + k * Z, k * a.length + (k + 1) * Z);
+    }
+    expect(A.shape).toEqual([1, K, 5, 5]);
+    const batch = e.upload(copies, [3, K, 5, 5]);
+    const out = await model.forwardFrom({ relu2: batch });
+    expect(out.n).toBe(3);
+    const scores = await out.output.read();
+    for (let k = 0; k < 3; k++) {
+      const one = e.upload(copies.subarray(k * a.length, (k + 1) * a.length), [1, K, 5, 5]);
+      const single = await model.forwardFrom({ relu2: one });
+      expect(Array.from(scores.subarray(k * 4, (k + 1) * 4))).toEqual(Array.from(await single.output.read()));
+      single.destroy();
+      one.destroy();
+    }
+    out.destroy();
+    batch.destroy();
+    full.destroy();
+    // The caller's tensors are never destroyed by the run.
+    expect(x.destroyed).toBe(false);
+    x.destroy();
+    model.destroy();
+    expect(e.liveTensors).toBe(0);
+  });
+
+  it('a tensor that does not determine the output, or of the wrong shape, is a typed error', async () => {
+    const e = await getEngine();
+    const model = await Model.load(e, residualNet());
+    // block_b's output alone does not give the add: its skip input relu1 is needed too.
+    const b = e.upload(new Float32Array(6 * 25), [1, 6, 5, 5]);
+    await expect(model.forwardFrom({ block_b: b })).rejects.toThrow(GraphError);
+    await expect(model.forwardFrom({ block_b: b })).rejects.toThrow(
+      /graph input 'image' \(through .*'relu1' ← 'stem'\)/,
+    );
+    const both = await model.forwardFrom({ block_b: b, relu1: b });
+    expect(both.output.shape).toEqual([1, 4]);
+    both.destroy();
+    const small = e.upload(new Float32Array(6), [1, 6, 1, 1]);
+    await expect(model.forwardFrom({ relu2: small })).rejects.toThrow(ShapeMismatchError);
+    await expect(model.forwardFrom({ nope: b })).rejects.toThrow(/'nope' is not in the graph/);
+    small.destroy();
+    b.destroy();
+    model.destroy();
+    expect(e.liveTensors).toBe(0);
   });
 });
