@@ -45,7 +45,15 @@ const layers = [
   },
   {
     files: ['src/gpu/**'],
-    forbid: ['**/defs/*', '**/methods/*', '**/ops/*', '**/model/*', '**/attribution/*', '**/render/*', '**/reference/*'],
+    forbid: [
+      '**/defs/*',
+      '**/methods/*',
+      '**/ops/*',
+      '**/model/*',
+      '**/attribution/*',
+      '**/render/*',
+      '**/reference/*',
+    ],
     why: 'the GPU layer (engine, recorders, kernels) builds on src/core only',
   },
   {
