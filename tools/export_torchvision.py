@@ -15,7 +15,7 @@ the conv before it is exercised with non-trivial values. Models are exported in 
 
 The oracle runs the same float32 weights widened to float64:
   logits   y = model(x)
-  Grad-CAM at a module's output A (the "layer") for one target class c, per DESIGN.md:
+  Grad-CAM at a module's output A (the "layer") for one target class c, per docs/METHODS.md:
            g = dy_c/dA,  alpha_k = (1/Z) sum_ij g_kij,  map = ReLU(sum_k alpha_k A_k),
            map_norm = (map - min)/(max - min)  (a constant map -> zeros)
 
