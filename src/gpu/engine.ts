@@ -6,7 +6,7 @@
  * run is one submission with no readback in between. Tensors made inside recorder.scope() are
  * destroyed when the scope ends unless they are returned from it.
  *
- * The Engine is itself a Recorder (its default one): `engine.upload(…)`, `reluForward(engine, x)`,
+ * The Engine is itself a Recorder (its default one): `engine.upload(…)`, `unaryForward(engine, 'relu', x)`,
  * `engine.scope(…)`, `engine.read(t)` record into it. engine.recorder() makes another.
  * Concurrency, as in recorder.ts: any number of recorders may record at once (each library call
  * that records uses its own); two async tasks must never record into the same recorder, the

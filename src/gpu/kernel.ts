@@ -1,13 +1,13 @@
 /**
  * Kernels: one WGSL source (one .wgsl file) plus its interface, declared once in TypeScript.
  *
- *   const RELU = defineKernel({
- *     name: 'relu_forward', code,             // the .wgsl file's base name and text
+ *   const ACCUMULATE = defineKernel({
+ *     name: 'accumulate', code,               // the .wgsl file's base name and text
  *     params: { count: 'u32' },               // the fields of its `struct Params`, in order
- *     bindings: ['x', 'y'],                   // the names of its storage bindings
+ *     bindings: ['acc', 'g'],                 // the names of its storage bindings
  *   });
- *   const k = await e.kernel(RELU, { overrides: { WG: 256 } });
- *   e.dispatch(k, { x, y }, { count: x.size }, grid1d(x.size, 256));
+ *   const k = await e.kernel(ACCUMULATE, { overrides: { WG: 256 } });
+ *   e.dispatch(k, { acc, g }, { count: acc.size }, grid1d(acc.size, 256));
  *
  * The declaration is checked against the shader when the pipeline is built: the shader's
  * `struct Params` must have exactly the declared fields, names and types in that order, and

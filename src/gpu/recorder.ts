@@ -4,7 +4,7 @@
  * uniform arena of the run, the scope stack, the current stage name, the stage timings of its
  * last flush, and the capture of GPU errors raised by its work. The Engine owns what recorders
  * share (device, buffer pool, kernel cache, live-tensor set) and is itself a Recorder (its
- * default one), so `reluForward(engine, x)` records into the engine's own context.
+ * default one), so `unaryForward(engine, 'relu', x)` records into the engine's own context.
  *
  * Concurrency contract:
  *   - Any number of recorders of one engine may record at the same time, interleaved at every
