@@ -1,6 +1,6 @@
 /**
  * The demo page: pick a model and an image (samples, your own file, or a scene you compose), and
- * see six attribution maps and how they are computed, all on WebGPU. This file starts the page
+ * see every attribution method's map and how it is computed, all on WebGPU. This file starts the page
  * and wires the parts: app.ts (state and run loop), views/model-panel.ts, views/image-panel.ts,
  * views/summary.ts, views/maps.ts, views/inside.ts, hook.ts (the test hook).
  */
