@@ -14,6 +14,7 @@ import channelWeightsCode from '../../shaders/channel_weights.wgsl?raw';
 import channelWeightsSerialCode from '../../shaders/channel_weights_serial.wgsl?raw';
 import camWeightsCode from '../../shaders/cam_weights.wgsl?raw';
 import combineCode from '../../shaders/cam_combine.wgsl?raw';
+import minmaxReduceCode from '../../shaders/include/minmax_reduce.wgsl?raw';
 import upsampleCode from '../../shaders/upsample_bilinear.wgsl?raw';
 import guidedCode from '../../shaders/guided_gradcam.wgsl?raw';
 
@@ -59,6 +60,7 @@ const COMBINE = defineKernel({
   code: combineCode,
   params: { maps: 'u32', rows: 'u32', n: 'u32', k: 'u32', z: 'u32', relu_mask: 'u32' },
   bindings: ['A', 'weights', 'raw', 'norm'],
+  includes: [{ name: 'minmax_reduce', code: minmaxReduceCode }],
 });
 const UPSAMPLE = defineKernel({
   name: 'upsample_bilinear',

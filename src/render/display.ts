@@ -16,6 +16,7 @@ import type { ChannelScale } from './colormaps';
 import normalizeCode from '../../shaders/normalize_channels.wgsl?raw';
 import alphaCode from '../../shaders/gradcampp_alpha.wgsl?raw';
 import guidedCode from '../../shaders/guided_rgb.wgsl?raw';
+import minmaxReduceCode from '../../shaders/include/minmax_reduce.wgsl?raw';
 
 const WG_REDUCE = 64; // `override WG` of normalize_channels.wgsl and gradcampp_alpha.wgsl
 const WG_RGB = 256; // `override WG` of guided_rgb.wgsl
@@ -25,6 +26,7 @@ const NORMALIZE = defineKernel({
   code: normalizeCode,
   params: { count: 'u32', k: 'u32', z: 'u32', base: 'u32', mode: 'u32' },
   bindings: ['src', 'ids', 'out'],
+  includes: [{ name: 'minmax_reduce', code: minmaxReduceCode }],
 });
 const ALPHA = defineKernel({
   name: 'gradcampp_alpha',
