@@ -21,6 +21,7 @@ import avgForwardCode from '../../shaders/avgpool2d_forward.wgsl?raw';
 import avgBackwardCode from '../../shaders/avgpool2d_backward.wgsl?raw';
 import gapForwardCode from '../../shaders/globalavgpool_forward.wgsl?raw';
 import gapBackwardCode from '../../shaders/globalavgpool_backward.wgsl?raw';
+import reduceCode from '../../shaders/include/sum_max_reduce.wgsl?raw';
 import { pool2dOutputShape, type Pool2dParams } from '../defs/pool';
 import { expectRank, targetsOf } from './util';
 
@@ -76,6 +77,7 @@ const GAP_FORWARD = defineKernel({
   code: gapForwardCode,
   params: { planes: 'u32', hw: 'u32' },
   bindings: ['x', 'y'],
+  includes: [{ name: 'sum_max_reduce', code: reduceCode }],
 });
 const GAP_BACKWARD = defineKernel({
   name: 'globalavgpool_backward',

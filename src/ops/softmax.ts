@@ -5,23 +5,28 @@
  */
 import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
-import { defineKernel } from '../gpu/kernel';
+import { defineKernel, type Include } from '../gpu/kernel';
 import type { Tensor } from '../gpu/tensor';
 import forwardCode from '../../shaders/softmax_forward.wgsl?raw';
 import backwardCode from '../../shaders/softmax_backward.wgsl?raw';
+import reduceCode from '../../shaders/include/sum_max_reduce.wgsl?raw';
 import { expectRank, targetsOf } from './util';
+
+const REDUCE: Include = { name: 'sum_max_reduce', code: reduceCode };
 
 const FORWARD = defineKernel({
   name: 'softmax_forward',
   code: forwardCode,
   params: { rows: 'u32', k: 'u32' },
   bindings: ['x', 'y'],
+  includes: [REDUCE],
 });
 const BACKWARD = defineKernel({
   name: 'softmax_backward',
   code: backwardCode,
   params: { rows: 'u32', yrows: 'u32', k: 'u32' },
   bindings: ['dy', 'y', 'dx'],
+  includes: [REDUCE],
 });
 
 /**

@@ -17,6 +17,7 @@ import normalizeCode from '../../shaders/normalize_channels.wgsl?raw';
 import alphaCode from '../../shaders/gradcampp_alpha.wgsl?raw';
 import guidedCode from '../../shaders/guided_rgb.wgsl?raw';
 import minmaxReduceCode from '../../shaders/include/minmax_reduce.wgsl?raw';
+import reduceCode from '../../shaders/include/sum_max_reduce.wgsl?raw';
 
 const WG_REDUCE = 64; // `override WG` of normalize_channels.wgsl and gradcampp_alpha.wgsl
 const WG_RGB = 256; // `override WG` of guided_rgb.wgsl
@@ -39,6 +40,7 @@ const GUIDED_RGB = defineKernel({
   code: guidedCode,
   params: { height: 'u32', width: 'u32', row_stride: 'u32', offset: 'u32' },
   bindings: ['maps', 'rgba'],
+  includes: [{ name: 'sum_max_reduce', code: reduceCode }],
 });
 
 /** 'minmax': (v − min)/(max − min) per channel; 'signed': 0.5 + 0.5·v/max|v| (zero at the middle). */
