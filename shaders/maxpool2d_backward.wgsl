@@ -38,35 +38,8 @@ struct Params {
 
 override WG: u32 = 256;
 
-// Flat offset (row * W + col, within the map) of the first maximum of window (oh, ow) of the
-// x map starting at base.
-fn window_argmax(base: u32, oh: i32, ow: i32) -> i32 {
-  let h = i32(p.h);
-  let w = i32(p.w);
-  let h0 = oh * p.sh - p.pt;
-  let w0 = ow * p.sw - p.pl;
-  var best = 0.0;
-  var arg = -1;
-  for (var ih = max(h0, 0); ih < min(h0 + p.kh, h); ih++) {
-    for (var iw = max(w0, 0); iw < min(w0 + p.kw, w); iw++) {
-      let v = x[base + u32(ih * w + iw)];
-      if (arg < 0 || v > best) {
-        best = v;
-        arg = ih * w + iw;
-      }
-    }
-  }
-  return arg;
-}
-
-// Smallest o >= 0 with o * s - pad + k - 1 >= i, i.e. ceil((i + pad - k + 1) / s).
-fn first_window(i: i32, pad: i32, k: i32, s: i32) -> i32 {
-  let num = i + pad - k + 1;
-  if (num <= 0) {
-    return 0;
-  }
-  return (num + s - 1) / s;
-}
+#include "pool_gather"
+#include "window_max"
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -81,15 +54,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let xbase = (plane % p.xplanes) * p.h * p.w;
   let dybase = plane * p.oh * p.ow;
   let me = ih * i32(p.w) + iw;
-  let oh_end = min((ih + p.pt) / p.sh + 1, i32(p.oh));
-  let ow_end = min((iw + p.pl) / p.sw + 1, i32(p.ow));
+  let oh_end = end_window(ih, p.pt, p.sh, i32(p.oh));
+  let ow_end = end_window(iw, p.pl, p.sw, i32(p.ow));
   var g = 0.0;
   for (var oh = first_window(ih, p.pt, p.kh, p.sh); oh < oh_end; oh++) {
     for (var ow = first_window(iw, p.pl, p.kw, p.sw); ow < ow_end; ow++) {
 #if ARGMAX
       let arg = i32(x[(plane % p.xplanes) * p.oh * p.ow + u32(oh) * p.ow + u32(ow)]);
 #else
-      let arg = window_argmax(xbase, oh, ow);
+      let arg = window_max(xbase, oh * p.sh - p.pt, ow * p.sw - p.pl).at;
 #endif
       if (arg == me) {
         g += dy[dybase + u32(oh) * p.ow + u32(ow)];

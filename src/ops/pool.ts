@@ -21,6 +21,8 @@ import avgForwardCode from '../../shaders/avgpool2d_forward.wgsl?raw';
 import avgBackwardCode from '../../shaders/avgpool2d_backward.wgsl?raw';
 import gapForwardCode from '../../shaders/globalavgpool_forward.wgsl?raw';
 import gapBackwardCode from '../../shaders/globalavgpool_backward.wgsl?raw';
+import gatherCode from '../../shaders/include/pool_gather.wgsl?raw';
+import windowMaxCode from '../../shaders/include/window_max.wgsl?raw';
 import reduceCode from '../../shaders/include/sum_max_reduce.wgsl?raw';
 import { pool2dOutputShape, type Pool2dParams } from '../defs/pool';
 import { expectRank, targetsOf } from './util';
@@ -42,23 +44,31 @@ const WINDOW = {
 } as const;
 const AVG_WINDOW = { ...WINDOW, pb: 'i32', pr: 'i32' } as const;
 
+/** The windows that contain an input cell (the gathers: avg and max pool backward). */
+const GATHER: Include = { name: 'pool_gather', code: gatherCode };
+/** A window's first maximum (every max-pool kernel, so that they agree on the winner). */
+const WINDOW_MAX: Include = { name: 'window_max', code: windowMaxCode };
+
 const MAX_FORWARD = defineKernel({
   name: 'maxpool2d_forward',
   code: maxForwardCode,
   params: { count: 'u32', ...WINDOW },
   bindings: ['x', 'y'],
+  includes: [WINDOW_MAX],
 });
 const MAX_BACKWARD = defineKernel({
   name: 'maxpool2d_backward',
   code: maxBackwardCode,
   params: { count: 'u32', xplanes: 'u32', ...WINDOW },
   bindings: ['dy', 'x', 'dx'],
+  includes: [GATHER, WINDOW_MAX],
 });
 const MAX_BACKWARD_WINDOWS = defineKernel({
   name: 'maxpool2d_backward_windows',
   code: maxBackwardWindowsCode,
   params: { count: 'u32', xplanes: 'u32', t: 'u32', ...WINDOW },
   bindings: ['dy', 'x', 'dx'],
+  includes: [WINDOW_MAX],
 });
 const AVG_FORWARD = defineKernel({
   name: 'avgpool2d_forward',
@@ -71,6 +81,7 @@ const AVG_BACKWARD = defineKernel({
   code: avgBackwardCode,
   params: { count: 'u32', ...AVG_WINDOW },
   bindings: ['dy', 'dx'],
+  includes: [GATHER],
 });
 const GAP_FORWARD = defineKernel({
   name: 'globalavgpool_forward',
