@@ -1,17 +1,27 @@
 /**
  * 2-D pooling: max pool, average pool and global average pool, forward and backward.
- * Shaders: maxpool2d_forward.wgsl, maxpool2d_backward.wgsl, avgpool2d_forward.wgsl,
- * avgpool2d_backward.wgsl, globalavgpool_forward.wgsl, globalavgpool_backward.wgsl.
+ * Shaders: maxpool2d_forward.wgsl, maxpool2d_backward.wgsl, maxpool2d_backward_windows.wgsl,
+ * avgpool2d_forward.wgsl, avgpool2d_backward.wgsl, globalavgpool_forward.wgsl,
+ * globalavgpool_backward.wgsl; the snippets they include: include/window_max.wgsl (a max-pool
+ * window's first maximum, one search for every max-pool kernel so that they agree on the
+ * winner), include/pool_gather.wgsl (the windows that contain an input cell) and
+ * include/sum_max_reduce.wgsl (global average pool's workgroup sum).
  *
  * Sizes: N batch, C channels, H×W input, OH×OW output, T targets. Backward passes take the
  * gradients of T targets stacked over the forward batch, [T·N, C, OH, OW], and return
- * [T·N, C, H, W]. All backward kernels are gathers (one invocation per input-gradient cell):
- * no atomics, and max pool keeps no index buffer (it recomputes each window's argmax).
+ * [T·N, C, H, W]; none uses atomics. Average and global average pool backward are gathers (one
+ * invocation per input-gradient cell). Max pool backward reads the saved forward input x (the
+ * forward saves no indices) with one of three kernels (MaxPoolBackwardOptions): 'windows' when
+ * the windows do not overlap, one invocation per window writing its whole window for all
+ * targets (dx zeroed first unless the windows tile the input exactly); otherwise 'argmax',
+ * where the forward kernel's ARGMAX variant first writes each window's argmax into a temporary
+ * index buffer [N, C, OH, OW], once for all targets, that the gather then reads; or, on
+ * request, 'gather', which searches each window again for every cell and target.
  */
 import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError } from '../core/errors';
-import { defineKernel } from '../gpu/kernel';
+import { defineKernel, type Include } from '../gpu/kernel';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr, type Shape } from '../core/shape';
 import maxForwardCode from '../../shaders/maxpool2d_forward.wgsl?raw';
