@@ -11,8 +11,8 @@
  *             output channels are one vec4, a 4×4-pixel × 4- or 8-channel register tile.
  *   '3x3'     conv2d_forward_3x3.wgsl: 3×3 stride-1 convs, the same tile, each input value
  *             loaded once for all the taps it feeds.
- *   The two tiled kernels share the tile's helpers (row type, clamps, bias, store) through
- *   `#include "conv2d_tile"` (shaders/include/conv2d_tile.wgsl).
+ *   The two tiled kernels share the tile's helpers (which tile an invocation computes, row
+ *   type, clamps, bias, store) through `#include "conv2d_tile"` (shaders/include/conv2d_tile.wgsl).
  * Backward: the input gradient of a stride-1, dilation-1 conv is itself such a conv, of dy with
  * the weights transposed (Cin ↔ Cout inside each group) and flipped, padded by K − 1 − pad; it
  * runs on the tiled kernels ('conv'). A stride-s conv's input gradient splits into s² such convs
@@ -80,7 +80,7 @@ const GEOMETRY = {
 } as const;
 /** The packed-weight tile fields of the tiled kernels' Params. */
 const TILES = { cop4: 'u32', co_tiles: 'u32', co_tiles_all: 'u32', oh_tiles: 'u32', ow_tiles: 'u32' } as const;
-/** The register-tile helpers both tiled kernels include (Px4, clamps, bias4, store4). */
+/** The register-tile helpers both tiled kernels include (tile_at, Px4, clamps, bias4, store). */
 const TILE: Include = { name: 'conv2d_tile', code: tileCode };
 
 const DIRECT = defineKernel({
