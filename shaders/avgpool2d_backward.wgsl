@@ -6,7 +6,7 @@
 // Threads: one invocation per dx element, index (wg.y * nwg.x + wg.x) * WG + lid.x (grid1d),
 // decoded as ((b*C + c)*H + ih)*W + iw. It visits the windows that contain (ih, iw): rows
 // oh with ceil((ih + pt - kh + 1) / sh) <= oh <= floor((ih + pt) / sh), clipped to [0, OH);
-// likewise for columns.
+// likewise for columns (first_window and end_window, shaders/include/pool_gather.wgsl).
 // Edges: the divisor is the one of avgpool2d_forward.wgsl: with COUNT_INCLUDE_PAD the window
 // clipped to the padded input [-pt, H + pb) x [-pl, W + pr), else its input cells only.
 // Invocations past p.count return.
@@ -44,14 +44,7 @@ fn extent(s0: i32, k: i32, n: i32, pad1: i32) -> i32 {
 #endif
 }
 
-// Smallest o >= 0 with o * s - pad + k - 1 >= i, i.e. ceil((i + pad - k + 1) / s).
-fn first_window(i: i32, pad: i32, k: i32, s: i32) -> i32 {
-  let num = i + pad - k + 1;
-  if (num <= 0) {
-    return 0;
-  }
-  return (num + s - 1) / s;
-}
+#include "pool_gather"
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -64,8 +57,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let ih = i32((i / p.w) % p.h);
   let plane = i / (p.w * p.h);
   let dybase = plane * p.oh * p.ow;
-  let oh_end = min((ih + p.pt) / p.sh + 1, i32(p.oh));
-  let ow_end = min((iw + p.pl) / p.sw + 1, i32(p.ow));
+  let oh_end = end_window(ih, p.pt, p.sh, i32(p.oh));
+  let ow_end = end_window(iw, p.pl, p.sw, i32(p.ow));
   let ow_begin = first_window(iw, p.pl, p.kw, p.sw);
   var g = 0.0;
   for (var oh = first_window(ih, p.pt, p.kh, p.sh); oh < oh_end; oh++) {

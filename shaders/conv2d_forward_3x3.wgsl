@@ -12,7 +12,7 @@
 //
 // Threads: each invocation computes a register tile of 4 output rows × 4 consecutive output
 // columns × CO output channels (4 as one vec4 per pixel, 8 as two with CO8), for one image.
-// Invocation index (wg.y · nwg.x + wg.x) · WG + lid.x, decomposed column tile fastest:
+// Invocation index (wg.y · nwg.x + wg.x) · WG + lid.x, decomposed column tile fastest (tile_at):
 //   i = ((n · p.co_tiles_all + ct) · p.oh_tiles + oht) · p.ow_tiles + owt,
 // ct = g · p.co_tiles + (channel tile inside group g). Per input channel the invocation loads
 // its 9·CO/4 weight vec4s once and the 6×6 input patch row by row, each input value feeding up
@@ -57,13 +57,9 @@ struct Params {
 
 override WG: u32 = 64;
 
-// 4 output pixels of one row × 4 channels.
-struct Px4 {
-  a: vec4f,
-  b: vec4f,
-  c: vec4f,
-  d: vec4f,
-}
+// tile_at, Px4, the row and column clamps, bias4, store4 and store_tile:
+// shaders/include/conv2d_tile.wgsl.
+#include "conv2d_tile"
 
 // 6 consecutive input values of one row: what 4 outputs × 3 taps read.
 struct Row6 {
@@ -124,58 +120,6 @@ fn load_w3(k: u32) -> W3 {
   return W3(w[k], w[k + p.cop4], w[k + 2u * p.cop4]);
 }
 
-fn col(iw: i32) -> u32 {
-  return u32(clamp(iw, 0, i32(p.W) - 1));
-}
-
-fn in_row(iw: i32) -> bool {
-  return iw >= 0 && iw < i32(p.W);
-}
-
-fn row_ok(ih: i32) -> bool {
-  return ih >= 0 && ih < i32(p.H);
-}
-
-fn row_at(ih: i32) -> u32 {
-  return u32(clamp(ih, 0, i32(p.H) - 1)) * p.W;
-}
-
-fn bias4(co: u32) -> vec4f {
-#if BIAS
-  let last = p.Cout - 1u;
-  return vec4f(b[min(co, last)], b[min(co + 1u, last)], b[min(co + 2u, last)], b[min(co + 3u, last)]);
-#else
-  return vec4f(0.0);
-#endif
-}
-
-// Store rows of 4 pixels × the first nco of 4 channels; `at` is the tile's first pixel of
-// channel co0 and output row oh.
-fn store4(at: u32, oh: u32, ow0: u32, nco: u32, v: Px4) {
-  if (oh >= p.OH) {
-    return;
-  }
-  let plane = p.OH * p.OW;
-  var acc = v;
-#if RELU
-  acc = Px4(max(v.a, vec4f(0.0)), max(v.b, vec4f(0.0)), max(v.c, vec4f(0.0)), max(v.d, vec4f(0.0)));
-#endif
-  let n = min(nco, 4u);
-  for (var l = 0u; l < n; l++) {
-    let o = at + l * plane;
-    y[o] = acc.a[l];
-    if (ow0 + 1u < p.OW) {
-      y[o + 1u] = acc.b[l];
-    }
-    if (ow0 + 2u < p.OW) {
-      y[o + 2u] = acc.c[l];
-    }
-    if (ow0 + 3u < p.OW) {
-      y[o + 3u] = acc.d[l];
-    }
-  }
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u) {
@@ -183,20 +127,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (i >= p.count) {
     return;
   }
-  let owt = i % p.ow_tiles;
-  var r = i / p.ow_tiles;
-  let oht = r % p.oh_tiles;
-  r = r / p.oh_tiles;
-  let ct = r % p.co_tiles_all;
-  let n = r / p.co_tiles_all;
-  let g = ct / p.co_tiles;
-#if CO8
-  let co_in_g = (ct % p.co_tiles) * 8u;
-#else
-  let co_in_g = (ct % p.co_tiles) * 4u;
-#endif
-  let ow0 = owt * 4u;
-  let oh0 = oht * 4u;
+  let t = tile_at(i);
+  let n = t.n;
+  let g = t.g;
+  let co_in_g = t.co_in_g;
+  let oh0 = t.oh0;
+  let ow0 = t.ow0;
   let ih0 = i32(oh0) - i32(p.pt);
   let iw0 = i32(ow0) - i32(p.pl);
   let q = Cols(col(iw0), col(iw0 + 1), col(iw0 + 2), col(iw0 + 3), col(iw0 + 4), col(iw0 + 5),
@@ -295,17 +231,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let nco = p.cout_g - co_in_g;
   let plane_out = p.OH * p.OW;
   let at = (n * p.Cout + g * p.cout_g + co_in_g) * plane_out + oh0 * p.OW + ow0;
-  store4(at, oh0, ow0, nco, r0_0);
-  store4(at + p.OW, oh0 + 1u, ow0, nco, r1_0);
-  store4(at + 2u * p.OW, oh0 + 2u, ow0, nco, r2_0);
-  store4(at + 3u * p.OW, oh0 + 3u, ow0, nco, r3_0);
+  // Tile rows p.OW apart, pixels 1 apart.
+  store_tile(at, plane_out, p.OW, 1u, oh0, ow0, nco, r0_0, r1_0, r2_0, r3_0);
 #if CO8
   if (nco > 4u) {
-    let at1 = at + 4u * plane_out;
-    store4(at1, oh0, ow0, nco - 4u, r0_1);
-    store4(at1 + p.OW, oh0 + 1u, ow0, nco - 4u, r1_1);
-    store4(at1 + 2u * p.OW, oh0 + 2u, ow0, nco - 4u, r2_1);
-    store4(at1 + 3u * p.OW, oh0 + 3u, ow0, nco - 4u, r3_1);
+    store_tile(at + 4u * plane_out, plane_out, p.OW, 1u, oh0, ow0, nco - 4u, r0_1, r1_1, r2_1, r3_1);
   }
 #endif
 }

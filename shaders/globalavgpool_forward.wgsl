@@ -21,7 +21,7 @@ struct Params {
 
 override WG: u32 = 64;
 
-var<workgroup> partial: array<f32, WG>;
+#include "sum_max_reduce"
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -35,15 +35,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var j = lid.x; j < p.hw; j += WG) {
     sum += x[base + j];
   }
-  partial[lid.x] = sum;
-  workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    if (lid.x < half) {
-      partial[lid.x] += partial[lid.x + half];
-    }
-    workgroupBarrier();
-  }
+  let total = sum_reduce(lid.x, sum);
   if (lid.x == 0u) {
-    y[plane] = partial[0] / f32(p.hw);
+    y[plane] = total / f32(p.hw);
   }
 }

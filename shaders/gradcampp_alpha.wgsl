@@ -16,6 +16,7 @@
 // Edges: workgroups past M return (uniformly, before any barrier); an id >= K writes zeros.
 
 #include "gradcampp"
+#include "sum_max_reduce"
 
 struct Params {
   count: u32,
@@ -32,8 +33,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 override WG: u32 = 64;
-
-var<workgroup> red: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -53,15 +52,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
       s += A[a_base + j];
     }
   }
-  red[lid.x] = s;
-  workgroupBarrier();
-  for (var st = WG / 2u; st > 0u; st >>= 1u) {
-    if (lid.x < st) {
-      red[lid.x] += red[lid.x + st];
-    }
-    workgroupBarrier();
-  }
-  let sum_a = red[0];
+  let sum_a = sum_reduce(lid.x, s);
   for (var j = lid.x; j < p.z; j += WG) {
     var a = 0.0;
     if (valid) {

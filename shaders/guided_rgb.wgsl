@@ -27,7 +27,7 @@ struct Params {
 
 override WG: u32 = 256;
 
-var<workgroup> red: array<f32, WG>;
+#include "sum_max_reduce"
 
 fn to_byte(v: f32, amax: f32) -> u32 {
   let u = select(0.5, 0.5 + 0.5 * (v / amax), amax > 0.0);
@@ -41,15 +41,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u) {
   for (var j = lid.x; j < 3u * hw; j += WG) {
     m = max(m, abs(maps[p.offset + j]));
   }
-  red[lid.x] = m;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid.x < s) {
-      red[lid.x] = max(red[lid.x], red[lid.x + s]);
-    }
-    workgroupBarrier();
-  }
-  let amax = red[0];
+  let amax = max_reduce(lid.x, m);
   for (var i = lid.x; i < p.height * p.row_stride; i += WG) {
     let y = i / p.row_stride;
     let x = i % p.row_stride;

@@ -1,19 +1,28 @@
 // maxpool2d_backward: dx[b, c, ih, iw] = the sum of dy[b, c, oh, ow] over the windows (oh, ow)
-// whose maximum is input cell (ih, iw). A gather: no atomics and no saved index buffer; each
-// window's argmax is recomputed from the saved forward input x.
+// whose first maximum is input cell (ih, iw). A gather (one invocation per dx cell, no atomics)
+// that handles any pool; the dispatcher runs it where windows overlap (for disjoint windows
+// maxpool2d_backward_windows.wgsl is its default).
+// Which cell won each window comes, with ARGMAX (the dispatcher's default here, kernel
+// 'argmax' in src/ops/pool.ts), from an index buffer that maxpool2d_forward.wgsl's ARGMAX
+// variant writes just before this runs, once for all T targets (the forward pass saves x, not
+// indices); without ARGMAX (kernel 'gather') each window is searched again in the saved forward
+// input x, for every cell and target, with the forward's own window_max().
 //
 // Layout: dy is [T*N, C, OH, OW] (T targets stacked over the forward batch, target-major),
-// x is [N, C, H, W], dx is [T*N, C, H, W], NCHW float32. Gradient row b uses x[b % N]; with
-// plane = b*C + c that is x plane (plane % (N*C)).
+// dx is [T*N, C, H, W], NCHW float32. Binding 2 (x) is the forward input [N, C, H, W], or with
+// ARGMAX the windows' argmax [N, C, OH, OW] (each window's winner as ih*W + iw in its map, a
+// float). Gradient row b uses image b % N: with plane = b*C + c that is plane
+// (plane % p.xplanes) of binding 2, p.xplanes = N*C.
 // Threads: one invocation per dx element, index (wg.y * nwg.x + wg.x) * WG + lid.x (grid1d),
 // decoded as ((b*C + c)*H + ih)*W + iw. It visits the windows that contain (ih, iw): rows
 // oh with oh*sh - pt <= ih <= oh*sh - pt + kh - 1, i.e. ceil((ih + pt - kh + 1) / sh) <= oh
-// <= floor((ih + pt) / sh), clipped to [0, OH); likewise for columns.
-// Variant ARGMAX: binding 2 is not x but each window's argmax, [N, C, OH, OW], as written by
-// maxpool2d_forward.wgsl with ARGMAX (computed once for all targets): a cell then costs one load
-// per window that contains it instead of a search of each such window.
+// <= floor((ih + pt) / sh), clipped to [0, OH) (first_window and end_window,
+// shaders/include/pool_gather.wgsl); likewise for columns.
+// With ARGMAX a cell costs one load per window that contains it instead of a search of each
+// such window.
 // Edges: padding never wins a window. Ties: the first maximum in row-major window order wins
-// (strict >), exactly as in maxpool2d_forward.wgsl and PyTorch, so each dy reaches one cell.
+// (strict >), the same window_max() as maxpool2d_forward.wgsl (shaders/include/window_max.wgsl)
+// and PyTorch's rule, so each dy reaches one cell.
 // Invocations past p.count return.
 
 struct Params {
@@ -38,35 +47,8 @@ struct Params {
 
 override WG: u32 = 256;
 
-// Flat offset (row * W + col, within the map) of the first maximum of window (oh, ow) of the
-// x map starting at base.
-fn window_argmax(base: u32, oh: i32, ow: i32) -> i32 {
-  let h = i32(p.h);
-  let w = i32(p.w);
-  let h0 = oh * p.sh - p.pt;
-  let w0 = ow * p.sw - p.pl;
-  var best = 0.0;
-  var arg = -1;
-  for (var ih = max(h0, 0); ih < min(h0 + p.kh, h); ih++) {
-    for (var iw = max(w0, 0); iw < min(w0 + p.kw, w); iw++) {
-      let v = x[base + u32(ih * w + iw)];
-      if (arg < 0 || v > best) {
-        best = v;
-        arg = ih * w + iw;
-      }
-    }
-  }
-  return arg;
-}
-
-// Smallest o >= 0 with o * s - pad + k - 1 >= i, i.e. ceil((i + pad - k + 1) / s).
-fn first_window(i: i32, pad: i32, k: i32, s: i32) -> i32 {
-  let num = i + pad - k + 1;
-  if (num <= 0) {
-    return 0;
-  }
-  return (num + s - 1) / s;
-}
+#include "pool_gather"
+#include "window_max"
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -81,15 +63,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let xbase = (plane % p.xplanes) * p.h * p.w;
   let dybase = plane * p.oh * p.ow;
   let me = ih * i32(p.w) + iw;
-  let oh_end = min((ih + p.pt) / p.sh + 1, i32(p.oh));
-  let ow_end = min((iw + p.pl) / p.sw + 1, i32(p.ow));
+  let oh_end = end_window(ih, p.pt, p.sh, i32(p.oh));
+  let ow_end = end_window(iw, p.pl, p.sw, i32(p.ow));
   var g = 0.0;
   for (var oh = first_window(ih, p.pt, p.kh, p.sh); oh < oh_end; oh++) {
     for (var ow = first_window(iw, p.pl, p.kw, p.sw); ow < ow_end; ow++) {
 #if ARGMAX
       let arg = i32(x[(plane % p.xplanes) * p.oh * p.ow + u32(oh) * p.ow + u32(ow)]);
 #else
-      let arg = window_argmax(xbase, oh, ow);
+      let arg = window_max(xbase, oh * p.sh - p.pt, ow * p.sw - p.pl).at;
 #endif
       if (arg == me) {
         g += dy[dybase + u32(oh) * p.ow + u32(ow)];

@@ -11,8 +11,9 @@
 // once per target and per cell, which is what made the gather slow on software adapters.
 // Edges: window cells outside the image (padding) are skipped; cells in no window (gaps when
 // stride > kernel, the rows and columns floor mode drops) are not written here: the dispatcher
-// zeroes dx first when there are any. Ties: the first maximum in row-major window order wins
-// (strict >), as in maxpool2d_forward.wgsl. Invocations past p.count return.
+// zeroes dx first when there may be any. Ties: the first maximum in row-major window order
+// wins (strict >): the same window_max() as maxpool2d_forward.wgsl
+// (shaders/include/window_max.wgsl). Invocations past p.count return.
 
 struct Params {
   count: u32,
@@ -37,6 +38,8 @@ struct Params {
 
 override WG: u32 = 256;
 
+#include "window_max"
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u) {
@@ -56,18 +59,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let wa = max(w0, 0);
   let wb = min(w0 + p.kw, w);
   let plane = p.h * p.w;
-  let xbase = xp * plane;
-  var best = 0.0;
-  var arg = -1;
-  for (var ih = ha; ih < hb; ih++) {
-    for (var iw = wa; iw < wb; iw++) {
-      let v = x[xbase + u32(ih * w + iw)];
-      if (arg < 0 || v > best) {
-        best = v;
-        arg = ih * w + iw;
-      }
-    }
-  }
+  let arg = window_max(xp * plane, h0, w0).at;
   let yplane = p.oh * p.ow;
   for (var t = 0u; t < p.t; t++) {
     let gp = t * p.xplanes + xp; // gradient plane

@@ -6,7 +6,8 @@
 // (grid1d), decoded as ((n*C + c)*OH + oh)*OW + ow.
 // Edges: cells outside the input are padding and never win (they are skipped, not read as
 // zero or -inf). The dispatcher guarantees every window holds at least one input cell. Ties go
-// to the first maximum in row-major window order (strict >), as in the backward and PyTorch.
+// to the first maximum in row-major window order (strict >), as in PyTorch; the search is
+// window_max() (shaders/include/window_max.wgsl), which the backward kernels share.
 // Invocations past p.count return.
 // Variant ARGMAX: y holds, instead of the maximum, the position of the window's first maximum
 // in its map, ih*W + iw, as a float (exact below 2^24 cells per map): what the backward of
@@ -33,6 +34,8 @@ struct Params {
 
 override WG: u32 = 256;
 
+#include "window_max"
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u) {
@@ -43,27 +46,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let ow = i32(i % p.ow);
   let oh = i32((i / p.ow) % p.oh);
   let plane = i / (p.ow * p.oh);
-  let base = plane * p.h * p.w;
-  let h = i32(p.h);
-  let w = i32(p.w);
-  let h0 = oh * p.sh - p.pt;
-  let w0 = ow * p.sw - p.pl;
-  var best = 0.0;
-  var found = false;
-  var arg = 0;
-  for (var ih = max(h0, 0); ih < min(h0 + p.kh, h); ih++) {
-    for (var iw = max(w0, 0); iw < min(w0 + p.kw, w); iw++) {
-      let v = x[base + u32(ih * w + iw)];
-      if (!found || v > best) {
-        best = v;
-        found = true;
-        arg = ih * w + iw;
-      }
-    }
-  }
+  let m = window_max(plane * p.h * p.w, oh * p.sh - p.pt, ow * p.sw - p.pl);
 #if ARGMAX
-  y[i] = f32(arg);
+  y[i] = f32(m.at);
 #else
-  y[i] = best;
+  y[i] = m.v;
 #endif
 }

@@ -28,8 +28,7 @@ struct Params {
 
 override WG: u32 = 64;
 
-var<workgroup> red_lo: array<f32, WG>;
-var<workgroup> red_hi: array<f32, WG>;
+#include "minmax_reduce"
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -52,18 +51,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
       hi = max(hi, v);
     }
   }
-  red_lo[lid.x] = lo;
-  red_hi[lid.x] = hi;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid.x < s) {
-      red_lo[lid.x] = min(red_lo[lid.x], red_lo[lid.x + s]);
-      red_hi[lid.x] = max(red_hi[lid.x], red_hi[lid.x + s]);
-    }
-    workgroupBarrier();
-  }
-  let mn = red_lo[0];
-  let mx = red_hi[0];
+  let bounds = minmax_reduce(lid.x, lo, hi);
+  let mn = bounds.x;
+  let mx = bounds.y;
   let range = mx - mn;
   let amax = max(abs(mn), abs(mx));
   for (var j = lid.x; j < p.z; j += WG) {

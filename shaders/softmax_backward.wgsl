@@ -23,7 +23,7 @@ struct Params {
 
 override WG: u32 = 256;
 
-var<workgroup> red: array<f32, WG>;
+#include "sum_max_reduce"
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -39,15 +39,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var j = lid.x; j < p.k; j += WG) {
     acc += dy[base + j] * y[ybase + j];
   }
-  red[lid.x] = acc;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (lid.x < s) {
-      red[lid.x] = red[lid.x] + red[lid.x + s];
-    }
-    workgroupBarrier();
-  }
-  let ydot = red[0];
+  let ydot = sum_reduce(lid.x, acc);
 
   for (var j = lid.x; j < p.k; j += WG) {
     dx[base + j] = y[ybase + j] * (dy[base + j] - ydot);

@@ -22,7 +22,7 @@ struct Params {
 
 override WG: u32 = 256;
 
-var<workgroup> red: array<f32, WG>;
+#include "sum_max_reduce"
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -38,31 +38,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var j = lid.x; j < p.k; j += WG) {
     m = max(m, x[base + j]);
   }
-  red[lid.x] = m;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (lid.x < s) {
-      red[lid.x] = max(red[lid.x], red[lid.x + s]);
-    }
-    workgroupBarrier();
-  }
-  let mx = red[0];
-  workgroupBarrier(); // every invocation has read red[0] before it is reused
+  let mx = max_reduce(lid.x, m);
+  workgroupBarrier(); // every invocation has read the max before sum_reduce reuses red
 
   // Sum of exp(x − max).
   var acc = 0.0;
   for (var j = lid.x; j < p.k; j += WG) {
     acc += exp(x[base + j] - mx);
   }
-  red[lid.x] = acc;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (lid.x < s) {
-      red[lid.x] = red[lid.x] + red[lid.x + s];
-    }
-    workgroupBarrier();
-  }
-  let inv = 1.0 / red[0];
+  let inv = 1.0 / sum_reduce(lid.x, acc);
 
   for (var j = lid.x; j < p.k; j += WG) {
     y[base + j] = exp(x[base + j] - mx) * inv;

@@ -33,8 +33,7 @@ struct Params {
 
 override WG: u32 = 64;
 
-var<workgroup> red_lo: array<f32, WG>;
-var<workgroup> red_hi: array<f32, WG>;
+#include "minmax_reduce"
 
 fn term(m: u32, a: f32, g: f32) -> f32 {
   {{terms}}
@@ -68,18 +67,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     lo = min(lo, s);
     hi = max(hi, s);
   }
-  red_lo[lid.x] = lo;
-  red_hi[lid.x] = hi;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid.x < s) {
-      red_lo[lid.x] = min(red_lo[lid.x], red_lo[lid.x + s]);
-      red_hi[lid.x] = max(red_hi[lid.x], red_hi[lid.x + s]);
-    }
-    workgroupBarrier();
-  }
-  let mn = red_lo[0];
-  let range = red_hi[0] - mn;
+  let bounds = minmax_reduce(lid.x, lo, hi);
+  let mn = bounds.x;
+  let range = bounds.y - mn;
   for (var j = lid.x; j < p.z; j += WG) {
     norm[out_base + j] = select(0.0, (raw[out_base + j] - mn) / range, range > 0.0);
   }

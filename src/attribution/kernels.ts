@@ -10,9 +10,9 @@ import { InvalidInputError } from '../core/errors';
 import { defineKernel, fillTemplate, type KernelDef } from '../gpu/kernel';
 import { channelMethod, spatialMethod, type ChannelMethodName, type SpatialMethodName } from '../methods/registry';
 import type { Tensor } from '../gpu/tensor';
+import { GRADCAMPP, MINMAX_REDUCE } from '../ops/includes';
 import topkCode from '../../shaders/topk.wgsl?raw';
 import channelWeightsCode from '../../shaders/channel_weights.wgsl?raw';
-import gradcamppCode from '../../shaders/include/gradcampp.wgsl?raw';
 import camWeightsCode from '../../shaders/cam_weights.wgsl?raw';
 import combineCode from '../../shaders/cam_combine.wgsl?raw';
 import spatialCode from '../../shaders/spatial_combine.wgsl?raw';
@@ -29,9 +29,6 @@ const TOPK = defineKernel({
   params: { n: 'u32', k: 'u32', t: 'u32' },
   bindings: ['scores', 'classes'],
 });
-/** Grad-CAM++'s coefficient, shared by channel_weights.wgsl and gradcampp_alpha.wgsl. */
-export const GRADCAMPP_INCLUDE = { name: 'gradcampp', code: gradcamppCode };
-
 const CAM_WEIGHTS = defineKernel({
   name: 'cam_weights',
   code: camWeightsCode,
@@ -43,6 +40,7 @@ const COMBINE = defineKernel({
   code: combineCode,
   params: { maps: 'u32', rows: 'u32', n: 'u32', k: 'u32', z: 'u32', relu_mask: 'u32' },
   bindings: ['A', 'weights', 'raw', 'norm'],
+  includes: [MINMAX_REDUCE],
 });
 const UPSAMPLE = defineKernel({
   name: 'upsample_bilinear',
@@ -104,7 +102,7 @@ export function channelWeightsKernel(methods: readonly ChannelMethodName[]) {
       code,
       params: { rows: 'u32', n: 'u32', k: 'u32', z: 'u32' },
       bindings: ['A', 'G', 'weights'],
-      includes: [GRADCAMPP_INCLUDE],
+      includes: [GRADCAMPP],
     });
     generatedWeights.set(key, def);
   }
@@ -192,6 +190,7 @@ function spatialKernel(methods: readonly SpatialMethodName[]) {
       code: fillTemplate(spatialCode, { terms: terms.join('\n  ') }),
       params: { maps: 'u32', rows: 'u32', n: 'u32', k: 'u32', z: 'u32', relu_mask: 'u32' },
       bindings: ['A', 'G', 'raw', 'norm'],
+      includes: [MINMAX_REDUCE],
     });
     generatedSpatial.set(key, def);
   }

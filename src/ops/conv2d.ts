@@ -11,6 +11,8 @@
  *             output channels are one vec4, a 4×4-pixel × 4- or 8-channel register tile.
  *   '3x3'     conv2d_forward_3x3.wgsl: 3×3 stride-1 convs, the same tile, each input value
  *             loaded once for all the taps it feeds.
+ *   The two tiled kernels share the tile's helpers (which tile an invocation computes, row
+ *   type, clamps, bias, store) through `#include "conv2d_tile"` (shaders/include/conv2d_tile.wgsl).
  * Backward: the input gradient of a stride-1, dilation-1 conv is itself such a conv, of dy with
  * the weights transposed (Cin ↔ Cout inside each group) and flipped, padded by K − 1 − pad; it
  * runs on the tiled kernels ('conv'). A stride-s conv's input gradient splits into s² such convs
@@ -32,6 +34,7 @@ import forwardTiledCode from '../../shaders/conv2d_forward_tiled.wgsl?raw';
 import forward3x3Code from '../../shaders/conv2d_forward_3x3.wgsl?raw';
 import backwardCode from '../../shaders/conv2d_backward.wgsl?raw';
 import packCode from '../../shaders/conv2d_pack.wgsl?raw';
+import { CONV2D_TILE } from './includes';
 import { targetsOf } from './util';
 
 export type Conv2dKernel = 'direct' | 'tiled' | '3x3';
@@ -77,6 +80,7 @@ const GEOMETRY = {
 } as const;
 /** The packed-weight tile fields of the tiled kernels' Params. */
 const TILES = { cop4: 'u32', co_tiles: 'u32', co_tiles_all: 'u32', oh_tiles: 'u32', ow_tiles: 'u32' } as const;
+/** The register-tile helpers both tiled kernels include (tile_at, Px4, clamps, bias4, store). */
 
 const DIRECT = defineKernel({
   name: 'conv2d_forward',
@@ -99,6 +103,7 @@ const TILED = defineKernel({
     yow: 'u32',
   },
   bindings: ['x', 'w', 'b', 'y'],
+  includes: [CONV2D_TILE],
 });
 const TILED_3X3 = defineKernel({
   name: 'conv2d_forward_3x3',
@@ -118,6 +123,7 @@ const TILED_3X3 = defineKernel({
     ...TILES,
   },
   bindings: ['x', 'w', 'b', 'y'],
+  includes: [CONV2D_TILE],
 });
 const GATHER = defineKernel({
   name: 'conv2d_backward',

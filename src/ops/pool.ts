@@ -1,12 +1,22 @@
 /**
  * 2-D pooling: max pool, average pool and global average pool, forward and backward.
- * Shaders: maxpool2d_forward.wgsl, maxpool2d_backward.wgsl, avgpool2d_forward.wgsl,
- * avgpool2d_backward.wgsl, globalavgpool_forward.wgsl, globalavgpool_backward.wgsl.
+ * Shaders: maxpool2d_forward.wgsl, maxpool2d_backward.wgsl, maxpool2d_backward_windows.wgsl,
+ * avgpool2d_forward.wgsl, avgpool2d_backward.wgsl, globalavgpool_forward.wgsl,
+ * globalavgpool_backward.wgsl; the snippets they include: include/window_max.wgsl (a max-pool
+ * window's first maximum, one search for every max-pool kernel so that they agree on the
+ * winner), include/pool_gather.wgsl (the windows that contain an input cell) and
+ * include/sum_max_reduce.wgsl (global average pool's workgroup sum).
  *
  * Sizes: N batch, C channels, H×W input, OH×OW output, T targets. Backward passes take the
  * gradients of T targets stacked over the forward batch, [T·N, C, OH, OW], and return
- * [T·N, C, H, W]. All backward kernels are gathers (one invocation per input-gradient cell):
- * no atomics, and max pool keeps no index buffer (it recomputes each window's argmax).
+ * [T·N, C, H, W]; none uses atomics. Average and global average pool backward are gathers (one
+ * invocation per input-gradient cell). Max pool backward reads the saved forward input x (the
+ * forward saves no indices) with one of three kernels (MaxPoolBackwardOptions): 'windows' when
+ * the windows do not overlap, one invocation per window writing its whole window for all
+ * targets (dx zeroed first unless the windows tile the input exactly); otherwise 'argmax',
+ * where the forward kernel's ARGMAX variant first writes each window's argmax into a temporary
+ * index buffer [N, C, OH, OW], once for all targets, that the gather then reads; or, on
+ * request, 'gather', which searches each window again for every cell and target.
  */
 import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
@@ -22,6 +32,7 @@ import avgBackwardCode from '../../shaders/avgpool2d_backward.wgsl?raw';
 import gapForwardCode from '../../shaders/globalavgpool_forward.wgsl?raw';
 import gapBackwardCode from '../../shaders/globalavgpool_backward.wgsl?raw';
 import { pool2dOutputShape, type Pool2dParams } from '../defs/pool';
+import { POOL_GATHER, SUM_MAX_REDUCE, WINDOW_MAX } from './includes';
 import { expectRank, targetsOf } from './util';
 
 const WG = 256; // matches `override WG` of every pool shader but globalavgpool_forward
@@ -41,23 +52,29 @@ const WINDOW = {
 } as const;
 const AVG_WINDOW = { ...WINDOW, pb: 'i32', pr: 'i32' } as const;
 
+/** The windows that contain an input cell (the gathers: avg and max pool backward). */
+/** A window's first maximum (every max-pool kernel, so that they agree on the winner). */
+
 const MAX_FORWARD = defineKernel({
   name: 'maxpool2d_forward',
   code: maxForwardCode,
   params: { count: 'u32', ...WINDOW },
   bindings: ['x', 'y'],
+  includes: [WINDOW_MAX],
 });
 const MAX_BACKWARD = defineKernel({
   name: 'maxpool2d_backward',
   code: maxBackwardCode,
   params: { count: 'u32', xplanes: 'u32', ...WINDOW },
   bindings: ['dy', 'x', 'dx'],
+  includes: [POOL_GATHER, WINDOW_MAX],
 });
 const MAX_BACKWARD_WINDOWS = defineKernel({
   name: 'maxpool2d_backward_windows',
   code: maxBackwardWindowsCode,
   params: { count: 'u32', xplanes: 'u32', t: 'u32', ...WINDOW },
   bindings: ['dy', 'x', 'dx'],
+  includes: [WINDOW_MAX],
 });
 const AVG_FORWARD = defineKernel({
   name: 'avgpool2d_forward',
@@ -70,12 +87,14 @@ const AVG_BACKWARD = defineKernel({
   code: avgBackwardCode,
   params: { count: 'u32', ...AVG_WINDOW },
   bindings: ['dy', 'dx'],
+  includes: [POOL_GATHER],
 });
 const GAP_FORWARD = defineKernel({
   name: 'globalavgpool_forward',
   code: gapForwardCode,
   params: { planes: 'u32', hw: 'u32' },
   bindings: ['x', 'y'],
+  includes: [SUM_MAX_REDUCE],
 });
 const GAP_BACKWARD = defineKernel({
   name: 'globalavgpool_backward',

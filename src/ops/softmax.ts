@@ -10,18 +10,21 @@ import type { Tensor } from '../gpu/tensor';
 import forwardCode from '../../shaders/softmax_forward.wgsl?raw';
 import backwardCode from '../../shaders/softmax_backward.wgsl?raw';
 import { expectRank, targetsOf } from './util';
+import { SUM_MAX_REDUCE } from './includes';
 
 const FORWARD = defineKernel({
   name: 'softmax_forward',
   code: forwardCode,
   params: { rows: 'u32', k: 'u32' },
   bindings: ['x', 'y'],
+  includes: [SUM_MAX_REDUCE],
 });
 const BACKWARD = defineKernel({
   name: 'softmax_backward',
   code: backwardCode,
   params: { rows: 'u32', yrows: 'u32', k: 'u32' },
   bindings: ['dy', 'y', 'dx'],
+  includes: [SUM_MAX_REDUCE],
 });
 
 /**

@@ -1,0 +1,32 @@
+// minmax_reduce: the minimum and the maximum over a workgroup of one pair of values per
+// invocation, by a tree reduction in workgroup memory (log2(WG) halving steps, one barrier each).
+//
+// Provides:
+//   red_lo, red_hi                 workgroup arrays of WG f32: the reduction's scratch space.
+//   minmax_reduce(lid, lo, hi)     vec2f(min of lo, max of hi) over the workgroup, the same in
+//                                  every invocation; lid is the invocation's local_invocation_id.x.
+//                                  An invocation with nothing to contribute passes lo = 3e38,
+//                                  hi = −3e38 (or any pair inside the others' range).
+//
+// The including kernel declares `override WG: u32`, its workgroup size, a power of two, and
+// every invocation of the workgroup calls minmax_reduce from uniform control flow (it holds
+// barriers: a workgroup that returns early must return as a whole). The result is read from
+// red_lo[0] and red_hi[0] after the last barrier, so a kernel that reduces a second time needs
+// a workgroupBarrier() between its use of the first result and the second call.
+
+var<workgroup> red_lo: array<f32, WG>;
+var<workgroup> red_hi: array<f32, WG>;
+
+fn minmax_reduce(lid: u32, lo: f32, hi: f32) -> vec2f {
+  red_lo[lid] = lo;
+  red_hi[lid] = hi;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) {
+      red_lo[lid] = min(red_lo[lid], red_lo[lid + s]);
+      red_hi[lid] = max(red_hi[lid], red_hi[lid + s]);
+    }
+    workgroupBarrier();
+  }
+  return vec2f(red_lo[0], red_hi[0]);
+}

@@ -1,0 +1,25 @@
+/**
+ * The WGSL snippets several kernels share (shaders/include/, pulled in with `#include "name"`),
+ * one Include each, for the `includes` of the kernels' definitions. Each snippet's opening
+ * comment says what it provides and what the including kernel must declare.
+ */
+import type { Include } from '../gpu/kernel';
+import conv2dTileCode from '../../shaders/include/conv2d_tile.wgsl?raw';
+import gradcamppCode from '../../shaders/include/gradcampp.wgsl?raw';
+import minmaxReduceCode from '../../shaders/include/minmax_reduce.wgsl?raw';
+import poolGatherCode from '../../shaders/include/pool_gather.wgsl?raw';
+import sumMaxReduceCode from '../../shaders/include/sum_max_reduce.wgsl?raw';
+import windowMaxCode from '../../shaders/include/window_max.wgsl?raw';
+
+/** The conv tile: which tile an invocation computes, clamps, bias and guarded stores. */
+export const CONV2D_TILE: Include = { name: 'conv2d_tile', code: conv2dTileCode };
+/** Grad-CAM++'s per-position coefficient a = g² / (2g² + S·g³). */
+export const GRADCAMPP: Include = { name: 'gradcampp', code: gradcamppCode };
+/** The min and max over a workgroup. */
+export const MINMAX_REDUCE: Include = { name: 'minmax_reduce', code: minmaxReduceCode };
+/** The pooling windows that contain a cell. */
+export const POOL_GATHER: Include = { name: 'pool_gather', code: poolGatherCode };
+/** The sum and the max over a workgroup. */
+export const SUM_MAX_REDUCE: Include = { name: 'sum_max_reduce', code: sumMaxReduceCode };
+/** A pooling window's first maximum. */
+export const WINDOW_MAX: Include = { name: 'window_max', code: windowMaxCode };
