@@ -7,7 +7,7 @@
 import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError } from '../core/errors';
-import { defineKernel, fillTemplate, type KernelDef } from '../gpu/kernel';
+import { defineKernel, fillTemplate, generatedKernel } from '../gpu/kernel';
 import { channelMethod, spatialMethod, type ChannelMethodName, type SpatialMethodName } from '../methods/registry';
 import type { Tensor } from '../gpu/tensor';
 import { GRADCAMPP, MINMAX_REDUCE } from '../ops/includes';
@@ -69,8 +69,7 @@ export async function topkClasses(e: Recorder, scores: Tensor, t: number): Promi
 /** channel_weights.wgsl with the sums and weights of `methods` (slot s = methods[s]) filled in. */
 export function channelWeightsKernel(methods: readonly ChannelMethodName[]) {
   const key = methods.join(',');
-  let def = generatedWeights.get(key);
-  if (!def) {
+  const def = generatedKernel(`channel_weights.${key}`, () => {
     // Sums are named across the registry (one name, one expression), so methods share them.
     const sums1 = new Map<string, string>();
     const sums2 = new Map<string, string>();
@@ -96,23 +95,16 @@ export function channelWeightsKernel(methods: readonly ChannelMethodName[]) {
       let2: indent(lets(sums2, 's2'), '  '),
       write: indent(write, '    '),
     };
-    const code = fillTemplate(channelWeightsCode, parts);
-    def = defineKernel({
+    return defineKernel({
       name: `channel_weights.${key}`,
-      code,
+      code: fillTemplate(channelWeightsCode, parts),
       params: { rows: 'u32', n: 'u32', k: 'u32', z: 'u32' },
       bindings: ['A', 'G', 'weights'],
       includes: [GRADCAMPP],
     });
-    generatedWeights.set(key, def);
-  }
+  });
   return { def, pass2: methods.some((m) => channelMethod(m).sums2 !== undefined) };
 }
-
-const generatedWeights = new Map<
-  string,
-  KernelDef<{ rows: 'u32'; n: 'u32'; k: 'u32'; z: 'u32' }, 'A' | 'G' | 'weights'>
->();
 
 /**
  * The weights of the gradient channel methods `methods` for every (row, channel), into slots
@@ -182,25 +174,17 @@ export async function combineMaps(
 /** spatial_combine.wgsl with the terms of `methods` (slot m = methods[m]) filled in. */
 function spatialKernel(methods: readonly SpatialMethodName[]) {
   const key = methods.join(',');
-  let def = generatedSpatial.get(key);
-  if (!def) {
+  return generatedKernel(`spatial_combine.${key}`, () => {
     const terms = methods.map((m, slot) => `if (m == ${slot}u) { return ${spatialMethod(m).term.wgsl}; } // ${m}`);
-    def = defineKernel({
+    return defineKernel({
       name: `spatial_combine.${key}`,
       code: fillTemplate(spatialCode, { terms: terms.join('\n  ') }),
       params: { maps: 'u32', rows: 'u32', n: 'u32', k: 'u32', z: 'u32', relu_mask: 'u32' },
       bindings: ['A', 'G', 'raw', 'norm'],
       includes: [MINMAX_REDUCE],
     });
-    generatedSpatial.set(key, def);
-  }
-  return def;
+  });
 }
-
-const generatedSpatial = new Map<
-  string,
-  KernelDef<{ maps: 'u32'; rows: 'u32'; n: 'u32'; k: 'u32'; z: 'u32'; relu_mask: 'u32' }, 'A' | 'G' | 'raw' | 'norm'>
->();
 
 /**
  * The maps of the spatial methods `methods` (slot m = methods[m]) for every row: Σ_k term(A, G)

@@ -209,6 +209,22 @@ export function fillTemplate(template: string, parts: Record<string, string>): s
     .join('\n');
 }
 
+const generated = new Map<string, KernelDef>();
+
+/**
+ * A kernel definition generated from a template, made once per `key` (a key names what was
+ * filled in, e.g. 'channel_weights.gradcam,xgradcam'), so the kernel cache sees one source per
+ * name.
+ */
+export function generatedKernel<P extends ParamDecl, B extends string>(
+  key: string,
+  make: () => KernelDef<P, B>,
+): KernelDef<P, B> {
+  let def = generated.get(key);
+  if (!def) generated.set(key, (def = make() as unknown as KernelDef));
+  return def as unknown as KernelDef<P, B>;
+}
+
 // ------------------------------------------------------------------------------ interface
 
 const TYPE_ALIASES: Record<string, string> = { 'vec4<u32>': 'vec4u', 'vec4<i32>': 'vec4i', 'vec4<f32>': 'vec4f' };

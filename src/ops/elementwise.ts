@@ -23,7 +23,7 @@ import {
 import type { Attrs } from '../defs/op';
 import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
-import { defineKernel, fillTemplate, type KernelDef, type ParamDecl } from '../gpu/kernel';
+import { defineKernel, fillTemplate, generatedKernel } from '../gpu/kernel';
 import type { Tensor } from '../gpu/tensor';
 import unaryCode from '../../shaders/elementwise_unary.wgsl?raw';
 import unaryBackwardCode from '../../shaders/elementwise_unary_backward.wgsl?raw';
@@ -46,18 +46,9 @@ function scalarDecl(scalars: readonly string[]): Record<string, 'f32'> {
   return Object.fromEntries(scalars.map((s) => [s, 'f32' as const]));
 }
 
-/** Generated kernels, one per (op, direction, input), built once. */
-const generated = new Map<string, KernelDef>();
-
-function generate<P extends ParamDecl, B extends string>(key: string, make: () => KernelDef<P, B>): KernelDef<P, B> {
-  let k = generated.get(key);
-  if (!k) generated.set(key, (k = make() as unknown as KernelDef));
-  return k as unknown as KernelDef<P, B>;
-}
-
 function unaryKernels(op: UnaryType) {
   const def: UnaryOp = UNARY[op];
-  const forward = generate(`${op}:forward`, () =>
+  const forward = generatedKernel(`elementwise.${op}:forward`, () =>
     defineKernel({
       name: `elementwise_unary.${op}`,
       code: fill(unaryCode, def.scalars, { f: def.forward.wgsl }),
@@ -65,7 +56,7 @@ function unaryKernels(op: UnaryType) {
       bindings: ['src', 'dst'],
     }),
   );
-  const backward = generate(`${op}:backward`, () =>
+  const backward = generatedKernel(`elementwise.${op}:backward`, () =>
     defineKernel({
       name: `elementwise_unary_backward.${op}`,
       code: fill(unaryBackwardCode, def.scalars, { df: def.backward.wgsl, saved: def.backward.from }),
@@ -127,7 +118,7 @@ function checkRank(s: Shape, what: string): void {
 
 function binaryKernels(op: BinaryType) {
   const def: BinaryOp = BINARY[op];
-  const forward = generate(`${op}:forward`, () =>
+  const forward = generatedKernel(`elementwise.${op}:forward`, () =>
     defineKernel({
       name: `elementwise_binary.${op}`,
       code: fill(binaryCode, def.scalars, { f: def.forward.wgsl }),
@@ -144,7 +135,7 @@ function binaryKernels(op: BinaryType) {
   );
   const backward = (which: 'a' | 'b') => {
     const g = def.backward[which];
-    return generate(`${op}:backward:${which}`, () =>
+    return generatedKernel(`elementwise.${op}:backward:${which}`, () =>
       defineKernel({
         name: `elementwise_binary_backward.${op}.${which}`,
         code: fill(binaryBackwardCode, def.scalars, { grad: g === PASS ? 'dy' : g.wgsl }),

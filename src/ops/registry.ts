@@ -7,6 +7,7 @@
  * stacked on the batch dim) and exactly the forward tensors the op's definition says it saves,
  * and returns one gradient per input (null where `needs` is false or the input gets none).
  */
+import { mapKeys, saved } from '../core/records';
 import type { Shape } from '../core/shape';
 import type { Conv2dParams } from '../defs/conv2d';
 import { BINARY, PASS, UNARY, type BinaryOp, type BinaryType, type UnaryType } from '../defs/elementwise';
@@ -83,19 +84,13 @@ export interface GpuOp<P> {
 const own = (t: Tensor): Grad => ({ t, shared: false });
 const view = (t: Tensor): Grad => ({ t, shared: true });
 
-/** The saved tensor at input j or the output; a missing one is a bug in an op's `saves`. */
-function need(t: Tensor | null, what: string): Tensor {
-  if (!t) throw new Error(`unreachable: the ${what} was not saved for the backward pass`);
-  return t;
-}
-
 function unaryOp(op: UnaryType): GpuOp<Record<string, number>> {
   const from = UNARY[op].backward.from;
   return {
     forward: (e, a) => unaryForward(e, op, a.inputs[0], a.params),
     backward: async (e, a) => {
-      const saved = from === 'x' ? need(a.saved.inputs[0], 'input') : need(a.saved.output, 'output');
-      return [own(await unaryBackward(e, op, a.dy, saved, a.params, { guided: a.guided }))];
+      const s = from === 'x' ? saved(a.saved.inputs[0], 'input') : saved(a.saved.output, 'output');
+      return [own(await unaryBackward(e, op, a.dy, s, a.params, { guided: a.guided }))];
     },
   };
 }
@@ -126,10 +121,6 @@ function binaryOp(op: BinaryType): GpuOp<Record<string, number>> {
   };
 }
 
-function mapValues<K extends string, V, R>(o: Readonly<Record<K, V>>, f: (k: K) => R): Record<K, R> {
-  return Object.fromEntries(Object.keys(o).map((k) => [k, f(k as K)])) as Record<K, R>;
-}
-
 /** Conv weights as the conv kernels take them: packed (5-D, see conv2dPackWeights) or as given. */
 function convWeights(w: Tensor, shape: Shape, p: Conv2dParams): Conv2dWeights {
   if (w.rank !== 5) return w;
@@ -144,8 +135,8 @@ const VIEW: GpuOp<unknown> = {
 };
 
 export const GPU_OPS: { readonly [K in OpType]: GpuOp<OpParams[K]> } = {
-  ...mapValues(UNARY, unaryOp),
-  ...mapValues(BINARY, binaryOp),
+  ...mapKeys(UNARY, unaryOp),
+  ...mapKeys(BINARY, binaryOp),
   conv2d: {
     fusesRelu: true,
     // Weights that the tiled kernels read are packed once here and kept only in that layout.
@@ -181,7 +172,7 @@ export const GPU_OPS: { readonly [K in OpType]: GpuOp<OpParams[K]> } = {
   },
   maxpool2d: {
     forward: (e, a) => maxPool2dForward(e, a.inputs[0], a.params),
-    backward: async (e, a) => [own(await maxPool2dBackward(e, a.dy, need(a.saved.inputs[0], 'input'), a.params))],
+    backward: async (e, a) => [own(await maxPool2dBackward(e, a.dy, saved(a.saved.inputs[0], 'input'), a.params))],
   },
   avgpool2d: {
     forward: (e, a) => avgPool2dForward(e, a.inputs[0], a.params),
@@ -208,7 +199,7 @@ export const GPU_OPS: { readonly [K in OpType]: GpuOp<OpParams[K]> } = {
   },
   softmax: {
     forward: (e, a) => softmaxForward(e, a.inputs[0]),
-    backward: async (e, a) => [own(await softmaxBackward(e, a.dy, need(a.saved.output, 'output')))],
+    backward: async (e, a) => [own(await softmaxBackward(e, a.dy, saved(a.saved.output, 'output')))],
   },
   flatten: VIEW,
   reshape: VIEW,

@@ -7,6 +7,7 @@
  * gets dy [T·N, ...] and exactly the forward tensors the op's definition saves, and returns one
  * gradient per input (null where `needs` is false).
  */
+import { mapKeys, saved } from '../core/records';
 import type { Shape } from '../core/shape';
 import { BINARY, UNARY, type BinaryType, type UnaryType } from '../defs/elementwise';
 import type { OpParams, OpType } from '../defs/index';
@@ -51,18 +52,13 @@ export interface RefOp<P> {
   backward(a: RefBackwardArgs<P>): (HostTensor | null)[];
 }
 
-function need(t: HostTensor | null, what: string): HostTensor {
-  if (!t) throw new Error(`unreachable: the ${what} was not saved for the backward pass`);
-  return t;
-}
-
 function unaryOp(op: UnaryType): RefOp<Record<string, number>> {
   const from = UNARY[op].backward.from;
   return {
     forward: (a) => unaryForward(op, a.inputs[0], a.params),
     backward: (a) => {
-      const saved = from === 'x' ? need(a.saved.inputs[0], 'input') : need(a.saved.output, 'output');
-      return [unaryBackward(op, a.dy, saved, a.params, { guided: a.guided })];
+      const s = from === 'x' ? saved(a.saved.inputs[0], 'input') : saved(a.saved.output, 'output');
+      return [unaryBackward(op, a.dy, s, a.params, { guided: a.guided })];
     },
   };
 }
@@ -80,10 +76,6 @@ function binaryOp(op: BinaryType): RefOp<Record<string, number>> {
   };
 }
 
-function mapValues<K extends string, V, R>(o: Readonly<Record<K, V>>, f: (k: K) => R): Record<K, R> {
-  return Object.fromEntries(Object.keys(o).map((k) => [k, f(k as K)])) as Record<K, R>;
-}
-
 /** Views: the output is the input's data with the output's shape; the gradient likewise. */
 const VIEW: RefOp<unknown> = {
   forward: (a) => hostTensor(a.outShape, a.inputs[0].data),
@@ -91,15 +83,15 @@ const VIEW: RefOp<unknown> = {
 };
 
 export const REF_OPS: { readonly [K in OpType]: RefOp<OpParams[K]> } = {
-  ...mapValues(UNARY, unaryOp),
-  ...mapValues(BINARY, binaryOp),
+  ...mapKeys(UNARY, unaryOp),
+  ...mapKeys(BINARY, binaryOp),
   conv2d: {
     forward: (a) => conv2dForward(a.inputs[0], a.weights.weight, a.weights.bias ?? null, a.params),
     backward: (a) => [conv2dBackward(a.dy, a.weights.weight, a.params, a.inputShapes[0])],
   },
   maxpool2d: {
     forward: (a) => maxPool2dForward(a.inputs[0], a.params),
-    backward: (a) => [maxPool2dBackward(a.dy, need(a.saved.inputs[0], 'input'), a.params)],
+    backward: (a) => [maxPool2dBackward(a.dy, saved(a.saved.inputs[0], 'input'), a.params)],
   },
   avgpool2d: {
     forward: (a) => avgPool2dForward(a.inputs[0], a.params),
@@ -119,7 +111,7 @@ export const REF_OPS: { readonly [K in OpType]: RefOp<OpParams[K]> } = {
   },
   softmax: {
     forward: (a) => softmaxForward(a.inputs[0]),
-    backward: (a) => [softmaxBackward(a.dy, need(a.saved.output, 'output'))],
+    backward: (a) => [softmaxBackward(a.dy, saved(a.saved.output, 'output'))],
   },
   flatten: VIEW,
   reshape: VIEW,
