@@ -14,6 +14,9 @@ alias T = vec4f;
 alias T = f32;
 #endif
 
+// The WGSL snippets the op's expressions call (its `includes`), e.g. erf_t().
+{{includes}}
+
 struct Params {
   count: u32,
   {{params}}

@@ -18,6 +18,9 @@ alias T = vec4f;
 alias T = f32;
 #endif
 
+// The WGSL snippets the op's expressions call (its `includes`), e.g. erf_t().
+{{includes}}
+
 struct Params {
   count: u32,
   scount: u32,

@@ -9,7 +9,11 @@
  * WGSL expressions see the type `T` (f32, or vec4f when the dispatcher packs 4 elements per
  * invocation): write literals as `T(0.0)`, and use builtins that work on both (max, select,
  * clamp, exp, …; comparisons give bool or vec4<bool>, combine them with & and |, not && or ||).
- * An op's scalar parameters are float32 uniforms `p.<name>`.
+ * An op's scalar parameters are float32 uniforms `p.<name>`. `includes` names WGSL snippets of
+ * shaders/include/ that the expressions call (erf_t() of erf.wgsl). `accuracy` states how far
+ * the float32 GPU result may be from the float64 reference where the WGSL builtins it uses are
+ * not correctly rounded (exp, tanh, pow: WGSL allows several ULP) or an approximation stands in
+ * for a function WGSL lacks (erf): the tests allow that, plus a few float32 roundings.
  *
  * Unary:  y = f(x);        the gradient dx from dy and the saved `x` (input) or `y` (output).
  * Binary: y = f(a, b) with broadcasting (same rank; each dim equal or 1 in one of them); the
@@ -18,6 +22,7 @@
  */
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { shapeStr, type Shape } from '../core/shape';
+import { erf } from '../core/erf';
 import { defineOp, type Attrs, type OnnxContext, type OnnxRule, type OpDef } from './op';
 
 type Scalars = Record<string, number>;
@@ -35,6 +40,14 @@ export interface UnaryOp<P extends Scalars = Scalars> extends OpDef<P> {
   };
   /** Guided backprop changes this op's backward: the gradient is also zeroed where dy ≤ 0. */
   readonly guided: boolean;
+  readonly includes: readonly string[];
+  readonly accuracy?: Accuracy;
+}
+
+/** Error allowed beyond float32 rounding: |gpu − ref| ≤ atol + rtol·|ref|. */
+export interface Accuracy {
+  readonly atol: number;
+  readonly rtol: number;
 }
 
 /** A gradient that is dy unchanged. */
@@ -43,6 +56,8 @@ export const PASS = 'pass';
 export interface BinaryGrad {
   readonly wgsl: string;
   ref(dy: number, a: number, b: number): number;
+  /** False for a gradient that does not read a or b (Sub's −dy): then neither needs saving. */
+  readonly reads?: boolean;
 }
 
 export interface BinaryOp extends OpDef<Scalars> {
@@ -50,6 +65,7 @@ export interface BinaryOp extends OpDef<Scalars> {
   readonly scalars: readonly string[];
   readonly forward: { readonly wgsl: string; ref(a: number, b: number): number };
   readonly backward: { readonly a: BinaryGrad | typeof PASS; readonly b: BinaryGrad | typeof PASS };
+  readonly accuracy?: Accuracy;
 }
 
 export type ElementwiseOp = UnaryOp | BinaryOp;
@@ -76,6 +92,8 @@ function unary<P extends Scalars = Record<string, never>>(spec: {
   forward: UnaryOp<P>['forward'];
   backward: UnaryOp<P>['backward'];
   guided?: boolean;
+  includes?: readonly string[];
+  accuracy?: Accuracy;
   onnx?: Record<string, OnnxRule>;
 }): UnaryOp<P> {
   const defaults = spec.params ?? ({} as P);
@@ -92,6 +110,8 @@ function unary<P extends Scalars = Record<string, never>>(spec: {
     forward: spec.forward,
     backward: spec.backward,
     guided: spec.guided ?? false,
+    includes: spec.includes ?? [],
+    accuracy: spec.accuracy,
   };
 }
 
@@ -116,9 +136,10 @@ export function broadcastShape(a: Shape, b: Shape): number[] {
 function binary(spec: {
   forward: BinaryOp['forward'];
   backward: BinaryOp['backward'];
+  accuracy?: Accuracy;
   onnx?: Record<string, OnnxRule>;
 }): BinaryOp {
-  const reads = [spec.backward.a, spec.backward.b].some((g) => g !== PASS);
+  const reads = [spec.backward.a, spec.backward.b].some((g) => g !== PASS && g.reads !== false);
   return {
     ...defineOp<Scalars>({
       inputs: 2,
@@ -131,6 +152,7 @@ function binary(spec: {
     scalars: [],
     forward: spec.forward,
     backward: spec.backward,
+    accuracy: spec.accuracy,
   };
 }
 
@@ -184,6 +206,47 @@ function addRule(c: OnnxContext): void {
   c.foldBias(p ? c.tensor(1) : c.tensor(0), (p ?? q)!);
 }
 
+/** An ONNX rule for a unary op: the op on the node's one computed input, float attributes copied. */
+function onnxUnary(op: string, floats: Record<string, number> = {}): OnnxRule {
+  return (c) => {
+    const attrs: Record<string, number> = {};
+    for (const [name, dflt] of Object.entries(floats)) attrs[name] = c.attrs.float(name, dflt);
+    c.emit({ op, inputs: [c.tensor(0)], ...(Object.keys(attrs).length ? { attrs } : {}) });
+  };
+}
+
+const SQRT_2 = Math.SQRT2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+/** A few ULP of WGSL's exp / tanh / pow on the values these ops see (|x| up to ~10). */
+const BUILTIN: Accuracy = { atol: 1e-7, rtol: 2e-6 };
+
+/** Gelu's tanh approximation and its derivative (float64). */
+function geluTanh(x: number): number {
+  return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
+}
+function geluTanhGrad(x: number): number {
+  const u = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x);
+  const t = Math.tanh(u);
+  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x);
+}
+
+/** ONNX Pow with a constant scalar exponent (the only kind CNNs use: LayerNorm's x²). */
+function powRule(c: OnnxContext): void {
+  const e = c.constantOrNull(1);
+  if (!e) c.fail('the exponent must be a constant (an initializer or a Constant node)');
+  if (e!.data.length !== 1) c.fail(`the exponent must be a scalar, got dims [${e!.dims}]`);
+  c.emit({ op: 'pow', inputs: [c.tensor(0)], attrs: { exponent: e!.data[0] } });
+}
+
+/** ONNX Gelu (opset 20): approximate 'none' (erf) or 'tanh'. */
+function geluRule(c: OnnxContext): void {
+  const approx = c.attrs.string('approximate', 'none');
+  if (approx !== 'none' && approx !== 'tanh') c.fail(`approximate '${approx}' is not 'none' or 'tanh'`);
+  c.emit({ op: approx === 'tanh' ? 'gelu_tanh' : 'gelu', inputs: [c.tensor(0)] });
+}
+
 export const UNARY = {
   relu: unary({
     forward: { wgsl: 'max(x, T(0.0))', ref: (x) => Math.max(x, 0) },
@@ -206,6 +269,138 @@ export const UNARY = {
       ref: (dy, y, p) => (y > p.min && y < p.max ? dy : 0),
     },
     onnx: { Clip: clipRule },
+  }),
+  leakyrelu: unary({
+    params: { alpha: 0.01 },
+    forward: { wgsl: 'select(T(p.alpha) * x, x, x > T(0.0))', ref: (x, p) => (x > 0 ? x : p.alpha * x) },
+    backward: { from: 'x', wgsl: 'select(T(p.alpha) * dy, dy, x > T(0.0))', ref: (dy, x, p) => (x > 0 ? dy : p.alpha * dy) },
+    guided: true,
+    onnx: { LeakyRelu: onnxUnary('leakyrelu', { alpha: 0.01 }) },
+  }),
+  elu: unary({
+    params: { alpha: 1 },
+    forward: { wgsl: 'select(T(p.alpha) * (exp(x) - T(1.0)), x, x > T(0.0))', ref: (x, p) => (x > 0 ? x : p.alpha * Math.expm1(x)) },
+    backward: {
+      from: 'x',
+      wgsl: 'select(T(p.alpha) * exp(x) * dy, dy, x > T(0.0))',
+      ref: (dy, x, p) => (x > 0 ? dy : p.alpha * Math.exp(x) * dy),
+    },
+    guided: true,
+    // exp(x) − 1 in float32 near 0: an absolute error of a few float32 ULP of 1.
+    accuracy: { atol: 4e-7, rtol: 2e-6 },
+    onnx: { Elu: onnxUnary('elu', { alpha: 1 }) },
+  }),
+  sigmoid: unary({
+    forward: { wgsl: 'T(1.0) / (T(1.0) + exp(-x))', ref: sigmoid },
+    backward: { from: 'y', wgsl: 'dy * y * (T(1.0) - y)', ref: (dy, y) => dy * y * (1 - y) },
+    accuracy: BUILTIN,
+    onnx: { Sigmoid: onnxUnary('sigmoid') },
+  }),
+  tanh: unary({
+    forward: { wgsl: 'tanh(x)', ref: Math.tanh },
+    backward: { from: 'y', wgsl: 'dy * (T(1.0) - y * y)', ref: (dy, y) => dy * (1 - y * y) },
+    accuracy: BUILTIN,
+    onnx: { Tanh: onnxUnary('tanh') },
+  }),
+  hardsigmoid: unary({
+    params: { alpha: 0.2, beta: 0.5 },
+    forward: {
+      wgsl: 'clamp(T(p.alpha) * x + T(p.beta), T(0.0), T(1.0))',
+      ref: (x, p) => Math.min(Math.max(p.alpha * x + p.beta, 0), 1),
+    },
+    backward: {
+      from: 'x',
+      wgsl: 'select(T(0.0), T(p.alpha) * dy, (T(p.alpha) * x + T(p.beta) > T(0.0)) & (T(p.alpha) * x + T(p.beta) < T(1.0)))',
+      ref: (dy, x, p) => (p.alpha * x + p.beta > 0 && p.alpha * x + p.beta < 1 ? p.alpha * dy : 0),
+    },
+    onnx: { HardSigmoid: onnxUnary('hardsigmoid', { alpha: 0.2, beta: 0.5 }) },
+  }),
+  hardswish: unary({
+    // ONNX HardSwish: x · max(0, min(1, x/6 + 1/2)).
+    forward: {
+      wgsl: 'x * clamp(x / T(6.0) + T(0.5), T(0.0), T(1.0))',
+      ref: (x) => x * Math.min(Math.max(x / 6 + 0.5, 0), 1),
+    },
+    backward: {
+      from: 'x',
+      wgsl: 'select(select(dy * (x / T(3.0) + T(0.5)), dy, x >= T(3.0)), T(0.0), x <= T(-3.0))',
+      ref: (dy, x) => (x <= -3 ? 0 : x >= 3 ? dy : dy * (x / 3 + 0.5)),
+    },
+    guided: true,
+    onnx: { HardSwish: onnxUnary('hardswish') },
+  }),
+  erf: unary({
+    forward: { wgsl: 'erf_t(x)', ref: erf },
+    backward: {
+      from: 'x',
+      wgsl: 'dy * T(1.1283791671) * exp(-x * x)',
+      ref: (dy, x) => (dy * 2 * Math.exp(-x * x)) / Math.sqrt(Math.PI),
+    },
+    includes: ['erf'],
+    accuracy: { atol: 2e-7, rtol: 2e-6 },
+    onnx: { Erf: onnxUnary('erf') },
+  }),
+  gelu: unary({
+    // x·Φ(x) with Φ the standard normal CDF, 0.5·(1 + erf(x/√2)).
+    forward: { wgsl: 'T(0.5) * x * (T(1.0) + erf_t(x * T(0.70710678)))', ref: (x) => 0.5 * x * (1 + erf(x / SQRT_2)) },
+    backward: {
+      from: 'x',
+      wgsl: 'dy * (T(0.5) * (T(1.0) + erf_t(x * T(0.70710678))) + x * T(0.39894228) * exp(T(-0.5) * x * x))',
+      ref: (dy, x) => dy * (0.5 * (1 + erf(x / SQRT_2)) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x)),
+    },
+    guided: true,
+    includes: ['erf'],
+    accuracy: { atol: 1e-6, rtol: 2e-6 },
+    onnx: { Gelu: geluRule },
+  }),
+  gelu_tanh: unary({
+    // 0.5·x·(1 + tanh u), u = √(2/π)·(x + 0.044715·x³), written with s = σ(2u) = (1 + tanh u)/2
+    // and s̄ = σ(−2u) = 1 − s so that neither 1 + tanh u nor 1 − tanh²u cancels in float32:
+    // y = x·s, dy/dx = s + 2·x·s·s̄·√(2/π)·(1 + 3·0.044715·x²).
+    forward: {
+      wgsl: 'x / (T(1.0) + exp(T(-1.5957691216) * (x + T(0.044715) * x * x * x)))',
+      ref: geluTanh,
+    },
+    backward: {
+      from: 'x',
+      wgsl:
+        'dy * (T(1.0) / (T(1.0) + exp(T(-1.5957691216) * (x + T(0.044715) * x * x * x)))) * ' +
+        '(T(1.0) + T(1.5957691216) * x * (T(1.0) + T(0.134145) * x * x) / ' +
+        '(T(1.0) + exp(T(1.5957691216) * (x + T(0.044715) * x * x * x))))',
+      ref: (dy, x) => dy * geluTanhGrad(x),
+    },
+    guided: true,
+    accuracy: BUILTIN,
+  }),
+  sqrt: unary({
+    forward: { wgsl: 'sqrt(x)', ref: Math.sqrt },
+    backward: { from: 'y', wgsl: 'dy * T(0.5) / y', ref: (dy, y) => (dy * 0.5) / y },
+    onnx: { Sqrt: onnxUnary('sqrt') },
+  }),
+  neg: unary({
+    forward: { wgsl: '-x', ref: (x) => -x },
+    backward: { from: 'x', wgsl: '-dy', ref: (dy) => -dy },
+    onnx: { Neg: onnxUnary('neg') },
+  }),
+  pow: unary({
+    // x^e for a constant e; a negative x with an integer e keeps its sign rule (WGSL's pow alone is
+    // undefined for x < 0), e = 2 is x·x exactly.
+    params: { exponent: 2 },
+    forward: {
+      wgsl:
+        'select(select(pow(abs(x), T(p.exponent)), -pow(abs(x), T(p.exponent)), (x < T(0.0)) & (T(abs(p.exponent) % 2.0) == T(1.0))), ' +
+        'x * x, p.exponent == 2.0)',
+      ref: (x, p) => Math.pow(x, p.exponent),
+    },
+    backward: {
+      from: 'x',
+      wgsl:
+        'select(dy * T(p.exponent) * select(pow(abs(x), T(p.exponent - 1.0)), -pow(abs(x), T(p.exponent - 1.0)), ' +
+        '(x < T(0.0)) & (T(abs(p.exponent - 1.0) % 2.0) == T(1.0))), dy * T(2.0) * x, p.exponent == 2.0)',
+      ref: (dy, x, p) => dy * p.exponent * Math.pow(x, p.exponent - 1),
+    },
+    accuracy: BUILTIN,
+    onnx: { Pow: powRule },
   }),
 } as const;
 

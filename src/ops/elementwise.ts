@@ -29,6 +29,7 @@ import unaryCode from '../../shaders/elementwise_unary.wgsl?raw';
 import unaryBackwardCode from '../../shaders/elementwise_unary_backward.wgsl?raw';
 import binaryCode from '../../shaders/elementwise_binary.wgsl?raw';
 import binaryBackwardCode from '../../shaders/elementwise_binary_backward.wgsl?raw';
+import { includesNamed } from './includes';
 import { targetsOf } from './util';
 
 const WG = 256; // `override WG` of the four templates
@@ -37,9 +38,21 @@ export const MAX_RANK = 8;
 
 const DIMS = 'array<vec4u, 2>';
 
-/** The template with the op's parts filled in, {{params}} being its scalars as f32 fields. */
-function fill(template: string, scalars: readonly string[], parts: Record<string, string>): string {
-  return fillTemplate(template, { ...parts, params: scalars.map((s) => `${s}: f32,`).join('\n  ') });
+/**
+ * The template with the op's parts filled in: {{params}} its scalars as f32 fields, {{includes}}
+ * the #include lines of the snippets it calls.
+ */
+function fill(
+  template: string,
+  scalars: readonly string[],
+  parts: Record<string, string>,
+  includes: readonly string[] = [],
+): string {
+  return fillTemplate(template, {
+    ...parts,
+    params: scalars.map((s) => `${s}: f32,`).join('\n  '),
+    includes: includes.map((n) => `#include "${n}"`).join('\n'),
+  });
 }
 
 function scalarDecl(scalars: readonly string[]): Record<string, 'f32'> {
@@ -51,17 +64,19 @@ function unaryKernels(op: UnaryType) {
   const forward = generatedKernel(`elementwise.${op}:forward`, () =>
     defineKernel({
       name: `elementwise_unary.${op}`,
-      code: fill(unaryCode, def.scalars, { f: def.forward.wgsl }),
+      code: fill(unaryCode, def.scalars, { f: def.forward.wgsl }, def.includes),
       params: { count: 'u32', ...scalarDecl(def.scalars) },
       bindings: ['src', 'dst'],
+      includes: includesNamed(def.includes),
     }),
   );
   const backward = generatedKernel(`elementwise.${op}:backward`, () =>
     defineKernel({
       name: `elementwise_unary_backward.${op}`,
-      code: fill(unaryBackwardCode, def.scalars, { df: def.backward.wgsl, saved: def.backward.from }),
+      code: fill(unaryBackwardCode, def.scalars, { df: def.backward.wgsl, saved: def.backward.from }, def.includes),
       params: { count: 'u32', scount: 'u32', ...scalarDecl(def.scalars) },
       bindings: ['grad', 'saved', 'dst'],
+      includes: includesNamed(def.includes),
     }),
   );
   return { def, forward, backward };

@@ -5,6 +5,7 @@
  */
 import type { Include } from '../gpu/kernel';
 import conv2dTileCode from '../../shaders/include/conv2d_tile.wgsl?raw';
+import erfCode from '../../shaders/include/erf.wgsl?raw';
 import gradcamppCode from '../../shaders/include/gradcampp.wgsl?raw';
 import minmaxReduceCode from '../../shaders/include/minmax_reduce.wgsl?raw';
 import poolGatherCode from '../../shaders/include/pool_gather.wgsl?raw';
@@ -23,3 +24,18 @@ export const POOL_GATHER: Include = { name: 'pool_gather', code: poolGatherCode 
 export const SUM_MAX_REDUCE: Include = { name: 'sum_max_reduce', code: sumMaxReduceCode };
 /** A pooling window's first maximum. */
 export const WINDOW_MAX: Include = { name: 'window_max', code: windowMaxCode };
+/** The error function on the elementwise kernels' type T. */
+export const ERF: Include = { name: 'erf', code: erfCode };
+
+const BY_NAME: Readonly<Record<string, Include>> = Object.fromEntries(
+  [CONV2D_TILE, ERF, GRADCAMPP, MINMAX_REDUCE, POOL_GATHER, SUM_MAX_REDUCE, WINDOW_MAX].map((i) => [i.name, i]),
+);
+
+/** The snippets named in an op's definition (e.g. an elementwise entry's `includes`). */
+export function includesNamed(names: readonly string[]): Include[] {
+  return names.map((n) => {
+    const inc = BY_NAME[n];
+    if (!inc) throw new Error(`unreachable: no WGSL snippet '${n}' in shaders/include/`);
+    return inc;
+  });
+}
