@@ -268,6 +268,8 @@ export const UNARY = {
       wgsl: 'select(T(0.0), dy, (y > T(p.min)) & (y < T(p.max)))',
       ref: (dy, y, p) => (y > p.min && y < p.max ? dy : 0),
     },
+    // ReLU6 and other clips gate the gradient like a ReLU: guided backprop treats them as gates.
+    guided: true,
     onnx: { Clip: clipRule },
   }),
   leakyrelu: unary({
@@ -295,6 +297,17 @@ export const UNARY = {
     backward: { from: 'y', wgsl: 'dy * y * (T(1.0) - y)', ref: (dy, y) => dy * y * (1 - y) },
     accuracy: BUILTIN,
     onnx: { Sigmoid: onnxUnary('sigmoid') },
+  }),
+  silu: unary({
+    // x·σ(x) (Swish). ONNX has no SiLU operator: the importer fuses Mul(x, Sigmoid(x)) into this.
+    forward: { wgsl: 'x / (T(1.0) + exp(-x))', ref: (x) => x * sigmoid(x) },
+    backward: {
+      from: 'x',
+      wgsl: 'dy * (T(1.0) + x / (T(1.0) + exp(x))) / (T(1.0) + exp(-x))',
+      ref: (dy, x) => dy * sigmoid(x) * (1 + x * (1 - sigmoid(x))),
+    },
+    guided: true,
+    accuracy: BUILTIN,
   }),
   tanh: unary({
     forward: { wgsl: 'tanh(x)', ref: Math.tanh },
