@@ -27,13 +27,33 @@ export class ResourceLimitError extends InvalidInputError {}
 export class GraphError extends InvalidInputError {}
 
 /** A model uses an operator the engine does not implement. */
+/** One operator type a model uses that the importer has no rule for. */
+export interface UnsupportedOperator {
+  /** The ONNX op type, prefixed with its domain outside the default one ('com.microsoft.FusedConv'). */
+  readonly opType: string;
+  /** How many nodes use it. */
+  readonly count: number;
+  /** The first of them (its name, or '<OpType>_<position>' for an unnamed node). */
+  readonly firstNode: string;
+}
+
 export class UnsupportedOperatorError extends WebGpuCamError {
+  /** The first missing operator's type and node (`operators` lists them all). */
+  readonly opType: string;
+  readonly nodeName: string;
+
   constructor(
-    readonly opType: string,
-    readonly nodeName: string,
+    /** Every missing operator, in the order of their first node. */
+    readonly operators: readonly UnsupportedOperator[],
     readonly supported: readonly string[],
   ) {
-    super(`unsupported operator '${opType}' (node '${nodeName}'); supported operators: ${supported.join(', ')}`);
+    const list = operators.map((o) => `'${o.opType}' ×${o.count} (first: node '${o.firstNode}')`);
+    super(
+      `unsupported operator${operators.length > 1 ? 's' : ''} ${list.join(', ')}; ` +
+        `supported operators: ${supported.join(', ')}`,
+    );
+    this.opType = operators[0]?.opType ?? '';
+    this.nodeName = operators[0]?.firstNode ?? '';
   }
 }
 

@@ -21,9 +21,9 @@
  *         broadcast along. PASS marks a gradient that is dy itself (no kernel: a view of dy).
  */
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
-import { shapeStr, type Shape } from '../core/shape';
+import { broadcastStrides, shapeStr, type Shape } from '../core/shape';
 import { erf } from '../core/erf';
-import { defineOp, type Attrs, type OnnxContext, type OnnxRule, type OpDef } from './op';
+import { defineOp, type Attrs, type OnnxConst, type OnnxContext, type OnnxRule, type OpDef } from './op';
 
 type Scalars = Record<string, number>;
 
@@ -191,19 +191,83 @@ function clipRule(c: OnnxContext): void {
   if (lo <= -F32_MAX) lo = -Infinity;
   if (hi >= F32_MAX) hi = Infinity;
   if (!(lo <= hi)) c.fail(`min ${lo} > max ${hi}`);
-  if (lo === 0 && hi === Infinity) return c.emit({ op: 'relu', inputs: [x] });
+  if (lo === 0 && hi === Infinity) return void c.emit({ op: 'relu', inputs: [x] });
   const attrs: Record<string, number> = {};
   if (lo > -Infinity) attrs.min = lo;
   if (hi < Infinity) attrs.max = hi;
   c.emit({ op: 'clip', inputs: [x], attrs });
 }
 
-/** ONNX Add: of two computed tensors, an add node; of a computed tensor and a constant, a bias. */
+/** The value of a binary op on two constants, broadcast as ONNX does (dims aligned to the right). */
+function foldBinary(op: string, p: OnnxConst, q: OnnxConst): OnnxConst {
+  const rank = Math.max(p.dims.length, q.dims.length);
+  const pad = (d: number[]) => [...new Array<number>(rank - d.length).fill(1), ...d];
+  const [dp, dq] = [pad(p.dims), pad(q.dims)];
+  const out = dp.map((d, k) => {
+    if (d !== dq[k] && d !== 1 && dq[k] !== 1) {
+      throw new ShapeMismatchError(`${op}: constants of dims [${p.dims}] and [${q.dims}] do not broadcast`);
+    }
+    return Math.max(d, dq[k]);
+  });
+  const [sp, sq] = [broadcastStrides(dp, out), broadcastStrides(dq, out)];
+  const f = (BINARY as Readonly<Record<string, BinaryOp>>)[op].forward.ref;
+  const data = new Float64Array(out.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < data.length; i++) {
+    let [ip, iq, r] = [0, 0, i];
+    for (let k = rank - 1; k >= 0; k--) {
+      const x = r % out[k];
+      r = Math.floor(r / out[k]);
+      ip += x * sp[k];
+      iq += x * sq[k];
+    }
+    data[i] = f(p.data[ip], q.data[iq]);
+  }
+  const float = p.float || q.float;
+  return { dims: out, data: float ? Float32Array.from(data) : data, float };
+}
+
+/**
+ * An ONNX rule for a binary op: of two constants, the folded constant (shape arithmetic, with
+ * the batch size unknown: NaN); otherwise the op, a constant operand becoming a constant node.
+ */
+function onnxBinary(op: string): OnnxRule {
+  return (c) => {
+    const [p, q] = [c.constantOrNull(0), c.constantOrNull(1)];
+    if (p && q) return c.alias(foldBinary(op, p, q));
+    const rank = c.shape(c.tensor(p ? 1 : 0)).length;
+    c.emit({ op, inputs: [c.operand(0, rank), c.operand(1, rank)] });
+  };
+}
+
+/** ONNX Add: a per-channel constant added to a conv or linear output becomes its bias. */
 function addRule(c: OnnxContext): void {
   const [p, q] = [c.constantOrNull(0), c.constantOrNull(1)];
-  if (!p && !q) return c.emit({ op: 'add', inputs: [c.tensor(0), c.tensor(1)] });
-  if (p && q) c.fail('both inputs are constants (constant folding is not supported)');
-  c.foldBias(p ? c.tensor(1) : c.tensor(0), (p ?? q)!);
+  if (p && q) return c.alias(foldBinary('add', p, q));
+  if ((p || q) && c.foldBias(p ? c.tensor(1) : c.tensor(0), (p ?? q)!)) return;
+  onnxBinary('add')(c);
+}
+
+/**
+ * ONNX Mul. x·Sigmoid(x) is SiLU and x·HardSigmoid(x) with α = 1/6, β = 1/2 is HardSwish (how
+ * torch exports them before opset 14): each becomes one op, a gate for guided backprop.
+ */
+function mulRule(c: OnnxContext): void {
+  if (!c.constantOrNull(0) && !c.constantOrNull(1)) {
+    for (const [j, k] of [
+      [0, 1],
+      [1, 0],
+    ]) {
+      const [x, s] = [c.tensor(j), c.tensor(k)];
+      const gate = c.producer(s);
+      if (!gate || gate.inputs[0] !== x) continue;
+      const a = gate.attrs ?? {};
+      const hard = gate.op === 'hardsigmoid' && Math.abs((a.alpha as number) - 1 / 6) < 1e-7 && a.beta === 0.5;
+      if (gate.op !== 'sigmoid' && !hard) continue;
+      c.remove(s);
+      return void c.emit({ op: hard ? 'hardswish' : 'silu', inputs: [x] });
+    }
+  }
+  onnxBinary('mul')(c);
 }
 
 /** An ONNX rule for a unary op: the op on the node's one computed input, float attributes copied. */
@@ -422,6 +486,33 @@ export const BINARY = {
     forward: { wgsl: 'a + b', ref: (a, b) => a + b },
     backward: { a: PASS, b: PASS },
     onnx: { Add: addRule },
+  }),
+  sub: binary({
+    forward: { wgsl: 'a - b', ref: (a, b) => a - b },
+    backward: { a: PASS, b: { wgsl: '-dy', ref: (dy) => -dy, reads: false } },
+    onnx: { Sub: onnxBinary('sub') },
+  }),
+  mul: binary({
+    forward: { wgsl: 'a * b', ref: (a, b) => a * b },
+    backward: { a: { wgsl: 'dy * b', ref: (dy, _a, b) => dy * b }, b: { wgsl: 'dy * a', ref: (dy, a) => dy * a } },
+    onnx: { Mul: mulRule },
+  }),
+  div: binary({
+    forward: { wgsl: 'a / b', ref: (a, b) => a / b },
+    backward: {
+      a: { wgsl: 'dy / b', ref: (dy, _a, b) => dy / b },
+      b: { wgsl: '-dy * a / (b * b)', ref: (dy, a, b) => (-dy * a) / (b * b) },
+    },
+    onnx: { Div: onnxBinary('div') },
+  }),
+  // PRelu: y = a where a > 0, else b·a (b the slope, usually a per-channel constant).
+  prelu: binary({
+    forward: { wgsl: 'select(b * a, a, a > T(0.0))', ref: (a, b) => (a > 0 ? a : b * a) },
+    backward: {
+      a: { wgsl: 'select(b * dy, dy, a > 0.0)', ref: (dy, a, b) => (a > 0 ? dy : b * dy) },
+      b: { wgsl: 'select(a * dy, 0.0, a > 0.0)', ref: (dy, a) => (a > 0 ? 0 : a * dy) },
+    },
+    onnx: { PRelu: onnxBinary('prelu') },
   }),
 } as const;
 

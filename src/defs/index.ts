@@ -10,11 +10,14 @@
  * tables. docs/ARCHITECTURE.md walks through both.
  */
 import { CONCAT } from './concat';
+import { CONSTANT } from './constant';
 import { CONV2D } from './conv2d';
 import { BINARY, UNARY } from './elementwise';
+import { PAD, SLICE, TRANSPOSE } from './layout';
 import { LINEAR } from './linear';
 import type { OnnxRule, OpDef } from './op';
 import { AVGPOOL2D, GLOBALAVGPOOL, MAXPOOL2D } from './pool';
+import { REDUCEMEAN, REDUCESUM } from './reduce';
 import { SOFTMAX } from './softmax';
 import { FLATTEN, IDENTITY, RESHAPE } from './views';
 
@@ -27,6 +30,12 @@ export const OPS = {
   globalavgpool: GLOBALAVGPOOL,
   linear: LINEAR,
   concat: CONCAT,
+  constant: CONSTANT,
+  reducemean: REDUCEMEAN,
+  reducesum: REDUCESUM,
+  transpose: TRANSPOSE,
+  slice: SLICE,
+  pad: PAD,
   softmax: SOFTMAX,
   flatten: FLATTEN,
   reshape: RESHAPE,

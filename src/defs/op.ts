@@ -70,12 +70,18 @@ export interface OnnxAttrs {
   string(name: string, dflt: string): string;
 }
 
-/** What a rule emits: one GraphSpec node, named after the ONNX node, producing its output. */
+/**
+ * What a rule emits: a GraphSpec node named after the ONNX node, producing its (first) output,
+ * or `output`, another of its outputs (Split), or with `temp` a fresh tensor between the nodes
+ * one ONNX node becomes (emit returns the name).
+ */
 export interface EmittedNode {
   op: string;
   inputs: string[];
   attrs?: Record<string, unknown>;
   weights?: Record<string, WeightSpec>;
+  output?: string;
+  temp?: boolean;
 }
 
 /**
@@ -88,6 +94,8 @@ export interface OnnxContext {
   readonly attrs: OnnxAttrs;
   /** The node's input names ('' for an omitted optional input). */
   readonly inputs: readonly string[];
+  /** The node's output names ('' for an omitted one). */
+  readonly outputs: readonly string[];
   /** Input j, which must be a tensor computed from the graph input. */
   tensor(j: number): string;
   /** Input j as a constant, or null when it is computed or absent. */
@@ -96,7 +104,8 @@ export interface OnnxContext {
   constant(j: number, what: string, kind?: 'float' | 'any'): OnnxConst;
   /** Shape of a computed tensor for batch 1. */
   shape(tensor: string): number[];
-  emit(node: EmittedNode): void;
+  /** Add a node; returns the tensor it produces. */
+  emit(node: EmittedNode): string;
   /** The node's output is this constant (constant folding of shapes and weights). */
   alias(c: OnnxConst): void;
   fail(message: string): never;
@@ -114,8 +123,23 @@ export interface OnnxContext {
   /**
    * x + c where x is the output of a conv or linear layer read only here and c holds one value
    * per channel: c becomes (part of) that layer's bias, and the layer produces the output.
+   * Returns false (and changes nothing) where that does not apply.
    */
-  foldBias(x: string, c: OnnxConst): void;
+  foldBias(x: string, c: OnnxConst): boolean;
+  /**
+   * Input j as a tensor of rank `rank` for an elementwise op: a computed tensor of that rank,
+   * or a constant, which becomes a 'constant' node (its dims aligned to the right as ONNX
+   * broadcasting does, padded with 1s; dim 0 must then be 1: a constant does not vary over the
+   * batch). Returns the tensor's name.
+   */
+  operand(j: number, rank: number): string;
+  /**
+   * The node producing computed tensor `t` when only this node reads it (and it is not the
+   * graph output): a candidate for fusing into this node. Null otherwise.
+   */
+  producer(t: string): Readonly<EmittedNode> | null;
+  /** Drop the node producing `t` (one `producer` returned), whose work this node takes over. */
+  remove(t: string): void;
 }
 
 export type OnnxRule = (ctx: OnnxContext) => void;

@@ -7,6 +7,7 @@
  */
 import { GraphError, InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { shapeStr, sizeOf } from '../core/shape';
+import { BINARY } from '../defs/elementwise';
 import { isOpType, OP_TYPES, opDef, type OpParams, type OpType } from '../defs/index';
 import type { WeightSpec } from '../defs/op';
 import type { GraphSpec, NodeSpec } from './spec';
@@ -34,6 +35,8 @@ export class Graph {
   readonly consumers = new Map<string, GraphNode[]>();
   /** Shape of every tensor for batch N = 1. */
   readonly shapes = new Map<string, number[]>();
+  /** Tensors of 'constant' nodes: not batched (their dim 0 is 1 whatever the batch). */
+  readonly constants = new Set<string>();
   readonly input: string;
   readonly output: string;
 
@@ -64,6 +67,7 @@ export class Graph {
     const nodes: GraphNode[] = [];
     for (const n of this.#toposort(spec.nodes, byOutput)) {
       const node = this.#node(n, nodes.length);
+      this.#checkConstants(node);
       nodes.push(node);
       this.producer.set(node.output, node);
       for (const i of node.inputs) {
@@ -84,11 +88,11 @@ export class Graph {
     return name === this.input || this.producer.has(name);
   }
 
-  /** Shape of tensor `name` for batch `n`. */
+  /** Shape of tensor `name` for batch `n` (a constant's shape whatever `n`). */
   shape(name: string, n = 1): number[] {
     const s = this.shapes.get(name);
     if (!s) throw this.notFound(name);
-    return [n, ...s.slice(1)];
+    return this.constants.has(name) ? [...s] : [n, ...s.slice(1)];
   }
 
   notFound(name: string): GraphError {
@@ -147,7 +151,7 @@ export class Graph {
     let best: string | null = null;
     for (const name of this.tensorNames) {
       const s = this.shapes.get(name)!;
-      if (s.length === 4 && s[2] * s[3] > 1 && this.#reachesScores(name)) best = name;
+      if (s.length === 4 && s[2] * s[3] > 1 && !this.constants.has(name) && this.#reachesScores(name)) best = name;
     }
     if (!best) throw new GraphError('the graph has no 4-D tensor with spatial extent > 1 on the path to the output');
     return best;
@@ -191,6 +195,27 @@ export class Graph {
     }
   }
 
+  /**
+   * Constants feed only binary elementwise ops (they broadcast there), and no op but 'constant'
+   * computes from constants alone (its output would not be batched: fold it instead).
+   */
+  #checkConstants(node: GraphNode): void {
+    if (node.op === 'constant') {
+      this.constants.add(node.output);
+      return;
+    }
+    const fromConst = node.inputs.filter((i) => this.constants.has(i));
+    if (!fromConst.length) return;
+    if (!Object.hasOwn(BINARY, node.op)) {
+      throw new GraphError(
+        `node '${node.name}' (${node.op}) reads constant '${fromConst[0]}'; constants may only feed binary elementwise ops`,
+      );
+    }
+    if (fromConst.length === node.inputs.length) {
+      throw new GraphError(`node '${node.name}' (${node.op}) computes from constants only; fold it into a constant`);
+    }
+  }
+
   /** A checked copy of a spec node: weights, parameters and output shape. */
   #node(spec: NodeSpec, index: number): GraphNode {
     const def = opDef(spec.op);
@@ -199,6 +224,7 @@ export class Graph {
       const inputs = [...spec.inputs];
       const want = def.inputs;
       if (want === 'variadic' ? inputs.length < 1 : inputs.length !== want) {
+        if (want === 0) throw new GraphError(`takes no inputs, got ${inputs.length}`);
         throw new GraphError(`takes ${want === 'variadic' ? 'one or more' : want} input(s), got ${inputs.length}`);
       }
       const weights = spec.weights ?? {};

@@ -15,7 +15,7 @@
  * node, the supported list) or ModelFormatError (naming the node and the attribute or input
  * it cannot handle).
  */
-import { ModelFormatError, UnsupportedOperatorError } from '../core/errors';
+import { ModelFormatError, UnsupportedOperatorError, type UnsupportedOperator } from '../core/errors';
 import { isOpType, onnxRules } from '../defs/index';
 import type { EmittedNode, OnnxConst, OnnxContext } from '../defs/op';
 import { Graph } from './graph';
@@ -56,6 +56,10 @@ class Converter {
   /** How many ONNX nodes (and graph outputs) read each tensor. */
   readonly #uses = new Map<string, number>();
   readonly #names = new Set<string>();
+  /** Every tensor name of the ONNX graph, and those made here. */
+  readonly #tensors = new Set<string>();
+  /** The constant node made for each (constant, rank). */
+  readonly #constNodes = new Map<string, string>();
   #shapes = new Map<string, number[]>();
   readonly #input: GraphSpec['input'];
   readonly #output: string;
@@ -66,6 +70,8 @@ class Converter {
   ) {
     for (const t of g.initializer) this.#consts.set(t.name ?? '', tensorValues(t));
     for (const n of g.node) for (const i of n.input) if (i) this.#uses.set(i, (this.#uses.get(i) ?? 0) + 1);
+    for (const n of g.node) for (const t of [...n.input, ...n.output]) this.#tensors.add(t);
+    for (const v of [...g.input, ...g.output]) this.#tensors.add(v.name ?? '');
     if (g.output.length !== 1) {
       throw new ModelFormatError(
         `the graph has ${g.output.length} outputs (${g.output.map((o) => `'${o.name ?? ''}'`).join(', ')}); ` +
@@ -78,6 +84,7 @@ class Converter {
   }
 
   run(): GraphSpec {
+    this.#checkOperators();
     this.g.node.forEach((n, i) => this.#convert(n, i));
     if (this.#consts.has(this.#output)) {
       throw new ModelFormatError(`the graph output '${this.#output}' is a constant, not computed from the input`);
@@ -140,7 +147,18 @@ class Converter {
   // ---- helpers ---------------------------------------------------------------------------
 
   #name(n: OnnxNode, i: number): string {
-    const base = n.name || `${n.op_type ?? 'node'}_${i}`;
+    return this.#uniqueName(n.name || `${n.op_type ?? 'node'}_${i}`);
+  }
+
+  /** A tensor name no ONNX tensor and no earlier one has. */
+  #uniqueTensor(base: string): string {
+    let name = base;
+    for (let k = 1; this.#tensors.has(name); k++) name = `${base}_${k}`;
+    this.#tensors.add(name);
+    return name;
+  }
+
+  #uniqueName(base: string): string {
     let name = base;
     for (let k = 1; this.#names.has(name); k++) name = `${base}_${k}`;
     this.#names.add(name);
@@ -174,20 +192,33 @@ class Converter {
     return ok ? prev! : null;
   }
 
+  /** Every operator without a rule, at once: its type, how many nodes use it, the first one. */
+  #checkOperators(): void {
+    const missing = new Map<string, { -readonly [K in keyof UnsupportedOperator]: UnsupportedOperator[K] }>();
+    this.g.node.forEach((n, i) => {
+      const op = n.op_type ?? '';
+      const type = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${op}` : op;
+      if (type === op && (OP_RULES.has(op) || this.#formatRule(op))) return;
+      const m = missing.get(type);
+      if (m) m.count++;
+      else missing.set(type, { opType: type, count: 1, firstNode: n.name || `${op || 'node'}_${i}` });
+    });
+    if (missing.size) throw new UnsupportedOperatorError([...missing.values()], ONNX_OPS);
+  }
+
   #convert(n: OnnxNode, i: number): void {
     const op = n.op_type ?? '';
     const name = this.#name(n, i);
-    if (n.domain && n.domain !== 'ai.onnx') throw new UnsupportedOperatorError(`${n.domain}.${op}`, name, ONNX_OPS);
-    const rule: ((c: RuleContext) => void) | null = OP_RULES.get(op) ?? this.#formatRule(op);
-    if (!rule) throw new UnsupportedOperatorError(op, name, ONNX_OPS);
+    const rule = (OP_RULES.get(op) ?? this.#formatRule(op))!;
     const fail = (m: string): never => {
       throw new ModelFormatError(`node '${name}' (${op}): ${m}`);
     };
     if (!n.output[0]) fail('it has no output');
-    n.output.slice(1).forEach((o) => {
-      if (o && (this.#uses.get(o) ?? 0) > 0) fail(`its output '${o}' is used; only the first output is supported`);
-    });
     rule(this.#context(n, name, fail));
+    n.output.slice(1).forEach((o) => {
+      const made = this.#producer.has(o) || this.#consts.has(o);
+      if (o && (this.#uses.get(o) ?? 0) > 0 && !made) fail(`its output '${o}' is used; only the first output is supported`);
+    });
   }
 
   #formatRule(op: string): ((c: RuleContext) => void) | null {
@@ -202,6 +233,15 @@ class Converter {
     const attrs = new Attrs(n);
     const inputs = [...n.input];
     const constantOrNull = (j: number) => this.#consts.get(inputs[j] ?? '') ?? null;
+    let emitted = 0;
+    const tensor = (j: number): string => {
+      const t = inputs[j] ?? '';
+      if (this.#consts.has(t)) fail(`input ${j} ('${t}') is a constant; this operator needs a computed tensor there`);
+      if (t !== this.#input.name && !this.#producer.has(t)) {
+        fail(`reads tensor '${t}', which no earlier node produces (ONNX nodes must be in topological order)`);
+      }
+      return t;
+    };
     const ctx: RuleContext = {
       name,
       out,
@@ -210,14 +250,7 @@ class Converter {
       inputs,
       fail,
       constantOrNull,
-      tensor: (j: number): string => {
-        const t = inputs[j] ?? '';
-        if (this.#consts.has(t)) fail(`input ${j} ('${t}') is a constant; this operator needs a computed tensor there`);
-        if (t !== this.#input.name && !this.#producer.has(t)) {
-          fail(`reads tensor '${t}', which no earlier node produces (ONNX nodes must be in topological order)`);
-        }
-        return t;
-      },
+      tensor,
       constant: (j: number, what: string, kind: 'float' | 'any' = 'any'): OnnxConst => {
         const c = constantOrNull(j);
         if (!c)
@@ -227,9 +260,16 @@ class Converter {
         return c!;
       },
       shape: (t: string) => this.#shapeOf(t),
-      emit: (node: EmittedNode) => {
-        if (!isOpType(node.op)) throw new Error(`unreachable: a rule emitted unknown op '${node.op}'`);
-        this.#emit({ ...node, op: node.op, name, output: out });
+      outputs: [...n.output],
+      emit: (node: EmittedNode): string => {
+        const { output, temp, ...rest } = node;
+        if (!isOpType(rest.op)) throw new Error(`unreachable: a rule emitted unknown op '${rest.op}'`);
+        if (output && !n.output.includes(output)) throw new Error(`unreachable: '${output}' is not an output of '${name}'`);
+        const tensor = temp ? this.#uniqueTensor(`${out}:${rest.op}`) : (output ?? out);
+        // The first node keeps the ONNX node's name (its module scope); more get suffixes.
+        const nodeName = emitted++ === 0 ? name : this.#uniqueName(`${name}:${rest.op}`);
+        this.#emit({ ...rest, op: rest.op, name: nodeName, output: tensor });
+        return tensor;
       },
       alias: (c: OnnxConst) => void this.#consts.set(out, c),
       pair: (attr: string): [number, number] => {
@@ -246,7 +286,30 @@ class Converter {
       },
       pads: (x: string, k: [number, number], stride: [number, number], dilation: [number, number]) =>
         this.#pads(attrs, x, k, stride, dilation, fail),
-      foldBias: (x: string, c: OnnxConst) => this.#foldBias(x, c, out, fail),
+      foldBias: (x: string, c: OnnxConst) => this.#foldBias(x, c, out),
+      operand: (j: number, rank: number): string => {
+        const k = constantOrNull(j);
+        if (!k) {
+          const t = tensor(j);
+          const r = this.#shapeOf(t).length;
+          if (r !== rank) {
+            fail(`its inputs are ${r}-D ('${t}') and ${rank}-D; broadcasting across ranks would move the batch axis`);
+          }
+          return t;
+        }
+        return this.#constTensor(k, inputs[j] ?? '', rank, fail);
+      },
+      producer: (t: string) => {
+        const node = this.#producer.get(t);
+        return node && this.#uses.get(t) === 1 && t !== this.#output ? node : null;
+      },
+      remove: (t: string) => {
+        const node = this.#producer.get(t);
+        if (!node) throw new Error(`unreachable: remove('${t}') of a tensor no node produces`);
+        this.#nodes.splice(this.#nodes.indexOf(node), 1);
+        this.#producer.delete(t);
+        for (const i of node.inputs) this.#uses.set(i, (this.#uses.get(i) ?? 1) - 1);
+      },
     };
     return ctx;
   }
@@ -287,27 +350,49 @@ class Converter {
     else c.fail(`a ${rank}-D input is not supported (4-D or 2-D)`);
   }
 
-  /** x + c where x is a conv's or linear layer's output and c holds one value per channel. */
-  #foldBias(x: string, c: OnnxConst, out: string, fail: (m: string) => never): void {
+  /**
+   * x + c where x is a conv's or linear layer's output read only here and c holds one value per
+   * channel (the last dim of a linear layer's output, dim 1 of a conv's): c joins the layer's
+   * bias. False where that does not apply.
+   */
+  #foldBias(x: string, c: OnnxConst, out: string): boolean {
     const prev = this.#foldTarget(x);
-    if (!prev) {
-      fail(
-        `adds a constant to '${x}', which is not the output of a conv or linear layer read only here; ` +
-          'only such bias additions are supported',
-      );
-    }
-    const w = prev!.weights!.weight;
+    if (!prev || !c.float) return false;
+    const w = prev.weights!.weight;
     const m = w.shape[0];
-    const rank = prev!.op === 'conv2d' ? 4 : 2;
+    const rank = this.#shapeOf(x).length;
+    const axis = prev.op === 'conv2d' ? 1 : rank - 1;
     const dims = [...Array(Math.max(0, rank - c.dims.length)).fill(1), ...c.dims];
-    const perChannel = dims.length === rank && dims.every((d, k) => d === 1 || (k === 1 && d === m));
-    if (!perChannel || !c.float)
-      fail(`the constant [${c.dims}] is not one value per channel of '${x}' (${m} channels)`);
-    const b0 = prev!.weights!.bias?.data;
+    const perChannel = dims.length === rank && dims.every((d, k) => d === 1 || (k === axis && d === m));
+    if (!perChannel) return false;
+    const b0 = prev.weights!.bias?.data;
     const bias = new Float32Array(m);
     for (let o = 0; o < m; o++) bias[o] = (b0 ? b0[o] : 0) + c.data[c.data.length === 1 ? 0 : o];
-    prev!.weights = { ...prev!.weights, bias: { shape: [m], data: bias } };
-    this.#rename(prev!, out);
+    prev.weights = { ...prev.weights, bias: { shape: [m], data: bias } };
+    this.#rename(prev, out);
+    return true;
+  }
+
+  /** A constant as a 'constant' node of rank `rank` (dims aligned right, dim 0 = 1); its tensor. */
+  #constTensor(k: OnnxConst, input: string, rank: number, fail: (m: string) => never): string {
+    if (k.dims.length > rank) fail(`the constant '${input}' [${k.dims}] has more dims than the ${rank}-D tensor it meets`);
+    const dims = [...new Array<number>(rank - k.dims.length).fill(1), ...k.dims];
+    if (dims[0] !== 1) fail(`the constant '${input}' [${k.dims}] varies along the batch axis`);
+    if ([...k.data].some((v) => Number.isNaN(v))) fail(`the constant '${input}' depends on the batch size`);
+    const key = `${input}@${rank}`;
+    let name = this.#constNodes.get(key);
+    if (!name) {
+      name = k.dims.length === rank && input ? input : this.#uniqueTensor(`${input || 'constant'}:${rank}d`);
+      this.#constNodes.set(key, name);
+      this.#emit({
+        op: 'constant',
+        name: this.#uniqueName(`${name}:constant`),
+        inputs: [],
+        output: name,
+        weights: { value: { shape: dims, data: Float32Array.from(k.data) } },
+      });
+    }
+    return name;
   }
 
   /** [top, left, bottom, right] from pads or auto_pad (SAME_UPPER: the extra cell at the end). */

@@ -12,6 +12,7 @@ import type { Shape } from '../core/shape';
 import type { Conv2dParams } from '../defs/conv2d';
 import { BINARY, PASS, UNARY, type BinaryOp, type BinaryType, type UnaryType } from '../defs/elementwise';
 import type { OpParams, OpType } from '../defs/index';
+import { reducedCount } from '../defs/reduce';
 import type { Recorder } from '../gpu/recorder';
 import type { Tensor } from '../gpu/tensor';
 import { concatBackward, concatForward } from './concat';
@@ -24,7 +25,17 @@ import {
   type PackedConv2dWeights,
 } from './conv2d';
 import { binaryBackward, binaryForward, unaryBackward, unaryForward } from './elementwise';
+import {
+  padBackward,
+  padForward,
+  reduceBackward,
+  sliceBackward,
+  sliceForward,
+  transposeBackward,
+  transposeForward,
+} from './layout';
 import { linearBackward, linearForward } from './linear';
+import { reduceForward } from './reduce';
 import {
   avgPool2dBackward,
   avgPool2dForward,
@@ -196,6 +207,33 @@ export const GPU_OPS: { readonly [K in OpType]: GpuOp<OpParams[K]> } = {
         return null;
       });
     },
+  },
+  reducemean: {
+    forward: (e, a) => reduceForward(e, a.inputs[0], a.params, true, a.outShape),
+    backward: async (e, a) => [
+      own(await reduceBackward(e, a.dy, a.params, a.inputShapes[0], 1 / reducedCount(a.inputShapes[0], a.params))),
+    ],
+  },
+  reducesum: {
+    forward: (e, a) => reduceForward(e, a.inputs[0], a.params, false, a.outShape),
+    backward: async (e, a) => [own(await reduceBackward(e, a.dy, a.params, a.inputShapes[0], 1))],
+  },
+  transpose: {
+    forward: (e, a) => transposeForward(e, a.inputs[0], a.params.perm),
+    backward: async (e, a) => [own(await transposeBackward(e, a.dy, a.params.perm))],
+  },
+  slice: {
+    forward: (e, a) => sliceForward(e, a.inputs[0], a.params),
+    backward: async (e, a) => [own(await sliceBackward(e, a.dy, a.params, a.inputShapes[0]))],
+  },
+  pad: {
+    forward: (e, a) => padForward(e, a.inputs[0], a.params),
+    backward: async (e, a) => [own(await padBackward(e, a.dy, a.params, a.inputShapes[0]))],
+  },
+  // The weight itself, as a view: the executor's freeing of activations never frees a weight.
+  constant: {
+    forward: async (_e, a) => a.weights.value.reshape(a.weights.value.shape),
+    backward: async () => [],
   },
   softmax: {
     forward: (e, a) => softmaxForward(e, a.inputs[0]),

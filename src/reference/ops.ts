@@ -14,7 +14,9 @@ import type { OpParams, OpType } from '../defs/index';
 import { concatBackward, concatForward } from './concat';
 import { conv2dBackward, conv2dForward } from './conv2d';
 import { binaryBackward, binaryForward, unaryBackward, unaryForward } from './elementwise';
+import { padBackward, padForward, sliceBackward, sliceForward, transposeBackward, transposeForward } from './layout';
 import { linearBackward, linearForward } from './linear';
+import { reduceBackward, reduceForward } from './reduce';
 import {
   avgPool2dBackward,
   avgPool2dForward,
@@ -108,6 +110,30 @@ export const REF_OPS: { readonly [K in OpType]: RefOp<OpParams[K]> } = {
   concat: {
     forward: (a) => concatForward([...a.inputs], a.params.axis),
     backward: (a) => concatBackward(a.dy, a.inputShapes, a.params.axis).map((d, j) => (a.needs[j] ? d : null)),
+  },
+  reducemean: {
+    forward: (a) => reduceForward(a.inputs[0], a.params, true, a.outShape),
+    backward: (a) => [reduceBackward(a.dy, a.params, a.inputShapes[0], true)],
+  },
+  reducesum: {
+    forward: (a) => reduceForward(a.inputs[0], a.params, false, a.outShape),
+    backward: (a) => [reduceBackward(a.dy, a.params, a.inputShapes[0], false)],
+  },
+  transpose: {
+    forward: (a) => transposeForward(a.inputs[0], a.params.perm),
+    backward: (a) => [transposeBackward(a.dy, a.params.perm)],
+  },
+  slice: {
+    forward: (a) => sliceForward(a.inputs[0], a.params),
+    backward: (a) => [sliceBackward(a.dy, a.params, a.inputShapes[0])],
+  },
+  pad: {
+    forward: (a) => padForward(a.inputs[0], a.params),
+    backward: (a) => [padBackward(a.dy, a.params, a.inputShapes[0])],
+  },
+  constant: {
+    forward: (a) => hostTensor(a.weights.value.shape, a.weights.value.data),
+    backward: () => [],
   },
   softmax: {
     forward: (a) => softmaxForward(a.inputs[0]),

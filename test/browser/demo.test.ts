@@ -320,14 +320,14 @@ describe('demo page', () => {
   it('an ONNX model with an unsupported operator shows the typed error, and the previous model keeps working', async () => {
     const { page } = hp;
     const before = await idle(page);
-    // conv → Sigmoid (not supported) → GAP → Gemm, built with protobufjs like the importer's tests.
+    // conv → Hardmax (not supported) → GAP → Gemm, built with protobufjs like the importer's tests.
     const bytes = onnxModel({
       input: ['image', [1, 3, 8, 8]],
       output: 'logits',
       initializers: [floatTensor('w', [2, 3, 3, 3], randn(54, 5)), floatTensor('fc', [3, 2], randn(6, 6))],
       nodes: [
         node('Conv', ['image', 'w'], ['c'], { pads: [1, 1, 1, 1] }, 'conv'),
-        node('Sigmoid', ['c'], ['s'], {}, 'squash'),
+        node('Hardmax', ['c'], ['s'], {}, 'squash'),
         node('GlobalAveragePool', ['s'], ['g'], {}, 'gap'),
         node('Flatten', ['g'], ['f'], {}, 'flat'),
         node('Gemm', ['f', 'fc'], ['logits'], { transB: 1 }, 'fc'),
@@ -340,9 +340,9 @@ describe('demo page', () => {
       expect(e).toBeInstanceOf(UnsupportedOperatorError);
       expected = (e as Error).message;
     }
-    expect(expected).toContain("'Sigmoid'");
+    expect(expected).toContain("'Hardmax'");
     mkdirSync(ARTIFACTS, { recursive: true });
-    const path = join(ARTIFACTS, 'unsupported-sigmoid.onnx');
+    const path = join(ARTIFACTS, 'unsupported-hardmax.onnx');
     writeFileSync(path, bytes);
 
     await page.$eval('#own-model', (d) => ((d as HTMLDetailsElement).open = true));

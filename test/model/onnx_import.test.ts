@@ -339,11 +339,18 @@ describe('unsupported and malformed models give typed errors', () => {
     nodes: [node('Conv', ['x', 'w'], ['c'], {}, 'conv'), node('Relu', ['c'], ['y'], {}, 'relu')],
   });
 
-  it('an unsupported operator names its type and node and lists the supported ones', () => {
+  it('every unsupported operator is named at once: type, count, first node; the supported ones listed', () => {
     const bytes = onnxModel({
       input: ['x', [1, 1, 4, 4]],
       output: 'y',
-      nodes: [node('Relu', ['x'], ['r'], {}, 'relu'), node('Sigmoid', ['r'], ['y'], {}, 'act1')],
+      nodes: [
+        node('Relu', ['x'], ['r'], {}, 'relu'),
+        node('Hardmax', ['r'], ['h1'], {}, 'act1'),
+        node('LpNormalization', ['h1'], ['l1'], {}, 'norm1'),
+        node('Hardmax', ['l1'], ['h2'], {}, 'act2'),
+        node('LpNormalization', ['h2'], ['l2'], {}, 'norm2'),
+        node('Hardmax', ['l2'], ['y'], {}, 'act3'),
+      ],
     });
     let err: unknown;
     try {
@@ -353,17 +360,23 @@ describe('unsupported and malformed models give typed errors', () => {
     }
     expect(err).toBeInstanceOf(UnsupportedOperatorError);
     const u = err as UnsupportedOperatorError;
-    expect(u.opType).toBe('Sigmoid');
+    expect(u.operators).toEqual([
+      { opType: 'Hardmax', count: 3, firstNode: 'act1' },
+      { opType: 'LpNormalization', count: 2, firstNode: 'norm1' },
+    ]);
+    expect(u.opType).toBe('Hardmax');
     expect(u.nodeName).toBe('act1');
-    expect(u.message).toMatch(/'Sigmoid' \(node 'act1'\)/);
-    for (const op of ['Conv', 'BatchNormalization', 'Clip', 'Gemm', 'Softmax']) expect(u.message).toContain(op);
+    expect(u.message).toMatch(/'Hardmax' ×3 \(first: node 'act1'\), 'LpNormalization' ×2 \(first: node 'norm1'\)/);
+    for (const op of ['Conv', 'BatchNormalization', 'Clip', 'Gemm', 'Softmax', 'Sigmoid', 'Transpose']) {
+      expect(u.supported).toContain(op);
+    }
     // an unnamed node gets its op type and position; another domain is part of the type
     const custom = onnxModel({
       input: ['x', [1, 1, 4, 4]],
       output: 'y',
-      nodes: [{ ...node('FusedConv', ['x'], ['y']), domain: 'com.microsoft' }],
+      nodes: [node('Relu', ['x'], ['r']), { ...node('FusedConv', ['r'], ['y']), domain: 'com.microsoft' }],
     });
-    expect(() => onnxToGraphSpec(custom)).toThrow(/'com\.microsoft\.FusedConv' \(node 'FusedConv_0'\)/);
+    expect(() => onnxToGraphSpec(custom)).toThrow(/'com\.microsoft\.FusedConv' ×1 \(first: node 'FusedConv_1'\)/);
   });
 
   it('malformed bytes fail fast with ModelFormatError', () => {
