@@ -49,10 +49,10 @@ function refOp(c: Case) {
   const def = opDef(c.op);
   const params = def.params(c.attrs);
   const impl = REF_OPS[c.op] as RefOp<unknown>;
-  const outOf = (shape: number[]) => def.shape([shape], params, {});
+  const outOf = (shape: readonly number[]) => def.shape([shape], params, {});
   const forward = (x: HostTensor) =>
     impl.forward({ params, inputs: [x], weights: {}, outShape: outOf(x.shape) });
-  const backward = (dy: HostTensor, inShape: number[]) =>
+  const backward = (dy: HostTensor, inShape: readonly number[]) =>
     impl.backward({
       params,
       dy,
@@ -65,7 +65,7 @@ function refOp(c: Case) {
   return { params, forward, backward, outOf };
 }
 
-async function gpuOp(e: Recorder, c: Case, x: Tensor, dy: (out: number[]) => Tensor) {
+async function gpuOp(e: Recorder, c: Case, x: Tensor, dy: (out: readonly number[]) => Tensor) {
   const { params, outOf } = refOp(c);
   const impl = GPU_OPS[c.op] as GpuOp<unknown>;
   const y = await impl.forward(e, { params, inputs: [x], weights: {}, weightShapes: {}, outShape: outOf(x.shape), relu: false });
