@@ -1,12 +1,13 @@
 // linear_backward: the input gradient of y = x * W^T + b, dx = dy * W:
 // dx[r, k] = sum_m dy[r, m] * w[m, k].
 //
-// Layout: dy is [T*N, M] (T targets stacked over the forward batch, target-major), w is
-// [M, K], dx is [T*N, K], row-major float32. Sizes in p: m = M, k = K.
+// Layout: dy is [R, M] rows (T targets stacked over the forward batch, target-major: R = T*N,
+// times the dims before the last for an input of rank > 2), w is [M, K], dx is [R, K],
+// row-major float32. Sizes in p: m = M, k = K.
 // Threads: one invocation per dx element, index (wg.y * nwg.x + wg.x) * WG + lid.x (grid1d),
 // decoded as r*K + k; neighbouring invocations read neighbouring weight columns (coalesced)
 // and share the dy row. The sum runs 4 terms at a time through vec4, then the M % 4 rest.
-// Edges: invocations past p.count = T*N*K return.
+// Edges: invocations past p.count = R*K return.
 
 struct Params {
   count: u32,

@@ -1,13 +1,14 @@
 // linear_forward: y = x * W^T (+ b), PyTorch layout: y[n, m] = sum_k x[n, k] * w[m, k] + b[m].
 //
-// Layout: x is [N, K], w is [M, K], y is [N, M], row-major float32; with BIAS, b is [M] (bound
-// after y). Sizes in p: n = N, m = M, k = K.
+// Layout: x is [R, K], w is [M, K], y is [R, M], row-major float32, R = rows (N for [N, K]; for
+// x [N, …, K] every dim before the last); with BIAS, b is [M] (bound after y). Sizes in p:
+// m = M, k = K; count = R·M.
 // Threads: one invocation per output element, index (wg.y * nwg.x + wg.x) * WG + lid.x
-// (grid1d), decoded as n*M + m; neighbouring invocations share the x row and read different
+// (grid1d), decoded as r*M + m; neighbouring invocations share the x row and read different
 // weight rows. The dot product runs 4 terms at a time through vec4 (buffers are arrays of f32,
 // so any K works), then the K % 4 remaining terms one by one. A register-tiled variant (several
 // outputs per invocation) would be a preprocessor variant of this file.
-// Edges: invocations past p.count = N*M return.
+// Edges: invocations past p.count = R*M return.
 
 struct Params {
   count: u32,

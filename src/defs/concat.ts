@@ -5,7 +5,29 @@
  */
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { shapeStr, type Shape } from '../core/shape';
-import { defineOp } from './op';
+import { defineOp, type OnnxConst } from './op';
+
+/** Constants concatenated (shape arithmetic: the target shape of a Reshape). */
+function concatConsts(ks: OnnxConst[], axis: number, fail: (m: string) => never): OnnxConst {
+  const rank = ks[0].dims.length;
+  const ax = axis < 0 ? axis + rank : axis;
+  if (ax < 0 || ax >= rank) fail(`axis ${axis} is out of range for ${rank}-D constants`);
+  const dims = concatShape(
+    ks.map((k) => k.dims),
+    ax,
+    'Concat of constants',
+  );
+  const outer = dims.slice(0, ax).reduce((a, b) => a * b, 1);
+  const out: number[] = [];
+  for (let o = 0; o < outer; o++) {
+    for (const k of ks) {
+      const chunk = k.data.length / outer;
+      for (let i = 0; i < chunk; i++) out.push(k.data[o * chunk + i]);
+    }
+  }
+  const float = ks.some((k) => k.float);
+  return { dims, data: float ? Float32Array.from(out) : Float64Array.from(out), float };
+}
 
 export interface ConcatParams {
   axis: number;
@@ -48,6 +70,8 @@ export const CONCAT = defineOp<ConcatParams>({
   saves: {},
   onnx: {
     Concat(c) {
+      const ks = c.inputs.map((_, j) => c.constantOrNull(j));
+      if (ks.every((k) => k)) return c.alias(concatConsts(ks as OnnxConst[], c.attrs.int('axis', 0), c.fail));
       const inputs = c.inputs.map((_, j) => c.tensor(j));
       const axis = c.axis(c.attrs.int('axis', NaN), c.shape(inputs[0]).length);
       if (axis === 0) c.fail('concatenation along the batch axis is not supported');

@@ -223,6 +223,8 @@ function foldBinary(op: string, p: OnnxConst, q: OnnxConst): OnnxConst {
     data[i] = f(p.data[ip], q.data[iq]);
   }
   const float = p.float || q.float;
+  // Integer division truncates (ONNX Div on int64: shape arithmetic such as C // groups).
+  if (!float && op === 'div') for (let i = 0; i < data.length; i++) data[i] = Math.trunc(data[i]);
   return { dims: out, data: float ? Float32Array.from(data) : data, float };
 }
 

@@ -15,6 +15,7 @@ import { CONV2D } from './conv2d';
 import { BINARY, UNARY } from './elementwise';
 import { PAD, SLICE, TRANSPOSE } from './layout';
 import { LINEAR } from './linear';
+import { MATMUL } from './matmul';
 import type { OnnxRule, OpDef } from './op';
 import { AVGPOOL2D, GLOBALAVGPOOL, MAXPOOL2D } from './pool';
 import { REDUCEMEAN, REDUCESUM } from './reduce';
@@ -29,6 +30,7 @@ export const OPS = {
   avgpool2d: AVGPOOL2D,
   globalavgpool: GLOBALAVGPOOL,
   linear: LINEAR,
+  matmul: MATMUL,
   concat: CONCAT,
   constant: CONSTANT,
   reducemean: REDUCEMEAN,

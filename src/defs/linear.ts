@@ -1,23 +1,24 @@
 /**
- * Linear (fully connected) layer, PyTorch layout y = x·Wᵀ + b: x [N, K], W [M, K], b [M],
- * y [N, M]. Its shape rule and its ONNX rules (Gemm, MatMul with a constant right-hand side).
+ * Linear (fully connected) layer, PyTorch layout y = x·Wᵀ + b: x [N, …, K], W [M, K], b [M],
+ * y [N, …, M] (over the last axis). Its shape rule and its ONNX rules (Gemm, MatMul with a
+ * constant right-hand side; MatMul of two computed tensors is the matmul op).
  * CPU reference: src/reference/linear.ts; GPU dispatcher: src/ops/linear.ts.
  */
 import { ShapeMismatchError } from '../core/errors';
 import { shapeStr, type Shape } from '../core/shape';
 import { defineOp, type WeightSpec } from './op';
 
-/** [N, M] for x [N, K], w [M, K], b [M] or null. Throws ShapeMismatchError naming the shapes. */
+/**
+ * [..., M] for x [..., K] (any rank ≥ 2: the layer applies to the last axis, as nn.Linear on
+ * an NHWC tensor), w [M, K], b [M] or null. Throws ShapeMismatchError naming the shapes.
+ */
 export function linearOutputShape(x: Shape, w: Shape, b: Shape | null): number[] {
-  const rank = (s: Shape, what: string) => {
-    if (s.length !== 2)
-      throw new ShapeMismatchError(`${what}: expected a 2-D tensor, got ${s.length}-D ${shapeStr(s)}`);
-  };
-  rank(x, 'linear input');
-  rank(w, 'linear weight');
-  if (x[1] !== w[1]) {
+  if (x.length < 2) throw new ShapeMismatchError(`linear input: expected at least 2 dims, got ${shapeStr(x)}`);
+  if (w.length !== 2) throw new ShapeMismatchError(`linear weight: expected a 2-D tensor, got ${w.length}-D ${shapeStr(w)}`);
+  const k = x[x.length - 1];
+  if (k !== w[1]) {
     throw new ShapeMismatchError(
-      `linear: input ${shapeStr(x)} has ${x[1]} features but weight ${shapeStr(w)} expects ${w[1]} ([M, K] layout)`,
+      `linear: input ${shapeStr(x)} has ${k} features but weight ${shapeStr(w)} expects ${w[1]} ([M, K] layout)`,
     );
   }
   if (b && (b.length !== 1 || b[0] !== w[0])) {
@@ -25,7 +26,7 @@ export function linearOutputShape(x: Shape, w: Shape, b: Shape | null): number[]
       `linear: bias ${shapeStr(b)} does not match weight ${shapeStr(w)}: expected [${w[0]}]`,
     );
   }
-  return [x[0], w[0]];
+  return [...x.slice(0, -1), w[0]];
 }
 
 /** A [K, M] matrix (MatMul's B, Gemm's B with transB = 0) as an [M, K] linear weight, times `scale`. */
@@ -73,12 +74,6 @@ export const LINEAR = defineOp<Record<string, never>>({
         weights.bias = { shape: [m], data };
       }
       c.emit({ op: 'linear', inputs: [x], weights });
-    },
-    MatMul(c) {
-      const x = c.tensor(0);
-      const b = c.constant(1, 'weight', 'float');
-      if (b.dims.length !== 2) c.fail(`the weight must be 2-D [K, M], got dims [${b.dims}]`);
-      c.emit({ op: 'linear', inputs: [x], weights: { weight: transposedWeight(b.data, b.dims, 1) } });
     },
   },
 });

@@ -68,6 +68,8 @@ export interface OnnxAttrs {
   float(name: string, dflt: number): number;
   ints(name: string): number[] | null;
   string(name: string, dflt: string): string;
+  /** A tensor attribute's values (Constant's value, ConstantOfShape's value), or null. */
+  tensorValue(name: string): OnnxConst | null;
 }
 
 /**

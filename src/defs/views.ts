@@ -82,6 +82,11 @@ export const RESHAPE = defineOp<ReshapeParams>({
         }
         return c.alias({ ...src, dims: full });
       }
+      // NaN: a dim computed from the batch size (Shape of a tensor, folded): only dim 0 may be.
+      if (target.slice(1).some((d) => Number.isNaN(d))) {
+        c.fail(`the target shape depends on the batch size beyond dim 0: [${target.map((d) => (Number.isNaN(d) ? 'N' : d))}]`);
+      }
+      if (Number.isNaN(target[0])) target[0] = 0;
       const x = c.tensor(0);
       const shape = c.shape(x);
       const dims = target.map((d, k) => (d === 0 ? shape[k] : d));

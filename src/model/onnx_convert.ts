@@ -19,6 +19,7 @@ import { ModelFormatError, UnsupportedOperatorError, type UnsupportedOperator } 
 import { isOpType, onnxRules } from '../defs/index';
 import type { EmittedNode, OnnxConst, OnnxContext } from '../defs/op';
 import { Graph } from './graph';
+import { FOLD_RULES } from './onnx_fold';
 import { affineConv, affineLinear, batchNormAffine, foldAffine, samePads } from './onnx_weights';
 import { Attrs, dataTypeName, DataType, tensorValues, type OnnxGraph, type OnnxNode } from './onnx_proto';
 import type { GraphSpec, NodeSpec } from './spec';
@@ -37,6 +38,10 @@ type RuleContext = OnnxContext & { readonly name: string; readonly out: string; 
 const FORMAT_RULES = ['Constant', 'BatchNormalization'] as const;
 
 const OP_RULES = onnxRules();
+for (const [name, rule] of Object.entries(FOLD_RULES)) {
+  if (OP_RULES.has(name)) throw new Error(`ONNX operator '${name}' has an op rule and a fold rule`);
+  OP_RULES.set(name, rule);
+}
 for (const name of FORMAT_RULES) {
   if (OP_RULES.has(name)) throw new Error(`ONNX operator '${name}' has an op rule and a format rule`);
 }

@@ -262,4 +262,9 @@ export class Attrs {
   tensor(name: string): OnnxTensor | null {
     return this.#byName.get(name)?.t ?? null;
   }
+
+  tensorValue(name: string): ReturnType<typeof tensorValues> | null {
+    const t = this.tensor(name);
+    return t ? tensorValues(t) : null;
+  }
 }

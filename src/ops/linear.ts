@@ -1,7 +1,8 @@
 /**
  * Linear (fully connected) layer, PyTorch layout y = x·Wᵀ + b. Shaders: linear_forward.wgsl,
  * linear_backward.wgsl. Sizes: N batch, K input features, M output features, T targets;
- * x [N, K], W [M, K], b [M], y [N, M]. The backward returns only the input gradient dx = dy·W.
+ * x [N, …, K], W [M, K], b [M], y [N, …, M]: the kernels see rows of K (or M) values, whatever
+ * the dims before the last. The backward returns only the input gradient dx = dy·W.
  */
 import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
@@ -29,7 +30,7 @@ const BACKWARD = defineKernel({
   bindings: ['dy', 'w', 'dx'],
 });
 
-/** x: [N, K], w: [M, K], b: [M] or null → y: [N, M]. */
+/** x: [N, …, K], w: [M, K], b: [M] or null → y: [N, …, M]. */
 export async function linearForward(e: Recorder, x: Tensor, w: Tensor, b: Tensor | null): Promise<Tensor> {
   const yShape = linearOutputShape(x.shape, w.shape, b ? b.shape : null);
   const [M, K] = w.shape;
@@ -39,18 +40,17 @@ export async function linearForward(e: Recorder, x: Tensor, w: Tensor, b: Tensor
   return y;
 }
 
-/** dy: [T·N, M] for T targets; w: [M, K] → dx: [T·N, K] = dy·W. */
+/** dy: [T·N, …, M] for T targets; w: [M, K] → dx: [T·N, …, K] = dy·W. */
 export async function linearBackward(e: Recorder, dy: Tensor, w: Tensor): Promise<Tensor> {
-  expectRank(dy.shape, 2, 'linearBackward gradient');
   expectRank(w.shape, 2, 'linear weight');
   const [M, K] = w.shape;
-  if (dy.shape[1] !== M) {
+  if (dy.rank < 2 || dy.shape[dy.rank - 1] !== M) {
     throw new ShapeMismatchError(
-      `linearBackward: gradient ${shapeStr(dy.shape)} does not match weight ${shapeStr(w.shape)}: expected [T·N, ${M}]`,
+      `linearBackward: gradient ${shapeStr(dy.shape)} does not match weight ${shapeStr(w.shape)}: expected [T·N, …, ${M}]`,
     );
   }
   const k = await e.kernel(BACKWARD, { overrides: { WG } });
-  const dx = e.empty([dy.shape[0], K], 'linear:dx');
+  const dx = e.empty([...dy.shape.slice(0, -1), K], 'linear:dx');
   e.dispatch(k, { dy, w, dx }, { count: dx.size, m: M, k: K }, grid1d(dx.size, WG));
   return dx;
 }

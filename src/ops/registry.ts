@@ -35,6 +35,7 @@ import {
   transposeForward,
 } from './layout';
 import { linearBackward, linearForward } from './linear';
+import { matmulBackwardA, matmulBackwardB, matmulForward } from './matmul';
 import { reduceForward } from './reduce';
 import {
   avgPool2dBackward,
@@ -206,6 +207,16 @@ export const GPU_OPS: { readonly [K in OpType]: GpuOp<OpParams[K]> } = {
         t.destroy();
         return null;
       });
+    },
+  },
+  matmul: {
+    forward: (e, a) => matmulForward(e, a.inputs[0], a.inputs[1]),
+    backward: async (e, a) => {
+      const [x, y] = [saved(a.saved.inputs[0], 'input a'), saved(a.saved.inputs[1], 'input b')];
+      return [
+        a.needs[0] ? own(await matmulBackwardA(e, a.dy, y)) : null,
+        a.needs[1] ? own(await matmulBackwardB(e, a.dy, x)) : null,
+      ];
     },
   },
   reducemean: {

@@ -16,6 +16,7 @@ import { conv2dBackward, conv2dForward } from './conv2d';
 import { binaryBackward, binaryForward, unaryBackward, unaryForward } from './elementwise';
 import { padBackward, padForward, sliceBackward, sliceForward, transposeBackward, transposeForward } from './layout';
 import { linearBackward, linearForward } from './linear';
+import { matmulBackwardA, matmulBackwardB, matmulForward } from './matmul';
 import { reduceBackward, reduceForward } from './reduce';
 import {
   avgPool2dBackward,
@@ -110,6 +111,13 @@ export const REF_OPS: { readonly [K in OpType]: RefOp<OpParams[K]> } = {
   concat: {
     forward: (a) => concatForward([...a.inputs], a.params.axis),
     backward: (a) => concatBackward(a.dy, a.inputShapes, a.params.axis).map((d, j) => (a.needs[j] ? d : null)),
+  },
+  matmul: {
+    forward: (a) => matmulForward(a.inputs[0], a.inputs[1]),
+    backward: (a) => {
+      const [x, y] = [saved(a.saved.inputs[0], 'input a'), saved(a.saved.inputs[1], 'input b')];
+      return [a.needs[0] ? matmulBackwardA(a.dy, y) : null, a.needs[1] ? matmulBackwardB(a.dy, x) : null];
+    },
   },
   reducemean: {
     forward: (a) => reduceForward(a.inputs[0], a.params, true, a.outShape),

@@ -70,6 +70,34 @@ describe('linear on the GPU equals the reference', () => {
     expect(e.liveTensors).toBe(0);
   });
 
+  it('x [N, H, W, K] (nn.Linear on NHWC): over the last axis, as the rows of [N·H·W, K]', async () => {
+    const [N, H, W, K, M] = [2, 3, 2, 6, 5];
+    const e = await getEngine();
+    const xs = randn(N * H * W * K, 20);
+    const ws = randn(M * K, 21, 0.5);
+    const bs = randn(M, 22);
+    const dys = randn(T * N * H * W * M, 23);
+    const hw = hostTensor([M, K], ws);
+    const hb = hostTensor([M], bs);
+    // The reference on the 4-D tensor equals the 2-D layer on its rows.
+    const want = ref.linearForward(hostTensor([N, H, W, K], xs), hw, hb);
+    expect(want.shape).toEqual([N, H, W, M]);
+    expect(want.data).toEqual(ref.linearForward(hostTensor([N * H * W, K], xs), hw, hb).data);
+    const wantDx = ref.linearBackward(hostTensor([T * N, H, W, M], dys), hw);
+    expect(wantDx.shape).toEqual([T * N, H, W, K]);
+    expect(wantDx.data).toEqual(ref.linearBackward(hostTensor([T * N * H * W, M], dys), hw).data);
+    await e.scope(async () => {
+      const w = e.upload(ws, [M, K]);
+      const y = await linearForward(e, e.upload(xs, [N, H, W, K]), w, e.upload(bs, [M]));
+      const dx = await linearBackward(e, e.upload(dys, [T * N, H, W, M]), w);
+      expect(y.shape).toEqual([N, H, W, M]);
+      expect(dx.shape).toEqual([T * N, H, W, K]);
+      expectAllclose(await y.read(), want.data, f32Reduction(K + 1, Math.sqrt(K * 0.25 + 1)), 'linear forward');
+      expectAllclose(await dx.read(), wantDx.data, f32Reduction(M, Math.sqrt(M * 0.25)), 'linear backward');
+    });
+    expect(e.liveTensors).toBe(0);
+  });
+
   it('throws ShapeMismatchError for a mismatched weight, bias or gradient, before allocating', async () => {
     expect(() => linearOutputShape([2, 5], [3, 4], null)).toThrow(ShapeMismatchError);
     expect(() => linearOutputShape([2, 5], [3, 5], [4])).toThrow(ShapeMismatchError);
