@@ -6,6 +6,7 @@
  */
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { shapeStr, type Shape } from '../core/shape';
+import { foldZeroPad } from './layout';
 import { defineOp, type Attrs } from './op';
 
 export interface Conv2dParams {
@@ -101,10 +102,13 @@ export const CONV2D = defineOp<Conv2dParams>({
         const b = c.constant(2, 'bias', 'float');
         weights.bias = { shape: [b.data.length], data: Float32Array.from(b.data) };
       }
-      const pads = c.pads(x, k, stride, dilation);
+      let pads = c.pads(x, k, stride, dilation);
+      // A zero Pad before the conv becomes the conv's own padding.
+      const folded = foldZeroPad(c, x, pads);
+      if (folded) pads = folded.pads;
       c.emit({
         op: 'conv2d',
-        inputs: [x],
+        inputs: [folded ? folded.x : x],
         attrs: { stride, pads, dilation, groups: c.attrs.int('group', 1) },
         weights,
       });

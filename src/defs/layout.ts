@@ -326,14 +326,24 @@ export const PAD = defineOp<PadParams>({
 });
 
 /**
- * [top, left, bottom, right] of a zero pad of H and W only (a 4-D 'pad' node), which a conv or
- * an average pool counting padded zeros can take over; null for any other pad.
+ * A conv's or average pool's input x produced by a zero pad of H and W only (a 4-D 'pad' node
+ * read by nothing else): the pad node is dropped and the layer reads the pad's input with
+ * `pads` (its own, [top, left, bottom, right]) grown by the pad's. Null (nothing changed) for
+ * any other input. The caller must count the padded zeros as the pad did (an average pool
+ * then counts padding in its divisor).
  */
-export function spatialZeroPads(node: { op: string; attrs?: Record<string, unknown> }): [number, number, number, number] | null {
-  if (node.op !== 'pad') return null;
-  const { pads, value } = padParams(node.attrs ?? {});
-  if (value !== 0 || pads.length !== 6 || pads[0] !== 0 || pads[3] !== 0) return null;
-  return [pads[1], pads[2], pads[4], pads[5]];
+export function foldZeroPad(
+  c: OnnxContext,
+  x: string,
+  pads: readonly [number, number, number, number],
+): { x: string; pads: [number, number, number, number] } | null {
+  const node = c.producer(x);
+  if (!node || node.op !== 'pad') return null;
+  const p = padParams(node.attrs ?? {});
+  if (p.value !== 0 || p.pads.length !== 6 || p.pads[0] !== 0 || p.pads[3] !== 0) return null;
+  c.remove(x);
+  const [, t, l, , b, r] = p.pads;
+  return { x: node.inputs[0], pads: [pads[0] + t, pads[1] + l, pads[2] + b, pads[3] + r] };
 }
 
 // ---------------------------------------------------------------------- squeeze and unsqueeze

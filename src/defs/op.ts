@@ -135,6 +135,8 @@ export interface OnnxContext {
    * batch). Returns the tensor's name.
    */
   operand(j: number, rank: number): string;
+  /** A constant as a 'constant' node of rank `rank` as `operand` makes it; returns its tensor. */
+  constantTensor(k: OnnxConst, rank: number): string;
   /**
    * The node producing computed tensor `t` when only this node reads it (and it is not the
    * graph output): a candidate for fusing into this node. Null otherwise.

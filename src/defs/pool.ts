@@ -7,6 +7,7 @@
  */
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { shapeStr, type Shape } from '../core/shape';
+import { foldZeroPad } from './layout';
 import { defineOp, type Attrs, type OnnxContext } from './op';
 
 export interface Pool2dParams {
@@ -117,8 +118,24 @@ function windowRule(op: 'maxpool2d' | 'avgpool2d') {
       pads: c.pads(x, k, stride, [1, 1]),
       ceilMode: c.attrs.int('ceil_mode', 0) === 1,
     };
-    if (op === 'avgpool2d') attrs.countIncludePad = c.attrs.int('count_include_pad', 0) === 1;
-    c.emit({ op, inputs: [x], attrs });
+    let input = x;
+    if (op === 'avgpool2d') {
+      const include = c.attrs.int('count_include_pad', 0) === 1;
+      attrs.countIncludePad = include;
+      // A zero Pad before the pool (how torch exports count_include_pad = True) becomes the
+      // pool's padding, counted in the divisor: exact where the pool has no padding of its own
+      // not counted and no ceil-mode windows past the border.
+      const own = attrs.pads as [number, number, number, number];
+      if ((include || own.every((v) => v === 0)) && !attrs.ceilMode) {
+        const folded = foldZeroPad(c, x, own);
+        if (folded) {
+          input = folded.x;
+          attrs.pads = folded.pads;
+          attrs.countIncludePad = true;
+        }
+      }
+    }
+    c.emit({ op, inputs: [input], attrs });
   };
 }
 

@@ -19,7 +19,9 @@ import { ModelFormatError, UnsupportedOperatorError, type UnsupportedOperator } 
 import { isOpType, onnxRules } from '../defs/index';
 import type { EmittedNode, OnnxConst, OnnxContext } from '../defs/op';
 import { Graph } from './graph';
+import { COMPOSITE_RULES } from './onnx_compose';
 import { FOLD_RULES } from './onnx_fold';
+import { fuseNodes } from './onnx_fuse';
 import { affineConv, affineLinear, batchNormAffine, foldAffine, samePads } from './onnx_weights';
 import { Attrs, dataTypeName, DataType, tensorValues, type OnnxGraph, type OnnxNode } from './onnx_proto';
 import type { GraphSpec, NodeSpec } from './spec';
@@ -38,8 +40,8 @@ type RuleContext = OnnxContext & { readonly name: string; readonly out: string; 
 const FORMAT_RULES = ['Constant', 'BatchNormalization'] as const;
 
 const OP_RULES = onnxRules();
-for (const [name, rule] of Object.entries(FOLD_RULES)) {
-  if (OP_RULES.has(name)) throw new Error(`ONNX operator '${name}' has an op rule and a fold rule`);
+for (const [name, rule] of Object.entries({ ...FOLD_RULES, ...COMPOSITE_RULES })) {
+  if (OP_RULES.has(name)) throw new Error(`ONNX operator '${name}' has an op rule and a fold or composite rule`);
   OP_RULES.set(name, rule);
 }
 for (const name of FORMAT_RULES) {
@@ -68,13 +70,16 @@ class Converter {
   #shapes = new Map<string, number[]>();
   readonly #input: GraphSpec['input'];
   readonly #output: string;
+  /** The graph's nodes after the rewrites of onnx_fuse.ts. */
+  readonly #onnxNodes: OnnxNode[];
 
   constructor(
     private readonly g: OnnxGraph,
     private readonly opts: ConvertOptions,
   ) {
     for (const t of g.initializer) this.#consts.set(t.name ?? '', tensorValues(t));
-    for (const n of g.node) for (const i of n.input) if (i) this.#uses.set(i, (this.#uses.get(i) ?? 0) + 1);
+    this.#onnxNodes = fuseNodes(g);
+    for (const n of this.#onnxNodes) for (const i of n.input) if (i) this.#uses.set(i, (this.#uses.get(i) ?? 0) + 1);
     for (const n of g.node) for (const t of [...n.input, ...n.output]) this.#tensors.add(t);
     for (const v of [...g.input, ...g.output]) this.#tensors.add(v.name ?? '');
     if (g.output.length !== 1) {
@@ -90,7 +95,7 @@ class Converter {
 
   run(): GraphSpec {
     this.#checkOperators();
-    this.g.node.forEach((n, i) => this.#convert(n, i));
+    this.#onnxNodes.forEach((n, i) => this.#convert(n, i));
     if (this.#consts.has(this.#output)) {
       throw new ModelFormatError(`the graph output '${this.#output}' is a constant, not computed from the input`);
     }
@@ -200,7 +205,7 @@ class Converter {
   /** Every operator without a rule, at once: its type, how many nodes use it, the first one. */
   #checkOperators(): void {
     const missing = new Map<string, { -readonly [K in keyof UnsupportedOperator]: UnsupportedOperator[K] }>();
-    this.g.node.forEach((n, i) => {
+    this.#onnxNodes.forEach((n, i) => {
       const op = n.op_type ?? '';
       const type = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${op}` : op;
       if (type === op && (OP_RULES.has(op) || this.#formatRule(op))) return;
@@ -304,6 +309,7 @@ class Converter {
         }
         return this.#constTensor(k, inputs[j] ?? '', rank, fail);
       },
+      constantTensor: (k: OnnxConst, rank: number) => this.#constTensor(k, '', rank, fail),
       producer: (t: string) => {
         const node = this.#producer.get(t);
         return node && this.#uses.get(t) === 1 && t !== this.#output ? node : null;
@@ -384,11 +390,12 @@ class Converter {
     const dims = [...new Array<number>(rank - k.dims.length).fill(1), ...k.dims];
     if (dims[0] !== 1) fail(`the constant '${input}' [${k.dims}] varies along the batch axis`);
     if ([...k.data].some((v) => Number.isNaN(v))) fail(`the constant '${input}' depends on the batch size`);
+    // One node per named constant and rank; an unnamed one (made by a rule) each time.
     const key = `${input}@${rank}`;
-    let name = this.#constNodes.get(key);
+    let name = input ? this.#constNodes.get(key) : undefined;
     if (!name) {
       name = k.dims.length === rank && input ? input : this.#uniqueTensor(`${input || 'constant'}:${rank}d`);
-      this.#constNodes.set(key, name);
+      if (input) this.#constNodes.set(key, name);
       this.#emit({
         op: 'constant',
         name: this.#uniqueName(`${name}:constant`),
