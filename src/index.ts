@@ -27,6 +27,7 @@ export {
 } from './core/errors';
 export { Model, Activations, type ForwardOptions, type BackwardOptions } from './model/model';
 export type { GraphSpec, NodeSpec, OpType, WeightSpec, Conv2dAttrs, Pool2dAttrs } from './model/spec';
+export type { Layer } from './model/graph';
 export {
   loadOnnx,
   onnxToGraphSpec,
