@@ -37,6 +37,7 @@ export {
   type OnnxImport,
   type OnnxOptions,
   type OnnxSidecar,
+  type FileSource,
   type Preprocessing,
 } from './model/onnx';
 export {
