@@ -21,6 +21,7 @@ const PURE = [
   'src/methods/**',
   'src/reference/**',
   'src/model/graph.ts',
+  'src/model/layers.ts',
   'src/model/spec.ts',
   'src/model/onnx_convert.ts',
   'src/model/onnx_proto.ts',

@@ -17,7 +17,7 @@ import type { DemoModel, LayerInfo } from './models';
 
 export interface Settings {
   fit: Fit;
-  /** null: the model's default layer. */
+  /** A tensor or module name (Graph.layer()); null: the model's default layer. */
   layer: string | null;
   /** The class to explain; null: each image's top class. */
   pinned: number | null;
@@ -124,8 +124,17 @@ export class App {
     while (this.#loop) await this.#loop;
   }
 
+  /** The chosen layer (a tensor or module name), or the default where the model has no such layer. */
   layerInfo(m: DemoModel): LayerInfo {
-    const name = this.settings.layer ?? m.defaultLayer;
+    const chosen = this.settings.layer;
+    let name = m.defaultLayer;
+    if (chosen !== null) {
+      try {
+        name = m.model.graph.layer(chosen);
+      } catch {
+        // not a layer of this model: the default
+      }
+    }
     return m.layers.find((l) => l.name === name) ?? m.layers.find((l) => l.name === m.defaultLayer)!;
   }
 

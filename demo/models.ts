@@ -10,7 +10,10 @@ import { loadOnnx, type OnnxSidecar } from '../src/model/onnx';
 import type { ShippedModel } from './assets';
 
 export interface LayerInfo {
+  /** The tensor name. */
   name: string;
+  /** The modules whose output it is, deepest first (torch.onnx exports; empty otherwise). */
+  modules: string[];
   /** [K, h, w] */
   shape: [number, number, number];
   /** Why CAM cannot apply at this layer, or null when it can. */
@@ -35,22 +38,12 @@ export interface DemoModel {
   multiLabel: boolean;
 }
 
-/** Layers attribution can use: 4-D tensors with h·w > 1 that the class scores depend on. */
+/** Layers attribution can use (Model.layers()): 4-D tensors with h·w > 1 that the class scores depend on. */
 export function explainableLayers(model: Model): LayerInfo[] {
-  const g = model.graph;
-  const out: LayerInfo[] = [];
-  for (const name of g.tensorNames) {
-    const s = g.shape(name);
-    if (s.length !== 4 || s[2] * s[3] <= 1 || name === g.input) continue;
-    try {
-      g.backwardNodes(name, g.scores);
-    } catch {
-      continue;
-    }
-    const head = g.camHead(name);
-    out.push({ name, shape: [s[1], s[2], s[3]], camReason: 'reason' in head ? head.reason : null });
-  }
-  return out;
+  return model.layers().map((l) => {
+    const head = model.graph.camHead(l.tensor);
+    return { name: l.tensor, modules: l.modules, shape: l.shape, camReason: 'reason' in head ? head.reason : null };
+  });
 }
 
 function triple(v: unknown, fallback: number): [number, number, number] {

@@ -27,6 +27,7 @@ export {
 } from './core/errors';
 export { Model, Activations, type ForwardOptions, type BackwardOptions } from './model/model';
 export type { GraphSpec, NodeSpec, OpType, WeightSpec, Conv2dAttrs, Pool2dAttrs } from './model/spec';
+export type { Layer } from './model/graph';
 export {
   loadOnnx,
   onnxToGraphSpec,
@@ -36,6 +37,7 @@ export {
   type OnnxImport,
   type OnnxOptions,
   type OnnxSidecar,
+  type FileSource,
   type Preprocessing,
 } from './model/onnx';
 export {

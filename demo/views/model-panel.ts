@@ -114,8 +114,10 @@ export class ModelPanel {
       ...m.layers.map((l) =>
         el(
           'option',
-          { value: l.name },
-          `${l.name} — ${l.shape[0]}×${l.shape[1]}×${l.shape[2]}${l.name === m.defaultLayer ? ' (default)' : ''}`,
+          { value: l.name, title: l.name },
+          // A module's name where the model has them ('layer4.1.relu = layer4.1 = layer4'), else the tensor's.
+          `${l.modules.length ? l.modules.join(' = ') : l.name} — ${l.shape[0]}×${l.shape[1]}×${l.shape[2]}` +
+            (l.name === m.defaultLayer ? ' (default)' : ''),
         ),
       ),
     );

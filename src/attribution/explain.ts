@@ -57,7 +57,11 @@ export interface ExplainOptions {
   methods?: readonly Method[];
   /** Class indices (the same for every image), or the top k classes of each image. Default { topK: 1 }. */
   targets?: Targets;
-  /** A 4-D tensor of the graph by name. Default: the last spatial layer before the spatial collapse. */
+  /**
+   * The layer: a 4-D tensor of the graph, by tensor name or by the name of the module that
+   * produced it ('layer4', 'features.28'; Graph.layer()). Default: Graph.defaultLayer(), the last
+   * spatial activation before the spatial collapse, trailing pools skipped.
+   */
   layer?: string;
 }
 
@@ -113,6 +117,7 @@ export class Explanation implements ExplanationData {
 
   constructor(
     data: ExplanationData,
+    /** The layer's tensor name (a module name given in the options resolved). */
     readonly layer: string,
     readonly n: number,
     readonly t: number,
@@ -147,11 +152,12 @@ export class Explanation implements ExplanationData {
 }
 
 /**
- * The registered methods that apply to `layer` of this graph: every one, but those that read a
- * GAP → linear head (CAM) only where the layer has one.
+ * The registered methods that apply to `layer` (a tensor or module name, default the default
+ * layer) of this graph: every one, but those that read a GAP → linear head (CAM) only where the
+ * layer has one.
  */
-export function applicableMethods(graph: Graph, layer: string = graph.defaultLayer()): Method[] {
-  const head = !('reason' in graph.camHead(layer));
+export function applicableMethods(graph: Graph, layer?: string): Method[] {
+  const head = !('reason' in graph.camHead(layer === undefined ? graph.defaultLayer() : graph.layer(layer)));
   return METHODS.filter((m) => {
     const d = methodOf(m);
     return head || !(d.family === 'channel' && d.source === 'linear-head');
@@ -191,12 +197,12 @@ export async function explain(model: Model, input: Tensor, opts: ExplainOptions 
   const n = model.checkInput(input);
   const scoresName = g.scores;
   const numClasses = g.shape(scoresName)[1];
-  const layer = opts.layer ?? g.defaultLayer();
-  if (!g.has(layer)) throw g.notFound(layer);
+  const layer = opts.layer === undefined ? g.defaultLayer() : g.layer(opts.layer);
   const layerShape = g.shape(layer, n);
   if (layerShape.length !== 4) {
+    const which = layer === opts.layer ? `'${layer}'` : `'${opts.layer}' (tensor '${layer}')`;
     throw new ShapeMismatchError(
-      `layer '${layer}' is ${shapeStr(layerShape)}; attribution needs a 4-D [N, K, h, w] tensor`,
+      `layer ${which} is ${shapeStr(layerShape)}; attribution needs a 4-D [N, K, h, w] tensor`,
     );
   }
   g.backwardNodes(layer, scoresName); // throws GraphError when the scores do not depend on the layer

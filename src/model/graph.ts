@@ -4,13 +4,30 @@
  * src/defs/index.ts), and which nodes a backward pass must visit and what it must keep. Pure: no
  * GPU. The Graph holds its own node objects; the GraphSpec it is given is left untouched.
  * Shapes here include the batch dim with N = 1; executors substitute the run's N.
+ * Layers are named by tensor or by module (layer(), layers(); the rules are in layers.ts).
  */
 import { GraphError, InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { shapeStr, sizeOf } from '../core/shape';
 import { BINARY } from '../defs/elementwise';
 import { isOpType, OP_TYPES, opDef, type OpParams, type OpType } from '../defs/index';
 import type { WeightSpec } from '../defs/op';
+import { closestNames, ModuleScopes } from './layers';
 import type { GraphSpec, NodeSpec } from './spec';
+
+/** One layer attribution can use: a 4-D tensor with h·w > 1 that the scores depend on. */
+export interface Layer {
+  /** Its tensor name. */
+  tensor: string;
+  /** The deepest module whose output it is (torch.onnx scopes, src/model/layers.ts), or null. */
+  module: string | null;
+  /** Every module whose output it is, deepest first: ['layer4.1.relu', 'layer4.1', 'layer4']. */
+  modules: string[];
+  /** [C, H, W] */
+  shape: [number, number, number];
+}
+
+/** The pools that defaultLayer() skips when they end the spatial part of the network. */
+const POOLS: ReadonlySet<OpType> = new Set<OpType>(['maxpool2d', 'avgpool2d']);
 
 /** One node of a Graph: the spec's node with its checked parameters and topological index. */
 export interface OpNode<K extends OpType> {
@@ -22,6 +39,8 @@ export interface OpNode<K extends OpType> {
   readonly index: number;
   readonly params: OpParams[K];
   readonly weights: Readonly<Record<string, WeightSpec>>;
+  /** Names of the nodes folded into this one (NodeSpec.folded). */
+  readonly folded: readonly string[];
 }
 
 /** A node of any op; testing `op` narrows `params` (e.g. node.op === 'conv2d' gives Conv2dParams). */
@@ -39,6 +58,8 @@ export class Graph {
   readonly constants = new Set<string>();
   readonly input: string;
   readonly output: string;
+  #scopes: ModuleScopes | null = null;
+  #explainable: Set<string> | null = null;
 
   constructor(readonly spec: GraphSpec) {
     this.input = spec.input?.name;
@@ -95,10 +116,55 @@ export class Graph {
     return this.constants.has(name) ? [...s] : [n, ...s.slice(1)];
   }
 
+  /** The error for a tensor name the graph lacks, with the closest tensor names. */
   notFound(name: string): GraphError {
-    const names = this.tensorNames;
-    const shown = names.length > 40 ? [...names.slice(0, 40), '…'] : names;
-    return new GraphError(`tensor '${name}' is not in the graph; its tensors are: ${shown.join(', ')}`);
+    const near = closestNames(name, this.tensorNames);
+    return new GraphError(
+      `tensor '${name}' is not in the graph; ` +
+        (near.length ? `closest: ${near.map((n) => `'${n}'`).join(', ')}` : 'no tensor name is close to it'),
+    );
+  }
+
+  /** The module scopes of the node names (empty for a graph not exported by torch.onnx). */
+  get modules(): ModuleScopes {
+    return (this.#scopes ??= new ModuleScopes(this.nodes));
+  }
+
+  /**
+   * The tensor a layer name means: a tensor name, or else a module name ('layer4',
+   * 'features.28'; src/model/layers.ts). Throws GraphError naming the closest module and tensor
+   * names when neither exists.
+   */
+  layer(name: string): string {
+    if (this.has(name)) return name;
+    const scopes = this.modules;
+    const t = scopes.tensorOf(name);
+    if (t !== null) return t;
+    const modules = new Set(scopes.names);
+    const near = closestNames(name, [...modules, ...this.tensorNames]);
+    const what = scopes.scoped ? 'tensor or module' : 'tensor';
+    throw new GraphError(
+      `layer '${name}' is not in the graph (no ${what} has that name); ` +
+        (near.length
+          ? `closest: ${near.map((n) => `'${n}' (${modules.has(n) ? 'module' : 'tensor'})`).join(', ')}`
+          : `no ${what} name is close to it`) +
+        '. layers() lists the layers one can explain at.',
+    );
+  }
+
+  /**
+   * The layers attribution can use, in graph order: every 4-D tensor with h·w > 1 that the
+   * scores depend on (the input excepted), with its module names and shape.
+   */
+  layers(): Layer[] {
+    const ok = this.#explainableSet();
+    return this.tensorNames
+      .filter((t) => t !== this.input && ok.has(t))
+      .map((tensor) => {
+        const [, c, h, w] = this.shapes.get(tensor)!;
+        const modules = this.modules.modulesOf(tensor);
+        return { tensor, module: modules[0] ?? null, modules, shape: [c, h, w] };
+      });
   }
 
   /**
@@ -144,26 +210,48 @@ export class Graph {
   }
 
   /**
-   * The last 4-D tensor with H·W > 1 before the spatial collapse, taking the output of a
-   * trailing ReLU: the default layer for CAM and Grad-CAM.
+   * The default layer for CAM and Grad-CAM: the last spatial activation before the spatial
+   * collapse, skipping trailing pools. Take the last tensor in graph order that is 4-D with
+   * h·w > 1 and that the scores depend on; while it is the output of a max- or average-pool
+   * (maxpool2d, avgpool2d) or of a view (identity, reshape, flatten) whose input is such a tensor
+   * too (and not the graph input), step back to that input. So a VGG's or AlexNet's default is
+   * the last ReLU before its last max-pool (and adaptive average pool), a ResNet's the last
+   * block's output before the global average pool. Any other op ends the walk: a ReLU, a conv
+   * (a BatchNormalization that could not be folded is a depthwise 1×1 conv), an add, a concat.
    */
   defaultLayer(): string {
-    let best: string | null = null;
-    for (const name of this.tensorNames) {
-      const s = this.shapes.get(name)!;
-      if (s.length === 4 && s[2] * s[3] > 1 && !this.constants.has(name) && this.#reachesScores(name)) best = name;
+    const ok = this.#explainableSet();
+    const names = this.tensorNames.filter((t) => ok.has(t));
+    if (!names.length) {
+      throw new GraphError('the graph has no 4-D tensor with spatial extent > 1 on the path to the output');
     }
-    if (!best) throw new GraphError('the graph has no 4-D tensor with spatial extent > 1 on the path to the output');
+    let best = names[names.length - 1];
+    for (;;) {
+      const node = this.producer.get(best);
+      if (!node || !(POOLS.has(node.op) || opDef(node.op).view)) break;
+      const x = node.inputs[0];
+      if (x === this.input || !ok.has(x)) break;
+      best = x;
+    }
     return best;
   }
 
-  #reachesScores(name: string): boolean {
-    try {
-      this.backwardNodes(name, this.scores);
-      return true;
-    } catch {
-      return false;
+  /** The 4-D tensors with h·w > 1 that the scores depend on (the input included). */
+  #explainableSet(): Set<string> {
+    if (!this.#explainable) {
+      const reaches = new Set<string>([this.scores]);
+      for (let i = this.nodes.length - 1; i >= 0; i--) {
+        const n = this.nodes[i];
+        if (reaches.has(n.output)) for (const x of n.inputs) reaches.add(x);
+      }
+      this.#explainable = new Set(
+        [...reaches].filter((t) => {
+          const s = this.shapes.get(t)!;
+          return s.length === 4 && s[2] * s[3] > 1 && !this.constants.has(t);
+        }),
+      );
     }
+    return this.#explainable;
   }
 
   /**
@@ -252,7 +340,8 @@ export class Graph {
         weightShapes,
       );
       this.shapes.set(spec.output, shape);
-      return { op: spec.op, name: spec.name, inputs, output: spec.output, index, params, weights } as GraphNode;
+      const folded = [...(spec.folded ?? [])];
+      return { op: spec.op, name: spec.name, inputs, output: spec.output, index, params, weights, folded } as GraphNode;
     } catch (e) {
       // Name the node, keeping the error's class.
       if (!(e instanceof InvalidInputError) || e.message.startsWith(where)) throw e;

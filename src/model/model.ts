@@ -22,7 +22,7 @@ import { opDef } from '../defs/index';
 import { accumulate } from '../ops/accumulate';
 import { binaryForward } from '../ops/elementwise';
 import { GPU_OPS, type GpuOp, type Grad, type Weights } from '../ops/registry';
-import { Graph, type GraphNode } from './graph';
+import { Graph, type GraphNode, type Layer } from './graph';
 import type { GraphSpec } from './spec';
 
 export interface ForwardOptions {
@@ -126,6 +126,15 @@ export class Model {
   /** [C, H, W] of one input image. */
   get inputShape(): [number, number, number] {
     return this.graph.spec.input.shape;
+  }
+
+  /**
+   * The layers one can explain at, in graph order: every 4-D tensor with h·w > 1 that the
+   * scores depend on, with its tensor name, its module names (torch.onnx exports) and shape
+   * [C, H, W]. explain()'s `layer` takes either name (Graph.layer()).
+   */
+  layers(): Layer[] {
+    return this.graph.layers();
   }
 
   get weightBytes(): number {

@@ -1,9 +1,15 @@
 /**
- * ONNX import: an .onnx file (bytes or URL) → a GraphSpec → a Model on the GPU.
+ * ONNX import: an .onnx file (bytes, a URL, or in Node a file path) → a GraphSpec → a Model on
+ * the GPU.
  *
  *   const { model, labels, preprocessing } = await loadOnnx(engine, '/models/net.onnx', {
  *     sidecar: '/models/net.json',                    // optional: { labels, mean, std, inputSize }
  *   });
+ *
+ * In the browser a string is a URL, fetched. In Node a string without a URL scheme is a file
+ * path, and a file: URL (string or URL object) is a file too; both are read with node:fs, which
+ * is imported only then, so the browser bundle does not contain it. http(s): and data: URLs are
+ * fetched in both. The same holds for a sidecar given as a string or URL.
  *
  * onnxToGraphSpec() is the converter alone (no GPU): it decodes the protobuf, converts the graph
  * (see onnx_convert.ts for the operators and how each maps), and reads labels and normalisation.
@@ -65,9 +71,15 @@ export interface LoadedModel extends OnnxImport {
   model: Model;
 }
 
+/** Where a file comes from: its bytes, a URL, or (in Node) a file path or file: URL. */
+export type FileSource = ArrayBuffer | Uint8Array | string | URL;
+
 export interface OnnxOptions {
-  /** Labels / normalisation / input size: an object, an array of labels, or a URL of JSON. */
-  sidecar?: OnnxSidecar | string[] | string;
+  /**
+   * Labels / normalisation / input size: an object, an array of labels, or the JSON file's URL
+   * (in Node also its path).
+   */
+  sidecar?: OnnxSidecar | string[] | string | URL;
   /** Name for the graph (default: the ONNX graph's name). */
   name?: string;
 }
@@ -116,19 +128,44 @@ export function onnxToGraphSpec(
 }
 
 /**
- * Load an ONNX classifier onto the GPU. `source` is the file's bytes or a URL to fetch (in Node,
- * read the file yourself: fetch() does not read file paths).
+ * Load an ONNX classifier onto the GPU. `source` is the file's bytes, a URL to fetch, or in Node
+ * a file path or file: URL (read with node:fs).
  */
-export async function loadOnnx(
-  engine: Engine,
-  source: ArrayBuffer | Uint8Array | string,
-  opts: OnnxOptions = {},
-): Promise<LoadedModel> {
-  const bytes = typeof source === 'string' ? new Uint8Array(await (await get(source, 'model')).arrayBuffer()) : source;
-  const sidecar = typeof opts.sidecar === 'string' ? await sidecarFrom(opts.sidecar) : opts.sidecar;
+export async function loadOnnx(engine: Engine, source: FileSource, opts: OnnxOptions = {}): Promise<LoadedModel> {
+  const bytes = typeof source === 'string' || source instanceof URL ? await readSource(source, 'model') : source;
+  const s = opts.sidecar;
+  const sidecar = typeof s === 'string' || s instanceof URL ? await sidecarFrom(s) : s;
   const imp = onnxToGraphSpec(bytes, { sidecar, name: opts.name });
   const model = await Model.load(engine, imp.spec);
   return { ...imp, model };
+}
+
+/** A string that starts with a URL scheme ('https:', 'data:', 'file:'; not a drive letter 'C:'). */
+const URL_SCHEME = /^[a-z][a-z0-9+.-]+:/i;
+
+function inNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: unknown } } }).process;
+  return typeof p?.versions?.node === 'string';
+}
+
+/** The bytes of a file named by URL or, in Node, by path or file: URL. */
+async function readSource(source: string | URL, what: string): Promise<Uint8Array> {
+  const isUrl = source instanceof URL || URL_SCHEME.test(source);
+  const isFile = source instanceof URL ? source.protocol === 'file:' : /^file:/i.test(source);
+  if (inNode() && (!isUrl || isFile)) return readFile(source, what);
+  return new Uint8Array(await (await get(String(source), what)).arrayBuffer());
+}
+
+/** node:fs, imported only where a file is read (Node), and hidden from the bundler. */
+async function readFile(source: string | URL, what: string): Promise<Uint8Array> {
+  const fsModule = 'node:fs/promises';
+  const fs = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs/promises');
+  const path = typeof source === 'string' && /^file:/i.test(source) ? new URL(source) : source;
+  try {
+    return await fs.readFile(path);
+  } catch (e) {
+    throw new InvalidInputError(`could not read the ${what} '${String(source)}': ${(e as Error).message}`);
+  }
 }
 
 async function get(url: string, what: string): Promise<Response> {
@@ -142,12 +179,12 @@ async function get(url: string, what: string): Promise<Response> {
   return r;
 }
 
-async function sidecarFrom(url: string): Promise<OnnxSidecar | string[]> {
-  const text = await (await get(url, 'sidecar')).text();
+async function sidecarFrom(source: string | URL): Promise<OnnxSidecar | string[]> {
+  const text = new TextDecoder().decode(await readSource(source, 'sidecar'));
   try {
     return JSON.parse(text) as OnnxSidecar | string[];
   } catch (e) {
-    throw new ModelFormatError(`the sidecar '${url}' is not JSON: ${(e as Error).message}`);
+    throw new ModelFormatError(`the sidecar '${String(source)}' is not JSON: ${(e as Error).message}`);
   }
 }
 

@@ -9,7 +9,8 @@
  *   linear output becomes its bias).
  * - BatchNormalization is folded into the conv (or linear layer) that produces its input when
  *   that tensor has no other reader: w' = w·γ/√(σ²+ε), b' = (b − μ)·γ/√(σ²+ε) + β, and the
- *   conv then produces the BatchNormalization's output tensor. Otherwise it becomes a per-channel
+ *   conv then produces the BatchNormalization's output tensor (and lists its name in `folded`,
+ *   as a bias Add folded into a layer is listed). Otherwise it becomes a per-channel
  *   affine map: a depthwise 1×1 conv for [N, C, H, W], a diagonal linear layer for [N, C].
  * Tensors keep their ONNX names. Anything else throws UnsupportedOperatorError (operator type,
  * node, the supported list) or ModelFormatError (naming the node and the attribute or input
@@ -189,9 +190,11 @@ class Converter {
     return this.#shapes.get(name)!;
   }
 
-  #rename(node: NodeSpec, out: string): void {
+  /** `node` absorbs the ONNX node `by` and produces its output `out`. */
+  #rename(node: NodeSpec, out: string, by: string): void {
     this.#producer.delete(node.output);
     node.output = out;
+    (node.folded ??= []).push(by);
     this.#producer.set(out, node);
   }
 
@@ -296,7 +299,7 @@ class Converter {
       },
       pads: (x: string, k: [number, number], stride: [number, number], dilation: [number, number]) =>
         this.#pads(attrs, x, k, stride, dilation, fail),
-      foldBias: (x: string, c: OnnxConst) => this.#foldBias(x, c, out),
+      foldBias: (x: string, c: OnnxConst) => this.#foldBias(x, c, out, name),
       operand: (j: number, rank: number): string => {
         const k = constantOrNull(j);
         if (!k) {
@@ -352,7 +355,7 @@ class Converter {
       const w = prev.weights!.weight;
       if (w.shape[0] !== ch) c.fail(`${ch} channels, but '${prev.name}' produces ${w.shape[0]}`);
       prev.weights = foldAffine(w, prev.weights!.bias, affine);
-      this.#rename(prev, c.out);
+      this.#rename(prev, c.out, c.name);
       return;
     }
     const rank = this.#shapeOf(x).length;
@@ -366,7 +369,7 @@ class Converter {
    * channel (the last dim of a linear layer's output, dim 1 of a conv's): c joins the layer's
    * bias. False where that does not apply.
    */
-  #foldBias(x: string, c: OnnxConst, out: string): boolean {
+  #foldBias(x: string, c: OnnxConst, out: string, by: string): boolean {
     const prev = this.#foldTarget(x);
     if (!prev || !c.float) return false;
     const w = prev.weights!.weight;
@@ -380,7 +383,7 @@ class Converter {
     const bias = new Float32Array(m);
     for (let o = 0; o < m; o++) bias[o] = (b0 ? b0[o] : 0) + c.data[c.data.length === 1 ? 0 : o];
     prev.weights = { ...prev.weights, bias: { shape: [m], data: bias } };
-    this.#rename(prev, out);
+    this.#rename(prev, out, by);
     return true;
   }
 

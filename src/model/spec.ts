@@ -49,6 +49,13 @@ export interface NodeSpec {
   attrs?: Record<string, unknown>;
   /** conv2d: weight, bias?; linear: weight, bias? */
   weights?: Record<string, WeightSpec>;
+  /**
+   * Names of the nodes folded into this one, in order (the ONNX importer folds a
+   * BatchNormalization or a bias Add into the conv or linear layer before it). The node then
+   * produces the output of the last of them; its own output and those of the others are gone.
+   * Layer names use it (src/model/layers.ts); the executors ignore it.
+   */
+  folded?: string[];
 }
 
 export interface GraphSpec {

@@ -81,8 +81,11 @@ describe('every method on the GPU equals the CPU reference', () => {
   it('plain net, non-default layer (after the first max-pool), explicit targets', async () => {
     await compareWithReference(NETS.plain(), 1, { methods: GRAD_METHODS, targets: [4, 0, 2], layer: 'pool1' });
   });
-  it('residual net, T = 4, N = 2', async () => {
-    await compareWithReference(NETS.residual(), 2, { methods: ['cam', ...GRAD_METHODS], targets: { topK: 4 } });
+  it('residual net, T = 4, N = 2, default layer (relu2: the avg-pool after it is skipped, so no CAM)', async () => {
+    await compareWithReference(NETS.residual(), 2, { methods: GRAD_METHODS, targets: { topK: 4 } });
+  });
+  it('residual net, CAM at the layer that feeds the global average pool', async () => {
+    await compareWithReference(NETS.residual(), 1, { methods: ['cam', 'gradcam'], targets: { topK: 2 }, layer: 'avg' });
   });
   it('branchy net (softmax output: scores are its input), T = 5, layer after concat', async () => {
     await compareWithReference(NETS.branchy(), 1, { methods: GRAD_METHODS, targets: { topK: 5 }, layer: 'relu2' });

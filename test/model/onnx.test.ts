@@ -12,7 +12,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadOnnx } from '../../src/model/onnx';
+import { GraphError } from '../../src/core/errors';
+import { Graph } from '../../src/model/graph';
+import { loadOnnx, onnxToGraphSpec } from '../../src/model/onnx';
 import { deepNetwork, expectAllclose, MAPS } from '../util/compare';
 import { getEngine } from '../util/gpu';
 import { explain } from '../../src/attribution/explain';
@@ -155,5 +157,63 @@ describe('torchvision models exported to ONNX equal PyTorch', () => {
       model.destroy();
     }
     expect(e.liveTensors).toBe(0);
+  });
+});
+
+describe('layers by module name on the exports (no GPU)', () => {
+  /** The customary default layer of each export: the last spatial activation before the collapse. */
+  const DEFAULT_MODULE: Record<string, string> = {
+    resnet18: 'layer4', // its last block's ReLU, before the global average pool
+    vgg11: 'features.19', // the last ReLU, before the last max-pool
+    mobilenet_v2: 'features.18', // the last conv block (ReLU6), before the global average pool
+    squeezenet1_1: 'classifier.2', // the ReLU after the final 1×1 conv, before the global average pool
+  };
+
+  function graphOf(name: string): { g: Graph; doc: Doc } {
+    exports();
+    const doc = JSON.parse(readFileSync(join(CACHE, `${name}.json`), 'utf8')) as Doc;
+    const sidecar =
+      doc.labels === 'sidecar'
+        ? (JSON.parse(readFileSync(join(CACHE, `${name}.labels.json`), 'utf8')) as object)
+        : undefined;
+    return { g: new Graph(onnxToGraphSpec(readFileSync(join(CACHE, `${name}.onnx`)), { sidecar }).spec), doc };
+  }
+
+  it.each(MODELS)("%s: the module in the oracle's 'layer' names the tensor it recorded", (name) => {
+    const { g, doc } = graphOf(name);
+    expect(g.layer(doc.layer.module)).toBe(doc.layer.tensor);
+    if (doc.softmax) expect(g.layer(`0.${doc.layer.module}`)).toBe(doc.layer.tensor); // wrapped: nn.Sequential(model, Softmax)
+    const layer = g.layers().find((l) => l.tensor === doc.layer.tensor)!;
+    expect(layer.modules).toContain(doc.layer.module);
+    expect(layer.shape).toEqual(doc.expected.activation.shape); // A[0]: [C, H, W]
+  });
+
+  it.each(Object.entries(DEFAULT_MODULE))('%s: the default layer is the output of %s', (name, module) => {
+    const { g } = graphOf(name);
+    expect(g.defaultLayer()).toBe(g.layer(module));
+  });
+
+  it('vgg11: the default is the ReLU, not the max-pool after it (the last spatial tensor)', () => {
+    const { g } = graphOf('vgg11');
+    const layers = g.layers();
+    expect(layers[layers.length - 1]).toMatchObject({
+      tensor: '/0/features/features.20/MaxPool_output_0',
+      modules: ['features.20', 'features'],
+    });
+    expect(g.defaultLayer()).toBe('/0/features/features.19/Relu_output_0');
+  });
+
+  it('resnet18 (BatchNormalization kept in the export, folded on import): a conv whose BN was folded has no output left', () => {
+    const { g } = graphOf('resnet18');
+    expect(g.layer('layer4.1.bn2')).toBe('/layer4/layer4.1/bn2/BatchNormalization_output_0');
+    expect(() => g.layer('layer4.1.conv2')).toThrow(GraphError);
+    expect(() => g.layer('layer4.1.conv2')).toThrow(/folded away.*the output of module 'layer4.1.bn2'/);
+    expect(() => g.layer('layer5')).toThrow(/closest: 'layer1' \(module\), 'layer2' \(module\)/);
+    // The first call of layer4.1.relu is no module's output; the block's output is its second call's.
+    expect(g.layers().find((l) => l.tensor === '/layer4/layer4.1/relu_1/Relu_output_0')!.modules).toEqual([
+      'layer4.1.relu',
+      'layer4.1',
+      'layer4',
+    ]);
   });
 });
