@@ -230,7 +230,8 @@ function foldBinary(op: string, p: OnnxConst, q: OnnxConst): OnnxConst {
 
 /**
  * An ONNX rule for a binary op: of two constants, the folded constant (shape arithmetic, with
- * the batch size unknown: NaN); otherwise the op, a constant operand becoming a constant node.
+ * the batch size unknown: BATCH of src/defs/op.ts); otherwise the op, a constant operand
+ * becoming a constant node.
  */
 function onnxBinary(op: string): OnnxRule {
   return (c) => {

@@ -38,7 +38,16 @@ export const MATMUL = defineOp<Record<string, never>>({
       const k = c.constantOrNull(1);
       if (c.constantOrNull(0)) c.fail('a constant left-hand side is not supported');
       const x = c.tensor(0);
-      if (!k) return void c.emit({ op: 'matmul', inputs: [x, c.tensor(1)] });
+      if (!k) {
+        const y = c.tensor(1);
+        const [sa, sb] = [c.shape(x), c.shape(y)];
+        try {
+          matmulShape(sa, sb);
+        } catch (e) {
+          c.fail(`two computed tensors ${(e as Error).message.replace(/^matmul: /, '')}`);
+        }
+        return void c.emit({ op: 'matmul', inputs: [x, y] });
+      }
       if (!k.float) c.fail('the weight is an integer tensor');
       if (k.dims.length !== 2) c.fail(`a constant right-hand side must be a 2-D weight [K, M], got dims [${k.dims}]`);
       c.emit({ op: 'linear', inputs: [x], weights: { weight: transposedWeight(k.data, k.dims, 1) } });

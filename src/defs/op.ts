@@ -53,6 +53,18 @@ export function defineOp<P>(def: OpDef<P>): OpDef<P> {
 
 // ---------------------------------------------------------------------------------- ONNX rules
 
+/**
+ * The batch size in shape arithmetic at import, where it is not known: Shape gives this value
+ * for dim 0. It is exact in float32 and float64, and any arithmetic on it (N·C, N/2) gives a
+ * value of magnitude ≥ 2^30 that is not it, which `dependsOnBatch` tells apart from real sizes.
+ */
+export const BATCH = -(2 ** 40);
+
+/** A value computed from the batch size (but not the batch size itself, unless it is BATCH). */
+export function dependsOnBatch(v: number): boolean {
+  return Number.isNaN(v) || v <= -(2 ** 30);
+}
+
 /** A constant of an ONNX graph (an initializer or a Constant node's value). */
 export interface OnnxConst {
   dims: number[];

@@ -4,7 +4,7 @@
  */
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { shapeStr, sizeOf } from '../core/shape';
-import { defineOp, type OnnxContext } from './op';
+import { BATCH, defineOp, dependsOnBatch, type OnnxContext } from './op';
 
 export const FLATTEN = defineOp<Record<string, never>>({
   inputs: 1,
@@ -67,6 +67,12 @@ export const RESHAPE = defineOp<ReshapeParams>({
           c.fail(`the target shape must be a 1-D integer tensor, got dims [${t.dims}]`);
         target = [...t.data];
       }
+      // Dims folded from a Shape: dim 0 may be the batch size itself, no dim a value computed from it.
+      const shown = () => `[${target.map((d) => (d === BATCH ? 'N' : dependsOnBatch(d) ? 'f(N)' : d)).join(', ')}]`;
+      if (target.some((d, k) => dependsOnBatch(d) && !(k === 0 && d === BATCH))) {
+        c.fail(`the target shape ${shown()} depends on the batch size other than as dim 0`);
+      }
+      if (target[0] === BATCH) target[0] = 0;
       const allowzero = c.attrs.int('allowzero', 0) === 1;
       if (allowzero && target.includes(0)) c.fail('allowzero = 1 with a 0 in the target shape is not supported');
       if (target.filter((d) => d === -1).length > 1 || target.some((d) => d < -1)) {
@@ -82,11 +88,6 @@ export const RESHAPE = defineOp<ReshapeParams>({
         }
         return c.alias({ ...src, dims: full });
       }
-      // NaN: a dim computed from the batch size (Shape of a tensor, folded): only dim 0 may be.
-      if (target.slice(1).some((d) => Number.isNaN(d))) {
-        c.fail(`the target shape depends on the batch size beyond dim 0: [${target.map((d) => (Number.isNaN(d) ? 'N' : d))}]`);
-      }
-      if (Number.isNaN(target[0])) target[0] = 0;
       const x = c.tensor(0);
       const shape = c.shape(x);
       const dims = target.map((d, k) => (d === 0 ? shape[k] : d));

@@ -18,7 +18,7 @@
  */
 import { ModelFormatError, UnsupportedOperatorError, type UnsupportedOperator } from '../core/errors';
 import { isOpType, onnxRules } from '../defs/index';
-import type { EmittedNode, OnnxConst, OnnxContext } from '../defs/op';
+import { dependsOnBatch, type EmittedNode, type OnnxConst, type OnnxContext } from '../defs/op';
 import { Graph } from './graph';
 import { COMPOSITE_RULES } from './onnx_compose';
 import { FOLD_RULES } from './onnx_fold';
@@ -392,7 +392,7 @@ class Converter {
     if (k.dims.length > rank) fail(`the constant '${input}' [${k.dims}] has more dims than the ${rank}-D tensor it meets`);
     const dims = [...new Array<number>(rank - k.dims.length).fill(1), ...k.dims];
     if (dims[0] !== 1) fail(`the constant '${input}' [${k.dims}] varies along the batch axis`);
-    if ([...k.data].some((v) => Number.isNaN(v))) fail(`the constant '${input}' depends on the batch size`);
+    if ([...k.data].some(dependsOnBatch)) fail(`the constant '${input}' depends on the batch size`);
     // One node per named constant and rank; an unnamed one (made by a rule) each time.
     const key = `${input}@${rank}`;
     let name = input ? this.#constNodes.get(key) : undefined;

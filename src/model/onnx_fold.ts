@@ -9,7 +9,7 @@
  * Squeeze, Slice, Concat, the binary ops, Reshape, Identity in src/defs/).
  */
 import { DataType } from './onnx_proto';
-import type { OnnxConst, OnnxContext } from '../defs/op';
+import { BATCH, dependsOnBatch, type OnnxConst, type OnnxContext } from '../defs/op';
 
 export type FoldRule = (c: OnnxContext) => void;
 
@@ -17,10 +17,10 @@ export type FoldRule = (c: OnnxContext) => void;
 const ints = (dims: number[], values: number[]): OnnxConst => ({ dims, data: Float64Array.from(values), float: false });
 
 export const FOLD_RULES: Readonly<Record<string, FoldRule>> = {
-  /** The dims of a computed tensor (NaN for the batch), optionally a start..end range of them. */
+  /** The dims of a computed tensor (BATCH for the batch), optionally a start..end range of them. */
   Shape(c) {
     const k = c.constantOrNull(0);
-    const dims = k ? [...k.dims] : [NaN, ...c.shape(c.tensor(0)).slice(1)];
+    const dims = k ? [...k.dims] : [BATCH, ...c.shape(c.tensor(0)).slice(1)];
     const r = dims.length;
     const at = (v: number) => Math.min(Math.max(v < 0 ? v + r : v, 0), r);
     const [start, end] = [at(c.attrs.int('start', 0)), at(c.attrs.int('end', r))];
@@ -60,14 +60,14 @@ export const FOLD_RULES: Readonly<Record<string, FoldRule>> = {
     }
     const to = c.attrs.int('to', DataType.FLOAT);
     const float = to === DataType.FLOAT || to === DataType.DOUBLE || to === DataType.FLOAT16;
-    const data = float ? Float32Array.from(k.data) : Float64Array.from(k.data, (v) => (Number.isNaN(v) ? v : Math.trunc(v)));
+    const data = float ? Float32Array.from(k.data) : Float64Array.from(k.data, Math.trunc);
     c.alias({ dims: k.dims, data, float });
   },
 
   /** A constant of a given (constant) shape filled with one value (default 0.0). */
   ConstantOfShape(c) {
     const shape = c.constant(0, 'shape');
-    if ([...shape.data].some((d) => !Number.isInteger(d) || d < 0)) {
+    if ([...shape.data].some((d) => dependsOnBatch(d) || !Number.isInteger(d) || d < 0)) {
       c.fail(`the shape [${[...shape.data]}] is not constant (it depends on the batch size) or not valid`);
     }
     const dims = [...shape.data];

@@ -229,7 +229,7 @@ export async function binaryBackward(
   checkRank(fwd, op);
   targetsOf(dy.shape, fwd, `${op} backward`);
   const g = def.backward[which];
-  const reads = g !== PASS;
+  const reads = g !== PASS && g.reads !== false;
   if (reads && (!a || !b)) {
     throw new InvalidInputError(`${op} backward: the gradient of '${which}' reads both saved forward inputs`);
   }

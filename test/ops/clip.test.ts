@@ -122,8 +122,11 @@ describe('clip in a network', () => {
     expectAllclose(gpu.output, want.output, NETWORK, 'output');
     expectAllclose(gpu.gradLayer, want.gradLayer, NETWORK, 'gradient at relu6');
     expectAllclose(gpu.gradInput, want.gradInput, NETWORK, 'gradient at the input');
-    // No ReLU in this network, so guided backprop equals the plain gradient.
-    expectAllclose(gpu.gradInputGuided, want.gradInput, NETWORK, 'guided gradient at the input');
+    // Clip nodes are guided-backprop gates (they also block negative gradients): the guided
+    // gradient equals the reference's and is not the plain one.
+    expectAllclose(gpu.gradInputGuided, want.gradInputGuided, NETWORK, 'guided gradient at the input');
+    const differs = want.gradInputGuided.some((v, i) => Math.abs(v - want.gradInput[i]) > 1e-3);
+    expect(differs).toBe(true);
     // Both bounds of the ReLU6 are hit (or the test would not exercise them).
     const acts = [...new Set(want.layerActivation)];
     expect(acts).toContain(0);
