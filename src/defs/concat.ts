@@ -67,6 +67,7 @@ export const CONCAT = defineOp<ConcatParams>({
     return { axis };
   },
   shape: (ins, p) => concatShape(ins, concatAxis(p.axis, ins[0].length, 'concat'), 'concat'),
+  layout: 'first',
   saves: {},
   onnx: {
     Concat(c) {

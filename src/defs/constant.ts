@@ -23,5 +23,6 @@ export const CONSTANT = defineOp<Record<string, never>>({
     }
     return [...s];
   },
+  layout: 'none',
   saves: {},
 });

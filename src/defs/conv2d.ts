@@ -82,6 +82,7 @@ export const CONV2D = defineOp<Conv2dParams>({
   },
   // The input gradient needs only the weights.
   saves: {},
+  layout: 'nchw',
   onnx: {
     Conv(c) {
       const x = c.tensor(0);

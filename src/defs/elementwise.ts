@@ -99,6 +99,7 @@ function unary<P extends Scalars = Record<string, never>>(spec: {
   const defaults = spec.params ?? ({} as P);
   return {
     ...defineOp<P>({
+      layout: 'first',
       inputs: 1,
       params: scalarParams(defaults, spec.check),
       shape: ([x]) => [...x],
@@ -142,6 +143,7 @@ function binary(spec: {
   const reads = [spec.backward.a, spec.backward.b].some((g) => g !== PASS && g.reads !== false);
   return {
     ...defineOp<Scalars>({
+      layout: 'first',
       inputs: 2,
       params: () => ({}),
       shape: ([a, b]) => broadcastShape(a, b),

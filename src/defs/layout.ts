@@ -64,6 +64,7 @@ export const TRANSPOSE = defineOp<TransposeParams>({
     }
     return p.perm.map((d) => x[d]);
   },
+  layout: ([x], p) => (x ? p.perm.map((d) => x[d]) : null),
   saves: {},
   onnx: {
     Transpose(c) {
@@ -213,6 +214,7 @@ export const SLICE = defineOp<SliceParams>({
   shape([x], p) {
     return [x[0], ...sliceWindow(x, p).size];
   },
+  layout: 'first',
   saves: {},
   onnx: {
     Slice(c) {
@@ -285,6 +287,7 @@ export const PAD = defineOp<PadParams>({
     }
     return [x[0], ...x.slice(1).map((d, i) => d + p.pads[i] + p.pads[r + i])];
   },
+  layout: 'first',
   saves: {},
   onnx: {
     // Constant mode; zero pads of H and W are folded into a following conv or average pool

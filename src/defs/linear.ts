@@ -48,6 +48,8 @@ export const LINEAR = defineOp<Record<string, never>>({
   weights: { weight: 'required', bias: 'optional' },
   params: () => ({}),
   shape: ([x], _p, w) => linearOutputShape(x, w.weight, w.bias ?? null),
+  // Over the last axis: the dims keep their meaning (NHWC stays NHWC with other channels).
+  layout: 'first',
   // The input gradient needs only the weight.
   saves: {},
   onnx: {

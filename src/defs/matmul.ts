@@ -32,6 +32,7 @@ export const MATMUL = defineOp<Record<string, never>>({
   inputs: 2,
   params: () => ({}),
   shape: ([a, b]) => matmulShape(a, b),
+  layout: 'none',
   saves: { inputs: [0, 1] },
   onnx: {
     MatMul(c) {

@@ -40,10 +40,43 @@ export interface OpDef<P> {
    * hand only these to the backward implementations.
    */
   readonly saves: { readonly inputs?: readonly number[]; readonly output?: boolean };
+  /**
+   * What the output's dims mean, from the inputs': each tensor's dims carry labels ('N', 'C',
+   * 'H', 'W' for an image batch) so that the graph can tell an NCHW activation (a layer to
+   * explain) from an NHWC one of the same rank. 'nchw': the output is [N, C, H, W] (convs,
+   * pools); 'first': the labels of the first input that has them and the output's rank
+   * (elementwise ops, slices); 'none': unknown; or a function of the inputs' labels.
+   */
+  readonly layout: LayoutRule<P>;
   /** The output is input 0 with another shape (no kernel; its gradient is a view as well). */
   readonly view?: boolean;
   /** ONNX operators (default domain) that convert to this op, each with its rule. */
   readonly onnx?: Readonly<Record<string, OnnxRule>>;
+}
+
+/** Labels of a tensor's dims ('N', 'C', 'H', 'W', …), or null where unknown. */
+export type Axes = readonly string[];
+
+/** A function rule; declared as a method so that a rule of one op's parameters is an OpDef<P> of any P. */
+type LayoutFn<P> = {
+  rule(inputs: readonly (Axes | null)[], p: P, shapes: { inputs: readonly Shape[]; output: Shape }): Axes | null;
+}['rule'];
+
+export type LayoutRule<P> = 'nchw' | 'first' | 'none' | LayoutFn<P>;
+
+export const NCHW: Axes = ['N', 'C', 'H', 'W'];
+
+/** The output's labels by an op's rule. */
+export function layoutOf<P>(
+  rule: LayoutRule<P>,
+  inputs: readonly (Axes | null)[],
+  p: P,
+  shapes: { inputs: readonly Shape[]; output: Shape },
+): Axes | null {
+  if (rule === 'nchw') return shapes.output.length === 4 ? NCHW : null;
+  if (rule === 'none') return null;
+  if (rule === 'first') return inputs.find((a) => a && a.length === shapes.output.length) ?? null;
+  return rule(inputs, p, shapes);
 }
 
 /** Identity at run time; keeps the parameter type of the definition. */

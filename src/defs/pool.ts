@@ -145,6 +145,7 @@ export const MAXPOOL2D = defineOp<Pool2dParams>({
   inputs: 1,
   params: poolParams,
   shape: ([x], p) => pool2dOutputShape(x, p),
+  layout: 'nchw',
   // The backward finds each window's argmax again in the forward input.
   saves: { inputs: [0] },
   onnx: { MaxPool: windowRule('maxpool2d') },
@@ -154,6 +155,7 @@ export const AVGPOOL2D = defineOp<Pool2dParams>({
   inputs: 1,
   params: poolParams,
   shape: ([x], p) => pool2dOutputShape(x, p),
+  layout: 'nchw',
   saves: {},
   onnx: { AveragePool: windowRule('avgpool2d') },
 });
@@ -165,6 +167,7 @@ export const GLOBALAVGPOOL = defineOp<Record<string, never>>({
     expect4d(x, 'globalavgpool input');
     return [x[0], x[1], 1, 1];
   },
+  layout: 'nchw',
   saves: {},
   onnx: { GlobalAveragePool: (c) => c.emit({ op: 'globalavgpool', inputs: [c.tensor(0)] }) },
 });

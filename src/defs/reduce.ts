@@ -56,6 +56,7 @@ function reduceOp(kind: 'mean' | 'sum', onnx: string): OpDef<ReduceParams> {
       const kept = keptShape(x, p);
       return p.keepdims ? kept : kept.filter((_, i) => !p.axes.includes(i));
     },
+    layout: ([x], p) => (!x ? null : p.keepdims ? x : x.filter((_, i) => !p.axes.includes(i))),
     saves: {},
     onnx: { [onnx]: (c) => reduceRule(c, kind) },
   });

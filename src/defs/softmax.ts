@@ -16,6 +16,7 @@ export const SOFTMAX = defineOp<Record<string, never>>({
   },
   // dx = y ⊙ (dy − Σ dy⊙y) reads the forward output.
   saves: { output: true },
+  layout: 'none',
   onnx: {
     Softmax(c) {
       const x = c.tensor(0);

@@ -4,7 +4,7 @@
  */
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { shapeStr, sizeOf } from '../core/shape';
-import { BATCH, defineOp, dependsOnBatch, type OnnxContext } from './op';
+import { BATCH, defineOp, dependsOnBatch, NCHW, type OnnxContext } from './op';
 
 export const FLATTEN = defineOp<Record<string, never>>({
   inputs: 1,
@@ -15,6 +15,7 @@ export const FLATTEN = defineOp<Record<string, never>>({
     return {};
   },
   shape: ([x]) => [x[0], sizeOf(x.slice(1))],
+  layout: 'none',
   saves: {},
   view: true,
   onnx: {
@@ -51,6 +52,18 @@ export const RESHAPE = defineOp<ReshapeParams>({
       throw new ShapeMismatchError(`cannot reshape ${shapeStr(x)} to [N, ${p.shape.join(', ')}]`);
     }
     return [x[0], ...resolved];
+  },
+  // Dims after the last one the reshape changes keep their labels (ShuffleNet's [N, g, C/g, H, W]
+  // → [N, C, H, W] keeps H, W); a 4-D result whose last two are H, W is an image batch again.
+  layout([x], _p, { inputs: [sx], output }) {
+    if (!x) return null;
+    let k = 0;
+    while (k < Math.min(sx.length, output.length) - 1 && sx[sx.length - 1 - k] === output[output.length - 1 - k]) k++;
+    const tail = x.slice(x.length - k);
+    if (output.length === 4 && tail.length >= 2 && tail[tail.length - 2] === 'H' && tail[tail.length - 1] === 'W') {
+      return NCHW;
+    }
+    return null;
   },
   saves: {},
   view: true,
@@ -115,6 +128,7 @@ export const IDENTITY = defineOp<Record<string, never>>({
   inputs: 1,
   params: () => ({}),
   shape: ([x]) => [...x],
+  layout: 'first',
   saves: {},
   view: true,
   onnx: { Identity: identityRule, Dropout: identityRule },

@@ -10,7 +10,7 @@ import { GraphError, InvalidInputError, ShapeMismatchError } from '../core/error
 import { shapeStr, sizeOf } from '../core/shape';
 import { BINARY } from '../defs/elementwise';
 import { isOpType, OP_TYPES, opDef, type OpParams, type OpType } from '../defs/index';
-import type { WeightSpec } from '../defs/op';
+import { layoutOf, NCHW, type Axes, type WeightSpec } from '../defs/op';
 import { closestNames, ModuleScopes } from './layers';
 import type { GraphSpec, NodeSpec } from './spec';
 
@@ -54,6 +54,11 @@ export class Graph {
   readonly consumers = new Map<string, GraphNode[]>();
   /** Shape of every tensor for batch N = 1. */
   readonly shapes = new Map<string, number[]>();
+  /**
+   * What each tensor's dims mean ('N', 'C', 'H', 'W'; null where unknown), by the ops' layout
+   * rules from the input's [N, C, H, W]: tells NCHW activations from NHWC ones (ConvNeXt).
+   */
+  readonly layouts = new Map<string, Axes | null>();
   /** Tensors of 'constant' nodes: not batched (their dim 0 is 1 whatever the batch). */
   readonly constants = new Set<string>();
   readonly input: string;
@@ -85,6 +90,7 @@ export class Graph {
       throw new GraphError(`graph output '${this.output}' is not produced by any node`);
     }
     this.shapes.set(this.input, [1, ...inShape]);
+    this.layouts.set(this.input, NCHW);
     const nodes: GraphNode[] = [];
     for (const n of this.#toposort(spec.nodes, byOutput)) {
       const node = this.#node(n, nodes.length);
@@ -236,7 +242,7 @@ export class Graph {
     return best;
   }
 
-  /** The 4-D tensors with h·w > 1 that the scores depend on (the input included). */
+  /** The [N, C, H, W] tensors with h·w > 1 that the scores depend on (the input included). */
   #explainableSet(): Set<string> {
     if (!this.#explainable) {
       const reaches = new Set<string>([this.scores]);
@@ -247,7 +253,8 @@ export class Graph {
       this.#explainable = new Set(
         [...reaches].filter((t) => {
           const s = this.shapes.get(t)!;
-          return s.length === 4 && s[2] * s[3] > 1 && !this.constants.has(t);
+          const axes = this.layouts.get(t);
+          return s.length === 4 && s[2] * s[3] > 1 && !!axes && axes.join() === NCHW.join();
         }),
       );
     }
@@ -340,6 +347,8 @@ export class Graph {
         weightShapes,
       );
       this.shapes.set(spec.output, shape);
+      const shapes = { inputs: inputs.map((i) => this.shapes.get(i)!), output: shape };
+      this.layouts.set(spec.output, layoutOf(def.layout, inputs.map((i) => this.layouts.get(i) ?? null), params, shapes));
       const folded = [...(spec.folded ?? [])];
       return { op: spec.op, name: spec.name, inputs, output: spec.output, index, params, weights, folded } as GraphNode;
     } catch (e) {

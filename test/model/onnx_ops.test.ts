@@ -465,6 +465,13 @@ it('a ConvNeXt block (depthwise conv, NHWC LayerNorm, linear, GELU, linear, laye
   const e = await getEngine();
   const { model, spec } = await loadOnnx(e, bytes);
   try {
+    // The NHWC tensors inside the block are 4-D with h·w > 1 too, but not layers to explain:
+    // the layout labels tell them apart; the default is the block's NCHW output.
+    const g = new Graph(spec);
+    expect(g.layouts.get('t')).toEqual(['N', 'H', 'W', 'C']);
+    expect(g.layouts.get('t2')).toEqual(['N', 'C', 'H', 'W']);
+    expect(g.layers().map((l) => l.tensor)).toEqual(['c', 't2', 's', 'out']);
+    expect(g.defaultLayer()).toBe('out');
     const xs = randn(2 * C * H * W, 30);
     const ref = new RefModel(spec);
     const values = ref.forward(hostTensor([2, ...dims.slice(1)], xs));
