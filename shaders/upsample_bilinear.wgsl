@@ -1,13 +1,19 @@
 // upsample_bilinear: resize maps [R, h, w] to [R, H, W] with half-pixel centres (PyTorch
-// align_corners=False, OpenCV INTER_LINEAR): output (y, x) samples the source at
-// sy = max((y + 0.5)·h/H − 0.5, 0), sx likewise; the upper neighbour is clamped to the border.
+// align_corners=False, OpenCV INTER_LINEAR), then min–max normalise each resized map to [0, 1]
+// (a constant map becomes zeros), as pytorch-grad-cam and torch-cam do after resizing: the
+// interpolation's samples fall between the layer's cells, so without this a map would peak
+// below 1. Output (y, x) samples the source at sy = max((y + 0.5)·h/H − 0.5, 0), sx likewise;
+// the upper neighbour is clamped to the border.
 //
 // Layout: src [R, h, w], dst [R, H, W], row-major.
-// Threads: one invocation per output pixel, index (wg.y * nwg.x + wg.x) * WG + lid.x.
-// Edges: invocations past R·H·W return.
+// Threads: one workgroup per map (workgroup id wg.y * nwg.x + wg.x = r); invocation lid.x
+// resizes pixels lid.x, lid.x + WG, … of it into dst, keeping their min and max; after the
+// workgroup's min/max reduction (minmax_reduce.wgsl) it rescales the same pixels in place (each
+// invocation rereads only what it wrote).
+// Edges: workgroups past p.rows return as a whole.
 
 struct Params {
-  count: u32,
+  rows: u32,
   h: u32,
   w: u32,
   H: u32,
@@ -22,17 +28,9 @@ struct Params {
 
 override WG: u32 = 256;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_id) lid: vec3u) {
-  let idx = (wg.y * nwg.x + wg.x) * WG + lid.x;
-  if (idx >= p.count) {
-    return;
-  }
-  let x = idx % p.W;
-  let y = (idx / p.W) % p.H;
-  let r = idx / (p.W * p.H);
+#include "minmax_reduce"
 
+fn sample(base: u32, x: u32, y: u32) -> f32 {
   let sy = max((f32(y) + 0.5) * p.scale_y - 0.5, 0.0);
   let sx = max((f32(x) + 0.5) * p.scale_x - 0.5, 0.0);
   let y0 = min(u32(floor(sy)), p.h - 1u);
@@ -41,9 +39,32 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let x1 = min(x0 + 1u, p.w - 1u);
   let fy = sy - f32(y0);
   let fx = sx - f32(x0);
-
-  let base = r * p.h * p.w;
   let top = src[base + y0 * p.w + x0] * (1.0 - fx) + src[base + y0 * p.w + x1] * fx;
   let bottom = src[base + y1 * p.w + x0] * (1.0 - fx) + src[base + y1 * p.w + x1] * fx;
-  dst[idx] = top * (1.0 - fy) + bottom * fy;
+  return top * (1.0 - fy) + bottom * fy;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_id) lid: vec3u) {
+  let r = wg.y * nwg.x + wg.x;
+  if (r >= p.rows) {
+    return;
+  }
+  let z = p.H * p.W;
+  let base = r * p.h * p.w;
+  let out = r * z;
+  var lo = 3e38;
+  var hi = -3e38;
+  for (var i = lid.x; i < z; i += WG) {
+    let v = sample(base, i % p.W, i / p.W);
+    dst[out + i] = v;
+    lo = min(lo, v);
+    hi = max(hi, v);
+  }
+  let range = minmax_reduce(lid.x, lo, hi);
+  let span = range.y - range.x;
+  for (var i = lid.x; i < z; i += WG) {
+    dst[out + i] = select(0.0, (dst[out + i] - range.x) / span, span > 0.0);
+  }
 }

@@ -20,9 +20,11 @@ The formulas are those of docs/METHODS.md, as published:
   hirescam        map = ReLU(sum_k g_k * A_k), no pooling of the gradient (Draelos & Carin 2020)
   cam             w_k = W_fc[c, k] (GAP -> linear heads), map = sum_k w_k A_k (signed, no ReLU)
   guided backprop d y^c / d x with every ReLU backward R_in = R_out [x > 0] [R_out > 0]
-  guided gradcam  upsample(normalise(gradcam)) (broadcast over channels) * guided backprop
+  guided gradcam  normalise(upsample(normalise(gradcam))) (broadcast over channels) * guided backprop
 Display order: normalise at layer resolution ((L-min)/(max-min), constant -> zeros), THEN
-upsample bilinearly (torch interpolate, mode='bilinear', align_corners=False = half-pixel centres).
+upsample bilinearly (torch interpolate, mode='bilinear', align_corners=False = half-pixel centres),
+THEN normalise again (the samples fall between the layer's cells; pytorch-grad-cam renormalises
+after resizing too, so its maps peak at 1).
 """
 
 import json
@@ -34,7 +36,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-SCRIPT_VERSION = "make_fixtures.py 1.1.0"
+SCRIPT_VERSION = "make_fixtures.py 1.2.0"
 SEED = 20240611
 DIGITS = 9
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures")
@@ -296,13 +298,13 @@ def xgradcam_weights(A, g):
 
 def spatial_entry(m, H, W):
     n = normalise(m)
-    return {"map": m, "map_norm": n, "map_up": upsample(n, H, W)}
+    return {"map": m, "map_norm": n, "map_up": normalise(upsample(n, H, W))}
 
 
 def method_entry(weights, A, relu, H, W):
     m = combine(weights, A, relu)
     n = normalise(m)
-    return {"weights": weights, "map": m, "map_norm": n, "map_up": upsample(n, H, W)}
+    return {"weights": weights, "map": m, "map_norm": n, "map_up": normalise(upsample(n, H, W))}
 
 
 def compute(net, x, targets):
@@ -487,7 +489,7 @@ def main():
                 "map": "un-normalised map at layer resolution",
                 "map_norm": "(map - min) / (max - min) at layer resolution; a constant map gives zeros",
                 "map_up": "map_norm upsampled to the input size: normalise FIRST, then bilinear upsample "
-                          "(torch interpolate, align_corners=False, half-pixel centres)",
+                          "(torch interpolate, align_corners=False, half-pixel centres), then normalise again",
                 "cam": "present only for GAP -> linear heads: weights = linear weight row W[c, :], map signed (no ReLU), bias excluded",
                 "gradcampp": "a = g^2 / (2 g^2 + (sum_ab A_ab) g^3), a = 0 where the denominator is 0; w_k = sum_ij a_ij ReLU(g_ij)",
                 "xgradcam": "w_k = sum_ij g_ij A_ij / (sum_ij A_ij + 1e-7); map = ReLU(sum_k w_k A_k)",

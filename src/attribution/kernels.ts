@@ -7,6 +7,7 @@
 import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError } from '../core/errors';
+import { sizeOf } from '../core/shape';
 import { defineKernel, fillTemplate, generatedKernel } from '../gpu/kernel';
 import { channelMethod, spatialMethod, type ChannelMethodName, type SpatialMethodName } from '../methods/registry';
 import type { Tensor } from '../gpu/tensor';
@@ -21,6 +22,7 @@ import guidedCode from '../../shaders/guided_gradcam.wgsl?raw';
 
 const WG_ELEMENTWISE = 256; // `override WG` of the one-invocation-per-element shaders
 const WG_REDUCE = 64; // `override WG` of channel_weights and cam_combine (a power of two)
+const WG_UPSAMPLE = 256; // `override WG` of upsample_bilinear: one workgroup per (large) map
 export const NONE = 0xffffffff;
 
 const TOPK = defineKernel({
@@ -45,8 +47,9 @@ const COMBINE = defineKernel({
 const UPSAMPLE = defineKernel({
   name: 'upsample_bilinear',
   code: upsampleCode,
-  params: { count: 'u32', h: 'u32', w: 'u32', H: 'u32', W: 'u32', scale_y: 'f32', scale_x: 'f32' },
+  params: { rows: 'u32', h: 'u32', w: 'u32', H: 'u32', W: 'u32', scale_y: 'f32', scale_x: 'f32' },
   bindings: ['src', 'dst'],
+  includes: [MINMAX_REDUCE],
 });
 const GUIDED_GRADCAM = defineKernel({
   name: 'guided_gradcam',
@@ -213,15 +216,16 @@ export async function spatialMaps(
   return { raw, norm };
 }
 
-/** Bilinear resize (half-pixel centres) of [..., h, w] to [..., H, W]. */
+/** Bilinear resize (half-pixel centres) of [..., h, w] maps to [..., H, W], each renormalised to [0, 1]. */
 export async function upsampleBilinear(e: Recorder, src: Tensor, H: number, W: number): Promise<Tensor> {
   const h = src.shape[src.rank - 2];
   const w = src.shape[src.rank - 1];
   const lead = src.shape.slice(0, -2);
+  const rows = sizeOf(lead);
   const dst = e.empty([...lead, H, W], `${src.label}:upsampled`);
-  const kern = await e.kernel(UPSAMPLE, { overrides: { WG: WG_ELEMENTWISE } });
-  const u = { count: dst.size, h, w, H, W, scale_y: h / H, scale_x: w / W };
-  e.dispatch(kern, { src, dst }, u, grid1d(dst.size, WG_ELEMENTWISE));
+  const kern = await e.kernel(UPSAMPLE, { overrides: { WG: WG_UPSAMPLE } });
+  const u = { rows, h, w, H, W, scale_y: h / H, scale_x: w / W };
+  e.dispatch(kern, { src, dst }, u, grid1d(rows, 1));
   return dst;
 }
 

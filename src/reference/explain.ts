@@ -88,7 +88,9 @@ export function explainReference(
   // 3. Per method: the map at the layer, normalised, upsampled.
   const finish = (raw: HostTensor) => {
     const norm = normalizeMinMax(raw);
-    return { raw, layer: norm, input: upsampleBilinear(norm, H, W) };
+    // Renormalised after resizing (the samples fall between the layer's cells): peak 1, as
+    // pytorch-grad-cam and torch-cam give.
+    return { raw, layer: norm, input: normalizeMinMax(upsampleBilinear(norm, H, W)) };
   };
   const channel = (m: ChannelMethodName): RefChannelMaps => {
     const d = channelMethod(m);

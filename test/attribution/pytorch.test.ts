@@ -82,7 +82,15 @@ describe.each(FIXTURES)('fixture %s', (name) => {
       if (want.weights) expectAllclose(await got.weights!.read(), want.weights.data, NETWORK, `${m} weights`);
       expectAllclose(await got.raw.read(), want.map.data, NETWORK, `${m} map`);
       expectAllclose(await got.layer.read(), want.map_norm.data, MAPS, `${m} normalised map`);
-      expectAllclose(await got.input.read(), want.map_up.data, MAPS, `${m} upsampled map`);
+      const up = await got.input.read();
+      expectAllclose(up, want.map_up.data, MAPS, `${m} upsampled map`);
+      // Renormalised after resizing: every map that is not constant spans [0, 1] exactly.
+      const z = want.map_up.shape.slice(-2).reduce((a, b) => a * b, 1);
+      for (let r = 0; r < up.length / z; r++) {
+        const row = up.subarray(r * z, (r + 1) * z);
+        const [lo, hi] = [Math.min(...row), Math.max(...row)];
+        expect([lo, hi], `${m} map ${r} range`).toEqual(hi === 0 ? [0, 0] : [0, 1]);
+      }
     }
     const gb = (ex.guided_backprop as FixtureTensor).data;
     const ggc = (ex.guided_gradcam as FixtureTensor).data;
