@@ -7,7 +7,7 @@
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { shapeStr, type Shape } from '../core/shape';
 import { foldZeroPad } from './layout';
-import { defineOp, type Attrs } from './op';
+import { asFloat32, defineOp, type Attrs } from './op';
 
 export interface Conv2dParams {
   /** [sh, sw] */
@@ -97,11 +97,11 @@ export const CONV2D = defineOp<Conv2dParams>({
       const stride = c.pair('strides');
       const dilation = c.pair('dilations');
       const weights: Record<string, { shape: number[]; data: Float32Array }> = {
-        weight: { shape: w.dims, data: Float32Array.from(w.data) },
+        weight: { shape: w.dims, data: asFloat32(w.data) },
       };
       if (c.inputs[2]) {
         const b = c.constant(2, 'bias', 'float');
-        weights.bias = { shape: [b.data.length], data: Float32Array.from(b.data) };
+        weights.bias = { shape: [b.data.length], data: asFloat32(b.data) };
       }
       let pads = c.pads(x, k, stride, dilation);
       // A zero Pad before the conv becomes the conv's own padding.

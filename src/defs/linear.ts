@@ -36,8 +36,9 @@ export function transposedWeight(data: ArrayLike<number>, [k, m]: number[], scal
   return { shape: [m, k], data: out };
 }
 
-/** An [M, K] matrix (Gemm's B with transB = 1) as a linear weight, times `scale`. */
+/** An [M, K] matrix (Gemm's B with transB = 1) as a linear weight, times `scale` (not copied for 1). */
 export function scaledWeight(data: ArrayLike<number>, [m, k]: number[], scale: number): WeightSpec {
+  if (scale === 1 && data instanceof Float32Array) return { shape: [m, k], data };
   const out = new Float32Array(m * k);
   for (let i = 0; i < out.length; i++) out[i] = scale * data[i];
   return { shape: [m, k], data: out };

@@ -79,6 +79,11 @@ export function layoutOf<P>(
   return rule(inputs, p, shapes);
 }
 
+/** The values as float32: the array itself when it is one (weights are not copied needlessly). */
+export function asFloat32(data: Float32Array | Float64Array): Float32Array {
+  return data instanceof Float32Array ? data : Float32Array.from(data);
+}
+
 /** Identity at run time; keeps the parameter type of the definition. */
 export function defineOp<P>(def: OpDef<P>): OpDef<P> {
   return def;

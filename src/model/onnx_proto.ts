@@ -176,8 +176,11 @@ export function tensorValues(t: OnnxTensor): { dims: number[]; data: Float32Arra
     case DataType.FLOAT:
       if (raw) {
         const v = fromRaw(raw, 4, n, what);
-        // new Uint8Array(view) copies into a fresh, aligned buffer (Buffer.slice would not copy).
-        if (LITTLE_ENDIAN) data = new Float32Array(new Uint8Array(raw).buffer);
+        // Aligned: a view of the file's bytes (no copy: a large model's weights are most of the
+        // file, and the file is in memory anyway). Unaligned: new Uint8Array(view) copies into a
+        // fresh, aligned buffer.
+        if (LITTLE_ENDIAN && raw.byteOffset % 4 === 0) data = new Float32Array(raw.buffer, raw.byteOffset, n);
+        else if (LITTLE_ENDIAN) data = new Float32Array(new Uint8Array(raw).buffer);
         else {
           data = new Float32Array(n);
           for (let i = 0; i < n; i++) data[i] = v.getFloat32(i * 4, true);
