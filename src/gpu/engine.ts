@@ -16,7 +16,7 @@
  * is reused by that recorder alone until it submits.
  */
 import { acquireDevice, engineAdapter, type AdapterDescription, type AdapterKind, type DeviceRequest } from './device';
-import { InvalidInputError } from '../core/errors';
+import { DeviceLostError, InvalidInputError } from '../core/errors';
 import { KernelCache } from './kernel';
 import { BufferPool } from './pool';
 import { Recorder, type EngineCore } from './recorder';
@@ -35,6 +35,14 @@ export interface EngineOptions extends DeviceRequest {
    * adapter (see adapterKind in ./device). Also applies to a caller's `device`.
    */
   adapterKind?: AdapterKind;
+}
+
+/** Why an engine's device was lost: the device's reason ('destroyed' or 'unknown') and message. */
+export interface DeviceLoss {
+  reason: GPUDeviceLostReason;
+  message: string;
+  /** The error every call on the engine rejects with from now on. */
+  error: DeviceLostError;
 }
 
 export interface EngineStats {
@@ -58,12 +66,24 @@ export class Engine extends Recorder {
   readonly kernels: KernelCache;
   /** Counts over all recorders of this engine. */
   readonly stats: EngineStats;
+  /**
+   * Resolves when the device is lost (never rejects): the reason, and the DeviceLostError that
+   * every call on this engine rejects with from then on. The engine cannot recover; make a new
+   * one with Engine.create() and load the models again. Destroying an engine that acquired its
+   * own device resolves it too, with reason 'destroyed' (see `destroyed`).
+   */
+  readonly lost: Promise<DeviceLoss>;
   readonly #core: EngineCore;
   readonly #ownsDevice: boolean;
   readonly #onDestroy: (() => void)[] = [];
 
   private constructor(device: GPUDevice, adapter: AdapterDescription, ownsDevice: boolean) {
-    const core: EngineCore = {
+    let core: EngineCore | null = null;
+    const whenLost = device.lost.then((info) => {
+      core!.lost = info;
+      return info;
+    });
+    core = {
       engine: null as unknown as Engine, // set below, once `this` exists
       device,
       adapter,
@@ -74,6 +94,7 @@ export class Engine extends Recorder {
       open: new Set(),
       timings: device.features.has('timestamp-query') ? new TimingPool(device) : null,
       lost: null,
+      whenLost,
       destroyed: false,
     };
     super(core, 'engine');
@@ -84,9 +105,11 @@ export class Engine extends Recorder {
     this.kernels = core.kernels;
     this.stats = core.stats;
     this.#ownsDevice = ownsDevice;
-    device.lost.then((info) => {
-      core.lost = info;
-    });
+    this.lost = whenLost.then((info) => ({
+      reason: info.reason,
+      message: info.message,
+      error: new DeviceLostError(info.reason, info.message),
+    }));
   }
 
   static async create(opts: EngineOptions = {}): Promise<Engine> {
@@ -97,13 +120,20 @@ export class Engine extends Recorder {
 
   /** A new recording context on this engine (see recorder.ts); `label` names it in GPU errors. */
   recorder(label = 'recorder'): Recorder {
-    if (this.#core.destroyed) throw new InvalidInputError('engine was destroyed');
-    return new Recorder(this.#core, label);
+    const core = this.#core;
+    if (core.destroyed) throw new InvalidInputError('engine was destroyed');
+    if (core.lost) throw new DeviceLostError(core.lost.reason, core.lost.message);
+    return new Recorder(core, label);
   }
 
-  /** Set when the device is lost; the engine is unusable after that. */
-  get lost(): GPUDeviceLostInfo | null {
-    return this.#core.lost;
+  /** True once the device is known to be lost (see `lost`). */
+  get isLost(): boolean {
+    return this.#core.lost !== null;
+  }
+
+  /** True once destroy() was called. */
+  get destroyed(): boolean {
+    return this.#core.destroyed;
   }
 
   get hasTimestamps(): boolean {
