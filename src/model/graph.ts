@@ -6,6 +6,7 @@
  * Shapes here include the batch dim with N = 1; executors substitute the run's N.
  */
 import { GraphError, InvalidInputError, ShapeMismatchError } from '../core/errors';
+import { checkFinite } from '../core/finite';
 import { shapeStr, sizeOf } from '../core/shape';
 import { isOpType, OP_TYPES, opDef, type OpParams, type OpType } from '../defs/index';
 import type { WeightSpec } from '../defs/op';
@@ -64,6 +65,11 @@ export class Graph {
     const nodes: GraphNode[] = [];
     for (const n of this.#toposort(spec.nodes, byOutput)) {
       const node = this.#node(n, nodes.length);
+      // Weights must be finite (src/core/finite.ts): a NaN in a weight would spread through
+      // every map silently.
+      for (const [key, w] of Object.entries(node.weights)) {
+        checkFinite(w.data, w.shape, `weight '${node.name}.${key}' of node '${node.name}' (${node.op})`);
+      }
       nodes.push(node);
       this.producer.set(node.output, node);
       for (const i of node.inputs) {
