@@ -5,10 +5,11 @@
 //   mode 1 (signed):   out_ij = 0.5 + 0.5 · v_ij / max|v|, or 0.5 everywhere when max|v| == 0
 //                      (zero stays at the middle of a diverging colormap)
 //
-// Finite whatever comes in (include/finite.wgsl): min and max are those of the channel's finite
-// values; a value that is not finite is shown as finite(v) (NaN → 0, ±Infinity → ±F32_MAX)
-// clamped to [min, max], so +Infinity is drawn as the maximum and −Infinity as the minimum; a
-// channel with no finite value is 0 (mode 0) or 0.5 (mode 1) everywhere.
+// Finite whatever comes in (include/finite.wgsl): min, max and max|v| are those of the channel's
+// finite values; a value that is not finite is shown as finite(v) (NaN → 0, ±Infinity →
+// ±F32_MAX) clamped to [min, max] (mode 0) or [−max|v|, max|v|] (mode 1), so +Infinity is drawn
+// as the top of the scale and −Infinity as its bottom; a channel with no finite value is 0
+// (mode 0) or 0.5 (mode 1) everywhere.
 //
 // Layout: src holds the row to read starting at element p.base (= b·K·Z); channel k of it is
 // src[base + k·Z .. base + k·Z + Z). ids [M] are the channel indices as float32 (exact below
@@ -67,11 +68,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var j = lid.x; j < p.z; j += WG) {
     var o = select(0.0, 0.5, p.mode == 1u);
     if (valid && any_finite) {
-      let v = clamp(finite(src[src_base + j]), mn, mx);
+      let v = finite(src[src_base + j]);
       if (p.mode == 0u) {
-        o = unit_range(v, mn, mx);
+        o = unit_range(clamp(v, mn, mx), mn, mx);
       } else {
-        o = select(0.5, 0.5 + 0.5 * (v / amax), amax > 0.0);
+        o = select(0.5, 0.5 + 0.5 * (clamp(v, -amax, amax) / amax), amax > 0.0);
       }
     }
     out[out_base + j] = o;

@@ -225,10 +225,10 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
   const o = checkOptions(opts);
   const g = model.graph;
   const n = model.checkInput(input);
-  const methods = checkMethods(o.methods ?? ['gradcam']);
+  const methods = checkMethods(o.methods === undefined ? ['gradcam'] : o.methods);
   const scoresName = g.scores;
   const numClasses = g.shape(scoresName)[1];
-  const layer = o.layer ?? g.defaultLayer();
+  const layer = o.layer === undefined ? g.defaultLayer() : o.layer;
   if (typeof layer !== 'string')
     throw new InvalidInputError(`explain: layer must be a tensor name, got ${describe(layer)}`);
   if (!g.has(layer)) throw g.notFound(layer);
@@ -239,7 +239,7 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     );
   }
   g.backwardNodes(layer, scoresName); // throws GraphError when the scores do not depend on the layer
-  const targets = o.targets ?? { topK: 1 };
+  const targets = o.targets === undefined ? { topK: 1 } : o.targets;
   const t = checkTargets(targets, numClasses);
 
   // The plan, by family. A channel method that an input-gradient method multiplies by is
