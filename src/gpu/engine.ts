@@ -14,6 +14,10 @@
  * order of their flushes, a recorder's flush first submitting any other recorder's pending work
  * that made a tensor it uses. A buffer freed while a recorder's unsubmitted work still uses it
  * is reused by that recorder alone until it submits.
+ *
+ * Device loss: `lost` resolves (never rejects) with the reason when the device is lost; from then
+ * on every call on the engine and its recorders throws or rejects DeviceLostError. The engine
+ * does not recover; a new Engine.create() does.
  */
 import { acquireDevice, engineAdapter, type AdapterDescription, type AdapterKind, type DeviceRequest } from './device';
 import { DeviceLostError, InvalidInputError } from '../core/errors';

@@ -4,7 +4,7 @@
  * refused from its header with ImageTooLargeError; preprocessImage refusing an image over the
  * pixel budget before it reads, copies or uploads anything; and after a huge input fails, the
  * pool holds nothing big. The demo's side (checking a file before the browser decodes it) is in
- * demo.test.ts.
+ * test/browser/demo-reliability.test.ts.
  */
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

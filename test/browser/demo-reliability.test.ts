@@ -1,5 +1,7 @@
 /**
- * The demo page's side of the catalogue, in headless Chromium through its test hook:
+ * The demo page's side of the reliability catalogue (test/reliability/; this file is here with
+ * the other browser tests, so that `npm run test:node` runs without Chromium), in headless
+ * Chromium through the page's test hook:
  *
  * - an image file that would decode to 20000 × 20000 (a PNG of about 50 KB) is refused from its
  *   header with ImageTooLargeError before the browser decodes anything (createImageBitmap is
@@ -12,7 +14,7 @@ import type { Page } from 'puppeteer';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoSummary } from '../../demo/hook';
 import { MAX_IMAGE_PIXELS } from '../../src/core/image';
-import { harness, type HarnessPage } from '../browser/browser';
+import { harness, type HarnessPage } from './browser';
 
 const DEMO = '/demo/index.html';
 
