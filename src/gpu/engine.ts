@@ -146,9 +146,7 @@ export class Engine extends Recorder {
 
   /** Number of live (not destroyed) tensors, made by any recorder of this engine; for leak checks. */
   get liveTensors(): number {
-    const live = this.#core.live;
-    for (const t of live) if (t.destroyed) live.delete(t);
-    return live.size;
+    return this.#core.live.size;
   }
 
   /** Run `fn` when the engine is destroyed: frees per-engine caches kept outside it (colormap LUTs). */
@@ -171,7 +169,7 @@ export class Engine extends Recorder {
     core.destroyed = true;
     for (const f of this.#onDestroy.splice(0)) f();
     for (const r of [...core.open]) r.discard();
-    for (const t of core.live) t.destroy();
+    for (const t of [...core.live]) t.destroy();
     core.live.clear();
     this.pool.trim();
     core.timings?.destroy();

@@ -77,7 +77,7 @@ export interface EngineCore {
   readonly pool: BufferPool;
   readonly kernels: KernelCache;
   readonly stats: EngineStats;
-  /** Every tensor made and not yet found destroyed (Engine.liveTensors prunes it). */
+  /** Every tensor made and not destroyed (destroy() takes a tensor out). */
   readonly live: Set<Tensor>;
   /** Recorders that have an open encoder (recorded, unsubmitted work). */
   readonly open: Set<Recorder>;
@@ -301,6 +301,11 @@ export class Recorder implements TensorOwner {
   track(t: Tensor): void {
     this.#core.live.add(t);
     this.#scopes.at(-1)?.add(t);
+  }
+
+  /** A destroyed tensor leaves the live set at once (so a long run that never asks holds none). */
+  untrack(t: Tensor): void {
+    this.#core.live.delete(t);
   }
 
   /**

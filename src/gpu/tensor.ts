@@ -24,6 +24,8 @@ export interface TensorOwner {
   readonly engine: Engine;
   read(t: Tensor): Promise<Float32Array>;
   track(t: Tensor): void;
+  /** `t` was destroyed: no longer live. */
+  untrack(t: Tensor): void;
 }
 
 export class Tensor {
@@ -79,6 +81,7 @@ export class Tensor {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    this.owner.untrack(this);
     if (--this.storage.refs === 0) this.storage.release();
   }
 }

@@ -5,6 +5,8 @@
  * results are released when its flush fails; it is checked on its own too. After every failure
  * the engine holds what it held before and an explain equals the one before, bit for bit.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { explain } from '../../src/attribution/explain';
 import { GPUExecutionError, InvalidInputError } from '../../src/core/errors';
@@ -107,6 +109,27 @@ describe('destroyed things', () => {
     await expect(Model.load(own, NETS.plain())).rejects.toThrow(/engine was destroyed/);
     expect(() => own.upload([1], [1])).toThrow(/engine was destroyed/);
     expect(own.liveTensors).toBe(0);
+  });
+});
+
+describe('long runs', () => {
+  it('a destroyed tensor is not kept alive by the engine: a run that never asks for liveTensors holds none', async () => {
+    setFlagsFromString('--expose_gc');
+    const gc = runInNewContext('gc') as () => void;
+    const refs: WeakRef<Tensor>[] = [];
+    // In a function of its own, so that no local of this test holds the last explanation.
+    const once = async () => {
+      const r = await explain(model, x, ALL_METHODS);
+      await r.scores.read();
+      refs.push(...r.tensors().map((t) => new WeakRef(t)));
+      r.destroy();
+    };
+    for (let i = 0; i < 3; i++) await once();
+    // WeakRefs keep their targets until the current job ends; then collect.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    gc();
+    expect(refs.length).toBeGreaterThan(30);
+    expect(refs.filter((r) => r.deref() !== undefined).length, 'destroyed tensors still reachable').toBe(0);
   });
 });
 
