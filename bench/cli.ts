@@ -3,7 +3,8 @@
  * (default; the page bench/page.html served by Vite, driven through puppeteer) or in Node on
  * Dawn (--node). Prints the tables, writes the JSON result (bench/results/<mode>.json) and the
  * generated section of docs/BENCHMARKS.md. `--smoke` runs one tiny shape and network to prove
- * the harness works (CI), writing nothing unless --out is given.
+ * the harness works (CI), writing nothing unless --out is given. `--soak [n]` runs the soak
+ * instead (bench/soak.ts: n explains in Node, printing tensors, pool bytes and heap as it goes).
  *
  * Run through scripts/run-ts.mjs (Vite's SSR loader: TypeScript and `?raw` shader imports).
  */
@@ -33,6 +34,9 @@ interface Options {
   out?: string;
   docs: boolean;
   export: boolean;
+  soak?: number | true;
+  soakEvery: number;
+  soakModel: string;
 }
 
 function program(): Command {
@@ -54,6 +58,16 @@ function program(): Command {
     .option('--out <file>', 'JSON result file (default bench/results/<mode>.json; none for --smoke)')
     .option('--no-docs', 'do not update docs/BENCHMARKS.md')
     .option('--no-export', 'do not run tools/export_bench_resnet18.py when its ONNX file is missing')
+    .addOption(
+      new Option(
+        '--soak [n]',
+        'instead of the benchmark: n explains (default 1000) with every method in Node, printing live tensors, pool bytes and JS heap as it goes',
+      ).argParser(positiveInt),
+    )
+    .addOption(
+      new Option('--soak-every <n>', 'print a soak sample every n explains').default(50).argParser(positiveInt),
+    )
+    .option('--soak-model <name>', 'the shipped model the soak explains (weights/<name>.onnx)', 'fashion_cam')
     .exitOverride();
 }
 
@@ -173,6 +187,14 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const code = (e as { exitCode?: number }).exitCode;
     return code ?? 2;
+  }
+  if (o.soak !== undefined) {
+    if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SWIFTSHADER)) {
+      process.env.VK_ICD_FILENAMES = SWIFTSHADER;
+    }
+    const { runSoak } = await import('./soak');
+    const explains = o.soak === true ? 1000 : o.soak;
+    return runSoak(REPO, { explains, every: o.soakEvery, model: o.soakModel }, (s) => console.log(s));
   }
   const mode: BenchReport['mode'] = o.node ? 'node' : 'browser';
   const tty = process.stderr.isTTY;

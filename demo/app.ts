@@ -3,7 +3,8 @@
  * test-hook readback) runs through one serial queue, because the engine records into a single
  * command encoder. Requests coalesce: while a run is in flight, further requests only raise the
  * level of the next run, which reads the latest state when it starts (latest wins), so dragging
- * an item never queues up stale runs.
+ * an item never queues up stale runs. After a device loss, recover() moves the page onto a new
+ * engine: the model is loaded again from where it came from and the last run is redone.
  */
 import { applicableMethods, explain, type Explanation } from '../src/attribution/explain';
 import type { Method } from '../src/methods/registry';
@@ -13,7 +14,7 @@ import type { Fit } from '../src/core/image';
 import { preprocessImage } from '../src/ops/preprocess';
 import type { ColormapName } from '../src/render/colormaps';
 import type { ImageSource, RGBAImage } from './images';
-import type { DemoModel, LayerInfo } from './models';
+import { loadModel, type DemoModel, type LayerInfo } from './models';
 
 export interface Settings {
   fit: Fit;
@@ -88,13 +89,16 @@ export class App {
   runs = 0;
   /** Message of the last failed run (cleared by the next successful one). */
   lastError: string | null = null;
+  /** Engines this page has used: 1, plus one per recovery from a lost device. */
+  engines = 1;
   #need = 0;
   #loop: Promise<void> | null = null;
   #queue: Promise<unknown> = Promise.resolve();
   #seq = 0;
 
   constructor(
-    readonly e: Engine,
+    /** The engine in use (replaced by recover()). */
+    public e: Engine,
     readonly renderer: Renderer,
   ) {}
 
@@ -253,6 +257,29 @@ export class App {
       this.settings.layer = null;
       this.settings.pinned = null;
       if (old && old !== m) old.model.destroy();
+    });
+    this.request(3);
+  }
+
+  /**
+   * Continue on `engine` after the current one's device was lost: what the old engine held is
+   * dropped (its tensors died with the device), the model is loaded again on the new engine
+   * from its source, and the last run is redone. Rejects when the model cannot be loaded again
+   * (the page then has no model, on the new engine).
+   */
+  async recover(engine: Engine): Promise<void> {
+    await this.gpu(async () => {
+      const old = this.e;
+      const last = this.last;
+      const m = this.model;
+      this.e = engine;
+      this.engines++;
+      this.last = null;
+      this.model = null;
+      if (last) destroyRun(last);
+      m?.model.destroy();
+      old.destroy();
+      if (m?.source) this.model = await loadModel(engine, m.source);
     });
     this.request(3);
   }

@@ -32,6 +32,9 @@ export interface DemoSummary {
   modelError: string | null;
   status: string;
   liveTensors: number;
+  /** Engines the page has used (1 + recoveries from a lost device), and what it said about a loss. */
+  engines: number;
+  deviceNotice: string | null;
 }
 
 export interface CanvasPixels {
@@ -77,6 +80,8 @@ export function installHook(p: Parts) {
       modelError: modelErr.hidden ? null : modelErr.textContent,
       status: text('run-status'),
       liveTensors: app.e.liveTensors,
+      engines: app.engines,
+      deviceNotice: document.getElementById('device-notice')?.hidden === false ? text('device-notice') : null,
     };
   };
 
@@ -207,6 +212,13 @@ export function installHook(p: Parts) {
       return readCanvas(canvas, draw);
     },
     insideTiles: () => inside.canvases.length,
+    /** Lose the GPU device (destroy it under the engine), as a driver reset would. */
+    loseDevice() {
+      app.e.device.destroy();
+    },
+    /** Open an image file as the file input would (the file's bytes and name). */
+    openImageFile: (bytes: Uint8Array, name: string, type = 'image/png') =>
+      images.openImage(new Blob([bytes as BlobPart], { type }), name).then(idle),
     openModelFiles: (file: File, labels: File | null) => p.models.openFiles(file, labels),
   };
   window.__camDemo = api;

@@ -1,8 +1,12 @@
 /**
  * Images as the page handles them: RGBA8 pixels in ImageData layout, decoded from files, blobs
  * and URLs by the browser. Transparent pixels are composited over white (the models see RGB).
+ * Before anything is decoded, the pixel size is read from the file's header and checked against
+ * the library's pixel budget (MAX_IMAGE_PIXELS, src/core/image.ts): a small file that would
+ * decode to gigabytes is refused with ImageTooLargeError, and a file whose size cannot be read
+ * from its header is refused too.
  */
-import type { ImageInput } from '../src/core/image';
+import { checkImageFile, readImageHeader, type ImageInput } from '../src/core/image';
 
 export interface RGBAImage extends ImageInput {
   data: Uint8ClampedArray;
@@ -59,8 +63,25 @@ export function bitmapPixels(bitmap: ImageBitmap | HTMLImageElement, maxPixels =
   return { data: d.data, width: w, height: h, ...(scaled ? { scaledFrom: [bitmap.width, bitmap.height] } : {}) };
 }
 
-/** Decode an image file or blob (any format the browser reads). */
+/** How much of a file is read first for its header (a JPEG's size may follow more metadata: then all of it). */
+const HEADER_BYTES = 1 << 20;
+
+/**
+ * The size of an image file from its header, checked against the pixel budget before it is
+ * decoded: ImageTooLargeError over the budget, InvalidInputError when the size cannot be read.
+ */
+export async function checkImageBlob(blob: Blob, name = 'image'): Promise<{ width: number; height: number }> {
+  let bytes = new Uint8Array(await blob.slice(0, HEADER_BYTES).arrayBuffer());
+  if (!readImageHeader(bytes) && blob.size > HEADER_BYTES) bytes = new Uint8Array(await blob.arrayBuffer());
+  return checkImageFile(bytes, { name: `'${name}'` });
+}
+
+/**
+ * Decode an image file or blob: PNG, JPEG, GIF, WebP, BMP or AVIF within the pixel budget
+ * (checkImageBlob), scaled down to `maxPixels` when larger.
+ */
 export async function decodeBlob(blob: Blob, name = 'image', maxPixels?: number): Promise<RGBAImage> {
+  await checkImageBlob(blob, name);
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });

@@ -2,7 +2,9 @@
  * The demo page: pick a model and an image (samples, your own file, or a scene you compose), and
  * see every attribution method's map and how it is computed, all on WebGPU. This file starts the page
  * and wires the parts: app.ts (state and run loop), views/model-panel.ts, views/image-panel.ts,
- * views/summary.ts, views/maps.ts, views/inside.ts, hook.ts (the test hook).
+ * views/summary.ts, views/maps.ts, views/inside.ts, hook.ts (the test hook). When the GPU device
+ * is lost, the page says so, starts a new engine, loads the model again and redoes the run
+ * (watchLoss).
  */
 import type { Method } from '../src/attribution/explain';
 import { Engine } from '../src/gpu/engine';
@@ -61,19 +63,52 @@ function showAdapter(engine: Engine): void {
   a.dataset.state = 'ready';
 }
 
+/** Attempts at starting a new engine after a device loss, and the wait before each retry. */
+const RECOVERY_ATTEMPTS = 3;
+const RECOVERY_DELAY_MS = 1000;
+
+/**
+ * When `engine`'s device is lost (and the page did not replace it itself), say so, start a new
+ * engine, move the app onto it (the model loaded again, the run redone) and watch that one.
+ * After RECOVERY_ATTEMPTS failures the page stops with the reason.
+ */
+function watchLoss(app: App, engine: Engine, notice: HTMLElement): void {
+  void engine.lost.then(async (loss) => {
+    if (engine.destroyed || app.e !== engine) return;
+    const what = `The GPU device was lost (${loss.reason}${loss.message ? `: ${loss.message}` : ''})`;
+    notice.textContent = `${what}. Starting a new one…`;
+    notice.hidden = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const next = await Engine.create();
+        showAdapter(next);
+        watchLoss(app, next, notice);
+        await app.recover(next);
+        const model = app.model ? `, loaded ${app.model.name} again` : '';
+        notice.textContent = `${what}; the page started a new one${model} and ran again.`;
+        return;
+      } catch (err) {
+        if (attempt >= RECOVERY_ATTEMPTS) {
+          fatal(`${what}, and a new one could not be started: ${errorText(err)}. Reload the page.`, 'failed');
+          return;
+        }
+        await new Promise((r) => setTimeout(r, RECOVERY_DELAY_MS * attempt));
+      }
+    }
+  });
+}
+
 async function main(): Promise<void> {
   const engine = await acquire();
   if (!engine) return;
   showAdapter(engine);
-  engine.device.lost.then((info) => {
-    if (info.reason !== 'destroyed') fatal(`The GPU device was lost: ${info.message}. Reload the page.`, 'failed');
-  });
   byId('app').hidden = false;
 
   // The views need the app and the app needs the renderer: the renderer looks them up late.
   const statusEl = byId('run-status');
   const errorEl = el('p', { id: 'run-error-slot', class: 'error', role: 'alert', hidden: '' });
-  statusEl.after(errorEl);
+  const noticeEl = el('p', { id: 'device-notice', class: 'notice', role: 'status', hidden: '' });
+  statusEl.after(errorEl, noticeEl);
   const views = {} as { maps: MapsView; inside: InsideView; summary: SummaryView; images: ImagePanel };
   const renderer: Renderer = {
     maps: (r) => views.maps.render(r),
@@ -92,6 +127,7 @@ async function main(): Promise<void> {
     },
   };
   const app = new App(engine, renderer);
+  watchLoss(app, engine, noticeEl);
   const selectMethod = (m: Method) => {
     app.settings.method = m;
     views.maps.select(m);

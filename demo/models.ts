@@ -24,6 +24,8 @@ export interface DemoModel {
   /** Shown in the model picker and captions. */
   name: string;
   model: Model;
+  /** Where it was loaded from (to load it again on a new engine after a device loss). */
+  source: ModelSource | null;
   labels: string[];
   mean: [number, number, number];
   std: [number, number, number];
@@ -57,6 +59,7 @@ export function describeModel(
   name: string,
   model: Model,
   meta: { labels?: readonly string[] | null; mean?: unknown; std?: unknown; multiLabel?: boolean },
+  source: ModelSource | null = null,
 ): DemoModel {
   const [, H, W] = model.inputShape;
   const numClasses = model.graph.shape(model.graph.scores)[1];
@@ -65,6 +68,7 @@ export function describeModel(
   return {
     name,
     model,
+    source,
     labels,
     mean: triple(meta.mean, 0),
     std: triple(meta.std, 1),
@@ -108,12 +112,17 @@ export async function loadModel(e: Engine, src: ModelSource): Promise<DemoModel>
         `the model takes ${loaded.model.inputShape[0]}-channel input; this page feeds RGB images (3 channels)`,
       );
     }
-    return describeModel(name, loaded.model, {
-      labels: loaded.labels,
-      mean: pre?.mean,
-      std: pre?.std,
-      multiLabel: isMultiLabel(sidecar),
-    });
+    return describeModel(
+      name,
+      loaded.model,
+      {
+        labels: loaded.labels,
+        mean: pre?.mean,
+        std: pre?.std,
+        multiLabel: isMultiLabel(sidecar),
+      },
+      src,
+    );
   } catch (err) {
     loaded.model.destroy();
     throw err;

@@ -51,10 +51,19 @@ function share(v: string): number {
   return n;
 }
 
-function ensureSplit(dir: string, count: number): Split {
+/** The generator's prerequisites are missing (and could not be installed): the message says what to install. */
+class MissingDataError extends Error {
+  override name = 'MissingDataError';
+}
+
+async function ensureSplit(dir: string, count: number): Promise<Split> {
   const meta = `${dir}/annotations.json`;
   const have = existsSync(meta) ? (JSON.parse(readFileSync(meta, 'utf8')) as { count: number }).count : 0;
   if (have < count) {
+    // Like npm test's scripts/ensure-pytorch.mjs: install what the generator needs, or say what to install.
+    const { ensureEvalData } = await import('../scripts/ensure-eval-data.mjs');
+    const why = ensureEvalData();
+    if (why) throw new MissingDataError(why);
     console.log(`generating the test split (${count} scenes) with tools/fashion_scenes.py …`);
     execFileSync(
       '/usr/bin/python3',
@@ -198,7 +207,14 @@ export async function main(argv: string[]): Promise<number> {
   if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SW))
     process.env.VK_ICD_FILENAMES = SW;
 
-  const split = ensureSplit(opts.data, opts.scenes);
+  let split: Split;
+  try {
+    split = await ensureSplit(opts.data, opts.scenes);
+  } catch (e) {
+    if (!(e instanceof MissingDataError)) throw e;
+    console.error(`npm run eval: ${e.message}`);
+    return 1;
+  }
   if (split.count < opts.scenes)
     throw new Error(`the split has ${split.count} scenes, fewer than --scenes ${opts.scenes}`);
   const e = await Engine.create();

@@ -2,7 +2,11 @@
 // sum, the ReLU, and the min–max normalisation.
 //
 //   raw_ij  = Σ_k w_k · A^k_ij            then ReLU where bit m of relu_mask is set (CAM is signed)
-//   norm_ij = (raw_ij − min) / (max − min), or 0 everywhere when max == min (never NaN)
+//   norm_ij = (raw_ij − min) / (max − min), or 0 everywhere when max == min
+//
+// Finite whatever comes in (include/finite.wgsl): a sum that is not finite is stored as
+// finite(sum) (NaN → 0, ±Infinity → ±F32_MAX) before the ReLU, and the normalisation does not
+// overflow when max − min does (unit_range), so raw is finite and norm lies in [0, 1].
 //
 // Layout: A [N, K, h, w]; weights [M, B, K]; raw and norm [M, B, h, w]; row b uses image
 // i = b % N; Z = h·w.
@@ -29,6 +33,7 @@ struct Params {
 
 override WG: u32 = 64;
 
+#include "finite"
 #include "minmax_reduce"
 
 @compute @workgroup_size(WG)
@@ -52,6 +57,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var k = 0u; k < p.k; k++) {
       s += weights[w_base + k] * A[(i * p.k + k) * p.z + j];
     }
+    s = finite(s);
     if (relu) {
       s = max(s, 0.0);
     }
@@ -60,9 +66,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     hi = max(hi, s);
   }
   let bounds = minmax_reduce(lid.x, lo, hi);
-  let mn = bounds.x;
-  let range = bounds.y - mn;
   for (var j = lid.x; j < p.z; j += WG) {
-    norm[out_base + j] = select(0.0, (raw[out_base + j] - mn) / range, range > 0.0);
+    norm[out_base + j] = unit_range(raw[out_base + j], bounds.x, bounds.y);
   }
 }

@@ -15,6 +15,7 @@
 // invocations stride over the Z positions, then each sum is reduced in workgroup memory.
 // Edges: invocations (or workgroups, uniformly, before any barrier) past B·K return.
 
+#include "finite"
 #include "gradcampp"
 
 struct Params {

@@ -2,7 +2,8 @@
 // (target, image) row, so that a learner can see them:
 //
 //   a^k_ij = g² / (2g² + S_k · g³)    g = g^k_ij = ∂y^c/∂A^k_ij,  S_k = Σ_ab A^k_ab,
-//   a^k_ij = 0 where the denominator is 0
+//   a^k_ij = 0 where the denominator is 0; finite(a) (include/finite.wgsl) where a is not
+//   finite, so the output is finite whatever comes in
 //
 // (gradcampp_a() of include/gradcampp.wgsl: the same expression, in the same float32 order, as
 // the Grad-CAM++ weights of channel_weights.wgsl, w^c_k = Σ_ij a^k_ij · ReLU(g^k_ij)).
@@ -15,6 +16,7 @@
 // then each invocation writes a^k at the positions it strides over.
 // Edges: workgroups past M return (uniformly, before any barrier); an id >= K writes zeros.
 
+#include "finite"
 #include "gradcampp"
 #include "sum_max_reduce"
 
@@ -56,7 +58,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var j = lid.x; j < p.z; j += WG) {
     var a = 0.0;
     if (valid) {
-      a = gradcampp_a(G[g_base + j], sum_a);
+      a = finite(gradcampp_a(G[g_base + j], sum_a));
     }
     out[m * p.z + j] = a;
   }

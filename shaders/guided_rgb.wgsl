@@ -6,6 +6,10 @@
 //   u       = 0.5 + 0.5 · v / amax           (u = 0.5 everywhere when amax == 0, never NaN)
 //   byte    = floor(clamp(255 · u, 0, 255) + 0.5)
 //
+// Finite whatever comes in (include/finite.wgsl): amax is that of the finite values; a value
+// that is not finite is drawn as finite(v) (NaN → 0, ±Infinity → ±F32_MAX) clamped to
+// [−amax, amax]: NaN mid-grey, ±Infinity as the extremes.
+//
 // Layout: maps holds [T, 3, H, W] float32; the one drawn starts at element p.offset
 // (= t·3·H·W). rgba is [H, row_stride] u32 words, one pixel each, packed
 // r | g << 8 | b << 16 | 255 << 24 like overlay.wgsl, so drawToCanvas() can copy it into a
@@ -27,9 +31,11 @@ struct Params {
 
 override WG: u32 = 256;
 
+#include "finite"
 #include "sum_max_reduce"
 
-fn to_byte(v: f32, amax: f32) -> u32 {
+fn to_byte(x: f32, amax: f32) -> u32 {
+  let v = clamp(finite(x), -amax, amax);
   let u = select(0.5, 0.5 + 0.5 * (v / amax), amax > 0.0);
   return u32(floor(clamp(255.0 * u, 0.0, 255.0) + 0.5));
 }
@@ -39,7 +45,10 @@ fn main(@builtin(local_invocation_id) lid: vec3u) {
   let hw = p.height * p.width;
   var m = 0.0;
   for (var j = lid.x; j < 3u * hw; j += WG) {
-    m = max(m, abs(maps[p.offset + j]));
+    let v = maps[p.offset + j];
+    if (is_finite(v)) {
+      m = max(m, abs(v));
+    }
   }
   let amax = max_reduce(lid.x, m);
   for (var i = lid.x; i < p.height * p.row_stride; i += WG) {

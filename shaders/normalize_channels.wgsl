@@ -5,6 +5,12 @@
 //   mode 1 (signed):   out_ij = 0.5 + 0.5 · v_ij / max|v|, or 0.5 everywhere when max|v| == 0
 //                      (zero stays at the middle of a diverging colormap)
 //
+// Finite whatever comes in (include/finite.wgsl): min, max and max|v| are those of the channel's
+// finite values; a value that is not finite is shown as finite(v) (NaN → 0, ±Infinity →
+// ±F32_MAX) clamped to [min, max] (mode 0) or [−max|v|, max|v|] (mode 1), so +Infinity is drawn
+// as the top of the scale and −Infinity as its bottom; a channel with no finite value is 0
+// (mode 0) or 0.5 (mode 1) everywhere.
+//
 // Layout: src holds the row to read starting at element p.base (= b·K·Z); channel k of it is
 // src[base + k·Z .. base + k·Z + Z). ids [M] are the channel indices as float32 (exact below
 // 2^24), out [M, h, w] with Z = h·w.
@@ -28,6 +34,7 @@ struct Params {
 
 override WG: u32 = 64;
 
+#include "finite"
 #include "minmax_reduce"
 
 @compute @workgroup_size(WG)
@@ -47,23 +54,25 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (valid) {
     for (var j = lid.x; j < p.z; j += WG) {
       let v = src[src_base + j];
-      lo = min(lo, v);
-      hi = max(hi, v);
+      if (is_finite(v)) {
+        lo = min(lo, v);
+        hi = max(hi, v);
+      }
     }
   }
   let bounds = minmax_reduce(lid.x, lo, hi);
   let mn = bounds.x;
   let mx = bounds.y;
-  let range = mx - mn;
-  let amax = max(abs(mn), abs(mx));
+  let any_finite = mn <= mx;
+  let amax = select(0.0, max(abs(mn), abs(mx)), any_finite);
   for (var j = lid.x; j < p.z; j += WG) {
-    var o = 0.0;
-    if (valid) {
-      let v = src[src_base + j];
+    var o = select(0.0, 0.5, p.mode == 1u);
+    if (valid && any_finite) {
+      let v = finite(src[src_base + j]);
       if (p.mode == 0u) {
-        o = select(0.0, (v - mn) / range, range > 0.0);
+        o = unit_range(clamp(v, mn, mx), mn, mx);
       } else {
-        o = select(0.5, 0.5 + 0.5 * (v / amax), amax > 0.0);
+        o = select(0.5, 0.5 + 0.5 * (clamp(v, -amax, amax) / amax), amax > 0.0);
       }
     }
     out[out_base + j] = o;

@@ -18,7 +18,9 @@
 //   c   = (1 - opacity) * 255 * img + opacity * lut[k]   IMAGE variant; else c = lut[k]
 //   out = floor(clamp(c, 0, 255) + 0.5)           round half up (not pack4x8unorm, which may
 //                                                 round half to even)
-// alpha is 255. Blending in byte units keeps the LUT's colours exact: without an image, or with
+// alpha is 255. Values that are not finite (include/finite.wgsl) are taken as finite(v): a NaN in
+// the map picks the first LUT entry, ±Infinity the last or the first; a NaN in the image blends
+// as 0. Blending in byte units keeps the LUT's colours exact: without an image, or with
 // opacity 1, c is the LUT value itself and adding 0.5 to it is exact in float32, so the bytes
 // equal the CPU reference's (src/reference/render.ts) bit for bit. Other opacities round the
 // float32 blend, which can fall on the other side of a rounding tie than the float64 reference:
@@ -46,8 +48,10 @@ struct Params {
 
 override WG: u32 = 256;
 
+#include "finite"
+
 fn to_byte(c: f32) -> u32 {
-  return u32(floor(clamp(c, 0.0, 255.0) + 0.5));
+  return u32(floor(clamp(finite(c), 0.0, 255.0) + 0.5));
 }
 
 @compute @workgroup_size(WG)
@@ -65,10 +69,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   let hw = p.height * p.width;
   let pix = y * p.width + x;
-  let k = min(255u, u32(floor(clamp(attr[p.map_offset + pix], 0.0, 1.0) * 256.0)));
+  let k = min(255u, u32(floor(clamp(finite(attr[p.map_offset + pix]), 0.0, 1.0) * 256.0)));
   var c = vec3f(lut[3u * k], lut[3u * k + 1u], lut[3u * k + 2u]);
 #if IMAGE
-  let under = vec3f(img[pix], img[hw + pix], img[2u * hw + pix]);
+  let under = vec3f(finite(img[pix]), finite(img[hw + pix]), finite(img[2u * hw + pix]));
   c = (1.0 - p.opacity) * (255.0 * under) + p.opacity * c;
 #endif
   rgba[i] = to_byte(c.r) | (to_byte(c.g) << 8u) | (to_byte(c.b) << 16u) | (255u << 24u);

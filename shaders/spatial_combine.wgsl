@@ -3,7 +3,11 @@
 // (HiResCAM, …), then the ReLU and the min–max normalisation:
 //
 //   raw_ij  = Σ_k term_m(A^k_ij, G^k_ij)   then ReLU where bit m of relu_mask is set
-//   norm_ij = (raw_ij − min) / (max − min), or 0 everywhere when max == min (never NaN)
+//   norm_ij = (raw_ij − min) / (max − min), or 0 everywhere when max == min
+//
+// Finite whatever comes in (include/finite.wgsl): a sum that is not finite is stored as
+// finite(sum) (NaN → 0, ±Infinity → ±F32_MAX) before the ReLU, and the normalisation does not
+// overflow when max − min does (unit_range), so raw is finite and norm lies in [0, 1].
 //
 // A template: src/attribution/kernels.ts fills {{terms}} in from the methods' descriptors
 // (src/methods/registry.ts): term(m, a, g) returns slot m's term, in a = A^k_ij, g = G^k_ij.
@@ -33,6 +37,7 @@ struct Params {
 
 override WG: u32 = 64;
 
+#include "finite"
 #include "minmax_reduce"
 
 fn term(m: u32, a: f32, g: f32) -> f32 {
@@ -60,6 +65,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var k = 0u; k < p.k; k++) {
       s += term(m, A[(i * p.k + k) * p.z + j], G[(b * p.k + k) * p.z + j]);
     }
+    s = finite(s);
     if (relu) {
       s = max(s, 0.0);
     }
@@ -68,9 +74,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     hi = max(hi, s);
   }
   let bounds = minmax_reduce(lid.x, lo, hi);
-  let mn = bounds.x;
-  let range = bounds.y - mn;
   for (var j = lid.x; j < p.z; j += WG) {
-    norm[out_base + j] = select(0.0, (raw[out_base + j] - mn) / range, range > 0.0);
+    norm[out_base + j] = unit_range(raw[out_base + j], bounds.x, bounds.y);
   }
 }

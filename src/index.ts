@@ -8,7 +8,7 @@
  *   const r = await explain(model, x, { methods: ['gradcam', 'gradcam++'], targets: { topK: 5 } });
  *   await r.maps.gradcam!.input.read();                // [T, H, W], or draw it with overlay()
  */
-export { Engine, type EngineOptions, type EngineStats } from './gpu/engine';
+export { Engine, type DeviceLoss, type EngineOptions, type EngineStats } from './gpu/engine';
 export { Tensor } from './gpu/tensor';
 export type { Shape } from './core/shape';
 export type { AdapterDescription } from './gpu/device';
@@ -24,6 +24,9 @@ export {
   MethodNotApplicableError,
   ShaderError,
   GPUExecutionError,
+  DeviceLostError,
+  NonFiniteError,
+  ImageTooLargeError,
 } from './core/errors';
 export { Model, Activations, type ForwardOptions, type BackwardOptions } from './model/model';
 export type { GraphSpec, NodeSpec, OpType, WeightSpec, Conv2dAttrs, Pool2dAttrs } from './model/spec';
@@ -56,5 +59,17 @@ export type { MethodDescriptor, ChannelMethod, SpatialMethod, InputGradientMetho
 export { Recorder } from './gpu/recorder';
 export type { AdapterKind } from './gpu/device';
 export { preprocessImage } from './ops/preprocess';
-export { fitRegion, type ImageInput, type PreprocessOptions, type Fit } from './core/image';
+export {
+  fitRegion,
+  MAX_IMAGE_PIXELS,
+  IMAGE_FORMATS,
+  checkPixelBudget,
+  readImageHeader,
+  checkImageFile,
+  type ImageInput,
+  type ImageHeader,
+  type ImageFormat,
+  type PreprocessOptions,
+  type Fit,
+} from './core/image';
 export * from './render/index';

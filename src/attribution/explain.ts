@@ -35,7 +35,7 @@ import {
   type SpatialMethodName,
 } from '../methods/registry';
 import type { Graph } from '../model/graph';
-import type { Model } from '../model/model';
+import { Model } from '../model/model';
 import { seedFromClasses } from '../ops/seed';
 import { softmaxForward } from '../ops/softmax';
 import {
@@ -165,7 +165,12 @@ export function applicableMethods(graph: Graph, layer?: string): Method[] {
 }
 
 /** The requested methods, checked, without repeats. */
-function checkMethods(requested: readonly unknown[]): Method[] {
+function checkMethods(requested: unknown): Method[] {
+  if (!Array.isArray(requested)) {
+    throw new InvalidInputError(
+      `methods must be an array of method names (${METHODS.join(', ')}), got ${describe(requested)}`,
+    );
+  }
   if (requested.length === 0) throw new InvalidInputError(`no methods given; choose from ${METHODS.join(', ')}`);
   for (const m of requested) {
     if (!isMethod(m)) throw new InvalidInputError(`unknown method '${String(m)}'; choose from ${METHODS.join(', ')}`);
@@ -174,7 +179,7 @@ function checkMethods(requested: readonly unknown[]): Method[] {
 }
 
 /** The number of targets T, after checking the targets against the model's K classes. */
-function checkTargets(targets: Targets, numClasses: number): number {
+function checkTargets(targets: unknown, numClasses: number): number {
   if (Array.isArray(targets)) {
     if (targets.length === 0) throw new InvalidInputError('targets is an empty list');
     for (const c of targets) {
@@ -184,29 +189,64 @@ function checkTargets(targets: Targets, numClasses: number): number {
     }
     return targets.length;
   }
-  const t = (targets as { topK: number }).topK;
-  if (!Number.isInteger(t) || t < 1 || t > numClasses) {
+  if (typeof targets !== 'object' || targets === null || !('topK' in targets)) {
+    throw new InvalidInputError(`targets must be a list of class indices or { topK: k }, got ${describe(targets)}`);
+  }
+  const t = (targets as { topK: unknown }).topK;
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > numClasses) {
     throw new InvalidInputError(`topK must be an integer in [1, ${numClasses}], got ${t}`);
   }
   return t;
 }
 
-export async function explain(model: Model, input: Tensor, opts: ExplainOptions = {}): Promise<Explanation> {
+/** A value as an error message shows it. */
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'string' ? `'${v}'` : typeof v;
+}
+
+/** The options, checked: undefined or a plain object with known keys. */
+function checkOptions(opts: unknown): ExplainOptions {
+  if (opts === undefined) return {};
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
+    throw new InvalidInputError(`explain: options must be an object or undefined, got ${describe(opts)}`);
+  }
+  const known = ['methods', 'targets', 'layer'];
+  for (const k of Object.keys(opts)) {
+    if (!known.includes(k))
+      throw new InvalidInputError(`explain: unknown option '${k}'; the options are ${known.join(', ')}`);
+  }
+  return opts as ExplainOptions;
+}
+
+/**
+ * Every argument is checked before anything is allocated: a typed error (InvalidInputError or a
+ * subclass) for a destroyed model, an input that is not a live tensor of the model's engine or
+ * not of the model's shape, bad options; DeviceLostError once the device is lost.
+ */
+export async function explain(model: Model, input: Tensor, opts?: ExplainOptions): Promise<Explanation> {
+  if (!(model instanceof Model))
+    throw new InvalidInputError(`explain: the first argument must be a Model, got ${describe(model)}`);
+  const o = checkOptions(opts);
   const g = model.graph;
-  const methods = checkMethods(opts.methods ?? ['gradcam']);
   const n = model.checkInput(input);
+  const methods = checkMethods(o.methods === undefined ? ['gradcam'] : o.methods);
   const scoresName = g.scores;
   const numClasses = g.shape(scoresName)[1];
-  const layer = opts.layer === undefined ? g.defaultLayer() : g.layer(opts.layer);
+  if (o.layer !== undefined && typeof o.layer !== 'string') {
+    throw new InvalidInputError(`explain: layer must be a tensor or module name, got ${describe(o.layer)}`);
+  }
+  const layer = o.layer === undefined ? g.defaultLayer() : g.layer(o.layer);
   const layerShape = g.shape(layer, n);
   if (layerShape.length !== 4) {
-    const which = layer === opts.layer ? `'${layer}'` : `'${opts.layer}' (tensor '${layer}')`;
+    const which = layer === o.layer ? `'${layer}'` : `'${o.layer}' (tensor '${layer}')`;
     throw new ShapeMismatchError(
       `layer ${which} is ${shapeStr(layerShape)}; attribution needs a 4-D [N, K, h, w] tensor`,
     );
   }
   g.backwardNodes(layer, scoresName); // throws GraphError when the scores do not depend on the layer
-  const targets = opts.targets ?? { topK: 1 };
+  const targets = o.targets === undefined ? { topK: 1 } : o.targets;
   const t = checkTargets(targets, numClasses);
 
   // The plan, by family. A channel method that an input-gradient method multiplies by is
@@ -246,93 +286,82 @@ export async function explain(model: Model, input: Tensor, opts: ExplainOptions 
   const lead = (rest: number[]) => (n === 1 ? [t, ...rest] : [t, n, ...rest]);
 
   // Its own recorder: concurrent explains on one engine do not share an encoder, scope or stage.
+  // run(): one submission; if recording or the submission fails, nothing of it stays behind.
   const e: Recorder = model.engine.recorder('explain');
-  let data: ExplanationData;
-  try {
-    data = await e.scope(async (): Promise<ExplanationData> => {
-      e.stage('forward');
-      const backwardTo = [...(needGrad ? [layer] : []), ...(guidedKinds.length ? [g.input] : [])];
-      const acts = await model.forward(input, {
-        keep: [layer, scoresName],
-        backwardTo,
-        backwardFrom: scoresName,
-        recorder: e,
-      });
-      const scores = acts.get(scoresName);
-      const probabilities = scoresName === g.output ? await softmaxForward(e, scores) : acts.output;
-      const classes = Array.isArray(targets)
-        ? e.upload(
-            Array.from({ length: rows }, (_, b) => targets[Math.floor(b / n)]),
-            [rows],
-            'classes',
-          )
-        : await topkClasses(e, scores, t);
-      const A = acts.get(layer);
-
-      e.stage('backward');
-      const seeds = needGrad || guidedKinds.length ? await seedFromClasses(e, classes, numClasses) : null;
-      const G = needGrad ? await model.backward(acts, seeds!, { to: layer, from: scoresName, recorder: e }) : null;
-      const inputGrads = new Map<boolean, Tensor>();
-      for (const guided of guidedKinds) {
-        const grad = await model.backward(acts, seeds!, { to: g.input, from: scoresName, guided, recorder: e });
-        inputGrads.set(guided, grad);
-      }
-
-      e.stage('attribution');
-      const maps: ExplanationMaps = {};
-      const [, K, h, w] = layerShape;
-      let upsampled: Tensor | null = null;
-      if (slots.length) {
-        const weights = e.empty([slots.length, rows, K], 'channel-weights');
-        if (gradientChannel.length) await channelWeights(e, A, G!, weights, gradientChannel);
-        for (const m of headChannel) {
-          await camWeights(e, model.weight(heads.get(m)!), classes, weights, slots.indexOf(m));
-        }
-        const reluMask = slots.reduce((mask, m, s) => (channelMethod(m).relu ? mask | (1 << s) : mask), 0);
-        const { raw, norm } = await combineMaps(e, A, weights, reluMask);
-        upsampled = await upsampleBilinear(e, norm, H, W);
-        slots.forEach((m, s) => {
-          if (!wanted.has(m)) return;
-          maps[m] = {
-            weights: e.slice(weights, s * rows * K, lead([K]), `${m}:weights`),
-            raw: e.slice(raw, s * rows * h * w, lead([h, w]), `${m}:raw`),
-            layer: e.slice(norm, s * rows * h * w, lead([h, w]), `${m}:layer`),
-            input: e.slice(upsampled!, s * rows * H * W, lead([H, W]), `${m}:input`),
-          };
-        });
-      }
-      if (spatial.length) {
-        const { raw, norm } = await spatialMaps(e, A, G!, spatial);
-        const up = await upsampleBilinear(e, norm, H, W);
-        spatial.forEach((m, s) => {
-          maps[m] = {
-            raw: e.slice(raw, s * rows * h * w, lead([h, w]), `${m}:raw`),
-            layer: e.slice(norm, s * rows * h * w, lead([h, w]), `${m}:layer`),
-            input: e.slice(up, s * rows * H * W, lead([H, W]), `${m}:input`),
-          };
-        });
-      }
-      for (const m of inputMethods) {
-        const d = inputGradientMethod(m);
-        const grad = inputGrads.get(d.guided)!;
-        const times = d.times as ChannelMethodName | undefined;
-        const out = times ? await guidedGradcam(e, upsampled!, slots.indexOf(times), grad) : grad;
-        maps[m] = { input: out.reshape(lead([C, H, W]), m) };
-      }
-      return { scores, probabilities, classes, activations: A, gradients: G, maps };
+  const data = await e.run(async (): Promise<ExplanationData> => {
+    e.stage('forward');
+    const backwardTo = [...(needGrad ? [layer] : []), ...(guidedKinds.length ? [g.input] : [])];
+    const acts = await model.forward(input, {
+      keep: [layer, scoresName],
+      backwardTo,
+      backwardFrom: scoresName,
+      recorder: e,
     });
-  } catch (err) {
-    e.discard();
-    throw err;
-  }
+    const scores = acts.get(scoresName);
+    const probabilities = scoresName === g.output ? await softmaxForward(e, scores) : acts.output;
+    const classes = Array.isArray(targets)
+      ? e.upload(
+          Array.from({ length: rows }, (_, b) => targets[Math.floor(b / n)]),
+          [rows],
+          'classes',
+        )
+      : await topkClasses(e, scores, t);
+    const A = acts.get(layer);
+
+    e.stage('backward');
+    const seeds = needGrad || guidedKinds.length ? await seedFromClasses(e, classes, numClasses) : null;
+    const G = needGrad ? await model.backward(acts, seeds!, { to: layer, from: scoresName, recorder: e }) : null;
+    const inputGrads = new Map<boolean, Tensor>();
+    for (const guided of guidedKinds) {
+      const grad = await model.backward(acts, seeds!, { to: g.input, from: scoresName, guided, recorder: e });
+      inputGrads.set(guided, grad);
+    }
+
+    e.stage('attribution');
+    const maps: ExplanationMaps = {};
+    const [, K, h, w] = layerShape;
+    let upsampled: Tensor | null = null;
+    if (slots.length) {
+      const weights = e.empty([slots.length, rows, K], 'channel-weights');
+      if (gradientChannel.length) await channelWeights(e, A, G!, weights, gradientChannel);
+      for (const m of headChannel) {
+        await camWeights(e, model.weight(heads.get(m)!), classes, weights, slots.indexOf(m));
+      }
+      const reluMask = slots.reduce((mask, m, s) => (channelMethod(m).relu ? mask | (1 << s) : mask), 0);
+      const { raw, norm } = await combineMaps(e, A, weights, reluMask);
+      upsampled = await upsampleBilinear(e, norm, H, W);
+      slots.forEach((m, s) => {
+        if (!wanted.has(m)) return;
+        maps[m] = {
+          weights: e.slice(weights, s * rows * K, lead([K]), `${m}:weights`),
+          raw: e.slice(raw, s * rows * h * w, lead([h, w]), `${m}:raw`),
+          layer: e.slice(norm, s * rows * h * w, lead([h, w]), `${m}:layer`),
+          input: e.slice(upsampled!, s * rows * H * W, lead([H, W]), `${m}:input`),
+        };
+      });
+    }
+    if (spatial.length) {
+      const { raw, norm } = await spatialMaps(e, A, G!, spatial);
+      const up = await upsampleBilinear(e, norm, H, W);
+      spatial.forEach((m, s) => {
+        maps[m] = {
+          raw: e.slice(raw, s * rows * h * w, lead([h, w]), `${m}:raw`),
+          layer: e.slice(norm, s * rows * h * w, lead([h, w]), `${m}:layer`),
+          input: e.slice(up, s * rows * H * W, lead([H, W]), `${m}:input`),
+        };
+      });
+    }
+    for (const m of inputMethods) {
+      const d = inputGradientMethod(m);
+      const grad = inputGrads.get(d.guided)!;
+      const times = d.times as ChannelMethodName | undefined;
+      // Through guided_gradcam in both cases, so that the map is finite whatever the gradient holds.
+      const out = await guidedGradcam(e, times ? upsampled! : null, times ? slots.indexOf(times) : 0, grad, m);
+      maps[m] = { input: out.reshape(lead([C, H, W]), m) };
+    }
+    return { scores, probabilities, classes, activations: A, gradients: G, maps };
+  });
   const ex = new Explanation(data, layer, n, t, methods, e);
-  try {
-    await e.flush();
-  } catch (err) {
-    // The run failed on the GPU: nothing of it is handed out, so nothing may stay behind.
-    ex.destroy();
-    throw err;
-  }
   // The results are the caller's: inside an open engine.scope(), they belong to it.
   model.engine.adopt(...ex.tensors());
   return ex;

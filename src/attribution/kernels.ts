@@ -11,7 +11,7 @@ import { sizeOf } from '../core/shape';
 import { defineKernel, fillTemplate, generatedKernel } from '../gpu/kernel';
 import { channelMethod, spatialMethod, type ChannelMethodName, type SpatialMethodName } from '../methods/registry';
 import type { Tensor } from '../gpu/tensor';
-import { GRADCAMPP, MINMAX_REDUCE } from '../ops/includes';
+import { FINITE, GRADCAMPP, MINMAX_REDUCE } from '../ops/includes';
 import topkCode from '../../shaders/topk.wgsl?raw';
 import channelWeightsCode from '../../shaders/channel_weights.wgsl?raw';
 import camWeightsCode from '../../shaders/cam_weights.wgsl?raw';
@@ -42,7 +42,7 @@ const COMBINE = defineKernel({
   code: combineCode,
   params: { maps: 'u32', rows: 'u32', n: 'u32', k: 'u32', z: 'u32', relu_mask: 'u32' },
   bindings: ['A', 'weights', 'raw', 'norm'],
-  includes: [MINMAX_REDUCE],
+  includes: [FINITE, MINMAX_REDUCE],
 });
 const UPSAMPLE = defineKernel({
   name: 'upsample_bilinear',
@@ -56,6 +56,7 @@ const GUIDED_GRADCAM = defineKernel({
   code: guidedCode,
   params: { count: 'u32', c: 'u32', hw: 'u32', cam_offset: 'u32' },
   bindings: ['cam', 'guided', 'out'],
+  includes: [FINITE],
 });
 
 /** Class ids [T·N] (row t·N + i: image i's t-th best class) from scores [N, K]. */
@@ -83,7 +84,7 @@ export function channelWeightsKernel(methods: readonly ChannelMethodName[]) {
         throw new InvalidInputError(`channelWeights: '${m}' has no gradient weights`);
       for (const [name, t] of Object.entries(d.sums)) sums1.set(name, t.wgsl);
       for (const [name, t] of Object.entries(d.sums2 ?? {})) sums2.set(name, t.wgsl);
-      write.push(`weights[(${slot}u * p.rows + b) * p.k + k] = ${d.weight.wgsl}; // ${m}`);
+      write.push(`weights[(${slot}u * p.rows + b) * p.k + k] = finite(${d.weight.wgsl}); // ${m}`);
     });
     const adds = (sums: Map<string, string>, v: string) => [...sums.values()].map((w, q) => `${v}[${q}] += ${w};`);
     const lets = (sums: Map<string, string>, v: string) => [...sums.keys()].map((n, q) => `let sum_${n} = ${v}[${q}];`);
@@ -103,7 +104,7 @@ export function channelWeightsKernel(methods: readonly ChannelMethodName[]) {
       code: fillTemplate(channelWeightsCode, parts),
       params: { rows: 'u32', n: 'u32', k: 'u32', z: 'u32' },
       bindings: ['A', 'G', 'weights'],
-      includes: [GRADCAMPP],
+      includes: [FINITE, GRADCAMPP],
     });
   });
   return { def, pass2: methods.some((m) => channelMethod(m).sums2 !== undefined) };
@@ -184,7 +185,7 @@ function spatialKernel(methods: readonly SpatialMethodName[]) {
       code: fillTemplate(spatialCode, { terms: terms.join('\n  ') }),
       params: { maps: 'u32', rows: 'u32', n: 'u32', k: 'u32', z: 'u32', relu_mask: 'u32' },
       bindings: ['A', 'G', 'raw', 'norm'],
-      includes: [MINMAX_REDUCE],
+      includes: [FINITE, MINMAX_REDUCE],
     });
   });
 }
@@ -229,11 +230,21 @@ export async function upsampleBilinear(e: Recorder, src: Tensor, H: number, W: n
   return dst;
 }
 
-/** cam: upsampled maps [M, B, H, W] (slot `slot` is Grad-CAM); guided [B, C, H, W]. */
-export async function guidedGradcam(e: Recorder, cam: Tensor, slot: number, guided: Tensor): Promise<Tensor> {
+/**
+ * An input-gradient method's map from the (guided) gradient at the input, guided [B, C, H, W]:
+ * times the upsampled map of slot `slot` of `cam` [M, B, H, W] (Guided Grad-CAM), or, with
+ * cam null, the gradient itself (Guided Backprop). Finite either way (guided_gradcam.wgsl).
+ */
+export async function guidedGradcam(
+  e: Recorder,
+  cam: Tensor | null,
+  slot: number,
+  guided: Tensor,
+  label = 'guided-gradcam',
+): Promise<Tensor> {
   const [rows, c, H, W] = guided.shape;
-  const out = e.empty(guided.shape, 'guided-gradcam');
-  const kern = await e.kernel(GUIDED_GRADCAM, { overrides: { WG: WG_ELEMENTWISE } });
+  const kern = await e.kernel(GUIDED_GRADCAM, { defines: { CAM: cam !== null }, overrides: { WG: WG_ELEMENTWISE } });
+  const out = e.empty(guided.shape, label);
   e.dispatch(
     kern,
     { cam, guided, out },

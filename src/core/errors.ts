@@ -79,3 +79,61 @@ export class ShaderError extends WebGpuCamError {
 
 /** A GPU validation or out-of-memory error raised while recording or running work. */
 export class GPUExecutionError extends WebGpuCamError {}
+
+/**
+ * The GPU device is gone (destroyed, driver reset, GPU removed). Every call on an engine whose
+ * device is lost rejects with this; `reason` is the device's ('destroyed' or 'unknown'). The
+ * engine cannot be used again: make a new one with Engine.create() (models and tensors of the
+ * old one are gone with it).
+ */
+export class DeviceLostError extends WebGpuCamError {
+  constructor(
+    readonly reason: string,
+    readonly detail: string,
+    during?: string,
+  ) {
+    super(
+      `the GPU device was lost (${reason}${detail ? `: ${detail}` : ''})${during ? ` during ${during}` : ''}; ` +
+        'make a new engine with Engine.create()',
+    );
+  }
+}
+
+/**
+ * Host data with NaN or ±Infinity where finite numbers are required (an uploaded tensor, a
+ * model's weight). Names the tensor, how many values are not finite, and the first of them.
+ */
+export class NonFiniteError extends InvalidInputError {
+  constructor(
+    readonly tensor: string,
+    readonly count: number,
+    /** Flat index of the first non-finite value, and that value. */
+    readonly index: number,
+    readonly value: number,
+    /** Where the first one is, as an index per dimension, e.g. '[0, 2, 5, 7]'. */
+    readonly at: string,
+  ) {
+    super(
+      `${tensor}: ${count} value${count === 1 ? ' is' : 's are'} not finite (the first, ${value}, at ${at}); ` +
+        'inputs and weights must be finite numbers',
+    );
+  }
+}
+
+/**
+ * An image over the pixel budget (MAX_IMAGE_PIXELS in src/core/image.ts unless the caller sets
+ * another), refused before it is decoded or uploaded.
+ */
+export class ImageTooLargeError extends ResourceLimitError {
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    readonly budget: number,
+    what = 'image',
+  ) {
+    super(
+      `${what} is ${width}×${height} = ${width * height} pixels, more than the budget of ${budget} pixels; ` +
+        'scale it down first',
+    );
+  }
+}

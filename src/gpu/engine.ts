@@ -14,9 +14,13 @@
  * order of their flushes, a recorder's flush first submitting any other recorder's pending work
  * that made a tensor it uses. A buffer freed while a recorder's unsubmitted work still uses it
  * is reused by that recorder alone until it submits.
+ *
+ * Device loss: `lost` resolves (never rejects) with the reason when the device is lost; from then
+ * on every call on the engine and its recorders throws or rejects DeviceLostError. The engine
+ * does not recover; a new Engine.create() does.
  */
 import { acquireDevice, engineAdapter, type AdapterDescription, type AdapterKind, type DeviceRequest } from './device';
-import { InvalidInputError } from '../core/errors';
+import { DeviceLostError, InvalidInputError } from '../core/errors';
 import { KernelCache } from './kernel';
 import { BufferPool } from './pool';
 import { Recorder, type EngineCore } from './recorder';
@@ -35,6 +39,14 @@ export interface EngineOptions extends DeviceRequest {
    * adapter (see adapterKind in ./device). Also applies to a caller's `device`.
    */
   adapterKind?: AdapterKind;
+}
+
+/** Why an engine's device was lost: the device's reason ('destroyed' or 'unknown') and message. */
+export interface DeviceLoss {
+  reason: GPUDeviceLostReason;
+  message: string;
+  /** The error every call on the engine rejects with from now on. */
+  error: DeviceLostError;
 }
 
 export interface EngineStats {
@@ -58,12 +70,24 @@ export class Engine extends Recorder {
   readonly kernels: KernelCache;
   /** Counts over all recorders of this engine. */
   readonly stats: EngineStats;
+  /**
+   * Resolves when the device is lost (never rejects): the reason, and the DeviceLostError that
+   * every call on this engine rejects with from then on. The engine cannot recover; make a new
+   * one with Engine.create() and load the models again. Destroying an engine that acquired its
+   * own device resolves it too, with reason 'destroyed' (see `destroyed`).
+   */
+  readonly lost: Promise<DeviceLoss>;
   readonly #core: EngineCore;
   readonly #ownsDevice: boolean;
   readonly #onDestroy: (() => void)[] = [];
 
   private constructor(device: GPUDevice, adapter: AdapterDescription, ownsDevice: boolean) {
-    const core: EngineCore = {
+    let core: EngineCore | null = null;
+    const whenLost = device.lost.then((info) => {
+      core!.lost = info;
+      return info;
+    });
+    core = {
       engine: null as unknown as Engine, // set below, once `this` exists
       device,
       adapter,
@@ -74,6 +98,7 @@ export class Engine extends Recorder {
       open: new Set(),
       timings: device.features.has('timestamp-query') ? new TimingPool(device) : null,
       lost: null,
+      whenLost,
       destroyed: false,
     };
     super(core, 'engine');
@@ -84,9 +109,11 @@ export class Engine extends Recorder {
     this.kernels = core.kernels;
     this.stats = core.stats;
     this.#ownsDevice = ownsDevice;
-    device.lost.then((info) => {
-      core.lost = info;
-    });
+    this.lost = whenLost.then((info) => ({
+      reason: info.reason,
+      message: info.message,
+      error: new DeviceLostError(info.reason, info.message),
+    }));
   }
 
   static async create(opts: EngineOptions = {}): Promise<Engine> {
@@ -97,13 +124,20 @@ export class Engine extends Recorder {
 
   /** A new recording context on this engine (see recorder.ts); `label` names it in GPU errors. */
   recorder(label = 'recorder'): Recorder {
-    if (this.#core.destroyed) throw new InvalidInputError('engine was destroyed');
-    return new Recorder(this.#core, label);
+    const core = this.#core;
+    if (core.destroyed) throw new InvalidInputError('engine was destroyed');
+    if (core.lost) throw new DeviceLostError(core.lost.reason, core.lost.message);
+    return new Recorder(core, label);
   }
 
-  /** Set when the device is lost; the engine is unusable after that. */
-  get lost(): GPUDeviceLostInfo | null {
-    return this.#core.lost;
+  /** True once the device is known to be lost (see `lost`). */
+  get isLost(): boolean {
+    return this.#core.lost !== null;
+  }
+
+  /** True once destroy() was called. */
+  get destroyed(): boolean {
+    return this.#core.destroyed;
   }
 
   get hasTimestamps(): boolean {
@@ -112,9 +146,7 @@ export class Engine extends Recorder {
 
   /** Number of live (not destroyed) tensors, made by any recorder of this engine; for leak checks. */
   get liveTensors(): number {
-    const live = this.#core.live;
-    for (const t of live) if (t.destroyed) live.delete(t);
-    return live.size;
+    return this.#core.live.size;
   }
 
   /** Run `fn` when the engine is destroyed: frees per-engine caches kept outside it (colormap LUTs). */
@@ -137,7 +169,7 @@ export class Engine extends Recorder {
     core.destroyed = true;
     for (const f of this.#onDestroy.splice(0)) f();
     for (const r of [...core.open]) r.discard();
-    for (const t of core.live) t.destroy();
+    for (const t of [...core.live]) t.destroy();
     core.live.clear();
     this.pool.trim();
     core.timings?.destroy();

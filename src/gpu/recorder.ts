@@ -29,10 +29,25 @@
  *   - GPU errors (validation, out-of-memory) raised by a recorder's calls or by its submission
  *     are reported by its next flush() as GPUExecutionError naming the recorder; the engine and
  *     the other recorders stay usable.
+ *   - A call that records work and hands out results ends with run(fn): fn's scope, then the
+ *     flush; when either fails, everything fn made (its result included) is destroyed, so a
+ *     failed call leaves nothing behind. After any failure the pool gives back its free buffers.
+ *   - Device loss: once the engine's device is lost, every call rejects (or, if synchronous,
+ *     throws) DeviceLostError, including reads and flushes that were in flight.
+ *   - Tensors are used only with the recorders of the engine that made them (InvalidInputError
+ *     otherwise, before anything is recorded).
  */
 import type { AdapterDescription } from './device';
 import type { Engine, EngineStats } from './engine';
-import { GPUExecutionError, InvalidInputError, ResourceLimitError, ShaderError } from '../core/errors';
+import {
+  DeviceLostError,
+  GPUExecutionError,
+  InvalidInputError,
+  ResourceLimitError,
+  ShaderError,
+  WebGpuCamError,
+} from '../core/errors';
+import { checkFinite } from '../core/finite';
 import {
   packParams,
   type Kernel,
@@ -62,15 +77,25 @@ export interface EngineCore {
   readonly pool: BufferPool;
   readonly kernels: KernelCache;
   readonly stats: EngineStats;
-  /** Every tensor made and not yet found destroyed (Engine.liveTensors prunes it). */
+  /** Every tensor made and not destroyed (destroy() takes a tensor out). */
   readonly live: Set<Tensor>;
   /** Recorders that have an open encoder (recorded, unsubmitted work). */
   readonly open: Set<Recorder>;
   /** Null without 'timestamp-query'. */
   readonly timings: TimingPool | null;
+  /** Set once the device's `lost` promise has resolved. */
   lost: GPUDeviceLostInfo | null;
+  /** The device's `lost` promise (never rejects). */
+  readonly whenLost: Promise<GPUDeviceLostInfo>;
   destroyed: boolean;
 }
+
+/**
+ * How long a failed GPU promise (a mapAsync, a pipeline build) waits for the device's `lost`
+ * promise before it is taken for an error of its own: a destroyed device rejects pending work
+ * first in some implementations and reports the loss a moment later.
+ */
+const LOSS_GRACE_MS = 100;
 
 interface UniformChunk {
   buffer: GPUBuffer;
@@ -174,16 +199,44 @@ export class Recorder implements TensorOwner {
     return t;
   }
 
-  /** Upload float data. Ordered correctly with respect to work already recorded. */
+  /**
+   * Upload float data. Ordered correctly with respect to work already recorded. Every value
+   * must be finite: NonFiniteError (naming the tensor, the count and the first one) otherwise,
+   * before anything is allocated.
+   */
   upload(data: ArrayLike<number>, shape: Shape, label = 'input'): Tensor {
+    this.#checkAlive();
     checkShape(shape, `tensor '${label}'`);
     if (data.length !== sizeOf(shape)) {
       throw new InvalidInputError(
         `tensor '${label}': ${data.length} values given for shape ${shapeStr(shape)} (${sizeOf(shape)} elements)`,
       );
     }
+    checkFinite(data, shape, `tensor '${label}'`);
+    return this.#write(data instanceof Float32Array ? data : Float32Array.from(data), shape, label);
+  }
+
+  /**
+   * Upload raw bytes (e.g. RGBA8 pixels) as a tensor of 32-bit words, shape [ceil(bytes/4)];
+   * the shader reads them as array<u32>. Padded with zeros to a multiple of 4 bytes (copied on
+   * the host only then, or when the view does not start on a 4-byte boundary).
+   */
+  uploadBytes(bytes: Uint8Array, label = 'bytes'): Tensor {
+    this.#checkAlive();
+    const words = Math.max(1, Math.ceil(bytes.byteLength / 4));
+    this.checkFits([words], label);
+    let aligned = bytes;
+    if (bytes.byteLength !== words * 4 || bytes.byteOffset % 4 !== 0) {
+      aligned = new Uint8Array(words * 4);
+      aligned.set(bytes);
+    }
+    // A Float32Array view carries the words bit for bit (same-type typed-array copies are bytewise).
+    return this.#write(new Float32Array(aligned.buffer, aligned.byteOffset, words), [words], label);
+  }
+
+  /** The words of `src` into a new tensor of `shape`, ordered after the work recorded so far. */
+  #write(src: Float32Array, shape: Shape, label: string): Tensor {
     const t = this.empty(shape, label);
-    const src = data instanceof Float32Array ? data : Float32Array.from(data);
     const device = this.#core.device;
     this.#core.stats.uploads++;
     if (!this.#core.pool.referenced(t.buffer)) {
@@ -213,20 +266,10 @@ export class Recorder implements TensorOwner {
     return t;
   }
 
-  /**
-   * Upload raw bytes (e.g. RGBA8 pixels) as a tensor of 32-bit words, shape [ceil(bytes/4)];
-   * the shader reads them as array<u32>. Padded with zeros to a multiple of 4 bytes.
-   */
-  uploadBytes(bytes: Uint8Array, label = 'bytes'): Tensor {
-    const words = Math.max(1, Math.ceil(bytes.byteLength / 4));
-    const padded = new Uint8Array(words * 4);
-    padded.set(bytes);
-    // A Float32Array view carries the words bit for bit (same-type typed-array copies are bytewise).
-    return this.upload(new Float32Array(padded.buffer), [words], label);
-  }
-
   /** Copy `src` into a new tensor (or into `dst`). */
   copy(src: Tensor, dst?: Tensor): Tensor {
+    this.#own(src);
+    if (dst) this.#own(dst);
     const out = dst ?? this.empty(src.shape, `${src.label}:copy`);
     if (out.size !== src.size) throw new InvalidInputError(`copy: '${src.label}' and '${out.label}' differ in size`);
     this.#endPass();
@@ -239,6 +282,7 @@ export class Recorder implements TensorOwner {
 
   /** A new tensor of `shape` holding src's elements from `offset` on (a copy, recorded in order). */
   slice(src: Tensor, offset: number, shape: Shape, label = `${src.label}:slice`): Tensor {
+    this.#own(src);
     const out = this.empty(shape, label);
     if (offset < 0 || offset + out.size > src.size) {
       out.destroy();
@@ -257,6 +301,11 @@ export class Recorder implements TensorOwner {
   track(t: Tensor): void {
     this.#core.live.add(t);
     this.#scopes.at(-1)?.add(t);
+  }
+
+  /** A destroyed tensor leaves the live set at once (so a long run that never asks holds none). */
+  untrack(t: Tensor): void {
+    this.#core.live.delete(t);
   }
 
   /**
@@ -285,6 +334,38 @@ export class Recorder implements TensorOwner {
    * (a Tensor, or Tensors inside arrays / plain objects / Maps of the result). Also on throw.
    */
   async scope<R>(fn: () => Promise<R> | R): Promise<R> {
+    return (await this.#scope(fn)).result;
+  }
+
+  /**
+   * Record `fn` in a scope and submit what it recorded: how a call that records work and hands
+   * out results ends (explain(), Model.load). Resolves with fn's result once the submission's
+   * GPU errors are known. When fn throws or the flush rejects (GPUExecutionError,
+   * DeviceLostError), nothing of it stays: the recorded work is dropped, every tensor fn made —
+   * its result included — is destroyed, the pool gives back its free buffers, and the error is
+   * rethrown. Tensors in the result that fn did not make (its inputs) are left alone.
+   */
+  async run<R>(fn: () => Promise<R> | R): Promise<R> {
+    let scoped: { result: R; kept: Tensor[] };
+    try {
+      scoped = await this.#scope(fn);
+    } catch (e) {
+      this.discard();
+      throw e;
+    }
+    try {
+      await this.flush();
+    } catch (e) {
+      for (const t of scoped.kept) t.destroy();
+      this.#core.pool.trim();
+      throw e;
+    }
+    return scoped.result;
+  }
+
+  /** scope(), also returning the tensors fn made that its result holds. */
+  async #scope<R>(fn: () => Promise<R> | R): Promise<{ result: R; kept: Tensor[] }> {
+    this.#checkAlive();
     const made = new Set<Tensor>();
     this.#scopes.push(made);
     let result: R;
@@ -293,24 +374,37 @@ export class Recorder implements TensorOwner {
     } catch (e) {
       this.#popScope(made);
       for (const t of made) t.destroy();
-      throw e;
+      this.#core.pool.trim();
+      throw await this.#failure(e);
     }
     this.#popScope(made);
     const keep = new Set<Tensor>();
     collectTensors(result, keep, 0);
+    const kept: Tensor[] = [];
     for (const t of made) {
-      if (keep.has(t)) this.#scopes.at(-1)?.add(t);
-      else t.destroy();
+      if (keep.has(t)) {
+        this.#scopes.at(-1)?.add(t);
+        kept.push(t);
+      } else {
+        t.destroy();
+      }
     }
-    return result;
+    return { result, kept };
   }
 
   // ---------------------------------------------------------------- recording
 
   /** The compiled variant of a kernel (cached per engine). */
-  kernel<P extends ParamDecl, B extends string>(def: KernelDef<P, B>, variant: Variant = {}): Promise<Kernel<P, B>> {
+  async kernel<P extends ParamDecl, B extends string>(
+    def: KernelDef<P, B>,
+    variant: Variant = {},
+  ): Promise<Kernel<P, B>> {
     this.#checkAlive();
-    return this.#core.kernels.get(def, variant);
+    try {
+      return await this.#core.kernels.get(def, variant);
+    } catch (e) {
+      throw await this.#failure(e);
+    }
   }
 
   /**
@@ -351,6 +445,7 @@ export class Recorder implements TensorOwner {
    */
   encode(fn: (encoder: GPUCommandEncoder) => void, uses: readonly Binding[] = []): void {
     this.#checkAlive();
+    for (const b of uses) if (b instanceof Tensor) this.#own(b);
     this.#endPass();
     for (const b of uses) this.#use(b instanceof Tensor ? b.buffer : b);
     fn(this.#enc());
@@ -363,6 +458,12 @@ export class Recorder implements TensorOwner {
    * usable again either way.
    */
   async flush(): Promise<void> {
+    if (this.#core.destroyed) throw new InvalidInputError('engine was destroyed');
+    const lostBefore = this.#lostError('a flush');
+    if (lostBefore) {
+      this.discard();
+      throw lostBefore;
+    }
     if (this.#encoder) this.#submit(new Set());
     if (this.#runTimings.length) {
       const runs = this.#runTimings;
@@ -372,7 +473,11 @@ export class Recorder implements TensorOwner {
     const pending = [...this.#errors];
     this.#errors.clear();
     const messages = (await Promise.all(pending)).filter((m): m is string => m !== null);
+    // Work submitted to a lost device did not run, whatever its error scopes said.
+    const lost = this.#lostError('a flush');
+    if (lost) throw lost;
     if (messages.length) {
+      this.#core.pool.trim();
       const more = messages.length > 1 ? ` (and ${messages.length - 1} more)` : '';
       throw new GPUExecutionError(`GPU ${messages[0]}, in work recorded by '${this.label}'${more}`);
     }
@@ -381,7 +486,13 @@ export class Recorder implements TensorOwner {
   /** Submit and wait until the GPU has finished all submitted work. */
   async sync(): Promise<void> {
     await this.flush();
-    await this.#core.device.queue.onSubmittedWorkDone();
+    try {
+      await this.#core.device.queue.onSubmittedWorkDone();
+    } catch (e) {
+      throw await this.#failure(e, 'waiting for the GPU');
+    }
+    const lost = this.#lostError('waiting for the GPU');
+    if (lost) throw lost;
   }
 
   /**
@@ -395,6 +506,7 @@ export class Recorder implements TensorOwner {
   /** Copy `t` (made by any recorder of this engine) back to the CPU, after all work recorded here. */
   async read(t: Tensor): Promise<Float32Array> {
     this.#checkAlive();
+    this.#own(t);
     const bytes = t.size * 4;
     const buffer = t.buffer;
     const device = this.#core.device;
@@ -410,7 +522,11 @@ export class Recorder implements TensorOwner {
       this.#use(buffer);
       this.#enc().copyBufferToBuffer(buffer, 0, staging, 0, bytes);
       await this.flush();
-      await staging.mapAsync(GPUMapMode.READ);
+      try {
+        await staging.mapAsync(GPUMapMode.READ);
+      } catch (e) {
+        throw await this.#failure(e, `the read of tensor '${t.label}'`);
+      }
       this.#core.stats.readbacks++;
       return new Float32Array(staging.getMappedRange().slice(0));
     } finally {
@@ -432,6 +548,7 @@ export class Recorder implements TensorOwner {
     this.#timing = null;
     this.#finishEpoch();
     this.#errors.clear();
+    this.#core.pool.trim();
   }
 
   // ---------------------------------------------------------------- internals
@@ -439,7 +556,49 @@ export class Recorder implements TensorOwner {
   #checkAlive(): void {
     const core = this.#core;
     if (core.destroyed) throw new InvalidInputError('engine was destroyed');
-    if (core.lost) throw new GPUExecutionError(`GPU device was lost: ${core.lost.message}`);
+    const lost = this.#lostError();
+    if (lost) throw lost;
+  }
+
+  /** DeviceLostError when the device is known to be lost, else null. */
+  #lostError(during?: string): DeviceLostError | null {
+    const info = this.#core.lost;
+    return info && !this.#core.destroyed ? new DeviceLostError(info.reason, info.message, during) : null;
+  }
+
+  /**
+   * The error to report for `e`, a failure of GPU work: DeviceLostError when the device is lost
+   * (waiting a moment for the loss to be reported, see LOSS_GRACE_MS), `e` itself when it is
+   * one of ours, else GPUExecutionError naming what failed (`during`) and the cause.
+   */
+  async #failure(e: unknown, during?: string): Promise<unknown> {
+    const core = this.#core;
+    // Our own errors, but for a failed pipeline build (which a lost device causes), are what they say.
+    if (e instanceof WebGpuCamError && !(e instanceof ShaderError)) return this.#lostError(during) ?? e;
+    if (!core.lost && !core.destroyed) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, LOSS_GRACE_MS)));
+      await Promise.race([core.whenLost, grace]);
+      clearTimeout(timer);
+    }
+    if (core.destroyed) return new InvalidInputError(`engine was destroyed${during ? ` during ${during}` : ''}`);
+    const lost = this.#lostError(during);
+    if (lost) return lost;
+    if (e instanceof WebGpuCamError || !during) return e;
+    const err = e as { name?: string; message?: string };
+    return new GPUExecutionError(
+      `${during} failed in work recorded by '${this.label}': ${err?.name ?? 'Error'}${err?.message ? `: ${err.message}` : ''}`,
+    );
+  }
+
+  /** Throws InvalidInputError unless `t` is a live tensor of this recorder's engine. */
+  #own(t: Tensor): void {
+    if (t.owner.engine !== this.#core.engine) {
+      throw new InvalidInputError(
+        `tensor '${t.label}' belongs to another engine; tensors can only be used with the engine that made them`,
+      );
+    }
+    if (t.destroyed) throw new InvalidInputError(`tensor '${t.label}' was used after destroy()`);
   }
 
   #popScope(made: Set<Tensor>): void {
@@ -497,6 +656,7 @@ export class Recorder implements TensorOwner {
     for (const [name, slot] of kernel.slots) {
       const x = bindings[name];
       if (!x) throw new ShaderError(kernel.label, `binding '${name}' is declared by the shader but not given`);
+      if (x instanceof Tensor) this.#own(x);
       const buffer = x instanceof Tensor ? x.buffer : x;
       this.#use(buffer);
       entries.push({ binding: slot, resource: { buffer } });

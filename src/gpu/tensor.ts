@@ -7,6 +7,7 @@
  */
 import { InvalidInputError } from '../core/errors';
 import { checkShape, shapeStr, sizeOf, type Shape } from '../core/shape';
+import type { Engine } from './engine';
 
 /** Backing store shared by views; released to its owner when the last view goes. */
 export interface Storage {
@@ -19,8 +20,12 @@ export interface Storage {
 
 /** What a tensor needs from the recorder that made it; implemented by Recorder (and so by Engine). */
 export interface TensorOwner {
+  /** The engine whose pool holds the tensor's buffer. */
+  readonly engine: Engine;
   read(t: Tensor): Promise<Float32Array>;
   track(t: Tensor): void;
+  /** `t` was destroyed: no longer live. */
+  untrack(t: Tensor): void;
 }
 
 export class Tensor {
@@ -41,6 +46,11 @@ export class Tensor {
   get buffer(): GPUBuffer {
     if (this.#destroyed) throw new InvalidInputError(`tensor '${this.label}' was used after destroy()`);
     return this.storage.buffer;
+  }
+
+  /** The engine this tensor lives on; it can only be used with that engine's recorders. */
+  get engine(): Engine {
+    return this.owner.engine;
   }
 
   get rank(): number {
@@ -71,6 +81,7 @@ export class Tensor {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    this.owner.untrack(this);
     if (--this.storage.refs === 0) this.storage.release();
   }
 }

@@ -7,6 +7,7 @@
  * Layers are named by tensor or by module (layer(), layers(); the rules are in layers.ts).
  */
 import { GraphError, InvalidInputError, ShapeMismatchError } from '../core/errors';
+import { checkFinite } from '../core/finite';
 import { shapeStr, sizeOf } from '../core/shape';
 import { BINARY } from '../defs/elementwise';
 import { isOpType, OP_TYPES, opDef, type OpParams, type OpType } from '../defs/index';
@@ -95,6 +96,11 @@ export class Graph {
     for (const n of this.#toposort(spec.nodes, byOutput)) {
       const node = this.#node(n, nodes.length);
       this.#checkConstants(node);
+      // Weights must be finite (src/core/finite.ts): a NaN in a weight would spread through
+      // every map silently.
+      for (const [key, w] of Object.entries(node.weights)) {
+        checkFinite(w.data, w.shape, `weight '${node.name}.${key}' of node '${node.name}' (${node.op})`);
+      }
       nodes.push(node);
       this.producer.set(node.output, node);
       for (const i of node.inputs) {

@@ -15,8 +15,8 @@
  */
 import type { Engine } from '../gpu/engine';
 import type { Recorder } from '../gpu/recorder';
-import { GraphError, ShapeMismatchError } from '../core/errors';
-import type { Tensor } from '../gpu/tensor';
+import { GraphError, InvalidInputError, ShapeMismatchError } from '../core/errors';
+import { Tensor } from '../gpu/tensor';
 import { shapeStr } from '../core/shape';
 import { opDef } from '../defs/index';
 import { accumulate } from '../ops/accumulate';
@@ -76,6 +76,8 @@ export class Activations {
 }
 
 export class Model {
+  #destroyed = false;
+
   private constructor(
     readonly engine: Engine,
     readonly graph: Graph,
@@ -90,32 +92,24 @@ export class Model {
    * kept only in that layout).
    */
   static async load(engine: Engine, spec: GraphSpec): Promise<Model> {
-    const graph = new Graph(spec);
-    const weights = new Map<string, Weights>();
+    const graph = new Graph(spec); // checks the spec, weights finite included, before any GPU work
     const shapes = new Map<string, Record<string, readonly number[]>>();
     const r = engine.recorder('Model.load');
-    try {
+    // run(): on any failure, the uploads and packed copies are destroyed with the recorded work.
+    const weights = await r.run(async () => {
+      const out = new Map<string, Weights>();
       for (const node of graph.nodes) {
         const w: Record<string, Tensor> = {};
         for (const [key, spec] of Object.entries(node.weights)) {
           w[key] = r.upload(spec.data, spec.shape, `${node.name}.${key}`);
-          r.keep(w[key]);
         }
-        weights.set(node.name, w);
+        out.set(node.name, w);
         shapes.set(node.name, Object.fromEntries(Object.entries(node.weights).map(([k, s]) => [k, s.shape])));
         const impl = GPU_OPS[node.op] as GpuOp<unknown>;
-        if (impl.load && Object.keys(w).length) {
-          const loaded = await impl.load(r, node.params, w);
-          r.keep(...Object.values(loaded));
-          weights.set(node.name, loaded);
-        }
+        if (impl.load && Object.keys(w).length) out.set(node.name, await impl.load(r, node.params, w));
       }
-      await r.flush();
-    } catch (e) {
-      r.discard();
-      for (const w of weights.values()) for (const t of Object.values(w)) t.destroy();
-      throw e;
-    }
+      return out;
+    });
     return new Model(engine, graph, weights, shapes);
   }
 
@@ -143,9 +137,23 @@ export class Model {
     return b;
   }
 
+  /** True once destroy() was called: the model can no longer run. */
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /** Free the weights. Idempotent; every later use of the model throws InvalidInputError. */
   destroy(): void {
+    this.#destroyed = true;
     for (const w of this.weights.values()) for (const t of Object.values(w)) t.destroy();
     this.weights.clear();
+  }
+
+  /** Throws InvalidInputError when the model was destroyed. */
+  checkUsable(): void {
+    if (this.#destroyed) {
+      throw new InvalidInputError(`model '${this.graph.spec.name ?? this.graph.output}' was destroyed; load it again`);
+    }
   }
 
   /**
@@ -153,14 +161,21 @@ export class Model {
    * tiled kernels ([G, Cin/G, KH, KW, Cout/G rounded up to 4], see conv2dPackWeights).
    */
   weight(name: string): Tensor {
+    this.checkUsable();
     const dot = name.lastIndexOf('.');
     const t = dot > 0 ? this.weights.get(name.slice(0, dot))?.[name.slice(dot + 1)] : undefined;
     if (!t) throw new GraphError(`the model has no weight '${name}'`);
     return t;
   }
 
-  /** Check an input batch: [N, C, H, W] with C, H, W those of the model. Returns N. */
+  /**
+   * Check an input batch: a live tensor of this model's engine, [N, C, H, W] with C, H, W those
+   * of the model. Returns N. Throws InvalidInputError (ShapeMismatchError for the shape), and so
+   * does a destroyed model.
+   */
   checkInput(x: Tensor): number {
+    this.checkUsable();
+    this.#checkTensor(x, `model input '${this.graph.input}'`);
     const [c, h, w] = this.inputShape;
     if (x.rank !== 4 || x.shape[1] !== c || x.shape[2] !== h || x.shape[3] !== w) {
       throw new ShapeMismatchError(
@@ -168,6 +183,19 @@ export class Model {
       );
     }
     return x.shape[0];
+  }
+
+  /** A live Tensor of this model's engine, else InvalidInputError. */
+  #checkTensor(x: unknown, what: string): void {
+    if (!(x instanceof Tensor)) {
+      throw new InvalidInputError(`${what} must be a Tensor, got ${x === null ? 'null' : typeof x}`);
+    }
+    if (x.destroyed) throw new InvalidInputError(`${what} (tensor '${x.label}') was destroyed`);
+    if (x.engine !== this.engine) {
+      throw new InvalidInputError(
+        `${what} (tensor '${x.label}') belongs to another engine than the model; upload it with the model's engine`,
+      );
+    }
   }
 
   async forward(x: Tensor, opts: ForwardOptions = {}): Promise<Activations> {
@@ -182,6 +210,7 @@ export class Model {
    * input unless it is given. The caller keeps ownership of the given tensors.
    */
   async forwardFrom(given: Readonly<Record<string, Tensor>>, opts: ForwardOptions = {}): Promise<Activations> {
+    this.checkUsable();
     const g = this.graph;
     const names = Object.keys(given);
     if (names.length === 0) throw new GraphError('forwardFrom: no tensors given');
@@ -189,6 +218,7 @@ export class Model {
     for (const name of names) {
       if (!g.has(name)) throw g.notFound(name);
       const t = given[name];
+      this.#checkTensor(t, `tensor '${name}'`);
       const want = g.shape(name, t.shape[0]);
       if (t.rank !== want.length || t.shape.some((d, i) => d !== want[i]) || (n && t.shape[0] !== n)) {
         throw new ShapeMismatchError(
@@ -293,6 +323,8 @@ export class Model {
    * Returns the gradient at `opts.to`, [T·N, ...shape of that tensor]. The caller owns it.
    */
   async backward(acts: Activations, seeds: Tensor, opts: BackwardOptions): Promise<Tensor> {
+    this.checkUsable();
+    this.#checkTensor(seeds, 'seed gradients');
     const g = this.graph;
     const e = opts.recorder ?? this.engine;
     if (!g.has(opts.to)) throw g.notFound(opts.to);

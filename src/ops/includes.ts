@@ -6,6 +6,7 @@
 import type { Include } from '../gpu/kernel';
 import conv2dTileCode from '../../shaders/include/conv2d_tile.wgsl?raw';
 import erfCode from '../../shaders/include/erf.wgsl?raw';
+import finiteCode from '../../shaders/include/finite.wgsl?raw';
 import gradcamppCode from '../../shaders/include/gradcampp.wgsl?raw';
 import minmaxReduceCode from '../../shaders/include/minmax_reduce.wgsl?raw';
 import poolGatherCode from '../../shaders/include/pool_gather.wgsl?raw';
@@ -14,6 +15,8 @@ import windowMaxCode from '../../shaders/include/window_max.wgsl?raw';
 
 /** The conv tile: which tile an invocation computes, clamps, bias and guarded stores. */
 export const CONV2D_TILE: Include = { name: 'conv2d_tile', code: conv2dTileCode };
+/** Values that are not finite made finite (by their bits), and an overflow-free min–max ratio. */
+export const FINITE: Include = { name: 'finite', code: finiteCode };
 /** Grad-CAM++'s per-position coefficient a = g² / (2g² + S·g³). */
 export const GRADCAMPP: Include = { name: 'gradcampp', code: gradcamppCode };
 /** The min and max over a workgroup. */
@@ -28,7 +31,7 @@ export const WINDOW_MAX: Include = { name: 'window_max', code: windowMaxCode };
 export const ERF: Include = { name: 'erf', code: erfCode };
 
 const BY_NAME: Readonly<Record<string, Include>> = Object.fromEntries(
-  [CONV2D_TILE, ERF, GRADCAMPP, MINMAX_REDUCE, POOL_GATHER, SUM_MAX_REDUCE, WINDOW_MAX].map((i) => [i.name, i]),
+  [CONV2D_TILE, ERF, FINITE, GRADCAMPP, MINMAX_REDUCE, POOL_GATHER, SUM_MAX_REDUCE, WINDOW_MAX].map((i) => [i.name, i]),
 );
 
 /** The snippets named in an op's definition (e.g. an elementwise entry's `includes`). */

@@ -33,36 +33,49 @@ const PREPROCESS = defineKernel({
   bindings: ['src', 'dst'],
 });
 
-/** Returns the model input [1, 3, H, W]. */
+/**
+ * Returns the model input [1, 3, H, W]. Every check (checkImage: the pixel budget, the data's
+ * size, the options; the device's binding size for the pixels and the output) comes before
+ * anything is copied or uploaded, and a failure leaves nothing allocated.
+ */
 export async function preprocessImage(e: Recorder, image: ImageInput, opts: PreprocessOptions): Promise<Tensor> {
   checkImage(image, opts);
   const [H, W] = opts.size;
   const mean = opts.mean ?? [0, 0, 0];
   const std = opts.std ?? [1, 1, 1];
   const r = fitRegion(image.width, image.height, H, W, opts.fit ?? 'stretch');
+  e.checkFits([1, 3, H, W], 'image');
   const kern = await e.kernel(PREPROCESS, { overrides: { WG } });
   const bytes = image.data;
+  // RGBA8 is a whole number of words: uploaded from the caller's pixels without a host copy.
   const src = e.uploadBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'image:rgba');
-  const out = e.empty([1, 3, H, W], 'image');
-  const [mean_r, mean_g, mean_b] = mean;
-  const [std_r, std_g, std_b] = std;
-  const u = {
-    src_w: image.width,
-    src_h: image.height,
-    H,
-    W,
-    x0: r.x0,
-    y0: r.y0,
-    sx: r.w / W,
-    sy: r.h / H,
-    mean_r,
-    mean_g,
-    mean_b,
-    std_r,
-    std_g,
-    std_b,
-  };
-  e.dispatch(kern, { src, dst: out }, u, grid1d(H * W, WG));
-  src.destroy(); // recorded; a later reuse of the pooled buffer is ordered after this dispatch
-  return out;
+  let out: Tensor | null = null;
+  try {
+    out = e.empty([1, 3, H, W], 'image');
+    const [mean_r, mean_g, mean_b] = mean;
+    const [std_r, std_g, std_b] = std;
+    const u = {
+      src_w: image.width,
+      src_h: image.height,
+      H,
+      W,
+      x0: r.x0,
+      y0: r.y0,
+      sx: r.w / W,
+      sy: r.h / H,
+      mean_r,
+      mean_g,
+      mean_b,
+      std_r,
+      std_g,
+      std_b,
+    };
+    e.dispatch(kern, { src, dst: out }, u, grid1d(H * W, WG));
+    return out;
+  } catch (err) {
+    out?.destroy();
+    throw err;
+  } finally {
+    src.destroy(); // recorded; a later reuse of the pooled buffer is ordered after this dispatch
+  }
 }

@@ -13,7 +13,7 @@ import { defineKernel } from '../gpu/kernel';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr } from '../core/shape';
 import type { ChannelScale } from './colormaps';
-import { GRADCAMPP, MINMAX_REDUCE, SUM_MAX_REDUCE } from '../ops/includes';
+import { FINITE, GRADCAMPP, MINMAX_REDUCE, SUM_MAX_REDUCE } from '../ops/includes';
 import normalizeCode from '../../shaders/normalize_channels.wgsl?raw';
 import alphaCode from '../../shaders/gradcampp_alpha.wgsl?raw';
 import guidedCode from '../../shaders/guided_rgb.wgsl?raw';
@@ -26,21 +26,21 @@ const NORMALIZE = defineKernel({
   code: normalizeCode,
   params: { count: 'u32', k: 'u32', z: 'u32', base: 'u32', mode: 'u32' },
   bindings: ['src', 'ids', 'out'],
-  includes: [MINMAX_REDUCE],
+  includes: [FINITE, MINMAX_REDUCE],
 });
 const ALPHA = defineKernel({
   name: 'gradcampp_alpha',
   code: alphaCode,
   params: { count: 'u32', k: 'u32', z: 'u32', a_base: 'u32', g_base: 'u32' },
   bindings: ['A', 'G', 'ids', 'out'],
-  includes: [GRADCAMPP, SUM_MAX_REDUCE],
+  includes: [FINITE, GRADCAMPP, SUM_MAX_REDUCE],
 });
 const GUIDED_RGB = defineKernel({
   name: 'guided_rgb',
   code: guidedCode,
   params: { height: 'u32', width: 'u32', row_stride: 'u32', offset: 'u32' },
   bindings: ['maps', 'rgba'],
-  includes: [SUM_MAX_REDUCE],
+  includes: [FINITE, SUM_MAX_REDUCE],
 });
 
 /** 'minmax': (v − min)/(max − min) per channel; 'signed': 0.5 + 0.5·v/max|v| (zero at the middle). */

@@ -9,6 +9,7 @@ import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { defineKernel } from '../gpu/kernel';
+import { FINITE } from '../ops/includes';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr } from '../core/shape';
 import overlayCode from '../../shaders/overlay.wgsl?raw';
@@ -21,6 +22,7 @@ const OVERLAY = defineKernel({
   code: overlayCode,
   params: { height: 'u32', width: 'u32', row_stride: 'u32', opacity: 'f32', map_offset: 'u32' },
   bindings: ['attr', 'lut', 'rgba', 'img'],
+  includes: [FINITE],
 });
 
 export interface OverlayOptions {
