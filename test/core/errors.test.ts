@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import * as errors from '../../src/core/errors';
 
-const classes = Object.entries(errors).filter(
+const classes = Object.entries(errors as Record<string, unknown>).filter(
   (e): e is [string, new (...args: never[]) => Error] => typeof e[1] === 'function' && e[1].prototype instanceof Error,
 );
 
