@@ -78,7 +78,16 @@ const layers = [
 
 export default tseslint.config(
   {
-    ignores: ['dist/', 'node_modules/', 'tools/', 'weights/', 'test-artifacts/', 'test/fixtures/'],
+    // src/model/onnx_pb.*: generated (scripts/gen-onnx-pb.mjs).
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'tools/',
+      'weights/',
+      'test-artifacts/',
+      'test/fixtures/',
+      'src/model/onnx_pb.*',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
