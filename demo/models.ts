@@ -3,19 +3,14 @@
  * names, the input size and normalisation, the layers one can explain at, and whether CAM
  * applies at each).
  */
+import { explainableLayers, type LayerInfo } from '../src/attribution/explain';
 import type { Engine } from '../src/gpu/engine';
 import { InvalidInputError, ModelFormatError } from '../src/core/errors';
 import type { Model } from '../src/model/model';
 import { loadOnnx, type OnnxSidecar } from '../src/model/onnx';
 import type { ShippedModel } from './assets';
 
-export interface LayerInfo {
-  name: string;
-  /** [K, h, w] */
-  shape: [number, number, number];
-  /** Why CAM cannot apply at this layer, or null when it can. */
-  camReason: string | null;
-}
+export type { LayerInfo };
 
 export interface DemoModel {
   /** Shown in the model picker and captions. */
@@ -33,24 +28,6 @@ export interface DemoModel {
    * probability is sigmoid(score). Otherwise probabilities are the softmax over the classes.
    */
   multiLabel: boolean;
-}
-
-/** Layers attribution can use: 4-D tensors with h·w > 1 that the class scores depend on. */
-export function explainableLayers(model: Model): LayerInfo[] {
-  const g = model.graph;
-  const out: LayerInfo[] = [];
-  for (const name of g.tensorNames) {
-    const s = g.shape(name);
-    if (s.length !== 4 || s[2] * s[3] <= 1 || name === g.input) continue;
-    try {
-      g.backwardNodes(name, g.scores);
-    } catch {
-      continue;
-    }
-    const head = g.camHead(name);
-    out.push({ name, shape: [s[1], s[2], s[3]], camReason: 'reason' in head ? head.reason : null });
-  }
-  return out;
 }
 
 function triple(v: unknown, fallback: number): [number, number, number] {
@@ -76,7 +53,7 @@ export function describeModel(
     mean: triple(meta.mean, 0),
     std: triple(meta.std, 1),
     size: [H, W],
-    layers: explainableLayers(model),
+    layers: explainableLayers(model.graph),
     defaultLayer: model.graph.defaultLayer(),
     multiLabel: meta.multiLabel ?? false,
   };

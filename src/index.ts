@@ -41,7 +41,9 @@ export {
 export {
   explain,
   applicableMethods,
+  explainableLayers,
   Explanation,
+  type LayerInfo,
   type ExplainOptions,
   type Targets,
   type LayerMaps,

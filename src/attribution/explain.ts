@@ -158,6 +158,43 @@ export function applicableMethods(graph: Graph, layer: string = graph.defaultLay
   });
 }
 
+/** A layer explain() can use (see explainableLayers). */
+export interface LayerInfo {
+  /** The tensor's name in the graph: the `layer` option of explain(). */
+  name: string;
+  /** [K, h, w]: channels and spatial size of one image. */
+  shape: [number, number, number];
+  /** Why CAM cannot apply at this layer, or null when it can. */
+  camReason: string | null;
+  /** The registered methods that apply here (applicableMethods). */
+  methods: Method[];
+}
+
+/**
+ * The layers attribution can use, in graph order: the 4-D tensors with more than one position
+ * (h·w > 1) that the class scores depend on, the input excepted. graph.defaultLayer() is one of them.
+ */
+export function explainableLayers(graph: Graph): LayerInfo[] {
+  const out: LayerInfo[] = [];
+  for (const name of graph.tensorNames) {
+    const s = graph.shape(name);
+    if (s.length !== 4 || s[2] * s[3] <= 1 || name === graph.input) continue;
+    try {
+      graph.backwardNodes(name, graph.scores);
+    } catch {
+      continue;
+    }
+    const head = graph.camHead(name);
+    out.push({
+      name,
+      shape: [s[1], s[2], s[3]],
+      camReason: 'reason' in head ? head.reason : null,
+      methods: applicableMethods(graph, name),
+    });
+  }
+  return out;
+}
+
 /** The requested methods, checked, without repeats. */
 function checkMethods(requested: readonly unknown[]): Method[] {
   if (requested.length === 0) throw new InvalidInputError(`no methods given; choose from ${METHODS.join(', ')}`);
