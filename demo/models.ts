@@ -7,7 +7,7 @@ import { explainableLayers, type LayerInfo } from '../src/attribution/explain';
 import type { Engine } from '../src/gpu/engine';
 import { InvalidInputError, ModelFormatError } from '../src/core/errors';
 import type { Model } from '../src/model/model';
-import { loadOnnx, type OnnxSidecar } from '../src/model/onnx';
+import { isMultiLabel, loadOnnx, type OnnxSidecar } from '../src/model/onnx';
 import type { ShippedModel } from './assets';
 
 export type { LayerInfo };
@@ -57,12 +57,6 @@ export function describeModel(
     defaultLayer: model.graph.defaultLayer(),
     multiLabel: meta.multiLabel ?? false,
   };
-}
-
-/** A sidecar's `outputKind` (e.g. "multi-label logits: sigmoid(logit) is …") marks a multi-label model. */
-export function isMultiLabel(sidecar: unknown): boolean {
-  const kind = (sidecar as { outputKind?: unknown } | null)?.outputKind;
-  return typeof kind === 'string' && /multi-?label|sigmoid/i.test(kind);
 }
 
 /** Where a model comes from: a shipped file, or files the user opened. */

@@ -27,10 +27,12 @@ export {
 } from './core/errors';
 export { Model, Activations, type ForwardOptions, type BackwardOptions } from './model/model';
 export type { GraphSpec, NodeSpec, OpType, WeightSpec, Conv2dAttrs, Pool2dAttrs } from './model/spec';
+export { Graph } from './model/graph';
 export {
   loadOnnx,
   onnxToGraphSpec,
   parseSidecar,
+  isMultiLabel,
   ONNX_OPS,
   type LoadedModel,
   type OnnxImport,
