@@ -6,7 +6,11 @@
  *   2. tsc (tsconfig.lib.json): one declaration file per source file under lib/types/;
  *   3. the declarations' relative imports get their `.js` extension ('./gpu/engine' →
  *      './gpu/engine.js'), which Node's ESM resolution (TypeScript's `nodenext`) requires and
- *      bundler resolution accepts, and the entry points reference @webgpu/types (GPUDevice, …).
+ *      bundler resolution accepts.
+ *
+ * The declarations use WebGPU's types (GPUDevice, …) as globals: TypeScript 6's "dom" lib has
+ * them, TypeScript 5 needs @webgpu/types (see the README); they reference neither, as a
+ * reference to @webgpu/types would clash with TypeScript 6's own.
  *
  * Fails on an import that has no declaration file.
  */
@@ -52,7 +56,6 @@ for (const file of walk(TYPES)) {
     if (existsSync(join(abs, 'index.d.ts'))) return `${lead}${q}${spec}/index.js${q}`;
     throw new Error(`build-lib: ${relative(REPO, file)} imports '${spec}', which has no declaration file`);
   });
-  if (ENTRIES.includes(relative(TYPES, file))) out = `/// <reference types="@webgpu/types" />\n${out}`;
   if (out !== text) writeFileSync(file, out);
   files++;
 }
@@ -60,6 +63,6 @@ for (const e of ENTRIES) {
   if (!existsSync(join(TYPES, e)))
     throw new Error(`build-lib: the entry point's declarations lib/types/${e} are missing`);
 }
-console.log(
+console.error(
   `build-lib: lib/ (JavaScript and ${files} declaration files) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
 );

@@ -162,7 +162,7 @@ export function applicableMethods(graph: Graph, layer: string = graph.defaultLay
 export interface LayerInfo {
   /** The tensor's name in the graph: the `layer` option of explain(). */
   name: string;
-  /** [K, h, w]: channels and spatial size of one image. */
+  /** Channels and spatial size of one image, [K, h, w]. */
   shape: [number, number, number];
   /** Why CAM cannot apply at this layer, or null when it can. */
   camReason: string | null;

@@ -19,29 +19,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { floatTensor, node, onnxModel } from '../util/onnx_builder';
 import { randn } from '../util/random';
 import { launchChromium } from './launch';
-import { serveStatic, type StaticServer } from './static-server';
+import { CSP, serveStatic, UNSAFE, violations, watchViolations, type StaticServer } from './served';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-export const CSP = "script-src 'self'";
-
-/** Calls of eval or Function, and WebAssembly compilation: what script-src 'self' refuses. */
-export const UNSAFE =
-  /(?<![\w$.])(eval|Function)\s*\(|new\s+Function\b|WebAssembly\s*\.\s*(Module|instantiate|compile)/;
-
-/** Record policy violations in the page before any script runs. */
-export async function watchViolations(page: Page): Promise<void> {
-  await page.evaluateOnNewDocument(() => {
-    const w = window as unknown as { __violations: string[] };
-    w.__violations = [];
-    document.addEventListener('securitypolicyviolation', (e) =>
-      w.__violations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`),
-    );
-  });
-}
-
-export const violations = (page: Page) =>
-  page.evaluate(() => (window as unknown as { __violations: string[] }).__violations);
-
 describe("the built demo under Content-Security-Policy: script-src 'self'", () => {
   let dir: string;
   let server: StaticServer;

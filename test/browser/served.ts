@@ -1,11 +1,35 @@
 /**
- * A static file server for built pages (the demo's `vite build`, a consumer's bundle) on
- * 127.0.0.1, with the headers a test asks for, e.g. a Content-Security-Policy. No test-runner
- * imports.
+ * Built pages (the demo's `vite build`, a consumer's bundle) served by a static file server on
+ * 127.0.0.1 with the headers a test asks for, e.g. a Content-Security-Policy, and what such a
+ * policy refuses. No test-runner imports. Used by test/browser/csp.test.ts and
+ * test/package/consumer.test.ts.
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
+import type { Page } from 'puppeteer';
+
+/** The policy the built pages are served with: scripts only from the page's origin, no eval. */
+export const CSP = "script-src 'self'";
+
+/** Calls of eval or Function, and WebAssembly compilation: what script-src 'self' refuses. */
+export const UNSAFE =
+  /(?<![\w$.])(eval|Function)\s*\(|new\s+Function\b|WebAssembly\s*\.\s*(Module|instantiate|compile)/;
+
+/** Record the page's policy violations (securitypolicyviolation events) from before any script runs. */
+export async function watchViolations(page: Page): Promise<void> {
+  await page.evaluateOnNewDocument(() => {
+    const w = window as unknown as { __violations: string[] };
+    w.__violations = [];
+    document.addEventListener('securitypolicyviolation', (e) =>
+      w.__violations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`),
+    );
+  });
+}
+
+/** The violations recorded so far. */
+export const violations = (page: Page): Promise<string[]> =>
+  page.evaluate(() => (window as unknown as { __violations: string[] }).__violations);
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
