@@ -141,6 +141,12 @@ export function program(done: (status: number) => void): Command {
     .action(async (images: string[], o: ExplainOpts, cmd: Command) => {
       const opened = await openModel(o.model, o.sidecar);
       const g = opened.graph;
+      const channels = g.spec.input.shape[0];
+      if (channels !== 3) {
+        cmd.error(`error: ${o.model} takes ${channels}-channel input; this command feeds it RGB images (3 channels)`, {
+          exitCode: USAGE,
+        });
+      }
       const layers = explainableLayers(g);
       const layer = o.layer ?? g.defaultLayer();
       const info = layers.find((l) => l.name === layer);

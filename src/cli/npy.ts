@@ -1,9 +1,10 @@
 /** NumPy's .npy format (version 1.0) for float32 arrays, little-endian: np.load() reads it. */
+import { InvalidInputError } from '../node';
 
 /** The bytes of a .npy file holding `data` with `shape` (row-major). */
 export function npyFloat32(data: Float32Array, shape: readonly number[]): Uint8Array {
   const n = shape.reduce((a, b) => a * b, 1);
-  if (n !== data.length) throw new RangeError(`npy: ${data.length} values for shape [${shape.join(', ')}]`);
+  if (n !== data.length) throw new InvalidInputError(`npy: ${data.length} values for shape [${shape.join(', ')}]`);
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ');
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
   // Magic (6) + version (2) + length (2) + header, padded with spaces to a multiple of 64, ending in \n.

@@ -32,11 +32,13 @@ import {
   Engine,
   explain,
   guidedRGBA,
+  InvalidInputError,
   isColormap,
   isMultiLabel,
   loadOnnx,
   METHODS,
   methodOf,
+  ModelFormatError,
   overlay,
   preprocessImage,
   readRGBA,
@@ -46,6 +48,7 @@ import {
   type Fit,
   type LoadedModel,
   type Method,
+  type OnnxSidecar,
   type Recorder,
   type Tensor,
 } from '../index';
@@ -104,7 +107,7 @@ function noWebGPU(): string | null {
 /** RGBA pixels of an image URL, over white, scaled down when larger than MAX_PIXELS. */
 async function fetchPixels(url: string): Promise<ImageData> {
   const r = await fetch(url);
-  if (!r.ok) throw new Error(`could not fetch the image '${url}': HTTP ${r.status}`);
+  if (!r.ok) throw new InvalidInputError(`could not fetch the image '${url}': HTTP ${r.status} ${r.statusText}`);
   const bitmap = await createImageBitmap(await r.blob());
   try {
     let w = bitmap.width;
@@ -116,7 +119,7 @@ async function fetchPixels(url: string): Promise<ImageData> {
     }
     const canvas = new OffscreenCanvas(w, h);
     const g = canvas.getContext('2d', { willReadFrequently: true });
-    if (!g) throw new Error("OffscreenCanvas.getContext('2d') returned null");
+    if (!g) throw new InvalidInputError("OffscreenCanvas.getContext('2d') returned null: the image cannot be read");
     g.fillStyle = '#fff';
     g.fillRect(0, 0, w, h);
     g.drawImage(bitmap, 0, 0, w, h);
@@ -124,6 +127,23 @@ async function fetchPixels(url: string): Promise<ImageData> {
   } finally {
     bitmap.close();
   }
+}
+
+/** A sidecar: the JSON at `url`. */
+async function fetchJSON(url: string): Promise<unknown> {
+  const r = await fetch(url);
+  if (!r.ok) throw new InvalidInputError(`could not fetch the sidecar '${url}': HTTP ${r.status} ${r.statusText}`);
+  const text = await r.text();
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new ModelFormatError(`the sidecar '${url}' is not JSON: ${(e as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null) {
+    throw new ModelFormatError(`the sidecar '${url}' is not a JSON object or list of labels`);
+  }
+  return v;
 }
 
 const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
@@ -250,7 +270,7 @@ export class WebGpuCamExplainer extends HTMLElement {
     await this.updated();
     return this.#gpu(async () => {
       const run = this.#run;
-      if (!run) throw new Error(`${TAG}: nothing explained yet`);
+      if (!run) throw new InvalidInputError(`${TAG}: nothing explained yet`);
       const t = run.result.classes.findIndex((c) => c.class === this.selectedClass);
       const maps = await (run.explanation.maps[run.result.method] as { input: Tensor }).input.read();
       const per = maps.length / run.result.classes.length;
@@ -263,7 +283,7 @@ export class WebGpuCamExplainer extends HTMLElement {
     await this.updated();
     return this.#gpu(async () => {
       const run = this.#run;
-      if (!run || !this.#rgba) throw new Error(`${TAG}: nothing drawn yet`);
+      if (!run || !this.#rgba) throw new InvalidInputError(`${TAG}: nothing drawn yet`);
       const [H, W] = run.size;
       return { width: W, height: H, data: await readRGBA(this.#recorder!, this.#rgba, W, H) };
     });
@@ -331,7 +351,7 @@ export class WebGpuCamExplainer extends HTMLElement {
     const v = this.getAttribute(name);
     if (v === null || v === '') return dflt;
     const p = parse(v);
-    if (p === undefined) throw new Error(`${TAG}: ${name}="${v}" is not valid`);
+    if (p === undefined) throw new InvalidInputError(`${TAG}: ${name}="${v}" is not valid`);
     return p;
   }
 
@@ -373,11 +393,16 @@ export class WebGpuCamExplainer extends HTMLElement {
       this.#releaseRun();
       this.#model?.loaded.model.destroy();
       this.#model = null;
-      const sidecar = sidecarUrl ? await (await fetch(sidecarUrl)).json() : undefined;
-      const loaded = await loadOnnx(e, modelUrl, { sidecar });
+      const sidecar = sidecarUrl ? await fetchJSON(sidecarUrl) : undefined;
+      const loaded = await loadOnnx(e, modelUrl, { sidecar: sidecar as OnnxSidecar | string[] | undefined });
       this.#model = { key, loaded, multiLabel: isMultiLabel(sidecar) };
     }
     const { loaded, multiLabel } = this.#model;
+    if (loaded.model.inputShape[0] !== 3) {
+      throw new InvalidInputError(
+        `the model takes ${loaded.model.inputShape[0]}-channel input; the element feeds it RGB images (3 channels)`,
+      );
+    }
     const g = loaded.model.graph;
     const layer = this.getAttribute('layer') || g.defaultLayer();
     const pixels = await fetchPixels(src);
@@ -456,7 +481,7 @@ export class WebGpuCamExplainer extends HTMLElement {
     this.#rgba?.destroy();
     this.#rgba = rgba;
     const context = this.#canvas.getContext('webgpu');
-    if (!context) throw new Error("canvas.getContext('webgpu') returned null");
+    if (!context) throw new WebGPUUnavailableError("canvas.getContext('webgpu') returned null");
     this.#canvas.hidden = false;
     await drawToCanvas(r, rgba, W, H, context);
     this.#opacity.value = String(opacity);

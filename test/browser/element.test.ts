@@ -222,6 +222,35 @@ describe('<webgpu-cam-explainer>', () => {
   });
 });
 
+describe('<webgpu-cam-explainer> with a file that is not a model', () => {
+  it('shows the typed error and fires an error event', async () => {
+    const h = await harness();
+    const hp = await h.newPage(PAGE);
+    try {
+      const out = await hp.page.evaluate(async () => {
+        const el = document.createElement('webgpu-cam-explainer') as WebGpuCamExplainer;
+        el.id = 'bad';
+        el.setAttribute('model', '/weights/fashion_cam.json');
+        el.setAttribute('src', '/weights/samples/02_single_bag.png');
+        const fired = new Promise<string>((res) =>
+          el.addEventListener('error', (e) => res(((e as unknown as CustomEvent).detail.error as Error).name), {
+            once: true,
+          }),
+        );
+        document.body.append(el);
+        return fired;
+      });
+      expect(out).toBe('ModelFormatError');
+      const s = await settled(hp.page, 'bad');
+      expect(s.state).toBe('error');
+      expect(s.message).toMatch(/^ModelFormatError: not an ONNX model/);
+      hp.assertNoErrors();
+    } finally {
+      await hp.close();
+    }
+  });
+});
+
 describe('<webgpu-cam-explainer> without WebGPU', () => {
   it('says what the browser needs', async () => {
     const h = await harness();

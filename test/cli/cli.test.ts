@@ -25,6 +25,8 @@ import { loadOnnx } from '../../src/model/onnx';
 import { decodeImage } from '../../src/node/image';
 import { preprocessImage } from '../../src/ops/preprocess';
 import { expectAllclose, MAPS } from '../util/compare';
+import { floatTensor, node, onnxModel } from '../util/onnx_builder';
+import { randn } from '../util/random';
 import { getEngine } from '../util/gpu';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -247,6 +249,28 @@ describe('webgpu-cam usage (in this process)', () => {
     const r = await run(args);
     expect(r.status).toBe(2);
     expect(r.err).toMatch(message);
+  });
+
+  it('a model that does not take RGB input is a usage error', async () => {
+    const gray = join(tmp, 'gray.onnx');
+    writeFileSync(
+      gray,
+      onnxModel({
+        input: ['x', [1, 1, 8, 8]],
+        output: 'y',
+        initializers: [floatTensor('w', [2, 1, 3, 3], randn(18, 1)), floatTensor('fc', [3, 2], randn(6, 2))],
+        nodes: [
+          node('Conv', ['x', 'w'], ['c'], { pads: [1, 1, 1, 1] }),
+          node('Relu', ['c'], ['r']),
+          node('GlobalAveragePool', ['r'], ['g']),
+          node('Flatten', ['g'], ['f']),
+          node('Gemm', ['f', 'fc'], ['y'], { transB: 1 }),
+        ],
+      }),
+    );
+    const r = await run(['explain', '--model', gray, 'x.png']);
+    expect(r.status).toBe(2);
+    expect(r.err).toMatch(/takes 1-channel input; this command feeds it RGB images/);
   });
 
   it('a model that cannot be read fails with status 1 and the reason', async () => {
