@@ -13,7 +13,7 @@
  * - --help of every command, and usage errors with status 2 (in this process: main()).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -163,10 +163,23 @@ describe('webgpu-cam explain', () => {
     }
   });
 
-  it('--shard 1/2 and 2/2 split a folder into disjoint halves that cover it; --progress bar shows images per second', () => {
+  it('--shard 1/2 and 2/2 split a folder (and its subfolders) into disjoint halves that cover it; --progress bar shows images per second', () => {
+    // Five images, two in a subfolder, and a file that is not an image (left out by its extension).
+    const folder = join(tmp, 'folder');
+    mkdirSync(join(folder, 'sub'), { recursive: true });
+    const names = ['a.png', 'b.png', 'c.png', 'sub/d.png', 'sub/e.png'];
+    const picks = [
+      '01_single_sneaker.png',
+      '02_single_bag.png',
+      '03_single_dress_small.png',
+      '04_single_trouser.png',
+      '06_two_classes_trouser_bag.png',
+    ];
+    names.forEach((n, i) => copyFileSync(sample(picks[i]), join(folder, n)));
+    writeFileSync(join(folder, 'notes.txt'), 'not an image');
     const files = (shard: string, extra: string[] = []) => {
       const out = join(tmp, `shard-${shard.replace('/', '-')}`);
-      const r = cli(['explain', '--model', MODEL, '--shard', shard, '--batch', '8', '--out', out, ...extra, SAMPLES]);
+      const r = cli(['explain', '--model', MODEL, '--shard', shard, '--batch', '2', '--out', out, ...extra, folder]);
       expect(r.status, r.stderr).toBe(0);
       const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Summary;
       expect(s.options.shard).toBe(shard);
@@ -175,12 +188,15 @@ describe('webgpu-cam explain', () => {
     };
     const a = files('1/2', ['--progress', 'bar']);
     const b = files('2/2', ['--progress', 'none']);
-    const all = readdirSync(SAMPLES)
-      .filter((f) => f.endsWith('.png'))
-      .map(sample);
-    expect(a.files.length).toBe(all.length / 2);
-    expect([...a.files, ...b.files].sort()).toEqual(all.sort());
-    expect(a.stderr).toMatch(/\d+\/8 images \| [\d.]+ img\/s \| 0 failed/);
+    const all = names.map((n) => join(folder, n));
+    expect(a.files).toEqual([all[0], all[2], all[4]]);
+    expect(b.files).toEqual([all[1], all[3]]);
+    // Outputs keep the path inside the folder.
+    expect(readdirSync(join(tmp, 'shard-1-2', 'sub')).map((f) => f.replace(/\.\d+\./, '.K.'))).toEqual([
+      'e.gradcam.K.npy',
+      'e.gradcam.K.png',
+    ]);
+    expect(a.stderr).toMatch(/\d+\/3 images \| [\d.]+ img\/s \| 0 failed/);
     expect(b.stderr).not.toMatch(/img\/s \|/);
   });
 });

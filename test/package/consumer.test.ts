@@ -2,6 +2,8 @@
  * The package as a user gets it: `npm pack` (which builds lib/, the `prepack` script), the
  * tarball installed by npm into an empty project under the system's temporary folder, then:
  *
+ * The tarball holds lib/ (no sources), and none of its scripts calls eval or Function. Then:
+ *
  * (a) plain Node (no Vite, no TypeScript loader) imports it by name and explains a shipped model:
  *     the classes and map equal the CPU reference; every typed error keeps its name; the `node`
  *     condition is the one resolved; the installed `webgpu-cam` command explains an image;
@@ -138,6 +140,11 @@ describe('the packed package', () => {
     expect(files).toContain('lib/types/index.d.ts');
     expect(files.filter((f) => /\.(ts|wgsl|proto)$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
     expect(files.every((f) => /^(lib\/|README\.md$|docs\/ELEMENT\.md$|package\.json$)/.test(f))).toBe(true);
+    // Nothing that builds code from strings or compiles WebAssembly, in any shipped script.
+    const installed = join(project, 'node_modules/webgpu-cam');
+    const scripts = files.filter((f) => f.endsWith('.js'));
+    expect(scripts.length).toBeGreaterThan(4);
+    for (const f of scripts) expect(readFileSync(join(installed, f), 'utf8').match(UNSAFE)?.[0] ?? null, f).toBeNull();
   });
 });
 
