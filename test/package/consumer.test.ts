@@ -36,6 +36,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { Page } from 'puppeteer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as errors from '../../src/core/errors';
 import { onnxToGraphSpec } from '../../src/model/onnx';
 import { decodeImage } from '../../src/node/image';
 import { explainReference } from '../../src/reference/explain';
@@ -50,19 +51,10 @@ const MODEL = join(REPO, 'weights/fashion_cam.onnx');
 const SIDECAR = join(REPO, 'weights/fashion_cam.json');
 const SAMPLE = join(REPO, 'weights/samples/05_two_classes_boot_tshirt.png');
 const sidecar = JSON.parse(readFileSync(SIDECAR, 'utf8'));
-const ERRORS = [
-  'WebGpuCamError',
-  'WebGPUUnavailableError',
-  'InvalidInputError',
-  'ShapeMismatchError',
-  'ResourceLimitError',
-  'GraphError',
-  'UnsupportedOperatorError',
-  'ModelFormatError',
-  'MethodNotApplicableError',
-  'ShaderError',
-  'GPUExecutionError',
-];
+/** Every typed error class of src/core/errors.ts, by its exported name. */
+const ERRORS = Object.entries(errors as Record<string, unknown>)
+  .filter(([, v]) => typeof v === 'function' && (v as { prototype: unknown }).prototype instanceof Error)
+  .map(([k]) => k);
 
 /** Environment of the child processes: no test runner's NODE_ENV (Vite would build for development). */
 function env(): NodeJS.ProcessEnv {
@@ -183,6 +175,7 @@ describe('(a) plain Node', () => {
     expect(out.classes).toEqual(ref.classes);
     expectAllclose(out.map, ref.map, MAPS, 'Grad-CAM from the installed package');
     expect(out.labels).toEqual(sidecar.labels);
+    expect(ERRORS.length).toBeGreaterThanOrEqual(11);
     expect(out.errorNames).toEqual(Object.fromEntries(ERRORS.map((n) => [n, n])));
     expect(out.thrown).toBe('ModelFormatError');
   });
