@@ -1,7 +1,9 @@
 /**
  * Vite config for the demo page: `npm run dev` serves demo/, `npm run build` writes the static
  * site to dist/. Shaders are imported from shaders/ with `?raw`, which Vite handles in both.
- * (Tests use vitest.config.ts; the browser tests start their own Vite server, test/browser/browser.ts.)
+ * `long` is left out (scripts/no-long.mjs), so that the page runs under a Content-Security-Policy
+ * of `script-src 'self'`. (The library build: vite.lib.config.ts. Tests use vitest.config.ts; the
+ * browser tests start their own Vite server, test/browser/browser.ts.)
  */
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
@@ -11,6 +13,7 @@ const repoRoot = fileURLToPath(new URL('.', import.meta.url));
 export default defineConfig({
   root: 'demo',
   base: './',
+  resolve: { alias: { long: fileURLToPath(new URL('scripts/no-long.mjs', import.meta.url)) } },
   build: {
     outDir: '../dist',
     emptyOutDir: true,

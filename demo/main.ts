@@ -2,9 +2,9 @@
  * The demo page: pick a model and an image (samples, your own file, or a scene you compose), and
  * see every attribution method's map and how it is computed, all on WebGPU. This file starts the page
  * and wires the parts: app.ts (state and run loop), views/model-panel.ts, views/image-panel.ts,
- * views/summary.ts, views/maps.ts, views/inside.ts, hook.ts (the test hook). When the GPU device
- * is lost, the page says so, starts a new engine, loads the model again and redoes the run
- * (watchLoss).
+ * views/summary.ts, views/maps.ts, views/inside.ts, hook.ts (the test hook, in development and
+ * test builds only). When the GPU device is lost, the page says so, starts a new engine, loads
+ * the model again and redoes the run (watchLoss).
  */
 import type { Method } from '../src/attribution/explain';
 import { Engine } from '../src/gpu/engine';
@@ -12,7 +12,6 @@ import { WebGPUUnavailableError } from '../src/core/errors';
 import type { Fit } from '../src/core/image';
 import { COLORMAPS, type ColormapName } from '../src/render/colormaps';
 import { App, type Renderer } from './app';
-import { installHook } from './hook';
 import { byId, el, errorText } from './views/dom';
 import { ImagePanel } from './views/image-panel';
 import { InsideView } from './views/inside';
@@ -170,7 +169,12 @@ async function main(): Promise<void> {
     app.request(3);
   });
 
-  installHook({ app, maps: views.maps, inside: views.inside, images, models });
+  // The test hook (window.__camDemo) is for the dev server and `vite build --mode test` only:
+  // in `npm run build` the condition is false at build time and hook.ts is left out.
+  if (import.meta.env.DEV || import.meta.env.MODE === 'test') {
+    const { installHook } = await import('./hook');
+    installHook({ app, maps: views.maps, inside: views.inside, images, models });
+  }
 
   // Start with the first shipped model and a two-item sample.
   if (models.shipped.length) await models.open({ kind: 'shipped', entry: models.shipped[0] });

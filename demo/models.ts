@@ -3,22 +3,14 @@
  * names, the input size and normalisation, the layers one can explain at, and whether CAM
  * applies at each).
  */
+import { explainableLayers, type LayerInfo } from '../src/attribution/explain';
 import type { Engine } from '../src/gpu/engine';
 import { InvalidInputError, ModelFormatError } from '../src/core/errors';
 import type { Model } from '../src/model/model';
-import { loadOnnx, type OnnxSidecar } from '../src/model/onnx';
+import { isMultiLabel, loadOnnx, type OnnxSidecar } from '../src/model/onnx';
 import type { ShippedModel } from './assets';
 
-export interface LayerInfo {
-  /** The tensor name. */
-  name: string;
-  /** The modules whose output it is, deepest first (torch.onnx exports; empty otherwise). */
-  modules: string[];
-  /** [K, h, w] */
-  shape: [number, number, number];
-  /** Why CAM cannot apply at this layer, or null when it can. */
-  camReason: string | null;
-}
+export type { LayerInfo };
 
 export interface DemoModel {
   /** Shown in the model picker and captions. */
@@ -38,14 +30,6 @@ export interface DemoModel {
    * probability is sigmoid(score). Otherwise probabilities are the softmax over the classes.
    */
   multiLabel: boolean;
-}
-
-/** Layers attribution can use (Model.layers()): 4-D tensors with h·w > 1 that the class scores depend on. */
-export function explainableLayers(model: Model): LayerInfo[] {
-  return model.layers().map((l) => {
-    const head = model.graph.camHead(l.tensor);
-    return { name: l.tensor, modules: l.modules, shape: l.shape, camReason: 'reason' in head ? head.reason : null };
-  });
 }
 
 function triple(v: unknown, fallback: number): [number, number, number] {
@@ -73,16 +57,10 @@ export function describeModel(
     mean: triple(meta.mean, 0),
     std: triple(meta.std, 1),
     size: [H, W],
-    layers: explainableLayers(model),
+    layers: explainableLayers(model.graph),
     defaultLayer: model.graph.defaultLayer(),
     multiLabel: meta.multiLabel ?? false,
   };
-}
-
-/** A sidecar's `outputKind` (e.g. "multi-label logits: sigmoid(logit) is …") marks a multi-label model. */
-export function isMultiLabel(sidecar: unknown): boolean {
-  const kind = (sidecar as { outputKind?: unknown } | null)?.outputKind;
-  return typeof kind === 'string' && /multi-?label|sigmoid/i.test(kind);
 }
 
 /** Where a model comes from: a shipped file, or files the user opened. */

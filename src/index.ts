@@ -20,6 +20,7 @@ export {
   ResourceLimitError,
   GraphError,
   UnsupportedOperatorError,
+  type UnsupportedOperator,
   ModelFormatError,
   MethodNotApplicableError,
   ShaderError,
@@ -30,11 +31,13 @@ export {
 } from './core/errors';
 export { Model, Activations, type ForwardOptions, type BackwardOptions } from './model/model';
 export type { GraphSpec, NodeSpec, OpType, WeightSpec, Conv2dAttrs, Pool2dAttrs } from './model/spec';
+export { Graph } from './model/graph';
 export type { Layer } from './model/graph';
 export {
   loadOnnx,
   onnxToGraphSpec,
   parseSidecar,
+  isMultiLabel,
   ONNX_OPS,
   type LoadedModel,
   type OnnxImport,
@@ -46,7 +49,9 @@ export {
 export {
   explain,
   applicableMethods,
+  explainableLayers,
   Explanation,
+  type LayerInfo,
   type ExplainOptions,
   type Targets,
   type LayerMaps,

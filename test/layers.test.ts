@@ -10,22 +10,22 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Every module reachable from `entry` by static imports (type-only imports included). */
+/** Every module reachable from `entry` by static imports (type-only imports included); .ts and .js files are followed. */
 function reachable(entry: string): Set<string> {
   const seen = new Set<string>();
   const visit = (file: string) => {
     if (seen.has(file)) return;
     seen.add(file);
-    if (!file.endsWith('.ts')) return;
+    if (!/\.(ts|js)$/.test(file)) return;
     const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/(?:import|export)[^'"]*?from\s+'([^']+)'/g)) {
-      const spec = m[1];
+    for (const m of text.matchAll(/(?:import|export)[^'"]*?from\s+(['"])([^'"]+)\1/g)) {
+      const spec = m[2];
       if (!spec.startsWith('.')) {
         seen.add(spec); // a package
         continue;
       }
       const path = resolve(dirname(file), spec);
-      visit(spec.includes('?') ? path : path.endsWith('.ts') ? path : `${path}.ts`);
+      visit(spec.includes('?') || /\.(ts|js)$/.test(path) ? path : `${path}.ts`);
     }
   };
   visit(resolve(ROOT, entry));

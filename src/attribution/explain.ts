@@ -164,6 +164,38 @@ export function applicableMethods(graph: Graph, layer?: string): Method[] {
   });
 }
 
+/** A layer explain() can use (see explainableLayers). */
+export interface LayerInfo {
+  /** The tensor's name in the graph: the `layer` option of explain(). */
+  name: string;
+  /** The modules whose output it is, deepest first (torch.onnx exports; empty otherwise): also `layer` options. */
+  modules: string[];
+  /** Channels and spatial size of one image, [K, h, w]. */
+  shape: [number, number, number];
+  /** Why CAM cannot apply at this layer, or null when it can. */
+  camReason: string | null;
+  /** The registered methods that apply here (applicableMethods). */
+  methods: Method[];
+}
+
+/**
+ * The layers attribution can use, in graph order (Graph.layers(): the [N, C, H, W] tensors with
+ * h·w > 1 that the class scores depend on, the input excepted), with what applies at each.
+ * graph.defaultLayer() is one of them.
+ */
+export function explainableLayers(graph: Graph): LayerInfo[] {
+  return graph.layers().map((l) => {
+    const head = graph.camHead(l.tensor);
+    return {
+      name: l.tensor,
+      modules: l.modules,
+      shape: l.shape,
+      camReason: 'reason' in head ? head.reason : null,
+      methods: applicableMethods(graph, l.tensor),
+    };
+  });
+}
+
 /** The requested methods, checked, without repeats. */
 function checkMethods(requested: unknown): Method[] {
   if (!Array.isArray(requested)) {

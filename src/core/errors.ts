@@ -2,29 +2,39 @@
  * Typed errors. Every error the engine throws on purpose is a WebGpuCamError; each names the
  * offending thing (tensor, node, kernel, operator) so the caller can show it, and none leaves
  * the engine unusable.
+ *
+ * Each class names itself (`name`) in a string, not from its class name, so that the names
+ * survive minification (a minifier renames classes); test/core/errors.test.ts checks every one.
  */
 
 export class WebGpuCamError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
+  override name = 'WebGpuCamError';
 }
 
 /** No WebGPU implementation, no adapter, or no device could be had. */
-export class WebGPUUnavailableError extends WebGpuCamError {}
+export class WebGPUUnavailableError extends WebGpuCamError {
+  override name = 'WebGPUUnavailableError';
+}
 
 /** Bad input from the caller: wrong rank, wrong shape, out-of-range value, unknown name. */
-export class InvalidInputError extends WebGpuCamError {}
+export class InvalidInputError extends WebGpuCamError {
+  override name = 'InvalidInputError';
+}
 
 /** A weight or input whose shape does not fit the op it feeds. */
-export class ShapeMismatchError extends InvalidInputError {}
+export class ShapeMismatchError extends InvalidInputError {
+  override name = 'ShapeMismatchError';
+}
 
 /** A tensor larger than the device can bind (maxStorageBufferBindingSize / maxBufferSize). */
-export class ResourceLimitError extends InvalidInputError {}
+export class ResourceLimitError extends InvalidInputError {
+  override name = 'ResourceLimitError';
+}
 
 /** A graph that is not well formed, or a request for a tensor that is not in it. */
-export class GraphError extends InvalidInputError {}
+export class GraphError extends InvalidInputError {
+  override name = 'GraphError';
+}
 
 /** A model uses an operator the engine does not implement. */
 /** One operator type a model uses that the importer has no rule for. */
@@ -38,6 +48,7 @@ export interface UnsupportedOperator {
 }
 
 export class UnsupportedOperatorError extends WebGpuCamError {
+  override name = 'UnsupportedOperatorError';
   /** The first missing operator's type and node (`operators` lists them all). */
   readonly opType: string;
   readonly nodeName: string;
@@ -62,13 +73,19 @@ export class UnsupportedOperatorError extends WebGpuCamError {
  * random bytes), no graph, or a node whose attributes or inputs the importer does not handle.
  * The message names the node or tensor.
  */
-export class ModelFormatError extends InvalidInputError {}
+export class ModelFormatError extends InvalidInputError {
+  override name = 'ModelFormatError';
+}
 
 /** An attribution method that cannot apply to this model (e.g. CAM without a GAP→linear head). */
-export class MethodNotApplicableError extends InvalidInputError {}
+export class MethodNotApplicableError extends InvalidInputError {
+  override name = 'MethodNotApplicableError';
+}
 
 /** A shader failed to compile or a pipeline failed to build; carries the compiler's messages. */
 export class ShaderError extends WebGpuCamError {
+  override name = 'ShaderError';
+
   constructor(
     readonly kernel: string,
     readonly details: string,
@@ -78,7 +95,9 @@ export class ShaderError extends WebGpuCamError {
 }
 
 /** A GPU validation or out-of-memory error raised while recording or running work. */
-export class GPUExecutionError extends WebGpuCamError {}
+export class GPUExecutionError extends WebGpuCamError {
+  override name = 'GPUExecutionError';
+}
 
 /**
  * The GPU device is gone (destroyed, driver reset, GPU removed). Every call on an engine whose
@@ -87,6 +106,8 @@ export class GPUExecutionError extends WebGpuCamError {}
  * old one are gone with it).
  */
 export class DeviceLostError extends WebGpuCamError {
+  override name = 'DeviceLostError';
+
   constructor(
     readonly reason: string,
     readonly detail: string,
@@ -104,6 +125,8 @@ export class DeviceLostError extends WebGpuCamError {
  * model's weight). Names the tensor, how many values are not finite, and the first of them.
  */
 export class NonFiniteError extends InvalidInputError {
+  override name = 'NonFiniteError';
+
   constructor(
     readonly tensor: string,
     readonly count: number,
@@ -125,6 +148,8 @@ export class NonFiniteError extends InvalidInputError {
  * another), refused before it is decoded or uploaded.
  */
 export class ImageTooLargeError extends ResourceLimitError {
+  override name = 'ImageTooLargeError';
+
   constructor(
     readonly width: number,
     readonly height: number,

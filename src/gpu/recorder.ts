@@ -266,17 +266,25 @@ export class Recorder implements TensorOwner {
     return t;
   }
 
-  /** Copy `src` into a new tensor (or into `dst`). */
-  copy(src: Tensor, dst?: Tensor): Tensor {
+  /**
+   * Copy `src` into a new tensor, or into `dst` from its element `offset` on (default 0), e.g.
+   * one image into its place in a batch: copy(x, batch, i * C * H * W).
+   */
+  copy(src: Tensor, dst?: Tensor, offset = 0): Tensor {
     this.#own(src);
     if (dst) this.#own(dst);
     const out = dst ?? this.empty(src.shape, `${src.label}:copy`);
-    if (out.size !== src.size) throw new InvalidInputError(`copy: '${src.label}' and '${out.label}' differ in size`);
+    if (!dst && offset !== 0) throw new InvalidInputError(`copy: an offset (${offset}) needs a destination tensor`);
+    if (dst ? !Number.isInteger(offset) || offset < 0 || offset + src.size > out.size : out.size !== src.size) {
+      throw new InvalidInputError(
+        `copy: '${src.label}' (${src.size} elements) does not fit '${out.label}' (${out.size}) at element ${offset}`,
+      );
+    }
     this.#endPass();
     this.#use(src.buffer);
     this.#use(out.buffer);
     this.#produced.add(out.buffer);
-    this.#enc().copyBufferToBuffer(src.buffer, 0, out.buffer, 0, src.size * 4);
+    this.#enc().copyBufferToBuffer(src.buffer, 0, out.buffer, offset * 4, src.size * 4);
     return out;
   }
 

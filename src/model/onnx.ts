@@ -208,6 +208,17 @@ function checkStats(key: 'mean' | 'std', v: unknown, where: string): number[] {
   return v;
 }
 
+/**
+ * Whether a sidecar marks a multi-label model (one sigmoid per class, like the shipped models):
+ * its `outputKind` says "multi-label" or "sigmoid" (e.g. "multi-label logits: sigmoid(logit) is
+ * each class's probability"). The demo, the CLI and the element then show sigmoid(score) per
+ * class instead of the softmax over the classes.
+ */
+export function isMultiLabel(sidecar: unknown): boolean {
+  const kind = (sidecar as { outputKind?: unknown } | null)?.outputKind;
+  return typeof kind === 'string' && /multi-?label|sigmoid/i.test(kind);
+}
+
 /** Check a sidecar's keys and types. */
 export function parseSidecar(v: unknown, where = 'the sidecar'): OnnxSidecar {
   if (Array.isArray(v)) return { labels: checkLabels(v, where) };

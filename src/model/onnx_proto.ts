@@ -1,13 +1,14 @@
 /**
- * Reading ONNX files: the protobuf is decoded by protobufjs from the official schema
- * (onnx.proto, ONNX 1.12), then turned into plain objects. This file also reads the two things
- * every converter needs from them: tensor values (TensorProto → Float32Array or integers) and
- * node attributes.
+ * Reading ONNX files: the protobuf is decoded by protobufjs's static code for the official
+ * schema (onnx_pb.js, generated from onnx.proto, ONNX 1.12, by scripts/gen-onnx-pb.mjs), then
+ * turned into plain objects. Static code decodes with plain functions, so a page whose
+ * Content-Security-Policy forbids 'unsafe-eval' can read models. This file also reads the two
+ * things every converter needs from them: tensor values (TensorProto → Float32Array or
+ * integers) and node attributes.
  */
 import { sizeOf } from '../core/shape';
-import protobuf from 'protobufjs';
 import { ModelFormatError } from '../core/errors';
-import onnxSchema from './onnx.proto?raw';
+import { onnx } from './onnx_pb.js';
 
 // The subset of the schema's messages the importer reads (field names as in onnx.proto).
 
@@ -93,24 +94,13 @@ export function dataTypeName(t: number): string {
   return TYPE_NAMES[t] ?? `type ${t}`;
 }
 
-let modelType: protobuf.Type | null = null;
-
-/** The ModelProto message type, parsed from onnx.proto once (a few milliseconds). */
-function modelProto(): protobuf.Type {
-  if (!modelType) {
-    const root = protobuf.parse(onnxSchema, { keepCase: true }).root;
-    modelType = root.lookupType('onnx.ModelProto');
-  }
-  return modelType;
-}
-
 /**
  * Decode a serialized ModelProto. Throws ModelFormatError for bytes that are not one (truncated,
  * random, another message): protobuf decoding is a single linear pass, so it fails fast.
  */
 export function decodeModel(bytes: Uint8Array): OnnxModel {
   if (bytes.length === 0) throw new ModelFormatError('not an ONNX model: the file is empty');
-  const type = modelProto();
+  const type = onnx.ModelProto;
   let obj: OnnxModel;
   try {
     const msg = type.decode(bytes);

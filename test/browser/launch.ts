@@ -50,10 +50,45 @@ export interface HarnessOptions {
   cacheDir?: string;
 }
 
-/** Start the Vite server and the browser. In tests prefer withPage(), which shares one per test file. */
-export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
+/**
+ * The system's headless Chromium with WebGPU (scripts/chromium.mjs), in a fresh profile that
+ * close() removes. Used by openHarness() and by tests that serve pages themselves
+ * (test/browser/csp.test.ts, test/package/consumer.test.ts).
+ */
+export async function launchChromium(): Promise<{ browser: Browser; args: readonly string[]; close(): Promise<void> }> {
   const executablePath = findChromium();
   if (!executablePath) {
+    throw new Error(
+      'no Chrome/Chromium found: run `node scripts/ensure-chromium.mjs` (npm test does) or set CHROME_PATH',
+    );
+  }
+  const userDataDir = await mkdtemp(join(tmpdir(), 'webgpu-cam-chromium-'));
+  const args = chromiumArgs(userDataDir);
+  try {
+    const browser = await puppeteer.launch({
+      executablePath,
+      headless: true,
+      args,
+      userDataDir,
+      protocolTimeout: 600_000,
+    });
+    return {
+      browser,
+      args,
+      async close() {
+        await browser.close().catch(() => {});
+        await rm(userDataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    await rm(userDataDir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Start the Vite server and the browser. In tests prefer withPage(), which shares one per test file. */
+export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  if (!findChromium()) {
     throw new Error(
       'no Chrome/Chromium found: run `node scripts/ensure-chromium.mjs` (npm test does) or set CHROME_PATH',
     );
@@ -72,34 +107,28 @@ export async function openHarness(opts: HarnessOptions = {}): Promise<Harness> {
       ...(opts.include ? { include: opts.include } : {}),
     },
   });
-  let browser: Browser | undefined;
-  let userDataDir: string | undefined;
+  let chromium: Awaited<ReturnType<typeof launchChromium>> | undefined;
   try {
     await server.listen();
     const address = server.httpServer?.address();
     if (!address || typeof address === 'string') throw new Error('vite dev server has no TCP address');
     const origin = `http://127.0.0.1:${address.port}`;
-    userDataDir = await mkdtemp(join(tmpdir(), 'webgpu-cam-chromium-'));
-    const args = chromiumArgs(userDataDir);
-    browser = await puppeteer.launch({ executablePath, headless: true, args, userDataDir, protocolTimeout: 600_000 });
-    const b = browser;
-    const dir = userDataDir;
+    chromium = await launchChromium();
+    const c = chromium;
     return {
-      browser: b,
+      browser: c.browser,
       server,
       origin,
-      args,
-      newPage: (path = HARNESS) => openPage(b, origin, path),
+      args: c.args,
+      newPage: (path = HARNESS) => openPage(c.browser, origin, path),
       async close() {
-        await b.close().catch(() => {});
+        await c.close();
         await server.close();
-        await rm(dir, { recursive: true, force: true });
       },
     };
   } catch (e) {
-    await browser?.close().catch(() => {});
+    await chromium?.close();
     await server.close();
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
     throw e;
   }
 }

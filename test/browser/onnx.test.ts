@@ -1,6 +1,6 @@
 /**
- * The ONNX importer in headless Chromium (Vite-served): protobufjs decodes the schema and the
- * model in the page, and the page's forward pass equals the CPU reference of the same model
+ * The ONNX importer in headless Chromium (Vite-served): the static decoder (src/model/onnx_pb.js)
+ * reads the model in the page, and the page's forward pass equals the CPU reference of the same model
  * converted here in Node.
  */
 import { describe, expect, it } from 'vitest';

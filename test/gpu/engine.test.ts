@@ -115,6 +115,21 @@ describe('tensors and scopes', () => {
     expect(() => t.reshape([4])).toThrow(/cannot reshape/);
   });
 
+  it('copy() into a destination at an offset: one image into its place in a batch, the rest untouched', async () => {
+    const e = await getEngine();
+    const batch = e.upload([0, 0, 0, 0, 0, 0], [3, 2]);
+    const a = e.upload([1, 2], [1, 2]);
+    const b = e.upload([3, 4], [1, 2]);
+    expect(e.copy(a, batch, 0)).toBe(batch);
+    e.copy(b, batch, 4);
+    expect([...(await batch.read())]).toEqual([1, 2, 0, 0, 3, 4]);
+    expect(() => e.copy(b, batch, 5)).toThrow(/does not fit .* at element 5/);
+    expect(() => e.copy(b, batch, -2)).toThrow(InvalidInputError);
+    expect(() => e.copy(b, undefined, 2)).toThrow(/needs a destination/);
+    expect(() => e.copy(batch, a)).toThrow(InvalidInputError);
+    for (const t of [batch, a, b]) t.destroy();
+  });
+
   it('an upload recorded after work that used a pooled buffer does not overwrite that work', async () => {
     const e = await getEngine();
     const a = e.upload([-1, 5, -3, 7], [4]);

@@ -1,6 +1,7 @@
 /**
- * Hand-built ONNX models for the importer's tests, encoded by protobufjs from the official schema
- * (the importer's decoder is not involved in writing them).
+ * Hand-built ONNX models for the importer's tests, encoded by protobufjs's reflection from the
+ * official schema (the importer's decoder, the static code in src/model/onnx_pb.js, is not
+ * involved in writing them).
  *
  *   const bytes = onnxModel({
  *     input: ['x', [1, 3, 8, 8]],

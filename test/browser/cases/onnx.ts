@@ -1,4 +1,7 @@
-/** ONNX import in the page: protobufjs and the ?raw schema under Vite, loadOnnx from bytes and from a URL. */
+/**
+ * ONNX import in the page: models encoded by protobufjs from the ?raw schema (test/util/onnx_builder.ts),
+ * decoded by the importer's static decoder; loadOnnx from bytes and from a URL.
+ */
 import { loadOnnx } from '../../../src/model/onnx';
 import { smallNet } from '../../cases/onnx_nets';
 import { defineCase } from '../registry';
