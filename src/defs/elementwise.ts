@@ -344,13 +344,20 @@ export const UNARY = {
   leakyrelu: unary({
     params: { alpha: 0.01 },
     forward: { wgsl: 'select(T(p.alpha) * x, x, x > T(0.0))', ref: (x, p) => (x > 0 ? x : p.alpha * x) },
-    backward: { from: 'x', wgsl: 'select(T(p.alpha) * dy, dy, x > T(0.0))', ref: (dy, x, p) => (x > 0 ? dy : p.alpha * dy) },
+    backward: {
+      from: 'x',
+      wgsl: 'select(T(p.alpha) * dy, dy, x > T(0.0))',
+      ref: (dy, x, p) => (x > 0 ? dy : p.alpha * dy),
+    },
     guided: true,
     onnx: { LeakyRelu: onnxUnary('leakyrelu', { alpha: 0.01 }) },
   }),
   elu: unary({
     params: { alpha: 1 },
-    forward: { wgsl: 'select(T(p.alpha) * (exp(x) - T(1.0)), x, x > T(0.0))', ref: (x, p) => (x > 0 ? x : p.alpha * Math.expm1(x)) },
+    forward: {
+      wgsl: 'select(T(p.alpha) * (exp(x) - T(1.0)), x, x > T(0.0))',
+      ref: (x, p) => (x > 0 ? x : p.alpha * Math.expm1(x)),
+    },
     backward: {
       from: 'x',
       wgsl: 'select(T(p.alpha) * exp(x) * dy, dy, x > T(0.0))',

@@ -60,7 +60,9 @@ export const TRANSPOSE = defineOp<TransposeParams>({
   params: transposeParams,
   shape([x], p) {
     if (p.perm.length !== x.length) {
-      throw new ShapeMismatchError(`transpose: perm [${p.perm}] has ${p.perm.length} entries for a ${x.length}-D input`);
+      throw new ShapeMismatchError(
+        `transpose: perm [${p.perm}] has ${p.perm.length} entries for a ${x.length}-D input`,
+      );
     }
     return p.perm.map((d) => x[d]);
   },
@@ -228,7 +230,16 @@ export const SLICE = defineOp<SliceParams>({
         c.fail('starts, ends, axes and steps differ in length');
       }
       if (steps.includes(0)) c.fail('a step of 0');
-      if (k) return c.alias(sliceConst(k, axes.map((a) => c.axis(a, rank)), starts, ends, steps));
+      if (k)
+        return c.alias(
+          sliceConst(
+            k,
+            axes.map((a) => c.axis(a, rank)),
+            starts,
+            ends,
+            steps,
+          ),
+        );
       c.emit({ op: 'slice', inputs: [c.tensor(0)], attrs: { ...sliceOverRest(c, rank, axes, starts, ends, steps) } });
     },
     // Split: each used output is a slice along the axis.
@@ -358,7 +369,9 @@ function axesRule(c: OnnxContext, kind: 'squeeze' | 'unsqueeze'): void {
   const list = c.opset >= 13 ? intList(c, 1, '', 'axes') : c.attrs.ints('axes');
   let out: number[];
   if (kind === 'squeeze') {
-    const axes = (list ?? dims.flatMap((d, i) => (d === 1 && (k || i > 0) ? [i] : []))).map((a) => c.axis(a, dims.length));
+    const axes = (list ?? dims.flatMap((d, i) => (d === 1 && (k || i > 0) ? [i] : []))).map((a) =>
+      c.axis(a, dims.length),
+    );
     if (axes.some((a) => dims[a] !== 1)) c.fail(`cannot squeeze axes [${axes}] of dims [${dims}]: not all are 1`);
     if (!k && axes.includes(0)) c.fail('squeezing the batch axis is not supported');
     out = dims.filter((_, i) => !axes.includes(i));

@@ -14,7 +14,8 @@ import { defineOp, type WeightSpec } from './op';
  */
 export function linearOutputShape(x: Shape, w: Shape, b: Shape | null): number[] {
   if (x.length < 2) throw new ShapeMismatchError(`linear input: expected at least 2 dims, got ${shapeStr(x)}`);
-  if (w.length !== 2) throw new ShapeMismatchError(`linear weight: expected a 2-D tensor, got ${w.length}-D ${shapeStr(w)}`);
+  if (w.length !== 2)
+    throw new ShapeMismatchError(`linear weight: expected a 2-D tensor, got ${w.length}-D ${shapeStr(w)}`);
   const k = x[x.length - 1];
   if (k !== w[1]) {
     throw new ShapeMismatchError(

@@ -15,11 +15,7 @@ import { defineOp } from './op';
 /** [N, …, M, P]; throws ShapeMismatchError unless A [N, …, M, K] and B [N, …, K, P] match. */
 export function matmulShape(a: Shape, b: Shape): number[] {
   const r = a.length;
-  const ok =
-    r >= 3 &&
-    b.length === r &&
-    a.slice(0, r - 2).every((d, i) => d === b[i]) &&
-    a[r - 1] === b[r - 2];
+  const ok = r >= 3 && b.length === r && a.slice(0, r - 2).every((d, i) => d === b[i]) && a[r - 1] === b[r - 2];
   if (!ok) {
     throw new ShapeMismatchError(
       `matmul: ${shapeStr(a)} · ${shapeStr(b)}: expected [N, …, M, K] · [N, …, K, P] with equal leading dims (rank ≥ 3)`,

@@ -354,7 +354,15 @@ export class Graph {
       );
       this.shapes.set(spec.output, shape);
       const shapes = { inputs: inputs.map((i) => this.shapes.get(i)!), output: shape };
-      this.layouts.set(spec.output, layoutOf(def.layout, inputs.map((i) => this.layouts.get(i) ?? null), params, shapes));
+      this.layouts.set(
+        spec.output,
+        layoutOf(
+          def.layout,
+          inputs.map((i) => this.layouts.get(i) ?? null),
+          params,
+          shapes,
+        ),
+      );
       const folded = [...(spec.folded ?? [])];
       return { op: spec.op, name: spec.name, inputs, output: spec.output, index, params, weights, folded } as GraphNode;
     } catch (e) {

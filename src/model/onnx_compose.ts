@@ -17,7 +17,8 @@ export const COMPOSITE_RULES: Readonly<Record<string, (c: OnnxContext) => void>>
     if (c.outputs.slice(1).some((o) => o)) c.fail('the Mean and InvStdDev outputs are not supported');
     const eps = c.attrs.float('epsilon', 1e-5);
     const axes = [...Array(rank - axis).keys()].map((i) => axis + i);
-    const temp = (op: string, inputs: string[], attrs?: Record<string, unknown>) => c.emit({ op, inputs, attrs, temp: true });
+    const temp = (op: string, inputs: string[], attrs?: Record<string, unknown>) =>
+      c.emit({ op, inputs, attrs, temp: true });
     const mean = temp('reducemean', [x], { axes, keepdims: true });
     const d = temp('sub', [x, mean]);
     const variance = temp('reducemean', [temp('mul', [d, d])], { axes, keepdims: true });

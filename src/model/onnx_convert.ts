@@ -230,7 +230,8 @@ class Converter {
     rule(this.#context(n, name, fail));
     n.output.slice(1).forEach((o) => {
       const made = this.#producer.has(o) || this.#consts.has(o);
-      if (o && (this.#uses.get(o) ?? 0) > 0 && !made) fail(`its output '${o}' is used; only the first output is supported`);
+      if (o && (this.#uses.get(o) ?? 0) > 0 && !made)
+        fail(`its output '${o}' is used; only the first output is supported`);
     });
   }
 
@@ -277,7 +278,8 @@ class Converter {
       emit: (node: EmittedNode): string => {
         const { output, temp, ...rest } = node;
         if (!isOpType(rest.op)) throw new Error(`unreachable: a rule emitted unknown op '${rest.op}'`);
-        if (output && !n.output.includes(output)) throw new Error(`unreachable: '${output}' is not an output of '${name}'`);
+        if (output && !n.output.includes(output))
+          throw new Error(`unreachable: '${output}' is not an output of '${name}'`);
         const tensor = temp ? this.#uniqueTensor(`${out}:${rest.op}`) : (output ?? out);
         // The first node keeps the ONNX node's name (its module scope); more get suffixes.
         const nodeName = emitted++ === 0 ? name : this.#uniqueName(`${name}:${rest.op}`);
@@ -389,7 +391,8 @@ class Converter {
 
   /** A constant as a 'constant' node of rank `rank` (dims aligned right, dim 0 = 1); its tensor. */
   #constTensor(k: OnnxConst, input: string, rank: number, fail: (m: string) => never): string {
-    if (k.dims.length > rank) fail(`the constant '${input}' [${k.dims}] has more dims than the ${rank}-D tensor it meets`);
+    if (k.dims.length > rank)
+      fail(`the constant '${input}' [${k.dims}] has more dims than the ${rank}-D tensor it meets`);
     const dims = [...new Array<number>(rank - k.dims.length).fill(1), ...k.dims];
     if (dims[0] !== 1) fail(`the constant '${input}' [${k.dims}] varies along the batch axis`);
     if ([...k.data].some(dependsOnBatch)) fail(`the constant '${input}' depends on the batch size`);

@@ -44,7 +44,8 @@ export const FOLD_RULES: Readonly<Record<string, FoldRule>> = {
       return j;
     });
     const out: number[] = [];
-    for (let o = 0; o < outer; o++) for (const j of picks) for (let i = 0; i < inner; i++) out.push(k.data[(o * n + j) * inner + i]);
+    for (let o = 0; o < outer; o++)
+      for (const j of picks) for (let i = 0; i < inner; i++) out.push(k.data[(o * n + j) * inner + i]);
     const dims = [...k.dims.slice(0, ax), ...idx.dims, ...k.dims.slice(ax + 1)];
     c.alias({ dims, data: k.float ? Float32Array.from(out) : Float64Array.from(out), float: k.float });
   },
@@ -55,7 +56,8 @@ export const FOLD_RULES: Readonly<Record<string, FoldRule>> = {
     if (!k) {
       // A cast of a computed tensor to float is the identity (the engine computes in float32).
       const to = c.attrs.int('to', DataType.FLOAT);
-      if (to !== DataType.FLOAT && to !== DataType.DOUBLE) c.fail('casting a computed tensor to a non-float type is not supported');
+      if (to !== DataType.FLOAT && to !== DataType.DOUBLE)
+        c.fail('casting a computed tensor to a non-float type is not supported');
       return void c.emit({ op: 'identity', inputs: [c.tensor(0)] });
     }
     const to = c.attrs.int('to', DataType.FLOAT);

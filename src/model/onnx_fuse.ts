@@ -36,7 +36,8 @@ export function fuseNodes(g: OnnxGraph): OnnxNode[] {
   for (const o of g.output) uses.set(o.name ?? '', (uses.get(o.name ?? '') ?? 0) + 1);
   const producer = new Map<string, OnnxNode>();
   for (const n of g.node) for (const o of n.output) producer.set(o, n);
-  const isOp = (n: OnnxNode | undefined, op: string) => !!n && n.op_type === op && (!n.domain || n.domain === 'ai.onnx');
+  const isOp = (n: OnnxNode | undefined, op: string) =>
+    !!n && n.op_type === op && (!n.domain || n.domain === 'ai.onnx');
   /** The node producing t when t is read once (by the chain), with op type `op`. */
   const inner = (t: string, op: string) => {
     const n = producer.get(t);

@@ -72,11 +72,26 @@ async function gather(
       scale: opts.scale ?? 1,
       fill: opts.fill ?? 0,
       out_dims: pad8([...out], 1),
-      mul: pad8(axes.map((a) => a.mul), 0),
-      add: pad8(axes.map((a) => a.add), 0),
-      div: pad8(axes.map((a) => a.div), 1),
-      src_dims: pad8(axes.map((a) => a.srcDim), 1),
-      src_strides: pad8(axes.map((a) => a.srcStride), 0),
+      mul: pad8(
+        axes.map((a) => a.mul),
+        0,
+      ),
+      add: pad8(
+        axes.map((a) => a.add),
+        0,
+      ),
+      div: pad8(
+        axes.map((a) => a.div),
+        1,
+      ),
+      src_dims: pad8(
+        axes.map((a) => a.srcDim),
+        1,
+      ),
+      src_strides: pad8(
+        axes.map((a) => a.srcStride),
+        0,
+      ),
     },
     grid1d(dst.size, WG),
   );
@@ -87,10 +102,21 @@ async function gather(
 const same = (src: Shape, d: number): Axis => ({ mul: 1, add: 0, div: 1, srcDim: src[d], srcStride: strides(src)[d] });
 
 /** y = x with its dims permuted: y dim d is x dim perm[d]. */
-export function transposeForward(e: Recorder, x: Tensor, perm: readonly number[], label = 'transpose'): Promise<Tensor> {
+export function transposeForward(
+  e: Recorder,
+  x: Tensor,
+  perm: readonly number[],
+  label = 'transpose',
+): Promise<Tensor> {
   const st = strides(x.shape);
   const axes = perm.map((p) => ({ mul: 1, add: 0, div: 1, srcDim: x.shape[p], srcStride: st[p] }));
-  return gather(e, x, perm.map((p) => x.shape[p]), axes, label);
+  return gather(
+    e,
+    x,
+    perm.map((p) => x.shape[p]),
+    axes,
+    label,
+  );
 }
 
 export function transposeBackward(e: Recorder, dy: Tensor, perm: readonly number[]): Promise<Tensor> {
@@ -140,7 +166,9 @@ export function padBackward(e: Recorder, dy: Tensor, p: PadParams, input: Shape)
   const st = strides(dy.shape);
   const axes = [
     same(dy.shape, 0),
-    ...input.slice(1).map((_, i) => ({ mul: 1, add: p.pads[i], div: 1, srcDim: dy.shape[i + 1], srcStride: st[i + 1] })),
+    ...input
+      .slice(1)
+      .map((_, i) => ({ mul: 1, add: p.pads[i], div: 1, srcDim: dy.shape[i + 1], srcStride: st[i + 1] })),
   ];
   return gather(e, dy, [dy.shape[0], ...input.slice(1)], axes, 'pad:dx');
 }

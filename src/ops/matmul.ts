@@ -35,7 +35,12 @@ async function product(
   const kern = await e.kernel(MATMUL, { defines: { TRANS_A: trans.a, TRANS_B: trans.b }, overrides: { WG } });
   const c = e.empty(out, label);
   const [m, n] = out.slice(-2);
-  e.dispatch(kern, { a, b, c }, { count: c.size, m, n, k, mats_a: mats(a.shape), mats_b: mats(b.shape) }, grid1d(c.size, WG));
+  e.dispatch(
+    kern,
+    { a, b, c },
+    { count: c.size, m, n, k, mats_a: mats(a.shape), mats_b: mats(b.shape) },
+    grid1d(c.size, WG),
+  );
   return c;
 }
 
@@ -47,11 +52,27 @@ export function matmulForward(e: Recorder, a: Tensor, b: Tensor): Promise<Tensor
 /** da = dc·bᵀ: [T·N, …, M, K]. */
 export function matmulBackwardA(e: Recorder, dc: Tensor, b: Tensor): Promise<Tensor> {
   const r = dc.rank;
-  return product(e, dc, b, [...dc.shape.slice(0, r - 1), b.shape[r - 2]], dc.shape[r - 1], { a: false, b: true }, 'matmul:da');
+  return product(
+    e,
+    dc,
+    b,
+    [...dc.shape.slice(0, r - 1), b.shape[r - 2]],
+    dc.shape[r - 1],
+    { a: false, b: true },
+    'matmul:da',
+  );
 }
 
 /** db = aᵀ·dc: [T·N, …, K, P]. */
 export function matmulBackwardB(e: Recorder, dc: Tensor, a: Tensor): Promise<Tensor> {
   const r = dc.rank;
-  return product(e, a, dc, [...dc.shape.slice(0, r - 2), a.shape[r - 1], dc.shape[r - 1]], dc.shape[r - 2], { a: true, b: false }, 'matmul:db');
+  return product(
+    e,
+    a,
+    dc,
+    [...dc.shape.slice(0, r - 2), a.shape[r - 1], dc.shape[r - 1]],
+    dc.shape[r - 2],
+    { a: true, b: false },
+    'matmul:db',
+  );
 }

@@ -25,7 +25,13 @@ const REDUCE = defineKernel({
 const pad8 = (v: number[], fill: number) => [...v, ...new Array<number>(MAX_RANK - v.length).fill(fill)];
 
 /** The sum (mean: times 1/R) of x over p.axes; the output has the op's shape (keepdims or not). */
-export async function reduceForward(e: Recorder, x: Tensor, p: ReduceParams, mean: boolean, outShape: readonly number[]): Promise<Tensor> {
+export async function reduceForward(
+  e: Recorder,
+  x: Tensor,
+  p: ReduceParams,
+  mean: boolean,
+  outShape: readonly number[],
+): Promise<Tensor> {
   if (x.rank > MAX_RANK) throw new ShapeMismatchError(`reduce: rank ${x.rank} is above ${MAX_RANK}`);
   const kept = keptShape(x.shape, p);
   const r = reducedCount(x.shape, p);
@@ -41,8 +47,14 @@ export async function reduceForward(e: Recorder, x: Tensor, p: ReduceParams, mea
       r,
       scale: mean ? 1 / r : 1,
       out_dims: pad8(kept, 1),
-      red_dims: pad8(x.shape.map((d, i) => (p.axes.includes(i) ? d : 1)), 1),
-      src_strides: pad8(x.shape.map((_, d) => sizeOf(x.shape.slice(d + 1))), 0),
+      red_dims: pad8(
+        x.shape.map((d, i) => (p.axes.includes(i) ? d : 1)),
+        1,
+      ),
+      src_strides: pad8(
+        x.shape.map((_, d) => sizeOf(x.shape.slice(d + 1))),
+        0,
+      ),
     },
     grid1d(y.size, WG),
   );

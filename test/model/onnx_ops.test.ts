@@ -118,7 +118,10 @@ describe('shape arithmetic folds to constants', () => {
     const base = { input: ['x', [1, 2, 3, 3]] as ModelDef['input'], output: 'y', initializers: [i64('k', [0], [])] };
     const bad: [ModelDef['nodes'], RegExp][] = [
       [[node('Gather', ['x', 'k'], ['y'], { axis: 1 }, 'g')], /node 'g' \(Gather\): gathering from a computed tensor/],
-      [[node('Transpose', ['x'], ['y'], { perm: [1, 0, 2, 3] }, 't')], /node 't' \(Transpose\): .*moves the batch axis/],
+      [
+        [node('Transpose', ['x'], ['y'], { perm: [1, 0, 2, 3] }, 't')],
+        /node 't' \(Transpose\): .*moves the batch axis/,
+      ],
       [[node('Pad', ['x', 'p'], ['y'], {}, 'p')], /node 'p' \(Pad\): padding the batch axis/],
     ];
     for (const [nodes, msg] of bad) {
@@ -148,7 +151,8 @@ describe('slices, splits and pads', () => {
     expect(ops(spec)).toEqual(['slice', 'slice', 'concat', 'slice']);
     const want = new Float64Array(x.length);
     for (let c = 0; c < C; c++)
-      for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) want[at(dims, 0, c, h, w)] = x[at(dims, 0, (c + 1) % C, h, W - 1 - w)];
+      for (let h = 0; h < H; h++)
+        for (let w = 0; w < W; w++) want[at(dims, 0, c, h, w)] = x[at(dims, 0, (c + 1) % C, h, W - 1 - w)];
     expectAllclose(run(spec, x).data, want, EXACT, 'split, concat, flip');
   });
 
@@ -188,7 +192,8 @@ describe('slices, splits and pads', () => {
           let s = 0;
           for (let c = 0; c < C; c++)
             for (let i = 0; i < 3; i++)
-              for (let j = 0; j < 3; j++) s += w[((o * C + c) * 3 + i) * 3 + j] * xp(avg, c, h + i - 1, q + j - 1, H, W);
+              for (let j = 0; j < 3; j++)
+                s += w[((o * C + c) * 3 + i) * 3 + j] * xp(avg, c, h + i - 1, q + j - 1, H, W);
           want[(o * (H + 2) + h + 1) * (W + 2) + q + 1] = s;
         }
     expectAllclose(run(spec, x).data, want, REORDERED, 'pool, conv, pad');
@@ -254,7 +259,9 @@ describe('reductions and normalisation', () => {
         const v = [...Array(C).keys()].map((c) => x[at(dims, 0, c, h, q)]);
         const mu = v.reduce((a, b) => a + b, 0) / C;
         const s2 = v.reduce((a, b) => a + (b - mu) ** 2, 0) / C;
-        v.forEach((vc, c) => (want[at([1, H, W, C], 0, h, q, c)] = ((vc - mu) / Math.sqrt(s2 + eps)) * gamma[c] + beta[c]));
+        v.forEach(
+          (vc, c) => (want[at([1, H, W, C], 0, h, q, c)] = ((vc - mu) / Math.sqrt(s2 + eps)) * gamma[c] + beta[c]),
+        );
       }
     return want;
   };
@@ -269,9 +276,28 @@ describe('reductions and normalisation', () => {
       initializers: lnInits,
       nodes: [toNhwc, node('LayerNormalization', ['t', 'g', 'b'], ['y'], { axis: -1, epsilon: f(eps) }, '/norm/LN')],
     });
-    expect(ops(spec)).toEqual(['transpose', 'reducemean', 'sub', 'mul', 'reducemean', 'constant', 'add', 'sqrt', 'div', 'constant', 'mul', 'constant', 'add']);
+    expect(ops(spec)).toEqual([
+      'transpose',
+      'reducemean',
+      'sub',
+      'mul',
+      'reducemean',
+      'constant',
+      'add',
+      'sqrt',
+      'div',
+      'constant',
+      'mul',
+      'constant',
+      'add',
+    ]);
     // Every node the one ONNX node became keeps its name as a prefix (its module scope).
-    expect(spec.nodes.slice(1).filter((n) => n.op !== 'constant').every((n) => n.name.startsWith('/norm/LN'))).toBe(true);
+    expect(
+      spec.nodes
+        .slice(1)
+        .filter((n) => n.op !== 'constant')
+        .every((n) => n.name.startsWith('/norm/LN')),
+    ).toBe(true);
     // ε is stored as float32 like every constant: that rounding (≤ 3e-14 here) is all that differs.
     expectAllclose(run(spec, x).data, layerNorm(), { atol: 1e-9, rtol: 1e-9 }, 'LayerNormalization');
   });
@@ -294,7 +320,21 @@ describe('reductions and normalisation', () => {
         node('Add', ['ng', 'b'], ['y']),
       ],
     });
-    expect(ops(spec)).toEqual(['transpose', 'reducemean', 'sub', 'pow', 'reducemean', 'constant', 'add', 'sqrt', 'div', 'constant', 'mul', 'constant', 'add']);
+    expect(ops(spec)).toEqual([
+      'transpose',
+      'reducemean',
+      'sub',
+      'pow',
+      'reducemean',
+      'constant',
+      'add',
+      'sqrt',
+      'div',
+      'constant',
+      'mul',
+      'constant',
+      'add',
+    ]);
     expectAllclose(run(spec, x).data, layerNorm(), { atol: 1e-9, rtol: 1e-9 }, 'decomposed LayerNorm');
   });
 });
@@ -305,7 +345,14 @@ describe('activations: fused forms and their ONNX spellings', () => {
   const sig = (v: number) => 1 / (1 + Math.exp(-v));
 
   const cases: [string, ModelDef['nodes'], ModelDef['initializers'], number, string[], (v: number) => number][] = [
-    ['SiLU as x·Sigmoid(x)', [node('Sigmoid', ['x'], ['s']), node('Mul', ['x', 's'], ['y'])], [], 13, ['silu'], (v) => v * sig(v)],
+    [
+      'SiLU as x·Sigmoid(x)',
+      [node('Sigmoid', ['x'], ['s']), node('Mul', ['x', 's'], ['y'])],
+      [],
+      13,
+      ['silu'],
+      (v) => v * sig(v),
+    ],
     [
       'HardSwish as HardSigmoid(x)·x (α = 1/6)',
       [node('HardSigmoid', ['x'], ['s'], { alpha: f(1 / 6) }), node('Mul', ['s', 'x'], ['y'])],
@@ -345,7 +392,14 @@ describe('activations: fused forms and their ONNX spellings', () => {
       ['gelu_tanh'],
       (v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))),
     ],
-    ['PRelu with a per-channel slope', [node('PRelu', ['x', 'slope'], ['y'])], [floatTensor('slope', [2, 1, 1], [0.25, -0.5])], 13, ['constant', 'prelu'], (v) => v],
+    [
+      'PRelu with a per-channel slope',
+      [node('PRelu', ['x', 'slope'], ['y'])],
+      [floatTensor('slope', [2, 1, 1], [0.25, -0.5])],
+      13,
+      ['constant', 'prelu'],
+      (v) => v,
+    ],
   ];
 
   it.each(cases)('%s', (_what, nodes, initializers, opset, want, fn) => {
@@ -431,7 +485,11 @@ it('a ConvNeXt block (depthwise conv, NHWC LayerNorm, linear, GELU, linear, laye
   const inits = [
     floatTensor('dw', [C, 1, 3, 3], randn(C * 9, 20, 0.3)),
     floatTensor('dwb', [C], randn(C, 21, 0.1)),
-    floatTensor('g', [C], randn(C, 22, 0.2).map((v) => v + 1)),
+    floatTensor(
+      'g',
+      [C],
+      randn(C, 22, 0.2).map((v) => v + 1),
+    ),
     floatTensor('b', [C], randn(C, 23, 0.1)),
     floatTensor('w1', [C, 4 * C], randn(4 * C * C, 24, 0.5)),
     floatTensor('b1', [4 * C], randn(4 * C, 25, 0.1)),

@@ -28,15 +28,35 @@ const CASES: Case[] = [
   { op: 'transpose', shape: [2, 3, 4, 5], attrs: { perm: [0, 2, 3, 1] }, what: 'NCHW → NHWC' },
   { op: 'transpose', shape: [2, 3, 5, 4], attrs: { perm: [0, 3, 1, 2] }, what: 'NHWC → NCHW' },
   { op: 'transpose', shape: [2, 2, 3, 2, 3], attrs: { perm: [0, 2, 1, 3, 4] }, what: 'channel shuffle' },
-  { op: 'slice', shape: [2, 6, 5, 4], attrs: { starts: [1, 0, -1], ends: [5, 5, -5], steps: [2, 1, -1] }, what: 'steps 2 and −1' },
-  { op: 'slice', shape: [2, 8, 3, 3], attrs: { starts: [4, 0, 0], ends: [2 ** 31 - 1, 3, 3] }, what: 'second half of C' },
-  { op: 'slice', shape: [2, 7, 6], attrs: { starts: [1, -4], ends: [6, 100], steps: [3, 2] }, what: '3-D, ends clamped' },
+  {
+    op: 'slice',
+    shape: [2, 6, 5, 4],
+    attrs: { starts: [1, 0, -1], ends: [5, 5, -5], steps: [2, 1, -1] },
+    what: 'steps 2 and −1',
+  },
+  {
+    op: 'slice',
+    shape: [2, 8, 3, 3],
+    attrs: { starts: [4, 0, 0], ends: [2 ** 31 - 1, 3, 3] },
+    what: 'second half of C',
+  },
+  {
+    op: 'slice',
+    shape: [2, 7, 6],
+    attrs: { starts: [1, -4], ends: [6, 100], steps: [3, 2] },
+    what: '3-D, ends clamped',
+  },
   { op: 'pad', shape: [2, 3, 4, 5], attrs: { pads: [0, 1, 2, 1, 0, 3], value: 0.5 }, what: 'H and W and C, value 0.5' },
   { op: 'pad', shape: [2, 3, 4, 4], attrs: { pads: [0, 0, 0, 0, 1, 1] }, what: 'zeros after H, W' },
   { op: 'reducemean', shape: [2, 3, 4, 6], attrs: { axes: [3], keepdims: true }, what: 'last axis, keepdims' },
   { op: 'reducemean', shape: [2, 3, 4, 6], attrs: { axes: [1, 3], keepdims: false }, what: 'two axes, no keepdims' },
   { op: 'reducesum', shape: [2, 5, 4, 3], attrs: { axes: [2] }, what: 'H' },
-  { op: 'reducesum', shape: [2, 4, 30], attrs: { axes: [1, 2], keepdims: false }, what: '3-D, everything but the batch' },
+  {
+    op: 'reducesum',
+    shape: [2, 4, 30],
+    attrs: { axes: [1, 2], keepdims: false },
+    what: '3-D, everything but the batch',
+  },
 ];
 
 /** Number of terms each output element sums (1 for the ops that move elements). */
@@ -50,8 +70,7 @@ function refOp(c: Case) {
   const params = def.params(c.attrs);
   const impl = REF_OPS[c.op] as RefOp<unknown>;
   const outOf = (shape: readonly number[]) => def.shape([shape], params, {});
-  const forward = (x: HostTensor) =>
-    impl.forward({ params, inputs: [x], weights: {}, outShape: outOf(x.shape) });
+  const forward = (x: HostTensor) => impl.forward({ params, inputs: [x], weights: {}, outShape: outOf(x.shape) });
   const backward = (dy: HostTensor, inShape: readonly number[]) =>
     impl.backward({
       params,
@@ -68,7 +87,14 @@ function refOp(c: Case) {
 async function gpuOp(e: Recorder, c: Case, x: Tensor, dy: (out: readonly number[]) => Tensor) {
   const { params, outOf } = refOp(c);
   const impl = GPU_OPS[c.op] as GpuOp<unknown>;
-  const y = await impl.forward(e, { params, inputs: [x], weights: {}, weightShapes: {}, outShape: outOf(x.shape), relu: false });
+  const y = await impl.forward(e, {
+    params,
+    inputs: [x],
+    weights: {},
+    weightShapes: {},
+    outShape: outOf(x.shape),
+    relu: false,
+  });
   const [dx] = await impl.backward(e, {
     params,
     dy: dy(y.shape),
