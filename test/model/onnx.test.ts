@@ -6,7 +6,7 @@
  * this engine's output).
  *
  * The models and the oracle's results are made by tools/export_torchvision.py into
- * test/.cache/onnx/ (git-ignored, about 1.2 GB) when missing or written by another version of
+ * test/.cache/onnx/ (git-ignored, about 1.1 GB) when missing or written by another version of
  * the script. That needs Debian's /usr/bin/python3 with PyTorch; without it this file fails,
  * saying what to install.
  *
