@@ -36,6 +36,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from cam_formulas import combine, gradcam_weights, gradcampp_weights, normalise
+
 SCRIPT_VERSION = "make_fixtures.py 1.2.0"
 SEED = 20240611
 DIGITS = 9
@@ -266,30 +268,12 @@ def run_spec(spec, x):
 
 # ----------------------------------------------------------------------------------------------
 # The methods
+# (normalise, combine, gradcam_weights, gradcampp_weights: tools/cam_formulas.py, shared with
+# tools/export_torchvision.py)
 # ----------------------------------------------------------------------------------------------
-
-def normalise(m):
-    lo, hi = m.min(), m.max()
-    if hi - lo == 0:  # constant map: zeros, never NaN (0/0)
-        return torch.zeros_like(m)
-    return (m - lo) / (hi - lo)
-
 
 def upsample(m, H, W):
     return F.interpolate(m[None, None], size=(H, W), mode="bilinear", align_corners=False)[0, 0]
-
-
-def combine(weights, A, relu):
-    m = (weights[:, None, None] * A).sum(0)
-    return F.relu(m) if relu else m
-
-
-def gradcampp_weights(A, g):
-    s = A.sum(dim=(1, 2), keepdim=True)  # sum_ab A_kab, per channel
-    num = g ** 2
-    den = 2 * g ** 2 + s * g ** 3
-    a = torch.where(den != 0, num / torch.where(den != 0, den, torch.ones_like(den)), torch.zeros_like(den))
-    return (a * F.relu(g)).sum(dim=(1, 2))
 
 
 def xgradcam_weights(A, g):
@@ -325,7 +309,7 @@ def compute(net, x, targets):
 
         check_input_grad_fd(net, x, c, gx[0])
 
-        alpha = g.mean(dim=(1, 2))
+        alpha = gradcam_weights(g)
         methods["gradcam"].append(method_entry(alpha, Ac, True, H, W))
         methods["counterfactual"].append(method_entry((-g).mean(dim=(1, 2)), Ac, True, H, W))
         methods["gradcampp"].append(method_entry(gradcampp_weights(Ac, g), Ac, True, H, W))
