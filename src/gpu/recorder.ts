@@ -305,6 +305,19 @@ export class Recorder implements TensorOwner {
     return out;
   }
 
+  /**
+   * A view of `t` (same storage, no copy) made by this recorder: it belongs to this recorder's
+   * open scope, whoever made `t` (a constant node's output is a view of a model weight, and the
+   * scope that made the view frees it).
+   */
+  view(t: Tensor, shape: Shape = t.shape, label = t.label): Tensor {
+    this.#own(t);
+    if (sizeOf(shape) !== t.size) {
+      throw new InvalidInputError(`view of '${t.label}': ${shapeStr(shape)} does not hold ${t.size} elements`);
+    }
+    return new Tensor(this, t.storage, shape, label);
+  }
+
   /** Count `t` as live and put it in this recorder's innermost open scope (tensors made here, and their views). */
   track(t: Tensor): void {
     this.#core.live.add(t);

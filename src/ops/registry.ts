@@ -241,9 +241,10 @@ export const GPU_OPS: { readonly [K in OpType]: GpuOp<OpParams[K]> } = {
     forward: (e, a) => padForward(e, a.inputs[0], a.params),
     backward: async (e, a) => [own(await padBackward(e, a.dy, a.params, a.inputShapes[0]))],
   },
-  // The weight itself, as a view: the executor's freeing of activations never frees a weight.
+  // The weight itself, as a view made by the running recorder: freeing the activations (or the
+  // recorder's scope) frees the view, never the weight.
   constant: {
-    forward: async (_e, a) => a.weights.value.reshape(a.weights.value.shape),
+    forward: async (e, a) => e.view(a.weights.value),
     backward: async () => [],
   },
   softmax: {

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ModelFormatError } from '../../src/core/errors';
 import { erf } from '../../src/core/erf';
 import { Graph } from '../../src/model/graph';
+import { explain } from '../../src/attribution/explain';
 import { loadOnnx, onnxToGraphSpec } from '../../src/model/onnx';
 import type { GraphSpec } from '../../src/model/spec';
 import { RefModel } from '../../src/reference/model';
@@ -542,6 +543,9 @@ it('a ConvNeXt block (depthwise conv, NHWC LayerNorm, linear, GELU, linear, laye
       const g = await model.backward(acts, e.upload(seeds.data, [6, 3]), { to: 'x' });
       expectAllclose(await g.read(), dx.data, NETWORK, 'input gradient');
       acts.destroy();
+      // explain() frees what its scope made, the constant nodes' views of their weights included.
+      const r = await explain(model, x, { methods: ['gradcam', 'guided-backprop'], layer: 'out' });
+      r.destroy();
     });
   } finally {
     model.destroy();
