@@ -16,10 +16,9 @@
  * node, the supported list) or ModelFormatError (naming the node and the attribute or input
  * it cannot handle).
  */
-import { ModelFormatError, UnsupportedOperatorError, type UnsupportedOperator } from '../core/errors';
-import { isOpType, onnxRules } from '../defs/index';
+import { InvalidInputError, ModelFormatError, UnsupportedOperatorError, type UnsupportedOperator } from '../core/errors';
+import { isOpType, onnxRules, opDef } from '../defs/index';
 import { dependsOnBatch, type EmittedNode, type OnnxConst, type OnnxContext } from '../defs/op';
-import { Graph } from './graph';
 import { COMPOSITE_RULES } from './onnx_compose';
 import { FOLD_RULES } from './onnx_fold';
 import { fuseNodes } from './onnx_fuse';
@@ -68,7 +67,7 @@ class Converter {
   readonly #tensors = new Set<string>();
   /** The constant node made for each (constant, rank). */
   readonly #constNodes = new Map<string, string>();
-  #shapes = new Map<string, number[]>();
+  readonly #shapes = new Map<string, number[]>();
   readonly #input: GraphSpec['input'];
   readonly #output: string;
   /** The graph's nodes after the rewrites of onnx_fuse.ts. */
@@ -183,11 +182,30 @@ class Converter {
 
   /** Shape of a computed tensor for batch 1, from the graph built so far. */
   #shapeOf(name: string): number[] {
-    if (!this.#shapes.has(name)) {
-      if (name === this.#input.name) return [1, ...this.#input.shape];
-      this.#shapes = new Graph({ input: this.#input, output: name, nodes: this.#nodes }).shapes;
+    const known = this.#shapes.get(name);
+    if (known) return known;
+    if (name === this.#input.name) return [1, ...this.#input.shape];
+    const node = this.#producer.get(name);
+    if (!node) throw new Error(`unreachable: the shape of '${name}', which no node produces`);
+    // From the node's op definition, as Graph computes it (one node at a time: building a Graph
+    // of everything so far for each new tensor was quadratic in the model's size).
+    const def = opDef(node.op);
+    let shape: number[];
+    try {
+      const weights = Object.fromEntries(Object.entries(node.weights ?? {}).map(([k, w]) => [k, w.shape]));
+      shape = def.shape(
+        node.inputs.map((i) => this.#shapeOf(i)),
+        def.params(node.attrs ?? {}),
+        weights,
+      );
+    } catch (e) {
+      const where = `node '${node.name}' (${node.op})`;
+      if (!(e instanceof InvalidInputError) || e.message.startsWith(where)) throw e;
+      const Err = e.constructor as new (message: string) => InvalidInputError;
+      throw new Err(`${where}: ${e.message}`);
     }
-    return this.#shapes.get(name)!;
+    this.#shapes.set(name, shape);
+    return shape;
   }
 
   /** `node` absorbs the ONNX node `by` and produces its output `out`. */

@@ -170,7 +170,7 @@ describe('malformed files', () => {
       output: 'y',
       nodes: [node('Relu', ['image'], ['r'], {}, 'relu'), node('Celu', ['r'], ['y'], {}, 'celu')],
     });
-    const u = await refused(unknown, UnsupportedOperatorError, /unsupported operator 'Celu' \(node 'celu'\)/);
+    const u = await refused(unknown, UnsupportedOperatorError, /unsupported operator 'Celu' ×1 \(first: node 'celu'\)/);
     expect(u.opType).toBe('Celu');
   });
 });
