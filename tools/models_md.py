@@ -139,8 +139,8 @@ def zoo_section(z):
         "model compiles most of them)."
     )
     out.append(
-        "- **engine's default layer**: `Graph.defaultLayer()` (the last 4-D tensor with h·w > 1 on the path to "
-        "the scores), where it differs from the customary layer."
+        "- **engine's default layer**: `Graph.defaultLayer()` (the last [N, C, H, W] tensor with h·w > 1 on the "
+        "path to the scores, trailing pools skipped; docs/METHODS.md), where it differs from the customary layer."
     )
     out.append("")
 
@@ -181,9 +181,8 @@ def memory_section(m, b):
             )
     out.append("")
     out.append(
-        "The target is 2× the file size. The `loadOnnx` peak varies from run to run by about one file size "
-        "(3.2× or 4.2× in repeated runs when this page was first written): it depends on whether V8 has "
-        "collected the converter's temporary copies before the upload starts."
+        "The target is 2× the file size. On SwiftShader the upload's GPU buffers are host memory, one file "
+        "size of it; on a GPU they are device memory, and the host side is what the conversion holds (below)."
     )
     out.append("")
     if b is not None:
