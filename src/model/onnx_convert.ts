@@ -16,7 +16,12 @@
  * node, the supported list) or ModelFormatError (naming the node and the attribute or input
  * it cannot handle).
  */
-import { InvalidInputError, ModelFormatError, UnsupportedOperatorError, type UnsupportedOperator } from '../core/errors';
+import {
+  InvalidInputError,
+  ModelFormatError,
+  UnsupportedOperatorError,
+  type UnsupportedOperator,
+} from '../core/errors';
 import { isOpType, onnxRules, opDef } from '../defs/index';
 import { dependsOnBatch, type EmittedNode, type OnnxConst, type OnnxContext } from '../defs/op';
 import { COMPOSITE_RULES } from './onnx_compose';

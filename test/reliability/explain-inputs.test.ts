@@ -310,8 +310,8 @@ describe('options, model and input: typed errors before anything is allocated', 
       [{ targets: [] }, InvalidInputError, /targets is an empty list/],
       [{ targets: [9] }, InvalidInputError, /target class 9 is not a class index/],
       [{ targets: [1.5] }, InvalidInputError, /target class 1.5/],
-      [{ layer: 7 }, InvalidInputError, /layer must be a tensor name, got number/],
-      [{ layer: 'nope' }, GraphError, /tensor 'nope' is not in the graph/],
+      [{ layer: 7 }, InvalidInputError, /layer must be a tensor or module name, got number/],
+      [{ layer: 'nope' }, GraphError, /layer 'nope' is not in the graph/],
       [{ layer: 'logits' }, ShapeMismatchError, /attribution needs a 4-D/],
     ];
     for (const [opts, Err, message] of cases) {
