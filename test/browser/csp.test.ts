@@ -79,7 +79,7 @@ describe("the built demo under Content-Security-Policy: script-src 'self'", () =
       initializers: [floatTensor('w', [2, 3, 3, 3], randn(54, 5)), floatTensor('fc', [3, 2], randn(6, 6))],
       nodes: [
         node('Conv', ['image', 'w'], ['c'], { pads: [1, 1, 1, 1] }, 'conv'),
-        node('Sigmoid', ['c'], ['s'], {}, 'squash'),
+        node('Hardmax', ['c'], ['s'], {}, 'squash'),
         node('GlobalAveragePool', ['s'], ['g'], {}, 'gap'),
         node('Flatten', ['g'], ['f'], {}, 'flat'),
         node('Gemm', ['f', 'fc'], ['logits'], { transB: 1 }, 'fc'),
@@ -87,14 +87,14 @@ describe("the built demo under Content-Security-Policy: script-src 'self'", () =
     });
     const artifacts = join(REPO, 'test-artifacts');
     mkdirSync(artifacts, { recursive: true });
-    const path = join(artifacts, 'csp-unsupported-sigmoid.onnx');
+    const path = join(artifacts, 'csp-unsupported-hardmax.onnx');
     writeFileSync(path, bytes);
     await page.$eval('#own-model', (d) => ((d as HTMLDetailsElement).open = true));
     await (await page.$('input#onnx-file'))!.uploadFile(path);
     await page.click('#onnx-load');
     await page.waitForSelector('#model-error:not([hidden])', { timeout: 30_000 });
     const shown = await page.$eval('#model-error', (el) => el.textContent ?? '');
-    expect(shown).toMatch(/: UnsupportedOperatorError: unsupported operator 'Sigmoid' \(node 'squash'\)/);
+    expect(shown).toMatch(/: UnsupportedOperatorError: unsupported operator 'Hardmax' ×1 \(first: node 'squash'\)/);
     expect(await violations(page)).toEqual([]);
   });
 

@@ -18,8 +18,10 @@ describe('error names', () => {
   });
 
   it.each(classes)('%s names itself', (exported, C) => {
-    // Every constructor takes strings (and UnsupportedOperatorError a list) first.
-    const e = new (C as unknown as new (...a: unknown[]) => Error)('a', 'b', []);
+    // Every constructor takes strings or numbers first, but UnsupportedOperatorError (a list of operators).
+    const args =
+      C === errors.UnsupportedOperatorError ? [[{ opType: 'a', count: 1, firstNode: 'b' }], []] : ['a', 'b', []];
+    const e = new (C as unknown as new (...a: unknown[]) => Error)(...args);
     expect(e).toBeInstanceOf(errors.WebGpuCamError);
     expect(e.name).toBe(exported);
     expect(String(e).startsWith(`${exported}: `)).toBe(true);

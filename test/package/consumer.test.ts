@@ -153,7 +153,10 @@ describe('(a) plain Node', () => {
       const x = await preprocessImage(engine, image, { size: p.inputSize, mean: p.mean, std: p.std, fit: 'center-crop' });
       const r = await explain(model, x, { methods: ['gradcam'], targets: { topK: 2 } });
       const errorNames = {};
-      for (const name of ${JSON.stringify(ERRORS)}) errorNames[name] = new cam[name]('a', 'b', []).name;
+      for (const name of ${JSON.stringify(ERRORS)}) {
+        const args = name === 'UnsupportedOperatorError' ? [[{ opType: 'a', count: 1, firstNode: 'b' }], []] : ['a', 'b', []];
+        errorNames[name] = new cam[name](...args).name;
+      }
       let thrown = null;
       try { await loadOnnx(engine, new Uint8Array([1, 2, 3])); } catch (e) { thrown = e.name; }
       await writeFile('node-result.json', JSON.stringify({
