@@ -5,8 +5,11 @@
  * loadOnnx, and prints the file size, the peak resident set size (RSS) during the import, the
  * V8 heap and ArrayBuffer memory at each step, and their ratio to the file size.
  *
- *   --breakdown   import in loadOnnx's three steps (decodeModel, convertGraph, Model.load), the
- *                 figures after each: where the memory goes
+ *   --bytes       loadOnnx on the file's bytes (read first with readFileSync) instead of on its
+ *                 path; from a path the importer reads the file piece by piece and releases the
+ *                 host weights as it uploads them (src/model/onnx_stream.ts)
+ *   --breakdown   import the bytes in loadOnnx's three steps (decodeModel, convertGraph,
+ *                 Model.load), the figures after each: where the memory goes
  *   --onnx FILE   another model
  *   --out FILE    also write the figures as JSON (bench/results/import-memory.json is what
  *                 docs/MODELS.md is rendered from)
@@ -55,7 +58,7 @@ interface Report {
   date: string;
   file: string;
   fileMB: number;
-  mode: 'loadOnnx' | 'breakdown';
+  mode: 'loadOnnx(path)' | 'loadOnnx(bytes)' | 'breakdown';
   adapter: string;
   node: string;
   baselineRssMB: number;
@@ -156,14 +159,15 @@ function memory(): Omit<Step, 'step' | 'ms' | 'peakRss'> {
   return { rss: m.rss / MB, heapUsed: m.heapUsed / MB, arrayBuffers: m.arrayBuffers / MB, external: m.external / MB };
 }
 
-function parseArgs(argv: string[]): { breakdown: boolean; onnx: string; out: string | null } {
-  const o = { breakdown: false, onnx: VGG16, out: null as string | null };
+function parseArgs(argv: string[]): { breakdown: boolean; bytes: boolean; onnx: string; out: string | null } {
+  const o = { breakdown: false, bytes: false, onnx: VGG16, out: null as string | null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--breakdown') o.breakdown = true;
+    else if (a === '--bytes') o.bytes = true;
     else if (a === '--onnx') o.onnx = argv[++i];
     else if (a === '--out') o.out = argv[++i];
-    else throw new Error(`unknown option '${a}' (--breakdown, --onnx FILE, --out FILE)`);
+    else throw new Error(`unknown option '${a}' (--bytes, --breakdown, --onnx FILE, --out FILE)`);
   }
   return o;
 }
@@ -198,11 +202,19 @@ export async function main(argv: string[]): Promise<number> {
     await step('baseline (engine created)');
     const baseline = steps[0].rss;
 
-    let bytes: Uint8Array | null = readFileSync(file);
-    await step('file read');
+    let bytes: Uint8Array | null = null;
+    if (opts.bytes || opts.breakdown) {
+      bytes = readFileSync(file);
+      await step('file read');
+    }
     let model: Model;
     let specMB = 0;
-    if (opts.breakdown) {
+    if (!bytes) {
+      // The spec's weights are released as they are uploaded: count them from the GPU side.
+      model = (await loadOnnx(engine, file)).model;
+      await step('loadOnnx (path: read piece by piece)');
+      specMB = model.weightBytes / MB;
+    } else if (opts.breakdown) {
       let decoded: ReturnType<typeof decodeModel> | null = decodeModel(bytes);
       await step('decodeModel (protobuf → objects)');
       let spec: GraphSpec | null = convertGraph(decoded.graph!, { opset: defaultOpset(decoded) });
@@ -229,7 +241,7 @@ export async function main(argv: string[]): Promise<number> {
       date: new Date().toISOString(),
       file: opts.onnx,
       fileMB,
-      mode: opts.breakdown ? 'breakdown' : 'loadOnnx',
+      mode: opts.breakdown ? 'breakdown' : opts.bytes ? 'loadOnnx(bytes)' : 'loadOnnx(path)',
       adapter: engine.adapter.description || engine.adapter.device || engine.adapter.vendor,
       node: process.version,
       baselineRssMB: baseline,

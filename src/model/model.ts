@@ -90,8 +90,13 @@ export class Model {
    * Validate the spec (shapes, wiring) and upload its weights. Throws typed errors. An op may
    * re-lay its weights out once here (conv weights that the tiled kernels read are packed and
    * kept only in that layout).
+   *
+   * `releaseHostWeights`: once a node's weights are uploaded, its entries in `spec` (node
+   * `weights`) are deleted, so that the host arrays can be collected while the rest uploads; the
+   * spec can then not be loaded or run by the CPU reference again. loadOnnx does this for a file
+   * it reads itself (a path in Node), whose weights nobody else holds.
    */
-  static async load(engine: Engine, spec: GraphSpec): Promise<Model> {
+  static async load(engine: Engine, spec: GraphSpec, opts: { releaseHostWeights?: boolean } = {}): Promise<Model> {
     const graph = new Graph(spec); // checks the spec, weights finite included, before any GPU work
     const shapes = new Map<string, Record<string, readonly number[]>>();
     const r = engine.recorder('Model.load');
@@ -107,6 +112,11 @@ export class Model {
         shapes.set(node.name, Object.fromEntries(Object.entries(node.weights).map(([k, s]) => [k, s.shape])));
         const impl = GPU_OPS[node.op] as GpuOp<unknown>;
         if (impl.load && Object.keys(w).length) out.set(node.name, await impl.load(r, node.params, w));
+        if (opts.releaseHostWeights) {
+          // The graph node's weights are the spec node's object (Graph keeps it): one delete each.
+          const held = node.weights as Record<string, unknown>;
+          for (const key of Object.keys(held)) delete held[key];
+        }
       }
       return out;
     });

@@ -32,6 +32,7 @@ import { Graph } from './graph';
 import { Model } from './model';
 import { convertGraph } from './onnx_convert';
 import { decodeModel, defaultOpset, type OnnxModel } from './onnx_proto';
+import { decodeModelFile, type RandomAccessFile } from './onnx_stream';
 import type { GraphSpec } from './spec';
 
 export { ONNX_OPS } from './onnx_convert';
@@ -67,6 +68,11 @@ export interface OnnxImport {
   producer: string;
 }
 
+/**
+ * What loadOnnx gives. For a file loadOnnx read itself (a path or file: URL in Node), the
+ * weights live on the GPU only: `spec`'s node `weights` are released once uploaded (use
+ * onnxToGraphSpec for a spec with its weights).
+ */
 export interface LoadedModel extends OnnxImport {
   model: Model;
 }
@@ -90,7 +96,11 @@ export function onnxToGraphSpec(
   opts: { sidecar?: OnnxSidecar | string[]; name?: string } = {},
 ): OnnxImport {
   const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  const model = decodeModel(u8);
+  return importModel(decodeModel(u8), opts);
+}
+
+/** A decoded ModelProto → a GraphSpec with labels and preprocessing. */
+function importModel(model: OnnxModel, opts: { sidecar?: OnnxSidecar | string[]; name?: string }): OnnxImport {
   const sidecar = opts.sidecar === undefined ? {} : parseSidecar(opts.sidecar, 'the sidecar');
   const meta = metadata(model);
   const opset = defaultOpset(model);
@@ -132,10 +142,19 @@ export function onnxToGraphSpec(
  * a file path or file: URL (read with node:fs).
  */
 export async function loadOnnx(engine: Engine, source: FileSource, opts: OnnxOptions = {}): Promise<LoadedModel> {
-  const bytes = typeof source === 'string' || source instanceof URL ? await readSource(source, 'model') : source;
   const s = opts.sidecar;
   const sidecar = typeof s === 'string' || s instanceof URL ? await sidecarFrom(s) : s;
-  const imp = onnxToGraphSpec(bytes, { sidecar, name: opts.name });
+  const o = { sidecar, name: opts.name };
+  if (isLocalFile(source)) {
+    // A file the importer reads itself: piece by piece, each large tensor into a buffer of its
+    // own (onnx_stream.ts), and the host copies released as they are uploaded, so that a large
+    // model never needs the file and its weights in memory at once.
+    const imp = importModel(await decodeFile(source, 'model'), o);
+    const model = await Model.load(engine, imp.spec, { releaseHostWeights: true });
+    return { ...imp, model };
+  }
+  const bytes = typeof source === 'string' || source instanceof URL ? await readSource(source, 'model') : source;
+  const imp = onnxToGraphSpec(bytes, o);
   const model = await Model.load(engine, imp.spec);
   return { ...imp, model };
 }
@@ -148,23 +167,68 @@ function inNode(): boolean {
   return typeof p?.versions?.node === 'string';
 }
 
-/** The bytes of a file named by URL or, in Node, by path or file: URL. */
-async function readSource(source: string | URL, what: string): Promise<Uint8Array> {
+/** In Node, a path or a file: URL (string or URL object). */
+function isLocalFile(source: FileSource): source is string | URL {
+  if (!(typeof source === 'string' || source instanceof URL) || !inNode()) return false;
   const isUrl = source instanceof URL || URL_SCHEME.test(source);
   const isFile = source instanceof URL ? source.protocol === 'file:' : /^file:/i.test(source);
-  if (inNode() && (!isUrl || isFile)) return readFile(source, what);
+  return !isUrl || isFile;
+}
+
+/** The bytes of a file named by URL or, in Node, by path or file: URL. */
+async function readSource(source: string | URL, what: string): Promise<Uint8Array> {
+  if (isLocalFile(source)) return readFile(source, what);
   return new Uint8Array(await (await get(String(source), what)).arrayBuffer());
 }
 
 /** node:fs, imported only where a file is read (Node), and hidden from the bundler. */
-async function readFile(source: string | URL, what: string): Promise<Uint8Array> {
+async function nodeFs(): Promise<typeof import('node:fs/promises')> {
   const fsModule = 'node:fs/promises';
-  const fs = (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs/promises');
-  const path = typeof source === 'string' && /^file:/i.test(source) ? new URL(source) : source;
+  return (await import(/* @vite-ignore */ fsModule)) as typeof import('node:fs/promises');
+}
+
+const localPath = (source: string | URL) =>
+  typeof source === 'string' && /^file:/i.test(source) ? new URL(source) : source;
+
+const readError = (source: string | URL, what: string, e: unknown) =>
+  new InvalidInputError(`could not read the ${what} '${String(source)}': ${(e as Error).message}`);
+
+async function readFile(source: string | URL, what: string): Promise<Uint8Array> {
+  const fs = await nodeFs();
   try {
-    return await fs.readFile(path);
+    return await fs.readFile(localPath(source));
   } catch (e) {
-    throw new InvalidInputError(`could not read the ${what} '${String(source)}': ${(e as Error).message}`);
+    throw readError(source, what, e);
+  }
+}
+
+/** A model file in Node, decoded piece by piece (onnx_stream.ts). */
+async function decodeFile(source: string | URL, what: string): Promise<OnnxModel> {
+  const fs = await nodeFs();
+  let handle: Awaited<ReturnType<typeof fs.open>>;
+  let size: number;
+  try {
+    handle = await fs.open(localPath(source), 'r');
+    size = (await handle.stat()).size;
+  } catch (e) {
+    throw readError(source, what, e);
+  }
+  try {
+    const file: RandomAccessFile = {
+      size,
+      async read(offset, length) {
+        const buf = new Uint8Array(length);
+        for (let done = 0; done < length;) {
+          const { bytesRead } = await handle.read(buf, done, length - done, offset + done);
+          if (bytesRead === 0) throw new InvalidInputError(`the ${what} '${String(source)}' changed while being read`);
+          done += bytesRead;
+        }
+        return buf;
+      },
+    };
+    return await decodeModelFile(file, decodeModel);
+  } finally {
+    await handle.close();
   }
 }
 

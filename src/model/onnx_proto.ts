@@ -109,6 +109,11 @@ export function decodeModel(bytes: Uint8Array): OnnxModel {
   } catch (e) {
     throw new ModelFormatError(`not an ONNX model: the protobuf does not decode (${(e as Error).message})`);
   }
+  return checkModel(obj);
+}
+
+/** The checks every decoded model passes: a graph with nodes, a default operator set. */
+export function checkModel(obj: OnnxModel): OnnxModel {
   if (!obj.graph) throw new ModelFormatError('not an ONNX model: the ModelProto has no graph');
   if (!obj.opset_import.some((o) => !o.domain || o.domain === 'ai.onnx')) {
     throw new ModelFormatError('not an ONNX model: it imports no version of the default operator set (opset_import)');

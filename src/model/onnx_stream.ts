@@ -1,0 +1,183 @@
+/**
+ * Decoding an ONNX file piece by piece, for a file the importer reads itself (a path in Node):
+ * the large tensors' raw_data is read straight into buffers of its own, each one aligned at 0,
+ * and everything else is decoded by the same static protobuf code as decodeModel. So the file is
+ * never in memory whole, no weight is copied to align it, and once the converted graph's weights
+ * are uploaded and released (Model.load's `releaseHostWeights`), the host memory they held can
+ * be collected tensor by tensor.
+ *
+ * The walk reads only field headers (tag and length, with protobufjs's Reader) to find, in the
+ * ModelProto, its graph (field 7), in the graph, its initializers (field 5), and in each large
+ * initializer its raw_data (field 9). The other fields are read as they are and decoded as one
+ * message each: a protobuf message is the concatenation of its fields, so the ModelProto without
+ * its graph, the GraphProto without its large initializers and a TensorProto without its
+ * raw_data are messages too. The pieces are put back together in their order. A file whose
+ * layout the walk does not expect (no graph or several, a length past the end, a group wire
+ * type) is decoded whole instead, by decodeModel, which then gives the typed errors.
+ */
+import $protobuf from 'protobufjs/minimal.js';
+import { ModelFormatError } from '../core/errors';
+import { checkModel, type OnnxModel } from './onnx_proto';
+import { onnx } from './onnx_pb.js';
+
+/** A file read at given offsets: each read returns a new buffer of its own. */
+export interface RandomAccessFile {
+  readonly size: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** Initializers with at least this many bytes of raw_data are read into buffers of their own. */
+export const LARGE_TENSOR_BYTES = 1 << 16;
+
+const MODEL_GRAPH = 7;
+const GRAPH_INITIALIZER = 5;
+const TENSOR_RAW_DATA = 9;
+/** A field header is at most two varints: 10 + 10 bytes. */
+const HEADER_BYTES = 20;
+const WINDOW = 1 << 12;
+
+interface Field {
+  number: number;
+  wire: number;
+  /** The header's first byte. */
+  start: number;
+  /** The payload's first byte (wire type 2), or the byte after the header. */
+  data: number;
+  /** The byte after the field. */
+  end: number;
+}
+
+/** The layout is not one the walk handles: decode the file whole instead. */
+class Unexpected extends Error {}
+
+/** Field headers read through a window, so that a walk over many small fields reads in blocks. */
+class Headers {
+  #window: Uint8Array = new Uint8Array(0);
+  #at = 0;
+
+  constructor(private readonly file: RandomAccessFile) {}
+
+  /** The field whose header starts at `offset`, within a message ending at `limit`. */
+  async field(offset: number, limit: number): Promise<Field> {
+    const want = Math.min(HEADER_BYTES, limit - offset);
+    if (offset < this.#at || offset + want > this.#at + this.#window.length) {
+      this.#at = offset;
+      this.#window = await this.file.read(offset, Math.min(WINDOW, limit - offset));
+    }
+    const r = $protobuf.Reader.create(this.#window.subarray(offset - this.#at));
+    const tag = r.uint32();
+    const wire = tag & 7;
+    let end: number;
+    let data: number;
+    if (wire === 2) {
+      const len = r.uint32();
+      data = offset + r.pos;
+      end = data + len;
+    } else if (wire === 0 || wire === 1 || wire === 5) {
+      r.skipType(wire);
+      data = offset + r.pos;
+      end = data;
+    } else throw new Unexpected(`wire type ${wire}`);
+    if (end > limit || tag >>> 3 === 0) throw new Unexpected('a field past its message');
+    return { number: tag >>> 3, wire, start: offset, data, end };
+  }
+
+  /** The fields of the message in [start, end). */
+  async fields(start: number, end: number): Promise<Field[]> {
+    const out: Field[] = [];
+    for (let at = start; at < end;) {
+      const f = await this.field(at, end);
+      out.push(f);
+      at = f.end;
+    }
+    return out;
+  }
+}
+
+/** The bytes of the given ranges, read (adjacent ranges in one read) and concatenated. */
+async function readRanges(file: RandomAccessFile, ranges: readonly [number, number][]): Promise<Uint8Array> {
+  const merged: [number, number][] = [];
+  for (const [s, e] of ranges) {
+    const last = merged[merged.length - 1];
+    if (last && last[1] === s) last[1] = e;
+    else merged.push([s, e]);
+  }
+  const total = merged.reduce((n, [s, e]) => n + (e - s), 0);
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const [s, e] of merged) {
+    out.set(await file.read(s, e - s), at);
+    at += e - s;
+  }
+  return out;
+}
+
+const range = (f: Field): [number, number] => [f.start, f.end];
+
+/** A large initializer: its fields but raw_data, decoded, and raw_data read into its own buffer. */
+async function largeTensor(file: RandomAccessFile, headers: Headers, t: Field): Promise<onnx.TensorProto> {
+  const fields = await headers.fields(t.data, t.end);
+  const raw = fields.filter((f) => f.number === TENSOR_RAW_DATA && f.wire === 2);
+  const rest = fields.filter((f) => !(f.number === TENSOR_RAW_DATA && f.wire === 2));
+  const tensor = onnx.TensorProto.decode(await readRanges(file, rest.map(range)));
+  // The last occurrence of a bytes field wins, as in any protobuf decoder.
+  const last = raw[raw.length - 1];
+  if (last) tensor.raw_data = await file.read(last.data, last.end - last.data);
+  return tensor;
+}
+
+/**
+ * Decode the ModelProto of a file read piece by piece (see the file comment). Throws
+ * ModelFormatError as decodeModel does; a file whose layout the walk does not handle is read
+ * whole and decoded by decodeModel.
+ */
+export async function decodeModelFile(
+  file: RandomAccessFile,
+  whole: (bytes: Uint8Array) => OnnxModel,
+  largeBytes = LARGE_TENSOR_BYTES,
+): Promise<OnnxModel> {
+  if (file.size === 0) return whole(new Uint8Array(0));
+  let pieces: { model: onnx.ModelProto; graph: onnx.GraphProto };
+  try {
+    pieces = await decodePieces(file, largeBytes);
+  } catch {
+    // An unexpected layout (Unexpected) or bytes that do not decode: decodeModel on the whole
+    // file says what is wrong, with its typed errors.
+    return whole(await file.read(0, file.size));
+  }
+  const { model, graph } = pieces;
+  model.graph = graph;
+  let obj: OnnxModel;
+  try {
+    obj = onnx.ModelProto.toObject(model, { longs: Number, arrays: true }) as OnnxModel;
+  } catch (e) {
+    throw new ModelFormatError(`not an ONNX model: the protobuf does not decode (${(e as Error).message})`);
+  }
+  return checkModel(obj);
+}
+
+async function decodePieces(
+  file: RandomAccessFile,
+  largeBytes: number,
+): Promise<{ model: onnx.ModelProto; graph: onnx.GraphProto }> {
+  const headers = new Headers(file);
+  const top = await headers.fields(0, file.size);
+  const graphs = top.filter((f) => f.number === MODEL_GRAPH);
+  if (graphs.length !== 1 || graphs[0].wire !== 2) throw new Unexpected('not one graph');
+  const model = onnx.ModelProto.decode(await readRanges(file, top.filter((f) => f !== graphs[0]).map(range)));
+
+  const inGraph = await headers.fields(graphs[0].data, graphs[0].end);
+  const isInit = (f: Field) => f.number === GRAPH_INITIALIZER && f.wire === 2;
+  const large = (f: Field) => isInit(f) && f.end - f.data >= largeBytes;
+  const graph = onnx.GraphProto.decode(await readRanges(file, inGraph.filter((f) => !large(f)).map(range)));
+  // The initializers in file order: the small ones as decoded with the graph, the large ones read here.
+  const small = [...graph.initializer];
+  const all: onnx.ITensorProto[] = [];
+  for (const f of inGraph) {
+    if (!isInit(f)) continue;
+    if (large(f)) all.push(await largeTensor(file, headers, f));
+    else all.push(small.shift()!);
+  }
+  graph.initializer = all;
+  return { model, graph };
+}
