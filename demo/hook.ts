@@ -11,6 +11,7 @@ import type { BackgroundKind } from './background';
 import type { ImagePanel } from './views/image-panel';
 import type { InsideView } from './views/inside';
 import type { MapsView } from './views/maps';
+import type { Tour } from './tour';
 import type { ModelPanel } from './views/model-panel';
 
 export interface DemoSummary {
@@ -50,6 +51,7 @@ interface Parts {
   inside: InsideView;
   images: ImagePanel;
   models: ModelPanel;
+  tour: Tour;
 }
 
 export function installHook(p: Parts) {
@@ -212,6 +214,16 @@ export function installHook(p: Parts) {
       return readCanvas(canvas, draw);
     },
     insideTiles: () => inside.canvases.length,
+    tour: {
+      state: () => ({ current: p.tour.current, numbers: p.tour.numbers, error: p.tour.error }),
+      /** Click a step's button and wait until the step has computed its numbers (or failed). */
+      async go(id: string) {
+        (document.querySelector(`#tour-steps [data-step="${id}"]`) as HTMLButtonElement).click();
+        await p.tour.settled();
+        await idle();
+        return { current: p.tour.current, numbers: p.tour.numbers, error: p.tour.error, summary: summary() };
+      },
+    },
     /** Lose the GPU device (destroy it under the engine), as a driver reset would. */
     loseDevice() {
       app.e.device.destroy();

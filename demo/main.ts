@@ -2,7 +2,7 @@
  * The demo page: pick a model and an image (samples, your own file, or a scene you compose), and
  * see every attribution method's map and how it is computed, all on WebGPU. This file starts the page
  * and wires the parts: app.ts (state and run loop), views/model-panel.ts, views/image-panel.ts,
- * views/summary.ts, views/maps.ts, views/inside.ts, hook.ts (the test hook, in development and
+ * views/summary.ts, views/maps.ts, views/inside.ts, tour.ts (the lecture tour), hook.ts (the test hook, in development and
  * test builds only). When the GPU device is lost, the page says so, starts a new engine, loads
  * the model again and redoes the run (watchLoss).
  */
@@ -18,6 +18,7 @@ import { InsideView } from './views/inside';
 import { MapsView } from './views/maps';
 import { ModelPanel } from './views/model-panel';
 import { SummaryView } from './views/summary';
+import { Tour } from './tour';
 
 /** Replace the page by a message: no WebGPU (what the browser needs), or another fatal error. */
 function fatal(message: string, kind: 'no-webgpu' | 'failed' = 'no-webgpu'): void {
@@ -108,10 +109,13 @@ async function main(): Promise<void> {
   const errorEl = el('p', { id: 'run-error-slot', class: 'error', role: 'alert', hidden: '' });
   const noticeEl = el('p', { id: 'device-notice', class: 'notice', role: 'status', hidden: '' });
   statusEl.after(errorEl, noticeEl);
-  const views = {} as { maps: MapsView; inside: InsideView; summary: SummaryView; images: ImagePanel };
+  const views = {} as { maps: MapsView; inside: InsideView; summary: SummaryView; images: ImagePanel; tour: Tour };
   const renderer: Renderer = {
     maps: (r) => views.maps.render(r),
-    inside: (r) => views.inside.render(r),
+    inside: async (r) => {
+      await views.inside.render(r);
+      await views.tour?.render(r);
+    },
     summary: (r) => {
       views.summary.render(r);
       views.images.showOriginal(r);
@@ -147,6 +151,14 @@ async function main(): Promise<void> {
   const models = new ModelPanel(app, renderer.status);
   const images = (views.images = new ImagePanel(app, models, (m) => renderer.error(m)));
   await images.init();
+  views.tour = new Tour({
+    app,
+    composer: images.composer,
+    shipped: models.shipped,
+    openModel: (entry) => models.open({ kind: 'shipped', entry }),
+    showScene: () => images.showScene(),
+    selectMethod,
+  });
 
   // Display settings: redraw only (opacity, colormap) or run again (fit).
   const opacity = byId<HTMLInputElement>('opacity');
@@ -173,7 +185,7 @@ async function main(): Promise<void> {
   // in `npm run build` the condition is false at build time and hook.ts is left out.
   if (import.meta.env.DEV || import.meta.env.MODE === 'test') {
     const { installHook } = await import('./hook');
-    installHook({ app, maps: views.maps, inside: views.inside, images, models });
+    installHook({ app, maps: views.maps, inside: views.inside, images, models, tour: views.tour });
   }
 
   // Start with the first shipped model and a two-item sample.

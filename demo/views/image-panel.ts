@@ -56,6 +56,13 @@ export class ImagePanel {
     }
   }
 
+  /** Show the composer and make its scene the page's image (the lecture tour's steps). */
+  showScene(): void {
+    this.showTab('compose');
+    if (this.app.source !== this.#scene) this.app.setSource(this.#scene);
+    else this.app.request(3);
+  }
+
   async chooseSample(s: Sample): Promise<void> {
     for (const b of byId('gallery').querySelectorAll('button')) {
       b.setAttribute('aria-pressed', String(b.dataset.file === s.file));

@@ -24,7 +24,9 @@ export async function renderGuided(panel: InsidePanel, r: RunResult, m: InputGra
   const times = inputGradientMethod(m).times as ChannelMethodName | undefined;
   const cam = times ? ex.maps[times]!.input : null;
   const camName = times ? methodOf(times).label : '';
-  const channels = panel.hold(await normalizeChannels(app.e, gb.reshape([1, 3, H, W]), [0, 1, 2], { scale: 'signed' }));
+  // The view holds a reference to the map's storage: held, so that the next render releases it.
+  const view = panel.hold(gb.reshape([1, 3, H, W]));
+  const channels = panel.hold(await normalizeChannels(app.e, view, [0, 1, 2], { scale: 'signed' }));
 
   const readout = el('pre', { class: 'readout', 'aria-live': 'polite', id: 'inside-readout' });
   let write = (_i: number, _j: number) => {};
