@@ -52,7 +52,8 @@ interface StepContext {
   app: App;
   /** n canvases for the step's own maps (created once per step, reused by later runs). */
   canvases(n: number, captions: string[]): GPUCanvasContext[];
-  boxes(): { class: number; label: string; box: [number, number, number, number] }[];
+  /** The scene's items with their boxes in the model input's pixels (the maps' grid). */
+  boxes(r: RunResult): { class: number; label: string; box: [number, number, number, number] }[];
 }
 
 // Class ids of the shipped models (Fashion-MNIST).
@@ -394,8 +395,8 @@ const STEPS: Step[] = [
       const prob = (y: number) => (r.model.multiLabel ? sigmoid(y) : NaN);
       const rows: (string | number)[][] = [
         ['this image', '—', r.scores[c], prob(r.scores[c])],
-        ['counterfactual region removed', removed(noCf), yCf, prob(yCf)],
-        ['Grad-CAM region removed', removed(noGc), yGc, prob(yGc)],
+        ['counterfactual region removed', String(removed(noCf)), yCf, prob(yCf)],
+        ['Grad-CAM region removed', String(removed(noGc)), yGc, prob(yGc)],
       ];
       out.replaceChildren(
         el('p', {}, `Class ${r.model.labels[c]}, ${H} × ${W} pixels:`),
@@ -428,7 +429,7 @@ const STEPS: Step[] = [
       const [, W] = r.model.size;
       const a = await r.explanation.maps.gradcam!.input.read();
       const b = await r.explanation.maps['gradcam++']!.input.read();
-      const boxes = ctx.boxes();
+      const boxes = ctx.boxes(r);
       const rows = boxes.map((it) => {
         const side = it.box[2] - it.box[0];
         return [`${it.label} (${side} px wide)`, share(a, W, it.box), share(b, W, it.box)];
@@ -462,7 +463,7 @@ const STEPS: Step[] = [
       const [, W] = r.model.size;
       const a = await r.explanation.maps.gradcam!.input.read();
       const b = await r.explanation.maps['gradcam++']!.input.read();
-      const boxes = ctx.boxes();
+      const boxes = ctx.boxes(r);
       out.replaceChildren(
         el('p', {}, `Explained class: ${r.model.labels[r.cls]} (probability ${fmt(r.probs[r.cls], 3)}).`),
         table(
@@ -625,7 +626,12 @@ export class Tour {
     const ctx: StepContext = {
       app: this.parts.app,
       canvases: (n, captions) => this.#figures(n, captions),
-      boxes: () => this.parts.composer.itemBoxes(),
+      // The composer's boxes are in the scene's pixels; the square scene is resized to the input.
+      boxes: (run) =>
+        this.parts.composer.itemBoxes().map((it) => {
+          const f = run.model.size[1] / run.image.width;
+          return { ...it, box: it.box.map((v) => Math.round(v * f)) as [number, number, number, number] };
+        }),
     };
     try {
       this.#numbers = await step.compute(ctx, r, out);

@@ -182,11 +182,20 @@ describe('the lecture tour', () => {
       const r = await go(page, id);
       const { ref, input } = await reference(page, ['gradcam', 'gradcam++']);
       expect(ref.classes[0][0]).toBe(r.numbers!.cls);
-      const boxes = await page.evaluate(() => window.__camDemo.compose.items());
-      expect(boxes.length).toBe(id === 'instances' ? 3 : 2);
       const W = input.size[1];
+      // The composer's boxes are in the scene's pixels: scaled to the model input's (the maps').
+      const f = W / input.image.width;
+      const boxes = (await page.evaluate(() => window.__camDemo.compose.items())).map((b) => ({
+        ...b,
+        box: b.box.map((v) => Math.round(v * f)),
+      }));
+      expect(boxes.length).toBe(id === 'instances' ? 3 : 2);
+      for (const b of boxes) expect(Math.max(...b.box), 'boxes inside the map').toBeLessThanOrEqual(W);
       const want = boxes.map((b) => share(ref.maps.gradcam!.input!.data, W, b.box));
       expectAllclose(r.numbers!.gradcam as number[], want, { atol: 1e-3, rtol: 0 }, 'Grad-CAM shares');
+      // The map is denser on the items than elsewhere: their boxes hold more of its mass than of the area.
+      const area = boxes.reduce((a, { box: [x0, y0, x1, y1] }) => a + (x1 - x0) * (y1 - y0), 0) / (W * input.size[0]);
+      expect(want.reduce((a, b) => a + b, 0)).toBeGreaterThan(area);
       if (id === 'instances') {
         const pp = boxes.map((b) => share(ref.maps['gradcam++']!.input!.data, W, b.box));
         expectAllclose(r.numbers!.gradcampp as number[], pp, { atol: 1e-3, rtol: 0 }, 'Grad-CAM++ shares');
