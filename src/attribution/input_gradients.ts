@@ -149,7 +149,8 @@ export function copiesPerChunk(model: Model, e: Recorder, t: number, n: number, 
 /**
  * The maps of the sampled methods `methods` (all with the same `samples`), [T·N, C, H, W] each:
  * per chunk of copies one perturb dispatch, one forward, one backward per guided kind and one
- * reduce per method. `seeds` [T·N, K] are the rows' one-hot seeds.
+ * reduce per method. `seeds` [T·N, K] are the rows' one-hot seeds. `maxChunk` caps the copies
+ * per chunk below what the device allows (for tests of the accumulation).
  */
 export async function sampledInputGradients(
   e: Recorder,
@@ -159,12 +160,13 @@ export async function sampledInputGradients(
   samples: InputSamples,
   methods: readonly { name: string; d: InputGradientMethod }[],
   t: number,
+  maxChunk = Infinity,
 ): Promise<Map<string, Tensor>> {
   const g = model.graph;
   const [n, c, h, w] = x.shape;
   const k = seeds.shape[1];
   const total = sampleCount(samples);
-  const chunk = copiesPerChunk(model, e, t, n, total);
+  const chunk = Math.max(1, Math.min(maxChunk, copiesPerChunk(model, e, t, n, total)));
   const out = new Map<string, Tensor>();
   for (const m of methods) out.set(m.name, e.empty([t * n, c, h, w], m.name));
   const guidedKinds = [...new Set(methods.map((m) => m.d.guided))];
