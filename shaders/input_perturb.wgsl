@@ -5,7 +5,8 @@
 //                b2 = pcg(key + 2e + 1), u1 = ((b1 >> 8) + 1)·2⁻²⁴, u2 = (b2 >> 8)·2⁻²⁴,
 //                z = −sqrt(−2·ln u1)·cos(2π·(u2 − ½)) (Box–Muller), ln and cos by the
 //                polynomials below (a few float32 ulps on every device: WGSL leaves the builtins'
-//                accuracy to the implementation, and SwiftShader's cos is off by ~6e-4);
+//                accuracy to the implementation: with the builtin log and cos, SwiftShader's z was off by
+//                up to ~6e-4);
 //   else         Integrated Gradients' path point out = x' + α·(x − x'), x' = p.baseline,
 //                α = (s + ½)/p.steps (midpoint rule).
 // s = p.s0 + (local copy) is the copy's index among all copies of the explanation, so a copy's

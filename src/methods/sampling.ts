@@ -11,8 +11,9 @@
  *   u1 = ((b1 >> 8) + 1)·2⁻²⁴ ∈ (0, 1],  u2 = (b2 >> 8)·2⁻²⁴ ∈ [0, 1)   (exact in float32)
  *   z = −sqrt(−2·ln u1)·cos(2π·(u2 − ½))                                (Box–Muller: N(0, 1))
  * pcg is the PCG-RXS-M-XS hash of Jarzynski & Olano 2020 ("Hash Functions for GPU Rendering").
- * The argument of cos lies in [−π, π), where WGSL's cos is most accurate; the sign keeps
- * cos(2π·u2) = −cos(2π·(u2 − ½)).
+ * The sign keeps cos(2π·u2) = −cos(2π·(u2 − ½)), whose argument lies in [−π, π). Here ln and cos
+ * are float64 Math functions; the shader evaluates them with its own polynomials (a few float32
+ * ulps on any device), so both sides agree to float32 rounding.
  */
 import { InvalidInputError } from '../core/errors';
 import type { InputSamples } from './types';
