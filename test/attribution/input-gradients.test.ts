@@ -8,7 +8,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { explain } from '../../src/attribution/explain';
-import { perturbInput, sampledInputGradients } from '../../src/attribution/input_gradients';
+import { copiesPerChunk, perturbInput, sampledInputGradients } from '../../src/attribution/input_gradients';
+import type { Recorder } from '../../src/gpu/recorder';
 import { InvalidInputError } from '../../src/core/errors';
 import { inputGradientMethod } from '../../src/methods/registry';
 import type { InputSamples } from '../../src/methods/types';
@@ -177,6 +178,24 @@ describe('batching', () => {
     input.destroy();
     model.destroy();
     expect(e.liveTensors).toBe(0);
+  });
+
+  it('the copies per chunk: as many as keep the largest tensor at batch T·copies·N within one binding', async () => {
+    const e = await getEngine();
+    const model = await Model.load(e, NETS.plain());
+    const g = model.graph;
+    const largest = Math.max(
+      ...[g.input, ...g.nodes.map((x) => x.output)].map((t) => g.shape(t, 1).reduce((a, b) => a * b)),
+    );
+    // A device whose bindings hold exactly T·N·3 copies of the largest tensor (T = 2, N = 2) …
+    const limited = (bytes: number) =>
+      ({ limits: { maxStorageBufferBindingSize: bytes, maxBufferSize: 2 ** 40 } }) as unknown as Recorder;
+    expect(copiesPerChunk(model, limited(4 * largest * 2 * 2 * 3), 2, 2, 16)).toBe(3);
+    expect(copiesPerChunk(model, limited(4 * largest * 2 * 2 * 3 - 4), 2, 2, 16)).toBe(2);
+    // … never fewer than 1, never more than asked for.
+    expect(copiesPerChunk(model, limited(4), 2, 2, 16)).toBe(1);
+    expect(copiesPerChunk(model, e, 2, 2, 16)).toBe(16);
+    model.destroy();
   });
 });
 
