@@ -37,8 +37,11 @@ export interface IntegratedGradientsOptions {
   baseline?: number;
 }
 
+/** explain()'s options for the sampled methods; each applies to every method of its kind. */
 export interface SamplingOptions {
+  /** SmoothGrad and Guided SmoothGrad: copies, σ as a fraction of each image's range, seed. */
   smoothgrad?: SmoothGradOptions;
+  /** Integrated Gradients: steps and the constant baseline. */
   integratedGradients?: IntegratedGradientsOptions;
 }
 
