@@ -14,7 +14,8 @@
  *                   channel method's upsampled map where the method says so (Guided Grad-CAM),
  *                   or times the input, or its magnitude (input_gradients.ts); the sampled
  *                   methods (SmoothGrad, Integrated Gradients) from one batched forward and
- *                   backward over their perturbed copies (input_gradients.ts).
+ *                   backward over their perturbed copies (input_gradients.ts; timed in the
+ *                   'backward' stage).
  *
  * Concurrency: each call records into its own recorder, so calls on one engine may overlap
  * (see Recorder). The results are the caller's; inside an open engine.scope() they belong to it.
