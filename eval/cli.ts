@@ -247,8 +247,9 @@ WebGPU in Node (adapter: ${adapter}).
 - Data: the first ${opts.scenes} scenes of the fashion-scenes **test** split (\`${split.meta.generator}\`, seed ${split.meta.seed};
   Fashion-MNIST t10k images 5000–9999, never seen in training). Every class present in a scene is a
   target (${results[0]?.methods.gradcam?.pairs ?? 0} scene–class pairs), all targets of a scene explained in one call.
-- Maps: the normalised map upsampled to the input (96×96); for Guided Backprop and Guided Grad-CAM the
-  largest |gradient| over the three input channels. Boxes: each item's whole-mask box (occluded parts included).
+- Maps: the normalised map upsampled to the input (96×96); for the input-gradient methods (Guided
+  Backprop, Guided Grad-CAM, Saliency, Gradient × Input, SmoothGrad, Integrated Gradients) the
+  largest |value| over the three input channels. Boxes: each item's whole-mask box (occluded parts included).
 - Pointing game: the map's maximum lies in a box of the target class. Energy: share of the map's
   mass inside the union of the target class's boxes. Coverage: share of the target class's
   instances whose box holds a value ≥ ${opts.share} × the map's peak; the last column counts only

@@ -60,7 +60,14 @@ export {
   type ExplanationMaps,
 } from './attribution/explain';
 export { METHODS, METHOD_REGISTRY, methodOf, type Method } from './methods/registry';
-export type { MethodDescriptor, ChannelMethod, SpatialMethod, InputGradientMethod } from './methods/types';
+export type {
+  MethodDescriptor,
+  ChannelMethod,
+  SpatialMethod,
+  InputGradientMethod,
+  InputSamples,
+} from './methods/types';
+export type { SmoothGradOptions, IntegratedGradientsOptions } from './methods/sampling';
 export { Recorder } from './gpu/recorder';
 export type { AdapterKind } from './gpu/device';
 export { preprocessImage } from './ops/preprocess';

@@ -21,6 +21,14 @@ The formulas are those of docs/METHODS.md, as published:
   cam             w_k = W_fc[c, k] (GAP -> linear heads), map = sum_k w_k A_k (signed, no ReLU)
   guided backprop d y^c / d x with every ReLU backward R_in = R_out [x > 0] [R_out > 0]
   guided gradcam  normalise(upsample(normalise(gradcam))) (broadcast over channels) * guided backprop
+  saliency        |d y^c / d x| per input channel (Simonyan et al. 2014; Captum's Saliency, abs=True)
+  gradient x input  x * d y^c / d x (Shrikumar et al. 2016)
+  smoothgrad      (1/n) sum_s d y^c / d x at x + sigma z_s, sigma = SG_SIGMA (max x - min x)
+                  (Smilkov et al. 2017); z_s from the integer hash below (normal_noise), written
+                  here from its definition in docs/METHODS.md; guided smoothgrad: the same mean
+                  of guided backprop
+  integrated gradients  (x - x') * (1/m) sum_s d y^c / d x at x' + (s + 1/2)/m (x - x'), constant
+                  baseline x' (Sundararajan et al. 2017, midpoint Riemann sum)
 Display order: normalise at layer resolution ((L-min)/(max-min), constant -> zeros), THEN
 upsample bilinearly (torch interpolate, mode='bilinear', align_corners=False = half-pixel centres),
 THEN normalise again (the samples fall between the layer's cells; pytorch-grad-cam renormalises
@@ -38,7 +46,7 @@ import torch.nn.functional as F
 
 from cam_formulas import combine, gradcam_weights, gradcampp_weights, normalise
 
-SCRIPT_VERSION = "make_fixtures.py 1.2.0"
+SCRIPT_VERSION = "make_fixtures.py 1.3.0"
 SEED = 20240611
 DIGITS = 9
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures")
@@ -339,6 +347,17 @@ def compute(net, x, targets):
         res["input_grad"].append(gx[0])
         res["guided_backprop"].append(gb[0])
 
+    sampled = {k: [] for k in ("saliency", "gradient_x_input", "smoothgrad", "guided_smoothgrad",
+                                "integrated_gradients")}
+    for i, c in enumerate(targets):
+        gx = res["input_grad"][i]
+        sampled["saliency"].append(gx.abs())
+        sampled["gradient_x_input"].append(x[0] * gx)
+        sampled["smoothgrad"].append(smoothgrad(net, x, c, guided=False))
+        sampled["guided_smoothgrad"].append(smoothgrad(net, x, c, guided=True))
+        sampled["integrated_gradients"].append(integrated_gradients(net, x, c))
+        check_completeness(net, x, c)
+
     T = len(targets)
     ggc = [methods["gradcam"][i]["map_up"][None] * res["guided_backprop"][i] for i in range(T)]
 
@@ -357,6 +376,8 @@ def compute(net, x, targets):
         exp[name] = {k: tensor_json(stack([e[k] for e in entries])) for k in entries[0]}
     exp["guided_backprop"] = tensor_json(stack(res["guided_backprop"]))
     exp["guided_gradcam"] = tensor_json(stack(ggc))
+    for name, entries in sampled.items():
+        exp[name] = tensor_json(stack(entries))
     return exp, logits, methods
 
 
@@ -401,6 +422,71 @@ def guided_by_hooks(net, x, c):
         for h in handles:
             h.remove()
     return g
+
+
+# ----------------------------------------------------------------------------------------------
+# Input-gradient methods over perturbed copies (SmoothGrad, Integrated Gradients)
+# ----------------------------------------------------------------------------------------------
+
+SG_SAMPLES, SG_SIGMA, SG_SEED = 4, 0.15, 7
+IG_STEPS, IG_BASELINE = 8, -0.25
+M32 = 0xFFFFFFFF
+
+
+def pcg(v):
+    """PCG-RXS-M-XS 32-bit hash (Jarzynski & Olano 2020), on Python ints."""
+    state = (v * 747796405 + 2891336453) & M32
+    word = (((state >> ((state >> 28) + 4)) ^ state) * 277803737) & M32
+    return ((word >> 22) ^ word) & M32
+
+
+def normal_noise(seed, s, i, count):
+    """Standard normal values of copy s of image i: Box-Muller on two hashed 24-bit uniforms."""
+    key = pcg((pcg(seed) + s) & M32)
+    key = pcg((key + i) & M32)
+    out = []
+    for e in range(count):
+        u1 = ((pcg((key + 2 * e) & M32) >> 8) + 1) * 2.0 ** -24
+        u2 = (pcg((key + 2 * e + 1) & M32) >> 8) * 2.0 ** -24
+        out.append(-math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * (u2 - 0.5)))
+    return torch.tensor(out)
+
+
+def check_noise():
+    z = torch.cat([normal_noise(3, s, 1, 5000) for s in range(4)])
+    assert abs(z.mean().item()) < 0.03 and abs(z.std().item() - 1.0) < 0.03, (z.mean(), z.std())
+    assert abs((z.abs() < 1).double().mean().item() - 0.6827) < 0.02
+    assert not torch.equal(normal_noise(3, 0, 0, 8), normal_noise(3, 1, 0, 8))
+    assert not torch.equal(normal_noise(3, 0, 0, 8), normal_noise(4, 0, 0, 8))
+
+
+def input_grad(net, x, c, guided=False):
+    set_guided(net, guided)
+    xi = x.clone().requires_grad_(True)
+    (gx,) = torch.autograd.grad(net(xi)[0][0, c], xi)
+    set_guided(net, False)
+    return gx[0]
+
+
+def smoothgrad(net, x, c, guided):
+    sigma = SG_SIGMA * (x.max() - x.min())
+    grads = [input_grad(net, x + sigma * normal_noise(SG_SEED, s, 0, x.numel()).reshape(x.shape), c, guided)
+             for s in range(SG_SAMPLES)]
+    return torch.stack(grads).mean(0)
+
+
+def integrated_gradients(net, x, c, steps=IG_STEPS, baseline=IG_BASELINE):
+    b = torch.full_like(x, baseline)
+    grads = [input_grad(net, b + (s + 0.5) / steps * (x - b), c) for s in range(steps)]
+    return (x - b)[0] * torch.stack(grads).mean(0)
+
+
+def check_completeness(net, x, c):
+    """Sum of IG = y(x) - y(x') up to the Riemann sum's error: within 1 % at 256 steps."""
+    ig = integrated_gradients(net, x, c, steps=256)
+    with torch.no_grad():
+        dy = net(x)[0][0, c] - net(torch.full_like(x, IG_BASELINE))[0][0, c]
+    assert abs(ig.sum() - dy) <= 0.01 * abs(dy), (net.name, c, float(ig.sum()), float(dy))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -450,6 +536,7 @@ def pick_targets(logits):
 
 def main():
     check_by_hand()
+    check_noise()
     os.makedirs(OUT_DIR, exist_ok=True)
     torch.manual_seed(SEED)
     version = f"{SCRIPT_VERSION}; torch {torch.__version__}; python {sys.version.split()[0]}"
@@ -481,11 +568,22 @@ def main():
                 "guided_backprop": "d y^c / d input with every ReLU backward R_in = R_out [x>0] [R_out>0], not normalised",
                 "guided_gradcam": "gradcam.map_up broadcast over the input channels times guided_backprop",
                 "input_gradients": "plain d y^c / d input (normal ReLU backward)",
+                "saliency": "|input_gradients| per input channel",
+                "gradient_x_input": "input * input_gradients",
+                "smoothgrad": "mean of input gradients over 'sampling.smoothgrad.samples' copies input + sigma z, "
+                              "sigma = sigma fraction * (max - min of the input), z = normal_noise(seed, s, 0)",
+                "guided_smoothgrad": "the same mean of guided backprop",
+                "integrated_gradients": "(x - x') * mean of input gradients at x' + (s + 1/2)/steps (x - x'), "
+                                        "s = 0 .. steps - 1, x' the constant 'sampling.integratedGradients.baseline'",
             },
             "graph": spec,
             "input": tensor_json(x),
             "layer": net.layer,
             "targets": targets,
+            "sampling": {
+                "smoothgrad": {"samples": SG_SAMPLES, "sigma": SG_SIGMA, "seed": SG_SEED},
+                "integratedGradients": {"steps": IG_STEPS, "baseline": IG_BASELINE},
+            },
             "expected": exp,
         }
         text = json.dumps(fixture, separators=(",", ":"))

@@ -1,8 +1,9 @@
 /**
- * "Inside the computation" for the input-gradient methods (Guided Backprop, Guided Grad-CAM): the
- * input gradient per colour channel, for a method that multiplies it by a channel method's map
- * (Guided Grad-CAM) the two factors and their product, and the values at the pixel under the
- * pointer.
+ * "Inside the computation" for the input-gradient methods (Guided Backprop, Guided Grad-CAM,
+ * Saliency, Gradient × Input, SmoothGrad, Integrated Gradients): the method's map per colour
+ * channel (for a method that multiplies the guided gradient by a channel method's map, Guided
+ * Grad-CAM, the guided gradient, the two factors and their product), and the values at the pixel
+ * under the pointer.
  */
 import {
   inputGradientMethod,
@@ -19,9 +20,14 @@ export async function renderGuided(panel: InsidePanel, r: RunResult, m: InputGra
   const { app } = panel;
   const ex = r.explanation;
   const [H, W] = r.model.size;
-  // The input gradient (with the method's rule at the ReLUs), and the map it is multiplied by.
-  const gb = ex.maps['guided-backprop']!.input;
-  const times = inputGradientMethod(m).times as ChannelMethodName | undefined;
+  // The input gradient (with the method's rule at the ReLUs), and the map it is multiplied by;
+  // a method that multiplies by no channel map shows its own map.
+  const t = inputGradientMethod(m).times;
+  const times = t !== undefined && t !== 'input' ? (t as ChannelMethodName) : undefined;
+  const own = !times && m !== 'guided-backprop';
+  const gb = own ? ex.maps[m]!.input : ex.maps['guided-backprop']!.input;
+  const gName = own ? methodOf(m).label : 'Guided Backprop';
+  const vName = own ? methodOf(m).label : '∂y/∂x (guided)';
   const cam = times ? ex.maps[times]!.input : null;
   const camName = times ? methodOf(times).label : '';
   // The view holds a reference to the map's storage: held, so that the next render releases it.
@@ -35,11 +41,11 @@ export async function renderGuided(panel: InsidePanel, r: RunResult, m: InputGra
     write(i, j);
   };
   const left = el('div', {}, [
-    el('h3', {}, 'Guided Backprop, one tile per input channel (blue < 0 < red)'),
+    el('h3', {}, `${gName}, one tile per input channel (blue < 0 < red)`),
     el('div', { class: 'tiles' }, [
-      panel.mapTile(channels, 0, '∂y/∂x, red', 'bwr', point),
-      panel.mapTile(channels, 1, '∂y/∂x, green', 'bwr', point),
-      panel.mapTile(channels, 2, '∂y/∂x, blue', 'bwr', point),
+      panel.mapTile(channels, 0, `${own ? gName : '∂y/∂x'}, red`, 'bwr', point),
+      panel.mapTile(channels, 1, `${own ? gName : '∂y/∂x'}, green`, 'bwr', point),
+      panel.mapTile(channels, 2, `${own ? gName : '∂y/∂x'}, blue`, 'bwr', point),
     ]),
   ]);
   if (cam) {
@@ -54,7 +60,7 @@ export async function renderGuided(panel: InsidePanel, r: RunResult, m: InputGra
   } else {
     left.append(
       el('h3', {}, 'As an image (grey = 0)'),
-      el('div', { class: 'tiles' }, [panel.rgbTile(gb, 'Guided Backprop', point)]),
+      el('div', { class: 'tiles' }, [panel.rgbTile(gb, gName, point)]),
     );
   }
   panel.body.append(
@@ -63,7 +69,7 @@ export async function renderGuided(panel: InsidePanel, r: RunResult, m: InputGra
   await panel.drawTiles();
 
   // The numbers for the readout: the guided gradient, the input, the Grad-CAM map.
-  const g = await app.host(r, 'guided-backprop', gb);
+  const g = await app.host(r, own ? m : 'guided-backprop', gb);
   const x = await app.host(r, 'x', r.x);
   const L = cam ? await app.host(r, `${times}:input`, cam) : null;
   const HW = H * W;
@@ -72,7 +78,7 @@ export async function renderGuided(panel: InsidePanel, r: RunResult, m: InputGra
     const lines = [`pixel (row ${i}, column ${j}) of the ${H}×${W} input`, ''];
     ['red', 'green', 'blue'].forEach((name, c) => {
       const v = g[c * HW + p];
-      let line = `${name.padEnd(5)}  x = ${fmt(x[c * HW + p]).padStart(10)}   ∂y/∂x (guided) = ${fmt(v).padStart(10)}`;
+      let line = `${name.padEnd(5)}  x = ${fmt(x[c * HW + p]).padStart(10)}   ${vName} = ${fmt(v).padStart(10)}`;
       if (L) line += `   × L = ${fmt(L[p])}  →  ${fmt(L[p] * v)}`;
       lines.push(line);
     });

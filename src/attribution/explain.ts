@@ -11,7 +11,11 @@
  *                   cam_combine for every (method, row) map and one upsample;
  *   spatial         one spatial_combine dispatch (generated from their terms) and one upsample;
  *   input-gradient  the (guided) input gradient from one more batched backward pass, times a
- *                   channel method's upsampled map where the method says so (Guided Grad-CAM).
+ *                   channel method's upsampled map where the method says so (Guided Grad-CAM),
+ *                   or times the input, or its magnitude (input_gradients.ts); the sampled
+ *                   methods (SmoothGrad, Integrated Gradients) from one batched forward and
+ *                   backward over their perturbed copies (input_gradients.ts; timed in the
+ *                   'backward' stage).
  *
  * Concurrency: each call records into its own recorder, so calls on one engine may overlap
  * (see Recorder). The results are the caller's; inside an open engine.scope() they belong to it.
@@ -37,6 +41,9 @@ import {
 import type { Graph } from '../model/graph';
 import { Model } from '../model/model';
 import { seedFromClasses } from '../ops/seed';
+import type { InputSamples } from '../methods/types';
+import { checkSamplingOptions, resolveSamples, type SamplingOptions } from '../methods/sampling';
+import { reduceInputGradients, sampledInputGradients, timesBaseline } from './input_gradients';
 import { softmaxForward } from '../ops/softmax';
 import {
   camWeights,
@@ -52,7 +59,7 @@ export { METHODS, type Method } from '../methods/registry';
 
 export type Targets = readonly number[] | { topK: number };
 
-export interface ExplainOptions {
+export interface ExplainOptions extends SamplingOptions {
   /** Default ['gradcam']. Any subset of METHODS. */
   methods?: readonly Method[];
   /** Class indices (the same for every image), or the top k classes of each image. Default { topK: 1 }. */
@@ -244,11 +251,12 @@ function checkOptions(opts: unknown): ExplainOptions {
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
     throw new InvalidInputError(`explain: options must be an object or undefined, got ${describe(opts)}`);
   }
-  const known = ['methods', 'targets', 'layer'];
+  const known = ['methods', 'targets', 'layer', 'smoothgrad', 'integratedGradients'];
   for (const k of Object.keys(opts)) {
     if (!known.includes(k))
       throw new InvalidInputError(`explain: unknown option '${k}'; the options are ${known.join(', ')}`);
   }
+  checkSamplingOptions(opts as ExplainOptions);
   return opts as ExplainOptions;
 }
 
@@ -289,7 +297,7 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
   const channelSet = new Set<ChannelMethodName>(methods.filter(isChannel));
   for (const m of inputMethods) {
     const times = inputGradientMethod(m).times;
-    if (times !== undefined) {
+    if (times !== undefined && times !== 'input') {
       if (!isMethod(times) || !isChannel(times)) throw new Error(`unreachable: '${m}' multiplies by '${times}'`);
       channelSet.add(times);
     }
@@ -311,7 +319,19 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     heads.set(m, `${head.linear.name}.weight`);
   }
   const needGrad = gradientChannel.length > 0 || spatial.length > 0;
-  const guidedKinds = [...new Set(inputMethods.map((m) => inputGradientMethod(m).guided))];
+  // Input-gradient methods at the input itself share the main forward; the sampled ones run
+  // their copies, one group per (resolved) sampling.
+  const atInput = inputMethods.filter((m) => !inputGradientMethod(m).samples);
+  const sampled = new Map<string, { samples: InputSamples; methods: InputGradientMethodName[] }>();
+  for (const m of inputMethods) {
+    const d = inputGradientMethod(m);
+    if (!d.samples) continue;
+    const samples = resolveSamples(d.samples, o);
+    const key = JSON.stringify(samples);
+    if (!sampled.has(key)) sampled.set(key, { samples, methods: [] });
+    sampled.get(key)!.methods.push(m);
+  }
+  const guidedKinds = [...new Set(atInput.map((m) => inputGradientMethod(m).guided))];
   const [, , H, W] = input.shape;
   const C = input.shape[1];
   const rows = t * n;
@@ -341,12 +361,19 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     const A = acts.get(layer);
 
     e.stage('backward');
-    const seeds = needGrad || guidedKinds.length ? await seedFromClasses(e, classes, numClasses) : null;
+    const seeds = needGrad || guidedKinds.length || sampled.size ? await seedFromClasses(e, classes, numClasses) : null;
     const G = needGrad ? await model.backward(acts, seeds!, { to: layer, from: scoresName, recorder: e }) : null;
     const inputGrads = new Map<boolean, Tensor>();
     for (const guided of guidedKinds) {
       const grad = await model.backward(acts, seeds!, { to: g.input, from: scoresName, guided, recorder: e });
       inputGrads.set(guided, grad);
+    }
+    const sampledMaps = new Map<string, Tensor>();
+    for (const { samples, methods: ms } of sampled.values()) {
+      const group = ms.map((name) => ({ name, d: inputGradientMethod(name) }));
+      for (const [m, out] of await sampledInputGradients(e, model, input, seeds!, samples, group, t)) {
+        sampledMaps.set(m, out);
+      }
     }
 
     e.stage('attribution');
@@ -385,7 +412,23 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     }
     for (const m of inputMethods) {
       const d = inputGradientMethod(m);
+      const done = sampledMaps.get(m);
+      if (done) {
+        maps[m] = { input: done.reshape(lead([C, H, W]), m) };
+        done.destroy();
+        continue;
+      }
       const grad = inputGrads.get(d.guided)!;
+      if (d.times === 'input' || d.magnitude) {
+        // Gradient × Input, Saliency: one pass of the reduce kernel over the one "copy", x itself.
+        const out = e.empty(grad.shape, m);
+        const times = timesBaseline(d, null);
+        const abs = d.magnitude === 'abs';
+        await reduceInputGradients(e, grad, input, out, { s: 1, scale: 1, times, abs, first: true, last: true });
+        maps[m] = { input: out.reshape(lead([C, H, W]), m) };
+        out.destroy();
+        continue;
+      }
       const times = d.times as ChannelMethodName | undefined;
       // Through guided_gradcam in both cases, so that the map is finite whatever the gradient holds.
       const out = await guidedGradcam(e, times ? upsampled! : null, times ? slots.indexOf(times) : 0, grad, m);

@@ -140,6 +140,58 @@ export const METHOD_REGISTRY = {
       `Grad-CAM says <em>where</em> (coarse, class-discriminative), Guided Backprop says <em>which pixels</em> (fine, hardly class-discriminative); the product keeps the fine detail inside the class's region.`,
     ],
   }),
+  saliency: inputGradient({
+    label: 'Saliency',
+    paper:
+      'Simonyan et al. 2014, Deep Inside Convolutional Networks: Visualising Image Classification Models and Saliency Maps',
+    guided: false,
+    magnitude: 'abs',
+    formula: [
+      `The magnitude of the plain gradient of ${y} with respect to the input, per input channel: |∂${y}/∂<var>x</var><sub><var>c</var>, <var>ij</var></sub>|.`,
+      `Simonyan et al. show max<sub><var>c</var></sub> |∂${y}/∂<var>x</var><sub><var>c</var>, <var>ij</var></sub>|, which is how a map with one value per pixel is drawn.`,
+    ],
+  }),
+  'gradient-x-input': inputGradient({
+    label: 'Gradient × Input',
+    paper:
+      'Shrikumar et al. 2016, Not Just a Black Box: Learning Important Features Through Propagating Activation Differences',
+    guided: false,
+    times: 'input',
+    formula: [
+      `<var>x</var><sub><var>c</var>, <var>ij</var></sub> · ∂${y}/∂<var>x</var><sub><var>c</var>, <var>ij</var></sub>  per input channel (signed), <var>x</var> the normalised input.`,
+      `For a network without biases made of ReLUs and linear layers, these sum to ${y} over all inputs.`,
+    ],
+  }),
+  smoothgrad: inputGradient({
+    label: 'SmoothGrad',
+    paper: 'Smilkov et al. 2017, SmoothGrad: removing noise by adding noise',
+    guided: false,
+    samples: { kind: 'smoothgrad', n: 16, sigma: 0.15, seed: 0 },
+    formula: [
+      `The plain gradient averaged over <var>n</var> noisy copies: (1/<var>n</var>) ${sum('<var>s</var>')} ∂${y}/∂<var>x</var> (<var>x</var> + ε<sub><var>s</var></sub>),  ε<sub><var>s</var></sub> ~ 𝒩(0, σ²),  σ = 0.15 · (max <var>x</var> − min <var>x</var>) of each image by default (signed, per input channel).`,
+      `The noise is seeded and the same on every device; the <var>n</var> copies run as one batched forward and backward pass.`,
+    ],
+  }),
+  'guided-smoothgrad': inputGradient({
+    label: 'Guided SmoothGrad',
+    paper: 'Smilkov et al. 2017 (SmoothGrad applied to Guided Backprop)',
+    guided: true,
+    samples: { kind: 'smoothgrad', n: 16, sigma: 0.15, seed: 0 },
+    formula: [
+      `Guided Backprop averaged over the same <var>n</var> noisy copies as SmoothGrad: (1/<var>n</var>) ${sum('<var>s</var>')} GuidedBackprop(<var>x</var> + ε<sub><var>s</var></sub>).`,
+    ],
+  }),
+  'integrated-gradients': inputGradient({
+    label: 'Integrated Gradients',
+    paper: 'Sundararajan et al. 2017, Axiomatic Attribution for Deep Networks',
+    guided: false,
+    times: 'input',
+    samples: { kind: 'integrated', steps: 32, baseline: 0 },
+    formula: [
+      `(<var>x</var> − <var>x</var>′) ⊙ (1/<var>m</var>) ${sum('<var>s</var>')} ∂${y}/∂<var>x</var> (<var>x</var>′ + α<sub><var>s</var></sub>(<var>x</var> − <var>x</var>′)),  α<sub><var>s</var></sub> = (<var>s</var> + ½)/<var>m</var>: the midpoint rule for the integral of the gradient along the straight path from the baseline <var>x</var>′ (0 in the normalised input space by default, <var>m</var> = 32).`,
+      `Completeness: the attributions sum to ${y}(<var>x</var>) − ${y}(<var>x</var>′), up to the error of the rule.`,
+    ],
+  }),
 } as const satisfies Record<string, MethodDescriptor>;
 
 type Registry = typeof METHOD_REGISTRY;

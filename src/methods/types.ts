@@ -15,11 +15,12 @@
  *                   layer of a GAP → linear head (CAM).
  *   spatial         map_ij = Σ_k term(a, g) at each position (no pooling of the gradient), then
  *                   ReLU; one fused kernel for every requested method.
- *   input-gradient  a gradient with respect to the input pixels (guided backprop), optionally
- *                   times the upsampled map of a channel method (Guided Grad-CAM).
+ *   input-gradient  a gradient with respect to the input pixels (plain or guided), at the input
+ *                   or averaged over a batch of perturbed copies of it (SmoothGrad, Integrated
+ *                   Gradients), optionally times the input (or x − baseline) or the upsampled map
+ *                   of a channel method (Guided Grad-CAM), optionally its absolute value.
  * Planned (docs/ARCHITECTURE.md): perturbation methods (Score-CAM, Ablation-CAM) as batched
- * extra forward passes, the latter from the layer onward (Model.forwardFrom); SmoothGrad and
- * Integrated Gradients as input-gradient methods over batched perturbed inputs.
+ * extra forward passes, the latter from the layer onward (Model.forwardFrom).
  */
 
 /** Sums over the positions of one channel, by name (`sum_<name>` in WGSL). */
@@ -69,12 +70,30 @@ export interface SpatialMethod extends Described {
   readonly relu: boolean;
 }
 
+/**
+ * Where an input-gradient method takes its gradient: at the input itself (absent), averaged over
+ * n noisy copies x + N(0, σ²) with σ = sigma·(max − min of the image) (SmoothGrad), or averaged
+ * over `steps` points x' + α(x − x') of the straight path from the baseline x' (a constant in the
+ * normalised input space) at the midpoints α = (s + ½)/steps (Integrated Gradients). The numbers
+ * are the defaults; explain's `smoothgrad` and `integratedGradients` options override them.
+ */
+export type InputSamples =
+  | { readonly kind: 'smoothgrad'; readonly n: number; readonly sigma: number; readonly seed: number }
+  | { readonly kind: 'integrated'; readonly steps: number; readonly baseline: number };
+
 export interface InputGradientMethod extends Described {
   readonly family: 'input-gradient';
   /** Guided backprop's rule at every ReLU. */
   readonly guided: boolean;
-  /** Multiplied, per input channel, by this channel method's upsampled, normalised map. */
+  /**
+   * Multiplied, per input channel, by this channel method's upsampled, normalised map (Guided
+   * Grad-CAM), or, with 'input', by x − x' (x' the baseline of `samples`, else 0: Gradient × Input).
+   */
   readonly times?: string;
+  /** The gradient averaged over perturbed copies of the input (absent: the gradient at x). */
+  readonly samples?: InputSamples;
+  /** 'abs': the absolute value of the result, per input channel (saliency). */
+  readonly magnitude?: 'abs';
 }
 
 export type MethodDescriptor = ChannelMethod | SpatialMethod | InputGradientMethod;

@@ -21,6 +21,8 @@ import {
   upsampleBilinear,
   weightedSum,
 } from './attribution';
+import { resolveSamples, type SamplingOptions } from '../methods/sampling';
+import { reduceInputGradients, sampledInputGradient } from './input_gradients';
 import type { RefModel } from './model';
 import { softmaxForward } from './softmax';
 import { hostTensor, type HostTensor } from './tensor';
@@ -55,7 +57,11 @@ export function topk(scores: ArrayLike<number>, k: number): number[] {
 export function explainReference(
   model: RefModel,
   x: HostTensor,
-  opts: { methods: readonly Method[]; targets?: readonly number[] | { topK: number }; layer?: string },
+  opts: {
+    methods: readonly Method[];
+    targets?: readonly number[] | { topK: number };
+    layer?: string;
+  } & SamplingOptions,
 ): RefExplanation {
   const g = model.graph;
   const n = x.shape[0];
@@ -116,10 +122,17 @@ export function explainReference(
   const guided = new Map<boolean, HostTensor>();
   for (const m of opts.methods.filter(isInputGradient)) {
     const d = inputGradientMethod(m);
+    if (d.samples) {
+      // SmoothGrad, Integrated Gradients: the gradients at the method's perturbed copies.
+      const samples = resolveSamples(d.samples, opts);
+      maps[m] = { input: sampledInputGradient(model, d, x, samples, rowClass, T) };
+      continue;
+    }
     if (!guided.has(d.guided))
       guided.set(d.guided, model.backward(values, seeds, g.input, { from: g.scores, guided: d.guided }));
     const grad = guided.get(d.guided)!;
-    maps[m] = { input: d.times ? guidedGradcam(channel(d.times as ChannelMethodName).input, grad) : grad };
+    if (d.times === 'input' || d.magnitude) maps[m] = { input: reduceInputGradients(d, grad, x, null) };
+    else maps[m] = { input: d.times ? guidedGradcam(channel(d.times as ChannelMethodName).input, grad) : grad };
   }
   return { scores, probabilities, classes, activations: A, gradients: G, maps };
 }

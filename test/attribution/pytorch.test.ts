@@ -16,6 +16,9 @@ import { getEngine } from '../util/gpu';
 
 // Every registered method has golden values (a method added without them fails here).
 const MAP_METHODS = METHODS.filter((m) => !isInputGradient(m));
+// The input-gradient methods, golden values under their names with '-' written '_'.
+const INPUT_METHODS = METHODS.filter(isInputGradient);
+const inputKey = (m: string) => m.replace(/-/g, '_');
 
 // Not named tolerances: the CPU reference against PyTorch, both float64 on the same float32
 // weights, the fixtures written with 9 significant digits; they agree to within ~4e-8, far
@@ -29,15 +32,16 @@ describe.each(FIXTURES)('fixture %s', (name) => {
   const fx = loadFixture(name);
   // CAM only where the fixture's head is GAP → linear.
   const mapMethods = MAP_METHODS.filter((m) => m !== 'cam' || fx.expected.cam);
-  const methods = [...mapMethods, 'guided-backprop', 'guided-gradcam'] as const;
+  const methods = [...mapMethods, ...INPUT_METHODS];
   const x = hostTensor(fx.input.shape, fx.input.data);
+  const opts = { methods, targets: fx.targets, layer: fx.layer, ...fx.sampling };
 
   it('was written by tools/make_fixtures.py with PyTorch', () => {
     expect(fx.version).toMatch(/make_fixtures\.py .*torch/);
   });
 
   it('the CPU reference equals PyTorch autograd', () => {
-    const ref = explainReference(new RefModel(fx.graph), x, { methods, targets: fx.targets, layer: fx.layer });
+    const ref = explainReference(new RefModel(fx.graph), x, opts);
     const ex = fx.expected;
     expectAllclose(ref.scores.data, ex.logits.data, REF_TOL, 'logits');
     expectAllclose(ref.activations.data, ex.activation.data, REF_TOL, 'activation');
@@ -64,13 +68,19 @@ describe.each(FIXTURES)('fixture %s', (name) => {
       REF_GUIDED_GRADCAM_TOL,
       'guided grad-cam',
     );
+    for (const m of INPUT_METHODS) {
+      const want = ex[inputKey(m)] as FixtureTensor | undefined;
+      expect(want, `golden values for ${m}`).toBeDefined();
+      if (m === 'guided-gradcam') continue; // above, with its own tolerance
+      expectAllclose(ref.maps[m]!.input!.data, want!.data, REF_TOL, m);
+    }
   });
 
   it('the GPU engine equals PyTorch autograd', async () => {
     const e = await getEngine();
     const model = await Model.load(e, fx.graph);
     const input = e.upload(fx.input.data, fx.input.shape);
-    const r = await explain(model, input, { methods, targets: fx.targets, layer: fx.layer });
+    const r = await explain(model, input, opts);
     const ex = fx.expected;
     expect(await r.readClasses()).toEqual([fx.targets]);
     expectAllclose(await r.scores.read(), (ex.logits as FixtureTensor).data, NETWORK, 'logits');
@@ -96,6 +106,11 @@ describe.each(FIXTURES)('fixture %s', (name) => {
     const ggc = (ex.guided_gradcam as FixtureTensor).data;
     expectAllclose(await r.maps['guided-backprop']!.input.read(), gb, NETWORK, 'guided backprop');
     expectAllclose(await r.maps['guided-gradcam']!.input.read(), ggc, NETWORK, 'guided grad-cam');
+    for (const m of INPUT_METHODS) {
+      const want = ex[inputKey(m)] as FixtureTensor;
+      expect(r.maps[m]!.input.shape).toEqual(want.shape);
+      expectAllclose(await r.maps[m]!.input.read(), want.data, NETWORK, m);
+    }
     r.destroy();
     input.destroy();
     model.destroy();

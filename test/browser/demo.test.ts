@@ -26,6 +26,7 @@ import type { Page } from 'puppeteer';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UnsupportedOperatorError } from '../../src/core/errors';
 import { Graph } from '../../src/model/graph';
+import { isInputGradient, methodOf, METHODS } from '../../src/methods/registry';
 import { onnxToGraphSpec } from '../../src/model/onnx';
 import { fitRegion, type Fit } from '../../src/core/image';
 import { explainReference } from '../../src/reference/explain';
@@ -162,6 +163,24 @@ describe('demo page', () => {
     expect(await page.$eval('#inside-readout', (el) => el.textContent ?? '')).toContain(
       `position (i, j) = (${h - 3}, ${w - 5})`,
     );
+  });
+
+  it('inside the computation for every input-gradient method: its own map per channel and a readout', async () => {
+    const { page } = hp;
+    await page.evaluate(() => window.__camDemo.chooseSample('02_single_bag.png'));
+    for (const m of METHODS.filter(isInputGradient)) {
+      await page.evaluate((x) => window.__camDemo.setMethod(x), m);
+      const heading = await page.$eval('#inside-body h3', (el) => el.textContent ?? '');
+      // Guided Backprop and Guided Grad-CAM show the guided gradient; the others their own map.
+      const own = m !== 'guided-gradcam' && m !== 'guided-backprop';
+      expect(heading, m).toBe(
+        `${own ? methodOf(m).label : 'Guided Backprop'}, one tile per input channel (blue < 0 < red)`,
+      );
+      const text = await page.$eval('#inside-readout', (el) => el.textContent ?? '');
+      expect(text, m).toMatch(/pixel \(row \d+, column \d+\)/);
+      expect(text, m).toContain(own ? methodOf(m).label : '∂y/∂x (guided)');
+      expect(text, m).not.toContain('NaN');
+    }
   });
 
   it('a model with layers after the pool (fashion_deep): CAM is shown as unavailable with the reason, Grad-CAM equals the reference', async () => {

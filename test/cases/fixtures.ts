@@ -22,6 +22,11 @@ export interface Fixture {
   input: FixtureTensor;
   layer: string;
   targets: number[];
+  /** The explain options of the sampled input-gradient methods' golden values. */
+  sampling: {
+    smoothgrad: { samples: number; sigma: number; seed: number };
+    integratedGradients: { steps: number; baseline: number };
+  };
   expected: {
     logits: FixtureTensor;
     activation: FixtureTensor;
