@@ -18,6 +18,8 @@ The formulas are those of docs/METHODS.md, as published:
   xgradcam        w_k = sum_ij g_kij A_kij / (sum_ij A_kij + 1e-7)  (Fu et al. 2020, as in
                   pytorch-grad-cam's xgrad_cam.py),       map = ReLU(sum_k w_k A_k)
   hirescam        map = ReLU(sum_k g_k * A_k), no pooling of the gradient (Draelos & Carin 2020)
+  gradcam-elementwise  map = sum_k ReLU(g_k * A_k) (pytorch-grad-cam's GradCAMElementWise)
+  layercam        map = ReLU(sum_k ReLU(g_k) * A_k) (Jiang et al. 2021)
   cam             w_k = W_fc[c, k] (GAP -> linear heads), map = sum_k w_k A_k (signed, no ReLU)
   guided backprop d y^c / d x with every ReLU backward R_in = R_out [x > 0] [R_out > 0]
   guided gradcam  normalise(upsample(normalise(gradcam))) (broadcast over channels) * guided backprop
@@ -298,7 +300,8 @@ def compute(net, x, targets):
     A = t[net.layer]
     Z = A.shape[2] * A.shape[3]
     res = {k: [] for k in ("grad", "input_grad", "guided_backprop")}
-    methods = {k: [] for k in ("gradcam", "counterfactual", "gradcampp", "xgradcam", "hirescam", "cam")}
+    methods = {k: [] for k in ("gradcam", "counterfactual", "gradcampp", "xgradcam", "hirescam",
+                               "gradcam-elementwise", "layercam", "cam")}
 
     for c in targets:
         # Plain gradients: to the layer and to the input, one backward per target.
@@ -315,6 +318,8 @@ def compute(net, x, targets):
         methods["gradcampp"].append(method_entry(gradcampp_weights(Ac, g), Ac, True, H, W))
         methods["xgradcam"].append(method_entry(xgradcam_weights(Ac, g), Ac, True, H, W))
         methods["hirescam"].append(spatial_entry(F.relu((g * Ac).sum(0)), H, W))
+        methods["gradcam-elementwise"].append(spatial_entry(F.relu(g * Ac).sum(0), H, W))
+        methods["layercam"].append(spatial_entry(F.relu((F.relu(g) * Ac).sum(0)), H, W))
         if net.cam_fc is not None:
             fc = dict((n["name"], n["module"]) for n in net.nodes)[net.cam_fc]
             wc = fc.weight[c].detach()
@@ -478,6 +483,8 @@ def main():
                 "gradcampp": "a = g^2 / (2 g^2 + (sum_ab A_ab) g^3), a = 0 where the denominator is 0; w_k = sum_ij a_ij ReLU(g_ij)",
                 "xgradcam": "w_k = sum_ij g_ij A_ij / (sum_ij A_ij + 1e-7); map = ReLU(sum_k w_k A_k)",
                 "hirescam": "map = ReLU(sum_k g_k * A_k) at each position (no weights)",
+                "gradcam-elementwise": "map = sum_k ReLU(g_k * A_k) at each position (no weights)",
+                "layercam": "map = ReLU(sum_k ReLU(g_k) * A_k) at each position (no weights)",
                 "guided_backprop": "d y^c / d input with every ReLU backward R_in = R_out [x>0] [R_out>0], not normalised",
                 "guided_gradcam": "gradcam.map_up broadcast over the input channels times guided_backprop",
                 "input_gradients": "plain d y^c / d input (normal ReLU backward)",

@@ -121,6 +121,26 @@ export const METHOD_REGISTRY = {
       `Then (<var>L</var> − min)/(max − min) and bilinear upsampling. Where the head after the layer is global average pooling and dense layers, every ${g()} is constant over <var>ij</var> and HiResCAM equals Grad-CAM up to scale.`,
     ],
   }),
+  'gradcam-elementwise': spatial({
+    label: 'Grad-CAM element-wise',
+    paper: 'pytorch-grad-cam (Gildenblat and contributors, 2021), GradCAMElementWise: no paper of its own',
+    term: { wgsl: 'max(g * a, 0.0)', ref: (a, g) => Math.max(g * a, 0) },
+    relu: true,
+    formula: [
+      `Each position's own term, clipped before the channel sum: <var>L</var><sub><var>ij</var></sub> = ${sum('<var>k</var>')} ReLU(${g()} ${A()}).`,
+      `Unlike HiResCAM, a channel whose term is negative at a position cannot cancel another's positive evidence there; the map is non-negative without a final ReLU. Then (<var>L</var> − min)/(max − min) and bilinear upsampling.`,
+    ],
+  }),
+  layercam: spatial({
+    label: 'LayerCAM',
+    paper: 'Jiang et al. 2021, LayerCAM: Exploring Hierarchical Class Activation Maps for Localization',
+    term: { wgsl: 'max(g, 0.0) * a', ref: (a, g) => Math.max(g, 0) * a },
+    relu: true,
+    formula: [
+      `Each activation weighted by its own positive gradient: <var>L</var><sub><var>ij</var></sub> = ReLU(${sum('<var>k</var>')} ReLU(${g()}) · ${A()}).`,
+      `Meant for early layers too, where the gradient varies across positions and Grad-CAM's averaged weights blur the map. Then (<var>L</var> − min)/(max − min) and bilinear upsampling.`,
+    ],
+  }),
   'guided-backprop': inputGradient({
     label: 'Guided Backprop',
     paper: 'Springenberg et al. 2015, Striving for Simplicity: The All Convolutional Net',
