@@ -20,6 +20,11 @@ The formulas are those of docs/METHODS.md, as published:
   hirescam        map = ReLU(sum_k g_k * A_k), no pooling of the gradient (Draelos & Carin 2020)
   gradcam-elementwise  map = sum_k ReLU(g_k * A_k) (pytorch-grad-cam's GradCAMElementWise)
   layercam        map = ReLU(sum_k ReLU(g_k) * A_k) (Jiang et al. 2021)
+  eigencam        map = ReLU(+-(X - mean) v), X = A as [h*w, K], v its first right singular vector
+                  (torch.linalg.svd), the sign making the largest |value| positive (Muhammad &
+                  Yeasin 2020; centred as pytorch-grad-cam's get_2d_projection); the same map for
+                  every target
+  eigengradcam    the same with X = g * A (per target)
   cam             w_k = W_fc[c, k] (GAP -> linear heads), map = sum_k w_k A_k (signed, no ReLU)
   guided backprop d y^c / d x with every ReLU backward R_in = R_out [x > 0] [R_out > 0]
   guided gradcam  normalise(upsample(normalise(gradcam))) (broadcast over channels) * guided backprop
@@ -38,7 +43,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cam_formulas import combine, gradcam_weights, gradcampp_weights, normalise
+from cam_formulas import combine, eigen_projection, gradcam_weights, gradcampp_weights, normalise
 
 SCRIPT_VERSION = "make_fixtures.py 1.2.0"
 SEED = 20240611
@@ -301,7 +306,7 @@ def compute(net, x, targets):
     Z = A.shape[2] * A.shape[3]
     res = {k: [] for k in ("grad", "input_grad", "guided_backprop")}
     methods = {k: [] for k in ("gradcam", "counterfactual", "gradcampp", "xgradcam", "hirescam",
-                               "gradcam-elementwise", "layercam", "cam")}
+                               "gradcam-elementwise", "layercam", "eigencam", "eigengradcam", "cam")}
 
     for c in targets:
         # Plain gradients: to the layer and to the input, one backward per target.
@@ -320,6 +325,8 @@ def compute(net, x, targets):
         methods["hirescam"].append(spatial_entry(F.relu((g * Ac).sum(0)), H, W))
         methods["gradcam-elementwise"].append(spatial_entry(F.relu(g * Ac).sum(0), H, W))
         methods["layercam"].append(spatial_entry(F.relu((F.relu(g) * Ac).sum(0)), H, W))
+        methods["eigencam"].append(spatial_entry(F.relu(eigen_projection(Ac)), H, W))
+        methods["eigengradcam"].append(spatial_entry(F.relu(eigen_projection(g * Ac)), H, W))
         if net.cam_fc is not None:
             fc = dict((n["name"], n["module"]) for n in net.nodes)[net.cam_fc]
             wc = fc.weight[c].detach()
@@ -440,6 +447,14 @@ def check_by_hand():
     # XGrad-CAM, same channels: (1*0.5 + 3*(-1)) / (4 + 1e-7) and 0 / (4 + 1e-7).
     assert xgradcam_weights(A, g).tolist() == [-2.5 / (4 + 1e-7), 0.0]
 
+    # Eigen-CAM's projection of a rank-1 case: channels [0, 1, 3] and twice that over 3 positions,
+    # centred [-4/3, -1/3, 5/3] and twice that, v = (1, 2)/sqrt(5), p = sqrt(5) [-4/3, -1/3, 5/3]
+    # (largest |p| positive whichever sign the SVD returns), given as a 2 x 1 x 3 tensor.
+    X = torch.tensor([[[0.0, 1.0, 3.0]], [[0.0, 2.0, 6.0]]])
+    want = torch.tensor([[-4 / 3, -1 / 3, 5 / 3]]) * math.sqrt(5)
+    assert torch.allclose(eigen_projection(X), want, rtol=0, atol=1e-12), eigen_projection(X)
+    assert torch.allclose(eigen_projection(-X), want, rtol=0, atol=1e-12)
+
     # Normalisation: a constant map becomes zeros.
     assert normalise(torch.full((2, 3), 7.0)).abs().sum().item() == 0.0
     # Bilinear upsampling with half-pixel centres: [0, 1] -> 4 wide = [0, .25, .75, 1].
@@ -485,6 +500,8 @@ def main():
                 "hirescam": "map = ReLU(sum_k g_k * A_k) at each position (no weights)",
                 "gradcam-elementwise": "map = sum_k ReLU(g_k * A_k) at each position (no weights)",
                 "layercam": "map = ReLU(sum_k ReLU(g_k) * A_k) at each position (no weights)",
+                "eigencam": "map = ReLU(sign * (X - mean_positions X) v1), X = A as [h*w, K], v1 its first right singular vector, sign making the largest |value| positive; identical for every target",
+                "eigengradcam": "as eigencam with X = g * A",
                 "guided_backprop": "d y^c / d input with every ReLU backward R_in = R_out [x>0] [R_out>0], not normalised",
                 "guided_gradcam": "gradcam.map_up broadcast over the input channels times guided_backprop",
                 "input_gradients": "plain d y^c / d input (normal ReLU backward)",

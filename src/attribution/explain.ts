@@ -11,7 +11,10 @@
  *                   cam_combine for every (method, row) map and one upsample;
  *   spatial         one spatial_combine dispatch (generated from their terms) and one upsample;
  *   input-gradient  the (guided) input gradient from one more batched backward pass, times a
- *                   channel method's upsampled map where the method says so (Guided Grad-CAM).
+ *                   channel method's upsampled map where the method says so (Guided Grad-CAM);
+ *   eigen           per method: the centred matrix, its Gram matrix, power iteration, the
+ *                   projection (eigenMaps), then one upsample for all of them. Eigen-CAM reads
+ *                   no gradient: asked alone (or with CAM), no backward pass runs.
  *
  * Concurrency: each call records into its own recorder, so calls on one engine may overlap
  * (see Recorder). The results are the caller's; inside an open engine.scope() they belong to it.
@@ -24,12 +27,15 @@ import {
   channelMethod,
   inputGradientMethod,
   isChannel,
+  isEigen,
   isInputGradient,
   isMethod,
   isSpatial,
   methodOf,
   METHODS,
+  needsLayerGradient,
   type ChannelMethodName,
+  type EigenMethodName,
   type InputGradientMethodName,
   type Method,
   type SpatialMethodName,
@@ -41,7 +47,9 @@ import { softmaxForward } from '../ops/softmax';
 import {
   camWeights,
   channelWeights,
+  checkEigenLayer,
   combineMaps,
+  eigenMaps,
   guidedGradcam,
   spatialMaps,
   topkClasses,
@@ -91,7 +99,10 @@ export interface GuidedMaps {
 
 export type ExplanationMaps = { [M in ChannelMethodName]?: ChannelMaps } & {
   [M in SpatialMethodName]?: LayerMaps;
-} & { [M in InputGradientMethodName]?: GuidedMaps };
+} & { [M in InputGradientMethodName]?: GuidedMaps } & {
+  /** Eigen-CAM's maps are the same for every target (they read no gradient). */
+  [M in EigenMethodName]?: LayerMaps;
+};
 
 export interface ExplanationData {
   /** Class scores y (pre-softmax logits) [N, K]. */
@@ -285,6 +296,7 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
   // computed even when not asked for (its maps are then not returned).
   const inputMethods = methods.filter(isInputGradient);
   const spatial = methods.filter(isSpatial);
+  const eigen = methods.filter(isEigen);
   const wanted = new Set<Method>(methods);
   const channelSet = new Set<ChannelMethodName>(methods.filter(isChannel));
   for (const m of inputMethods) {
@@ -310,11 +322,12 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     }
     heads.set(m, `${head.linear.name}.weight`);
   }
-  const needGrad = gradientChannel.length > 0 || spatial.length > 0;
+  const needGrad = [...gradientChannel, ...spatial, ...eigen].some(needsLayerGradient);
   const guidedKinds = [...new Set(inputMethods.map((m) => inputGradientMethod(m).guided))];
   const [, , H, W] = input.shape;
   const C = input.shape[1];
   const rows = t * n;
+  if (eigen.length) checkEigenLayer(layerShape[1], layerShape[2], layerShape[3]);
   const lead = (rest: number[]) => (n === 1 ? [t, ...rest] : [t, n, ...rest]);
 
   // Its own recorder: concurrent explains on one engine do not share an encoder, scope or stage.
@@ -376,6 +389,18 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
       const { raw, norm } = await spatialMaps(e, A, G!, spatial);
       const up = await upsampleBilinear(e, norm, H, W);
       spatial.forEach((m, s) => {
+        maps[m] = {
+          raw: e.slice(raw, s * rows * h * w, lead([h, w]), `${m}:raw`),
+          layer: e.slice(norm, s * rows * h * w, lead([h, w]), `${m}:layer`),
+          input: e.slice(up, s * rows * H * W, lead([H, W]), `${m}:input`),
+        };
+      });
+    }
+    if (eigen.length) {
+      const { raw, norm, info } = await eigenMaps(e, A, G, eigen, rows);
+      for (const t of info) t.destroy();
+      const up = await upsampleBilinear(e, norm, H, W);
+      eigen.forEach((m, s) => {
         maps[m] = {
           raw: e.slice(raw, s * rows * h * w, lead([h, w]), `${m}:raw`),
           layer: e.slice(norm, s * rows * h * w, lead([h, w]), `${m}:layer`),

@@ -7,6 +7,7 @@ import {
   channelMethod,
   inputGradientMethod,
   isChannel,
+  isEigen,
   isInputGradient,
   isSpatial,
   type ChannelMethodName,
@@ -15,6 +16,7 @@ import {
 import {
   camWeights,
   channelWeights,
+  eigenMap,
   guidedGradcam,
   normalizeMinMax,
   spatialMap,
@@ -112,6 +114,7 @@ export function explainReference(
   for (const m of opts.methods) {
     if (isChannel(m)) maps[m] = channel(m);
     else if (isSpatial(m)) maps[m] = finish(spatialMap(m, A, G));
+    else if (isEigen(m)) maps[m] = finish(eigenMap(m, A, G));
   }
   const guided = new Map<boolean, HostTensor>();
   for (const m of opts.methods.filter(isInputGradient)) {
