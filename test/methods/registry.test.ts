@@ -6,13 +6,16 @@
 import { describe, expect, it } from 'vitest';
 import {
   channelMethod,
+  eigenMethod,
   gradcamppA,
   inputGradientMethod,
   isChannel,
+  isEigen,
   isInputGradient,
   isMethod,
   methodOf,
   METHODS,
+  needsLayerGradient,
 } from '../../src/methods/registry';
 import type { Term } from '../../src/methods/types';
 import { randn } from '../util/random';
@@ -62,6 +65,21 @@ describe('method registry', () => {
       expect(isMethod(times) && isChannel(times), `${m} times ${times}`).toBe(true);
       expect(channelMethod(times as never).source).toBe('gradients');
     }
+  });
+
+  it('an eigen method reads g exactly when it says it uses gradients (Eigen-CAM needs no backward pass)', () => {
+    const eigen = METHODS.filter(isEigen);
+    expect(eigen.length).toBeGreaterThan(1);
+    const r = Array.from(randn(20, 4));
+    for (const m of eigen) {
+      const d = eigenMethod(m);
+      const readsG = r.some((a, i) => d.term.ref(a, r[(i + 1) % 20], {}) !== d.term.ref(a, 0, {}));
+      expect(readsG, m).toBe(d.gradients);
+      expect(/\bg\b/.test(d.term.wgsl), `${m}: ${d.term.wgsl}`).toBe(d.gradients);
+      expect(needsLayerGradient(m), m).toBe(d.gradients);
+    }
+    expect(needsLayerGradient('cam')).toBe(false);
+    expect(needsLayerGradient('gradcam')).toBe(true);
   });
 
   it('every method has a label, a formula and its paper', () => {
