@@ -77,7 +77,7 @@ function argmax(a: ArrayLike<number>): number {
 }
 
 /** The CPU reference of the page's last run: same model file, same pixels, same settings. */
-async function referenceOfLastRun(page: Page, methods: ('gradcam' | 'gradcam++')[]) {
+async function referenceOfLastRun(page: Page, methods: ('gradcam' | 'gradcam++' | 'eigencam' | 'eigengradcam')[]) {
   const input = await page.evaluate(() => window.__camDemo.lastInput());
   const { bytes, sidecar } = shippedModel(input.model);
   const imp = onnxToGraphSpec(bytes, { sidecar: sidecar as never });
@@ -162,6 +162,24 @@ describe('demo page', () => {
     expect(await page.$eval('#inside-readout', (el) => el.textContent ?? '')).toContain(
       `position (i, j) = (${h - 3}, ${w - 5})`,
     );
+  });
+
+  it('the eigen methods: in the maps grid, equal to the CPU reference, and an inside view with the readout', async () => {
+    const { page } = hp;
+    const s = await page.evaluate(() => window.__camDemo.chooseSample('02_single_bag.png'));
+    expect(s.error).toBeNull();
+    expect(s.methods).toEqual(expect.arrayContaining(['eigencam', 'eigengradcam']));
+    const maps = await page.evaluate(() => window.__camDemo.readMaps(['eigencam', 'eigengradcam']));
+    const { ref } = await referenceOfLastRun(page, ['eigencam', 'eigengradcam']);
+    expectAllclose(maps.eigencam, ref.maps.eigencam!.input!.data, MAPS, 'Eigen-CAM map');
+    expectAllclose(maps.eigengradcam, ref.maps.eigengradcam!.input!.data, MAPS, 'Eigen-Grad-CAM map');
+    for (const m of ['eigencam', 'eigengradcam'] as const) {
+      expect(await page.$(`#maps [data-method="${m}"]`), `${m} in the maps grid`).not.toBeNull();
+      await page.evaluate((x) => window.__camDemo.setMethod(x), m);
+      const text = await page.$eval('#inside-readout', (el) => el.textContent ?? '');
+      expect(text).toContain('position (i, j)');
+      expect(Number.isFinite(Number(/= (\S+)\s+\(the GPU's map\)/.exec(text)![1])), text).toBe(true);
+    }
   });
 
   it('a model with layers after the pool (fashion_deep): CAM is shown as unavailable with the reason, Grad-CAM equals the reference', async () => {
