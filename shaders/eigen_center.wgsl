@@ -7,10 +7,12 @@
 // so that X[s] read as a [Z, K] matrix (row j = position, column k = channel) has columns of
 // mean 0. A template: src/attribution/kernels.ts fills {{term}} in from the method's descriptor
 // (src/methods/registry.ts), an expression in a = A^k_j and g = G^k_j; without GRAD the
-// gradient is not bound and g is 0.
+// gradient is not bound and g is 0. WEIGHTED (the eigenSmooth option of the channel methods,
+// term 'w * a'): w = weights[w_offset + s·K + k], the row's channel weight; otherwise w = 1.
 //
-// Layout: A [N, K, h, w]; G [S, K, h, w] (GRAD only); X [S, K, h, w]; Z = h·w. Row s uses
-// image s % N (Eigen-CAM runs on the N images, S = N; Eigen-Grad-CAM on the S = T·N rows).
+// Layout: A [N, K, h, w]; G [S, K, h, w] (GRAD only); weights [M, S, K] (WEIGHTED only; this
+// slot's rows from w_offset); X [S, K, h, w]; Z = h·w. Row s uses image s % N (Eigen-CAM runs on
+// the N images, S = N; Eigen-Grad-CAM and the weighted maps on the S = T·N rows).
 // Threads: one invocation per (s, k), global index (wg.y · nwg.x + wg.x) · WG + lid.x = s·K + k:
 // a serial loop over the Z positions for the mean, a second one writing X. No barriers.
 // Edges: invocations past S·K return.
@@ -20,6 +22,7 @@ struct Params {
   n: u32,
   k: u32,
   z: u32,
+  w_offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -27,13 +30,16 @@ struct Params {
 #if GRAD
 @group(0) @binding(2) var<storage, read> G: array<f32>;
 #endif
+#if WEIGHTED
+@group(0) @binding(4) var<storage, read> weights: array<f32>;
+#endif
 @group(0) @binding(3) var<storage, read_write> X: array<f32>;
 
 override WG: u32 = 64;
 
 #include "finite"
 
-fn term(a: f32, g: f32) -> f32 {
+fn term(a: f32, g: f32, w: f32) -> f32 {
   return finite({{term}});
 }
 
@@ -45,7 +51,12 @@ fn value(s: u32, k: u32, j: u32) -> f32 {
 #else
   let g = 0.0;
 #endif
-  return term(a, g);
+#if WEIGHTED
+  let w = weights[p.w_offset + s * p.k + k];
+#else
+  let w = 1.0;
+#endif
+  return term(a, g, w);
 }
 
 @compute @workgroup_size(WG)

@@ -25,6 +25,9 @@ The formulas are those of docs/METHODS.md, as published:
                   Yeasin 2020; centred as pytorch-grad-cam's get_2d_projection); the same map for
                   every target
   eigengradcam    the same with X = g * A (per target)
+  eigensmooth:<m> the eigenSmooth option of channel method m (gradcam, gradcampp, cam): the map is
+                  ReLU (none for cam) of eigencam's projection of X = w_k * A_k (pytorch-grad-cam's
+                  eigen_smooth), with m's weights w
   cam             w_k = W_fc[c, k] (GAP -> linear heads), map = sum_k w_k A_k (signed, no ReLU)
   guided backprop d y^c / d x with every ReLU backward R_in = R_out [x > 0] [R_out > 0]
   guided gradcam  normalise(upsample(normalise(gradcam))) (broadcast over channels) * guided backprop
@@ -306,7 +309,8 @@ def compute(net, x, targets):
     Z = A.shape[2] * A.shape[3]
     res = {k: [] for k in ("grad", "input_grad", "guided_backprop")}
     methods = {k: [] for k in ("gradcam", "counterfactual", "gradcampp", "xgradcam", "hirescam",
-                               "gradcam-elementwise", "layercam", "eigencam", "eigengradcam", "cam")}
+                               "gradcam-elementwise", "layercam", "eigencam", "eigengradcam", "cam",
+                               "eigensmooth:gradcam", "eigensmooth:gradcampp", "eigensmooth:cam")}
 
     for c in targets:
         # Plain gradients: to the layer and to the input, one backward per target.
@@ -327,10 +331,13 @@ def compute(net, x, targets):
         methods["layercam"].append(spatial_entry(F.relu((F.relu(g) * Ac).sum(0)), H, W))
         methods["eigencam"].append(spatial_entry(F.relu(eigen_projection(Ac)), H, W))
         methods["eigengradcam"].append(spatial_entry(F.relu(eigen_projection(g * Ac)), H, W))
+        for name, w in (("gradcam", alpha), ("gradcampp", gradcampp_weights(Ac, g))):
+            methods[f"eigensmooth:{name}"].append(spatial_entry(F.relu(eigen_projection(w[:, None, None] * Ac)), H, W))
         if net.cam_fc is not None:
             fc = dict((n["name"], n["module"]) for n in net.nodes)[net.cam_fc]
             wc = fc.weight[c].detach()
             methods["cam"].append(method_entry(wc, Ac, False, H, W))
+            methods["eigensmooth:cam"].append(spatial_entry(eigen_projection(wc[:, None, None] * Ac), H, W))
             # The lecture's identity: for a GAP -> linear head, alpha_k = W[c, k] / Z ...
             assert torch.allclose(alpha, wc / Z, rtol=0, atol=1e-10), (net.name, c)
             # ... so Grad-CAM = ReLU(CAM) / Z and the normalised maps coincide.
@@ -502,6 +509,7 @@ def main():
                 "layercam": "map = ReLU(sum_k ReLU(g_k) * A_k) at each position (no weights)",
                 "eigencam": "map = ReLU(sign * (X - mean_positions X) v1), X = A as [h*w, K], v1 its first right singular vector, sign making the largest |value| positive; identical for every target",
                 "eigengradcam": "as eigencam with X = g * A",
+                "eigensmooth:<m>": "the eigenSmooth option of channel method m: eigencam's projection of X = w_k A_k with m's weights, ReLU except for cam",
                 "guided_backprop": "d y^c / d input with every ReLU backward R_in = R_out [x>0] [R_out>0], not normalised",
                 "guided_gradcam": "gradcam.map_up broadcast over the input channels times guided_backprop",
                 "input_gradients": "plain d y^c / d input (normal ReLU backward)",

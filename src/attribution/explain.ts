@@ -50,6 +50,7 @@ import {
   checkEigenLayer,
   combineMaps,
   eigenMaps,
+  eigenSmoothMaps,
   guidedGradcam,
   spatialMaps,
   topkClasses,
@@ -71,6 +72,13 @@ export interface ExplainOptions {
    * spatial activation before the spatial collapse, trailing pools skipped.
    */
   layer?: string;
+  /**
+   * Every channel method's map as the first principal component of its weighted activations
+   * w_k·A^k (centred over the positions, the sign making the largest |value| positive, as the
+   * eigen methods do) instead of their sum Σ_k w_k·A^k; pytorch-grad-cam's `eigen_smooth`.
+   * Default false. Guided Grad-CAM then multiplies by the smoothed Grad-CAM map.
+   */
+  eigenSmooth?: boolean;
 }
 
 /**
@@ -255,7 +263,7 @@ function checkOptions(opts: unknown): ExplainOptions {
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
     throw new InvalidInputError(`explain: options must be an object or undefined, got ${describe(opts)}`);
   }
-  const known = ['methods', 'targets', 'layer'];
+  const known = ['methods', 'targets', 'layer', 'eigenSmooth'];
   for (const k of Object.keys(opts)) {
     if (!known.includes(k))
       throw new InvalidInputError(`explain: unknown option '${k}'; the options are ${known.join(', ')}`);
@@ -289,6 +297,10 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     );
   }
   g.backwardNodes(layer, scoresName); // throws GraphError when the scores do not depend on the layer
+  if (o.eigenSmooth !== undefined && typeof o.eigenSmooth !== 'boolean') {
+    throw new InvalidInputError(`explain: eigenSmooth must be true or false, got ${describe(o.eigenSmooth)}`);
+  }
+  const eigenSmooth = o.eigenSmooth === true;
   const targets = o.targets === undefined ? { topK: 1 } : o.targets;
   const t = checkTargets(targets, numClasses);
 
@@ -327,7 +339,7 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
   const [, , H, W] = input.shape;
   const C = input.shape[1];
   const rows = t * n;
-  if (eigen.length) checkEigenLayer(layerShape[1], layerShape[2], layerShape[3]);
+  if (eigen.length || (eigenSmooth && slots.length)) checkEigenLayer(layerShape[1], layerShape[2], layerShape[3]);
   const lead = (rest: number[]) => (n === 1 ? [t, ...rest] : [t, n, ...rest]);
 
   // Its own recorder: concurrent explains on one engine do not share an encoder, scope or stage.
@@ -373,7 +385,14 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
         await camWeights(e, model.weight(heads.get(m)!), classes, weights, slots.indexOf(m));
       }
       const reluMask = slots.reduce((mask, m, s) => (channelMethod(m).relu ? mask | (1 << s) : mask), 0);
-      const { raw, norm } = await combineMaps(e, A, weights, reluMask);
+      const { raw, norm } = eigenSmooth
+        ? await eigenSmoothMaps(
+            e,
+            A,
+            weights,
+            slots.map((m) => channelMethod(m).relu),
+          )
+        : await combineMaps(e, A, weights, reluMask);
       upsampled = await upsampleBilinear(e, norm, H, W);
       slots.forEach((m, s) => {
         if (!wanted.has(m)) return;

@@ -288,14 +288,17 @@ const EIGEN_PROJECT = defineKernel({
   includes: [FINITE, MINMAX_REDUCE],
 });
 
-/** eigen_center.wgsl with the method's term filled in. */
-function eigenCenterKernel(m: EigenMethodName) {
-  return generatedKernel(`eigen_center.${m}`, () =>
+/**
+ * eigen_center.wgsl with a term filled in: an eigen method's (in a, g), or 'w * a' for the
+ * eigenSmooth option of the channel methods (WEIGHTED: w the row's channel weight).
+ */
+function eigenCenterKernel(key: string, term: string) {
+  return generatedKernel(`eigen_center.${key}`, () =>
     defineKernel({
-      name: `eigen_center.${m}`,
-      code: fillTemplate(eigenCenterCode, { term: eigenMethod(m).term.wgsl }),
-      params: { rows: 'u32', n: 'u32', k: 'u32', z: 'u32' },
-      bindings: ['A', 'G', 'X'],
+      name: `eigen_center.${key}`,
+      code: fillTemplate(eigenCenterCode, { term }),
+      params: { rows: 'u32', n: 'u32', k: 'u32', z: 'u32', w_offset: 'u32' },
+      bindings: ['A', 'G', 'weights', 'X'],
       includes: [FINITE],
     }),
   );
@@ -326,6 +329,97 @@ export function checkEigenLayer(k: number, h: number, w: number): void {
   }
 }
 
+/**
+ * One map slot of the eigen path: centre (the given eigen_center variant and bindings), Gram
+ * matrix, power iteration, projection into `slot` of raw and norm [M, rows, h, w]. S source
+ * rows. Returns the info tensor [S, 4] (eigen_power.wgsl); the intermediates are freed.
+ */
+async function principalMap(
+  e: Recorder,
+  centerDef: ReturnType<typeof eigenCenterKernel>,
+  defines: Readonly<Record<string, boolean>>,
+  bind: { A: Tensor; G: Tensor | null; weights: Tensor | null },
+  wOffset: number,
+  shape: readonly number[],
+  S: number,
+  rows: number,
+  raw: Tensor,
+  norm: Tensor,
+  slot: number,
+  relu: boolean,
+  iters: number,
+  tol: number,
+  label: string,
+): Promise<Tensor> {
+  const [n, k, h, w] = shape;
+  const z = h * w;
+  const { d, positions } = eigenSide(k, z);
+  const dmax = Math.max(64, 2 ** Math.ceil(Math.log2(d)));
+  const X = e.empty([S, k, h, w], `${label}:centred`);
+  const C = e.empty([S, d, d], `${label}:gram`);
+  const evec = e.empty([S, d], `${label}:eigenvector`);
+  const info = e.empty([S, 4], `${label}:eigen-info`);
+  const center = await e.kernel(centerDef, { defines, overrides: { WG: WG_REDUCE } });
+  e.dispatch(center, { ...bind, X }, { rows: S, n, k, z, w_offset: wOffset }, grid1d(S * k, WG_REDUCE));
+  const gram = await e.kernel(EIGEN_GRAM, { defines: { POSITIONS: positions }, overrides: { WG: WG_REDUCE } });
+  e.dispatch(gram, { X, C }, { rows: S, k, z, d }, grid1d(S * d * d, WG_REDUCE));
+  const power = await e.kernel(EIGEN_POWER, { overrides: { WG: WG_REDUCE, DMAX: dmax } });
+  e.dispatch(power, { C, evec, info }, { rows: S, d, iters, tol }, grid1d(S, 1));
+  const project = await e.kernel(EIGEN_PROJECT, { defines: { POSITIONS: positions }, overrides: { WG: WG_REDUCE } });
+  e.dispatch(
+    project,
+    { X: positions ? null : X, evec, info, raw, norm },
+    { rows, src_rows: S, k, z, d, slot, relu: relu ? 1 : 0 },
+    grid1d(rows, 1),
+  );
+  X.destroy();
+  C.destroy();
+  evec.destroy();
+  return info;
+}
+
+/**
+ * The eigenSmooth option of the channel methods: for each slot m of `weights` [M, B, K] and row
+ * b, the first principal component of the weighted activations w_k·A^k (centred over the
+ * positions, sign so that the largest |value| is positive) instead of their sum; ReLU where
+ * relu[m]. raw and norm [M, B, h, w], as combineMaps gives.
+ */
+export async function eigenSmoothMaps(
+  e: Recorder,
+  A: Tensor,
+  weights: Tensor,
+  relu: readonly boolean[],
+): Promise<{ raw: Tensor; norm: Tensor }> {
+  const [, k, h, w] = A.shape;
+  const [m, rows] = weights.shape;
+  checkEigenLayer(k, h, w);
+  const raw = e.empty([m, rows, h, w], 'maps:raw');
+  const norm = e.empty([m, rows, h, w], 'maps:normalised');
+  const center = eigenCenterKernel('weighted', 'w * a');
+  for (let slot = 0; slot < m; slot++) {
+    const bind = { A, G: null, weights };
+    const info = await principalMap(
+      e,
+      center,
+      { WEIGHTED: true },
+      bind,
+      slot * rows * k,
+      A.shape,
+      rows,
+      rows,
+      raw,
+      norm,
+      slot,
+      relu[slot],
+      EIGEN_ITERATIONS,
+      EIGEN_TOL,
+      `eigen-smooth:${slot}`,
+    );
+    info.destroy();
+  }
+  return { raw, norm };
+}
+
 export interface EigenOptions {
   /** Power iterations at most (default EIGEN_ITERATIONS). */
   iterations?: number;
@@ -351,7 +445,6 @@ export async function eigenMaps(
   opts: EigenOptions = {},
 ): Promise<{ raw: Tensor; norm: Tensor; info: Tensor[] }> {
   const [n, k, h, w] = A.shape;
-  const z = h * w;
   const iters = opts.iterations ?? EIGEN_ITERATIONS;
   const tol = opts.tol ?? EIGEN_TOL;
   if (!Number.isInteger(iters) || iters < 1) {
@@ -363,41 +456,33 @@ export async function eigenMaps(
     if (eigenMethod(m).gradients && !G) throw new InvalidInputError(`eigenMaps: '${m}' needs the gradients`);
   }
   checkEigenLayer(k, h, w);
-  const { d, positions } = eigenSide(k, z);
-  const dmax = Math.max(64, 2 ** Math.ceil(Math.log2(d)));
   const raw = e.empty([methods.length, rows, h, w], 'eigen:raw');
   const norm = e.empty([methods.length, rows, h, w], 'eigen:normalised');
   const info: Tensor[] = [];
   for (const [slot, m] of methods.entries()) {
     const desc = eigenMethod(m);
     const S = desc.gradients ? rows : n;
-    const X = e.empty([S, k, h, w], `${m}:centred`);
-    const C = e.empty([S, d, d], `${m}:gram`);
-    const evec = e.empty([S, d], `${m}:eigenvector`);
-    const inf = e.empty([S, 4], `${m}:eigen-info`);
-    const center = await e.kernel(eigenCenterKernel(m), {
-      defines: { GRAD: desc.gradients },
-      overrides: { WG: WG_REDUCE },
-    });
-    e.dispatch(center, { A, G: desc.gradients ? G : null, X }, { rows: S, n, k, z }, grid1d(S * k, WG_REDUCE));
-    const gram = await e.kernel(EIGEN_GRAM, { defines: { POSITIONS: positions }, overrides: { WG: WG_REDUCE } });
-    e.dispatch(gram, { X, C }, { rows: S, k, z, d }, grid1d(S * d * d, WG_REDUCE));
-    const power = await e.kernel(EIGEN_POWER, { overrides: { WG: WG_REDUCE, DMAX: dmax } });
-    e.dispatch(power, { C, evec, info: inf }, { rows: S, d, iters, tol }, grid1d(S, 1));
-    const project = await e.kernel(EIGEN_PROJECT, {
-      defines: { POSITIONS: positions },
-      overrides: { WG: WG_REDUCE },
-    });
-    e.dispatch(
-      project,
-      { X: positions ? null : X, evec, info: inf, raw, norm },
-      { rows, src_rows: S, k, z, d, slot, relu: desc.relu ? 1 : 0 },
-      grid1d(rows, 1),
+    const center = eigenCenterKernel(m, desc.term.wgsl);
+    const bind = { A, G: desc.gradients ? G : null, weights: null };
+    info.push(
+      await principalMap(
+        e,
+        center,
+        { GRAD: desc.gradients },
+        bind,
+        0,
+        A.shape,
+        S,
+        rows,
+        raw,
+        norm,
+        slot,
+        desc.relu,
+        iters,
+        tol,
+        m,
+      ),
     );
-    X.destroy();
-    C.destroy();
-    evec.destroy();
-    info.push(inf);
   }
   return { raw, norm, info };
 }

@@ -209,6 +209,27 @@ export function eigenMap(method: EigenMethodName, A: HostTensor, G: HostTensor):
   return out;
 }
 
+/**
+ * The eigenSmooth option of a channel method: per row, the first principal component of the
+ * weighted activations X_jk = w_k·A^k_j (firstComponent) instead of Σ_k w_k A^k, then ReLU unless
+ * `relu` is false. A: [N, K, h, w], weights [B, K]. Returns [B, h, w].
+ */
+export function eigenSmoothMap(A: HostTensor, weights: HostTensor, relu: boolean): HostTensor {
+  const [N, K, h, w] = A.shape;
+  const B = weights.shape[0];
+  const Z = h * w;
+  const out = hostTensor([B, h, w]);
+  for (let b = 0; b < B; b++) {
+    const i = b % N;
+    const X = new Float64Array(Z * K);
+    for (let k = 0; k < K; k++)
+      for (let j = 0; j < Z; j++) X[j * K + k] = weights.data[b * K + k] * A.data[(i * K + k) * Z + j];
+    const { projection } = firstComponent(X, Z, K);
+    for (let j = 0; j < Z; j++) out.data[b * Z + j] = relu ? Math.max(projection[j], 0) : projection[j];
+  }
+  return out;
+}
+
 /** CAM: w^c_k is row c of the linear layer after global average pooling, for the class c of each row b. */
 export function camWeights(linearWeight: HostTensor, rowClasses: readonly number[]): HostTensor {
   const [, K] = linearWeight.shape;

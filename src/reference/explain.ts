@@ -17,6 +17,7 @@ import {
   camWeights,
   channelWeights,
   eigenMap,
+  eigenSmoothMap,
   guidedGradcam,
   normalizeMinMax,
   spatialMap,
@@ -57,7 +58,12 @@ export function topk(scores: ArrayLike<number>, k: number): number[] {
 export function explainReference(
   model: RefModel,
   x: HostTensor,
-  opts: { methods: readonly Method[]; targets?: readonly number[] | { topK: number }; layer?: string },
+  opts: {
+    methods: readonly Method[];
+    targets?: readonly number[] | { topK: number };
+    layer?: string;
+    eigenSmooth?: boolean;
+  },
 ): RefExplanation {
   const g = model.graph;
   const n = x.shape[0];
@@ -108,7 +114,8 @@ export function explainReference(
     } else {
       weights = channelWeights(m, A, G);
     }
-    return { weights, ...finish(weightedSum(A, weights, d.relu)) };
+    const raw = opts.eigenSmooth ? eigenSmoothMap(A, weights, d.relu) : weightedSum(A, weights, d.relu);
+    return { weights, ...finish(raw) };
   };
   const maps: RefExplanation['maps'] = {};
   for (const m of opts.methods) {

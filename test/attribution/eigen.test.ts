@@ -9,10 +9,13 @@ import { describe, expect, it } from 'vitest';
 import { explain } from '../../src/attribution/explain';
 import { checkEigenLayer, EIGEN_ITERATIONS, EIGEN_MAX_SIDE, EIGEN_TOL, eigenMaps } from '../../src/attribution/kernels';
 import { InvalidInputError, MethodNotApplicableError } from '../../src/core/errors';
-import type { EigenMethodName } from '../../src/methods/registry';
+import { isChannel, METHODS, type EigenMethodName } from '../../src/methods/registry';
 import { Model } from '../../src/model/model';
 import { eigenMap, firstComponent, normalizeMinMax, symmetricEigen } from '../../src/reference/attribution';
+import { explainReference } from '../../src/reference/explain';
+import { RefModel } from '../../src/reference/model';
 import { hostTensor, type HostTensor } from '../../src/reference/tensor';
+import { FIXTURES, fixtureKey, loadFixture, type FixtureMaps } from '../cases/fixtures';
 import { NETS } from '../cases/nets';
 import { EXACT, expectAllclose, F64, MAPS, maxAbs, NETWORK, U32 } from '../util/compare';
 import { getEngine } from '../util/gpu';
@@ -305,6 +308,80 @@ describe('explain() with the eigen methods', () => {
     expectAllclose(await withGrad.maps.eigencam!.input.read(), maps, EXACT, 'Eigen-CAM with or without a backward');
     alone.destroy();
     withGrad.destroy();
+    input.destroy();
+    model.destroy();
+    expect(e.liveTensors).toBe(0);
+  });
+});
+
+describe('the eigenSmooth option of the channel methods', () => {
+  // The CPU reference against PyTorch: float64 both (Jacobi vs torch.linalg.svd), the fixtures
+  // with 9 digits; the same tolerances as pytorch.test.ts's REF_TOL and REF_MAP_TOL.
+  const REF_TOL = { atol: 1e-8, rtol: 1e-6 };
+  const REF_MAP_TOL = { atol: 1e-6, rtol: 1e-6 };
+
+  it.each(FIXTURES)('fixture %s: the CPU reference and the GPU equal PyTorch', async (name) => {
+    const fx = loadFixture(name);
+    const methods = (['gradcam', 'gradcam++', 'cam'] as const).filter((m) => m !== 'cam' || fx.expected.cam);
+    const opts = { methods, targets: fx.targets, layer: fx.layer, eigenSmooth: true };
+    const ref = explainReference(new RefModel(fx.graph), hostTensor(fx.input.shape, fx.input.data), opts);
+    const e = await getEngine();
+    const model = await Model.load(e, fx.graph);
+    const input = e.upload(fx.input.data, fx.input.shape);
+    const r = await explain(model, input, opts);
+    for (const m of methods) {
+      const want = fx.expected[`eigensmooth:${fixtureKey(m)}`] as FixtureMaps;
+      expect(want, `golden values for ${m}`).toBeDefined();
+      const got = ref.maps[m]!;
+      expectAllclose(got.raw!.data, want.map.data, REF_TOL, `reference ${m} map`);
+      expectAllclose(got.layer!.data, want.map_norm.data, REF_MAP_TOL, `reference ${m} normalised`);
+      expectAllclose(got.input!.data, want.map_up.data, REF_MAP_TOL, `reference ${m} upsampled`);
+      const maps = r.maps[m]!;
+      const raw = await maps.raw.read();
+      expectAllclose(raw, want.map.data, { atol: NETWORK.rtol * maxAbs(want.map.data), rtol: 0 }, `GPU ${m} map`);
+      expectAllclose(await maps.layer.read(), want.map_norm.data, MAPS, `GPU ${m} normalised`);
+      expectAllclose(await maps.input.read(), want.map_up.data, MAPS, `GPU ${m} upsampled`);
+      // The weights are the method's own, unchanged by the option.
+      expectAllclose(
+        await maps.weights.read(),
+        (fx.expected[fixtureKey(m)] as FixtureMaps).weights!.data,
+        NETWORK,
+        `${m} weights`,
+      );
+    }
+    r.destroy();
+    input.destroy();
+    model.destroy();
+    expect(e.liveTensors).toBe(0);
+  });
+
+  it('the GPU equals the CPU reference for every channel method, T = 3, N = 2, and a non-boolean is refused', async () => {
+    const e = await getEngine();
+    const spec = NETS.residual();
+    const model = await Model.load(e, spec);
+    const [c, h, w] = spec.input.shape;
+    const xs = randn(2 * c * h * w, 51);
+    const input = e.upload(xs, [2, c, h, w]);
+    const methods = METHODS.filter(isChannel).filter((m) => m !== 'cam');
+    const opts = { methods, targets: { topK: 3 }, eigenSmooth: true };
+    const r = await explain(model, input, opts);
+    const ref = explainReference(new RefModel(spec), hostTensor([2, c, h, w], xs), opts);
+    const plain = await explain(model, input, { ...opts, eigenSmooth: false });
+    const plainRaw: Partial<Record<string, Float32Array>> = {};
+    for (const m of methods) plainRaw[m] = await plain.maps[m]!.raw.read();
+    for (const m of methods) {
+      const want = ref.maps[m]!;
+      const raw = await r.maps[m]!.raw.read();
+      expectAllclose(raw, want.raw!.data, { atol: NETWORK.rtol * maxAbs(want.raw!.data), rtol: 0 }, `${m} raw`);
+      expectAllclose(await r.maps[m]!.input.read(), want.input!.data, MAPS, `${m} upsampled`);
+      // Not the plain weighted sum.
+      expect(maxAbs(Array.from(raw, (v, i) => v - plainRaw[m]![i])), m).toBeGreaterThan(0);
+    }
+    await expect(explain(model, input, { eigenSmooth: 'yes' as never })).rejects.toThrow(
+      /eigenSmooth must be true or false/,
+    );
+    r.destroy();
+    plain.destroy();
     input.destroy();
     model.destroy();
     expect(e.liveTensors).toBe(0);
