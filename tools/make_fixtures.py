@@ -310,14 +310,29 @@ def compute(net, x, targets):
     res = {k: [] for k in ("grad", "input_grad", "guided_backprop")}
     methods = {k: [] for k in ("gradcam", "counterfactual", "gradcampp", "xgradcam", "hirescam",
                                "gradcam-elementwise", "layercam", "eigencam", "eigengradcam", "cam",
-                               "eigensmooth:gradcam", "eigensmooth:gradcampp", "eigensmooth:cam")}
+                               "eigensmooth:gradcam", "eigensmooth:gradcampp", "eigensmooth:cam",
+                               "prerelu:hirescam", "prerelu:gradcam-elementwise", "prerelu:layercam",
+                               "prerelu:eigencam", "prerelu:eigengradcam")}
+    # A layer with activations of both signs: the input of the layer's node (before its ReLU),
+    # or, for the residual net, conv2 (before the add: negative activations there still get a
+    # gradient through the skip's sum, where before a ReLU they get none).
+    pre = "conv2" if net.name == "residual" else next(n["inputs"][0] for n in net.nodes if n["output"] == net.layer)
 
     for c in targets:
         # Plain gradients: to the layer and to the input, one backward per target.
         xi = x.clone().requires_grad_(True)
         logits_c, tc = net(xi)
-        g, gx = torch.autograd.grad(logits_c[0, c], [tc[net.layer], xi])
+        g, gx, gpre = torch.autograd.grad(logits_c[0, c], [tc[net.layer], xi, tc[pre]])
         g, Ac = g[0], tc[net.layer][0].detach()
+        # The spatial and eigen methods also at a layer with activations of both signs, where
+        # Grad-CAM element-wise and LayerCAM can differ (for A >= 0, or g = 0 wherever A < 0 as
+        # before a ReLU, they coincide).
+        gp, Ap = gpre[0], tc[pre][0].detach()
+        methods["prerelu:hirescam"].append(spatial_entry(F.relu((gp * Ap).sum(0)), H, W))
+        methods["prerelu:gradcam-elementwise"].append(spatial_entry(F.relu(gp * Ap).sum(0), H, W))
+        methods["prerelu:layercam"].append(spatial_entry(F.relu((F.relu(gp) * Ap).sum(0)), H, W))
+        methods["prerelu:eigencam"].append(spatial_entry(F.relu(eigen_projection(Ap)), H, W))
+        methods["prerelu:eigengradcam"].append(spatial_entry(F.relu(eigen_projection(gp * Ap)), H, W))
 
         check_input_grad_fd(net, x, c, gx[0])
 
@@ -365,6 +380,7 @@ def compute(net, x, targets):
         return torch.stack(lst)
 
     exp = {
+        "prerelu_layer": pre,
         "logits": tensor_json(logits),
         "activation": tensor_json(A),
         "gradients": tensor_json(stack(res["grad"])),
@@ -488,6 +504,7 @@ def main():
             logits, _ = net(x)
         targets = pick_targets(logits)
         exp, logits, methods = compute(net, x, targets)
+        prerelu_layer = exp.pop("prerelu_layer")
 
         spec = graph_spec(net)
         fixture = {
@@ -509,6 +526,7 @@ def main():
                 "layercam": "map = ReLU(sum_k ReLU(g_k) * A_k) at each position (no weights)",
                 "eigencam": "map = ReLU(sign * (X - mean_positions X) v1), X = A as [h*w, K], v1 its first right singular vector, sign making the largest |value| positive; identical for every target",
                 "eigengradcam": "as eigencam with X = g * A",
+                "prerelu:<m>": "spatial and eigen method m at prerelu_layer (activations of both signs): the input of the layer's node, conv2 for residual",
                 "eigensmooth:<m>": "the eigenSmooth option of channel method m: eigencam's projection of X = w_k A_k with m's weights, ReLU except for cam",
                 "guided_backprop": "d y^c / d input with every ReLU backward R_in = R_out [x>0] [R_out>0], not normalised",
                 "guided_gradcam": "gradcam.map_up broadcast over the input channels times guided_backprop",
@@ -517,6 +535,7 @@ def main():
             "graph": spec,
             "input": tensor_json(x),
             "layer": net.layer,
+            "prerelu_layer": prerelu_layer,
             "targets": targets,
             "expected": exp,
         }
