@@ -11,14 +11,19 @@
 //
 // The error after n iterations is about (λ₂/λ₁)ⁿ times the start vector's error: the closer the
 // top two eigenvalues, the more iterations (docs/METHODS.md gives the numbers).
-// Layout: C [S, D, D]; evec [S, D]; info [S, 4].
-// Threads: one workgroup per row s (workgroup index wg.y · nwg.x + wg.x). v lives in workgroup
+// Layout: C [S, D, D]; evec [S, D]; info [S, 4]; work [S, D] (SERIAL only).
+// Threads, SERIAL (no barriers; an option, not faster on SwiftShader): one invocation per row s (global
+// index (wg.y · nwg.x + wg.x) · WG + lid.x), the whole iteration serial with v in evec and
+// C v in work; no barriers. The iterations do the same arithmetic in the same order as the
+// workgroup variant (each entry of C v a serial dot product, the maxima exact), so both run the
+// same number of them; only the final ‖v‖ is summed in another order (one rounding apart).
+// Otherwise: one workgroup per row s (workgroup index wg.y · nwg.x + wg.x). v lives in workgroup
 // memory (DMAX ≥ D floats, an override); invocation lid.x computes the entries p = lid.x,
 // lid.x + WG, … of w = C v (a serial dot product over the row of C each), keeps them in evec
 // (its own entries only, so no storage barrier), and updates the same entries of v after the
 // workgroup's max reductions (sum_max_reduce.wgsl), whose results every invocation reads with
 // workgroupUniformLoad so that the loop's exits are uniform.
-// Edges: workgroups past S return as a whole.
+// Edges: rows past S return (the workgroup variant: as a whole).
 
 struct Params {
   rows: u32,
@@ -31,6 +36,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read> C: array<f32>;
 @group(0) @binding(2) var<storage, read_write> evec: array<f32>;
 @group(0) @binding(3) var<storage, read_write> info: array<f32>;
+#if SERIAL
+@group(0) @binding(4) var<storage, read_write> work: array<f32>;
+#endif
 
 override WG: u32 = 64;
 override DMAX: u32 = 64;
@@ -54,6 +62,72 @@ fn start(q: u32) -> f32 {
   return 0.5 + f32(h >> 8u) / 16777216.0;
 }
 
+#if SERIAL
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_id) lid: vec3u) {
+  let s = (wg.y * nwg.x + wg.x) * WG + lid.x;
+  if (s >= p.rows) {
+    return;
+  }
+  let d = p.d;
+  let base = s * d * d;
+  let out = s * d;
+  var cmax = 0.0;
+  for (var q = 0u; q < d * d; q++) {
+    cmax = max(cmax, abs(C[base + q]));
+  }
+  for (var q = 0u; q < d; q++) {
+    evec[out + q] = start(q);
+  }
+  var lambda = 0.0;
+  var change = 0.0;
+  var it = 0u;
+  if (cmax > 0.0) {
+    loop {
+      if (it >= p.iters) {
+        break;
+      }
+      var wmax = 0.0;
+      for (var a = 0u; a < d; a++) {
+        var acc = 0.0;
+        for (var b = 0u; b < d; b++) {
+          acc += (C[base + a * d + b] / cmax) * evec[out + b];
+        }
+        work[out + a] = acc;
+        wmax = max(wmax, abs(acc));
+      }
+      if (!(wmax > 0.0)) {
+        lambda = 0.0;
+        break;
+      }
+      change = 0.0;
+      for (var a = 0u; a < d; a++) {
+        let nv = work[out + a] / wmax;
+        change = max(change, abs(nv - evec[out + a]));
+        evec[out + a] = nv;
+      }
+      lambda = wmax;
+      it++;
+      if (change <= p.tol) {
+        break;
+      }
+    }
+  }
+  var ss = 0.0;
+  for (var a = 0u; a < d; a++) {
+    ss += evec[out + a] * evec[out + a];
+  }
+  let len = sqrt(ss);
+  for (var a = 0u; a < d; a++) {
+    evec[out + a] = evec[out + a] / len;
+  }
+  info[s * 4u] = finite(lambda * cmax);
+  info[s * 4u + 1u] = f32(it);
+  info[s * 4u + 2u] = change;
+  info[s * 4u + 3u] = cmax;
+}
+#else
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u) {
@@ -132,3 +206,4 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     info[s * 4u + 3u] = cmax;
   }
 }
+#endif

@@ -140,7 +140,7 @@ export async function channelWeights(
 ): Promise<void> {
   const [n, k, h, w] = A.shape;
   const rows = G.shape[0];
-  const kernel = opts.kernel ?? (e.adapter.isSoftware ? 'serial' : 'reduce');
+  const kernel = opts.kernel ?? 'reduce';
   if (kernel !== 'reduce' && kernel !== 'serial') {
     throw new InvalidInputError(`channelWeights: unknown kernel '${kernel as string}' (reduce or serial)`);
   }
@@ -277,7 +277,7 @@ const EIGEN_POWER = defineKernel({
   name: 'eigen_power',
   code: eigenPowerCode,
   params: { rows: 'u32', d: 'u32', iters: 'u32', tol: 'f32' },
-  bindings: ['C', 'evec', 'info'],
+  bindings: ['C', 'evec', 'info', 'work'],
   includes: [FINITE, SUM_MAX_REDUCE],
 });
 const EIGEN_PROJECT = defineKernel({
@@ -350,6 +350,7 @@ async function principalMap(
   iters: number,
   tol: number,
   label: string,
+  serial: boolean,
 ): Promise<Tensor> {
   const [n, k, h, w] = shape;
   const z = h * w;
@@ -363,8 +364,10 @@ async function principalMap(
   e.dispatch(center, { ...bind, X }, { rows: S, n, k, z, w_offset: wOffset }, grid1d(S * k, WG_REDUCE));
   const gram = await e.kernel(EIGEN_GRAM, { defines: { POSITIONS: positions }, overrides: { WG: WG_REDUCE } });
   e.dispatch(gram, { X, C }, { rows: S, k, z, d }, grid1d(S * d * d, WG_REDUCE));
-  const power = await e.kernel(EIGEN_POWER, { overrides: { WG: WG_REDUCE, DMAX: dmax } });
-  e.dispatch(power, { C, evec, info }, { rows: S, d, iters, tol }, grid1d(S, 1));
+  const power = await e.kernel(EIGEN_POWER, { defines: { SERIAL: serial }, overrides: { WG: WG_REDUCE, DMAX: dmax } });
+  const work = serial ? e.empty([S, d], `${label}:power-work`) : null;
+  e.dispatch(power, { C, evec, info, work }, { rows: S, d, iters, tol }, serial ? grid1d(S, WG_REDUCE) : grid1d(S, 1));
+  work?.destroy();
   const project = await e.kernel(EIGEN_PROJECT, { defines: { POSITIONS: positions }, overrides: { WG: WG_REDUCE } });
   e.dispatch(
     project,
@@ -414,6 +417,7 @@ export async function eigenSmoothMaps(
       EIGEN_ITERATIONS,
       EIGEN_TOL,
       `eigen-smooth:${slot}`,
+      false,
     );
     info.destroy();
   }
@@ -425,6 +429,14 @@ export interface EigenOptions {
   iterations?: number;
   /** Stop once no entry of the ∞-normalised vector changes by more than this (default EIGEN_TOL; 0: run every iteration). */
   tol?: number;
+  /**
+   * The power iteration's kernel: 'reduce' (default), a workgroup per row with workgroup-memory
+   * reductions; 'serial', one invocation per row and no barriers. On SwiftShader (a loaded
+   * 2-core machine) 'serial' was not faster: 1.4 against 2.3 s for 6 rows of a 49×49 Gram
+   * matrix, 19 against 10 s at 196×196, 2.0 against 1.9 s at 64×64 (300 iterations each):
+   * its rows share one workgroup, so one core, where 'reduce' spreads them over workgroups.
+   */
+  kernel?: 'reduce' | 'serial';
 }
 
 /**
@@ -451,6 +463,10 @@ export async function eigenMaps(
     throw new InvalidInputError(`eigenMaps: iterations must be a positive integer, got ${iters}`);
   }
   if (!(tol >= 0)) throw new InvalidInputError(`eigenMaps: tol must be a number ≥ 0, got ${tol}`);
+  const kernel = opts.kernel ?? 'reduce';
+  if (kernel !== 'reduce' && kernel !== 'serial') {
+    throw new InvalidInputError(`eigenMaps: unknown kernel '${kernel as string}' (reduce or serial)`);
+  }
   if (methods.length === 0) throw new InvalidInputError('eigenMaps: no methods');
   for (const m of methods) {
     if (eigenMethod(m).gradients && !G) throw new InvalidInputError(`eigenMaps: '${m}' needs the gradients`);
@@ -481,6 +497,7 @@ export async function eigenMaps(
         iters,
         tol,
         m,
+        kernel === 'serial',
       ),
     );
   }

@@ -17,7 +17,7 @@ import { RefModel } from '../../src/reference/model';
 import { hostTensor, type HostTensor } from '../../src/reference/tensor';
 import { FIXTURES, fixtureKey, loadFixture, type FixtureMaps } from '../cases/fixtures';
 import { NETS } from '../cases/nets';
-import { EXACT, expectAllclose, F64, MAPS, maxAbs, NETWORK, U32 } from '../util/compare';
+import { EXACT, expectAllclose, F32, F64, MAPS, maxAbs, NETWORK, U32 } from '../util/compare';
 import { getEngine } from '../util/gpu';
 import { randn, rng } from '../util/random';
 
@@ -73,7 +73,7 @@ async function gpuEigen(
   G: HostTensor | null,
   m: EigenMethodName,
   rows: number,
-  opts: { iterations?: number; tol?: number } = {},
+  opts: { iterations?: number; tol?: number; kernel?: 'reduce' | 'serial' } = {},
 ) {
   const e = await getEngine();
   return e.scope(async () => {
@@ -175,7 +175,12 @@ describe('the GPU against the CPU reference', () => {
     const G = hostTensor([T * N, K, h, w], randn(T * N * K * Z, 12, 0.1));
     for (const m of ['eigencam', 'eigengradcam'] as const) {
       const want = eigenMap(m, A, G);
-      const got = await gpuEigen(A, m === 'eigengradcam' ? G : null, m, T * N);
+      const got = await gpuEigen(A, m === 'eigengradcam' ? G : null, m, T * N, { kernel: 'reduce' });
+      // The serial variant (software adapters) runs the same iterations; its final ‖v‖ is summed
+      // in another order, one float32 rounding of the unit vector (F32, relative to the map).
+      const serial = await gpuEigen(A, m === 'eigengradcam' ? G : null, m, T * N, { kernel: 'serial' });
+      expect(Array.from(serial.info)).toEqual(Array.from(got.info));
+      expectAllclose(serial.raw, got.raw, { atol: 4 * F32.rtol * maxAbs(got.raw), rtol: 0 }, `${m} serial vs reduce`);
       // Float32 Gram matrices and projections of order-1 terms (up to a few hundred, NETWORK's
       // scale), the eigenvector converged to float32 precision (info[2] below): NETWORK on the
       // raw map relative to its largest value, MAPS on the normalised one.
@@ -282,6 +287,7 @@ describe('the GPU against the CPU reference', () => {
     await expect(eigenMaps(e, A, null, ['eigencam'], 1, { iterations: 0 })).rejects.toThrow(InvalidInputError);
     await expect(eigenMaps(e, A, null, ['eigencam'], 1, { tol: -1 })).rejects.toThrow(/tol/);
     await expect(eigenMaps(e, A, null, ['eigengradcam'], 1)).rejects.toThrow(/needs the gradients/);
+    await expect(eigenMaps(e, A, null, ['eigencam'], 1, { kernel: 'fast' as never })).rejects.toThrow(/unknown kernel/);
     expect(e.liveTensors).toBe(live);
     A.destroy();
   });
