@@ -49,6 +49,7 @@ import {
   channelWeights,
   checkEigenLayer,
   combineMaps,
+  EIGEN_MAX_SIDE,
   eigenMaps,
   eigenSmoothMaps,
   guidedGradcam,
@@ -173,12 +174,17 @@ export class Explanation implements ExplanationData {
 /**
  * The registered methods that apply to `layer` (a tensor or module name, default the default
  * layer) of this graph: every one, but those that read a GAP → linear head (CAM) only where the
- * layer has one.
+ * layer has one, and the eigen methods only where min(K, h·w) ≤ EIGEN_MAX_SIDE.
  */
 export function applicableMethods(graph: Graph, layer?: string): Method[] {
-  const head = !('reason' in graph.camHead(layer === undefined ? graph.defaultLayer() : graph.layer(layer)));
+  const name = layer === undefined ? graph.defaultLayer() : graph.layer(layer);
+  const head = !('reason' in graph.camHead(name));
+  // The eigen methods: min(K, h·w) within the power iteration's limit (checkEigenLayer).
+  const [, K, h, w] = graph.shape(name, 1);
+  const eigen = Math.min(K, h * w) <= EIGEN_MAX_SIDE;
   return METHODS.filter((m) => {
     const d = methodOf(m);
+    if (d.family === 'eigen') return eigen;
     return head || !(d.family === 'channel' && d.source === 'linear-head');
   });
 }

@@ -6,7 +6,9 @@
  * every target). The goldens from PyTorch's SVD are in pytorch.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { explain } from '../../src/attribution/explain';
+import { applicableMethods, explain } from '../../src/attribution/explain';
+import { Graph } from '../../src/model/graph';
+import type { GraphSpec } from '../../src/model/spec';
 import { checkEigenLayer, EIGEN_ITERATIONS, EIGEN_MAX_SIDE, EIGEN_TOL, eigenMaps } from '../../src/attribution/kernels';
 import { InvalidInputError, MethodNotApplicableError } from '../../src/core/errors';
 import { isChannel, METHODS, type EigenMethodName } from '../../src/methods/registry';
@@ -294,6 +296,29 @@ describe('the GPU against the CPU reference', () => {
 });
 
 describe('explain() with the eigen methods', () => {
+  it('applicableMethods leaves the eigen methods out where K and h·w both exceed EIGEN_MAX_SIDE', () => {
+    const K = EIGEN_MAX_SIDE + 1;
+    const big = (hw: number): GraphSpec => ({
+      name: 'big',
+      input: { name: 'image', shape: [K, hw, hw] },
+      output: 'logits',
+      nodes: [
+        { op: 'relu', name: 'relu', inputs: ['image'], output: 'relu' },
+        { op: 'globalavgpool', name: 'gap', inputs: ['relu'], output: 'gap' },
+        { op: 'flatten', name: 'flat', inputs: ['gap'], output: 'flat', attrs: { axis: 1 } },
+        {
+          op: 'linear',
+          name: 'fc',
+          inputs: ['flat'],
+          output: 'logits',
+          weights: { weight: { shape: [2, K], data: randn(2 * K, 61) }, bias: { shape: [2], data: [0, 0] } },
+        },
+      ],
+    });
+    expect(applicableMethods(new Graph(big(46)), 'relu')).not.toContain('eigencam'); // 46² = 2116 positions
+    expect(applicableMethods(new Graph(big(45)), 'relu')).toEqual(expect.arrayContaining(['eigencam', 'eigengradcam']));
+  });
+
   it('Eigen-CAM alone runs no backward pass, and its map is the same for every target', async () => {
     const e = await getEngine();
     const model = await Model.load(e, NETS.plain());
