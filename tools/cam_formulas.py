@@ -37,3 +37,19 @@ def gradcampp_weights(A, g):
     den = 2 * g ** 2 + s * g ** 3
     a = torch.where(den != 0, num / torch.where(den != 0, den, torch.ones_like(den)), torch.zeros_like(den))
     return (a * F.relu(g)).sum(dim=(1, 2))
+
+
+def eigen_projection(X):
+    """Eigen-CAM's map before the ReLU, of X [K, h, w] (A for Eigen-CAM, g * A for Eigen-Grad-CAM):
+    X as a [h*w, K] matrix centred over the positions, projected onto its first right singular
+    vector (torch.linalg.svd), the sign chosen so that the largest |value| is positive (kept on a
+    tie). pytorch-grad-cam's get_2d_projection centres and projects the same way but keeps the
+    sign the SVD returns."""
+    K, h, w = X.shape
+    M = X.reshape(K, h * w).T
+    M = M - M.mean(dim=0, keepdim=True)
+    _, _, Vh = torch.linalg.svd(M, full_matrices=False)
+    p = M @ Vh[0]
+    if -p.min() > p.max():
+        p = -p
+    return p.reshape(h, w)

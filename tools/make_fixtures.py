@@ -18,6 +18,16 @@ The formulas are those of docs/METHODS.md, as published:
   xgradcam        w_k = sum_ij g_kij A_kij / (sum_ij A_kij + 1e-7)  (Fu et al. 2020, as in
                   pytorch-grad-cam's xgrad_cam.py),       map = ReLU(sum_k w_k A_k)
   hirescam        map = ReLU(sum_k g_k * A_k), no pooling of the gradient (Draelos & Carin 2020)
+  gradcam-elementwise  map = sum_k ReLU(g_k * A_k) (pytorch-grad-cam's GradCAMElementWise)
+  layercam        map = ReLU(sum_k ReLU(g_k) * A_k) (Jiang et al. 2021)
+  eigencam        map = ReLU(+-(X - mean) v), X = A as [h*w, K], v its first right singular vector
+                  (torch.linalg.svd), the sign making the largest |value| positive (Muhammad &
+                  Yeasin 2020; centred as pytorch-grad-cam's get_2d_projection); the same map for
+                  every target
+  eigengradcam    the same with X = g * A (per target)
+  eigensmooth:<m> the eigenSmooth option of channel method m (gradcam, gradcampp, cam): the map is
+                  ReLU (none for cam) of eigencam's projection of X = w_k * A_k (pytorch-grad-cam's
+                  eigen_smooth), with m's weights w
   cam             w_k = W_fc[c, k] (GAP -> linear heads), map = sum_k w_k A_k (signed, no ReLU)
   guided backprop d y^c / d x with every ReLU backward R_in = R_out [x > 0] [R_out > 0]
   guided gradcam  normalise(upsample(normalise(gradcam))) (broadcast over channels) * guided backprop
@@ -44,7 +54,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cam_formulas import combine, gradcam_weights, gradcampp_weights, normalise
+from cam_formulas import combine, eigen_projection, gradcam_weights, gradcampp_weights, normalise
 
 SCRIPT_VERSION = "make_fixtures.py 1.3.0"
 SEED = 20240611
@@ -306,14 +316,31 @@ def compute(net, x, targets):
     A = t[net.layer]
     Z = A.shape[2] * A.shape[3]
     res = {k: [] for k in ("grad", "input_grad", "guided_backprop")}
-    methods = {k: [] for k in ("gradcam", "counterfactual", "gradcampp", "xgradcam", "hirescam", "cam")}
+    methods = {k: [] for k in ("gradcam", "counterfactual", "gradcampp", "xgradcam", "hirescam",
+                               "gradcam-elementwise", "layercam", "eigencam", "eigengradcam", "cam",
+                               "eigensmooth:gradcam", "eigensmooth:gradcampp", "eigensmooth:cam",
+                               "prerelu:hirescam", "prerelu:gradcam-elementwise", "prerelu:layercam",
+                               "prerelu:eigencam", "prerelu:eigengradcam")}
+    # A layer with activations of both signs: the input of the layer's node (before its ReLU),
+    # or, for the residual net, conv2 (before the add: negative activations there still get a
+    # gradient through the skip's sum, where before a ReLU they get none).
+    pre = "conv2" if net.name == "residual" else next(n["inputs"][0] for n in net.nodes if n["output"] == net.layer)
 
     for c in targets:
         # Plain gradients: to the layer and to the input, one backward per target.
         xi = x.clone().requires_grad_(True)
         logits_c, tc = net(xi)
-        g, gx = torch.autograd.grad(logits_c[0, c], [tc[net.layer], xi])
+        g, gx, gpre = torch.autograd.grad(logits_c[0, c], [tc[net.layer], xi, tc[pre]])
         g, Ac = g[0], tc[net.layer][0].detach()
+        # The spatial and eigen methods also at a layer with activations of both signs, where
+        # Grad-CAM element-wise and LayerCAM can differ (for A >= 0, or g = 0 wherever A < 0 as
+        # before a ReLU, they coincide).
+        gp, Ap = gpre[0], tc[pre][0].detach()
+        methods["prerelu:hirescam"].append(spatial_entry(F.relu((gp * Ap).sum(0)), H, W))
+        methods["prerelu:gradcam-elementwise"].append(spatial_entry(F.relu(gp * Ap).sum(0), H, W))
+        methods["prerelu:layercam"].append(spatial_entry(F.relu((F.relu(gp) * Ap).sum(0)), H, W))
+        methods["prerelu:eigencam"].append(spatial_entry(F.relu(eigen_projection(Ap)), H, W))
+        methods["prerelu:eigengradcam"].append(spatial_entry(F.relu(eigen_projection(gp * Ap)), H, W))
 
         check_input_grad_fd(net, x, c, gx[0])
 
@@ -323,10 +350,17 @@ def compute(net, x, targets):
         methods["gradcampp"].append(method_entry(gradcampp_weights(Ac, g), Ac, True, H, W))
         methods["xgradcam"].append(method_entry(xgradcam_weights(Ac, g), Ac, True, H, W))
         methods["hirescam"].append(spatial_entry(F.relu((g * Ac).sum(0)), H, W))
+        methods["gradcam-elementwise"].append(spatial_entry(F.relu(g * Ac).sum(0), H, W))
+        methods["layercam"].append(spatial_entry(F.relu((F.relu(g) * Ac).sum(0)), H, W))
+        methods["eigencam"].append(spatial_entry(F.relu(eigen_projection(Ac)), H, W))
+        methods["eigengradcam"].append(spatial_entry(F.relu(eigen_projection(g * Ac)), H, W))
+        for name, w in (("gradcam", alpha), ("gradcampp", gradcampp_weights(Ac, g))):
+            methods[f"eigensmooth:{name}"].append(spatial_entry(F.relu(eigen_projection(w[:, None, None] * Ac)), H, W))
         if net.cam_fc is not None:
             fc = dict((n["name"], n["module"]) for n in net.nodes)[net.cam_fc]
             wc = fc.weight[c].detach()
             methods["cam"].append(method_entry(wc, Ac, False, H, W))
+            methods["eigensmooth:cam"].append(spatial_entry(eigen_projection(wc[:, None, None] * Ac), H, W))
             # The lecture's identity: for a GAP -> linear head, alpha_k = W[c, k] / Z ...
             assert torch.allclose(alpha, wc / Z, rtol=0, atol=1e-10), (net.name, c)
             # ... so Grad-CAM = ReLU(CAM) / Z and the normalised maps coincide.
@@ -365,6 +399,7 @@ def compute(net, x, targets):
         return torch.stack(lst)
 
     exp = {
+        "prerelu_layer": pre,
         "logits": tensor_json(logits),
         "activation": tensor_json(A),
         "gradients": tensor_json(stack(res["grad"])),
@@ -521,6 +556,14 @@ def check_by_hand():
     # XGrad-CAM, same channels: (1*0.5 + 3*(-1)) / (4 + 1e-7) and 0 / (4 + 1e-7).
     assert xgradcam_weights(A, g).tolist() == [-2.5 / (4 + 1e-7), 0.0]
 
+    # Eigen-CAM's projection of a rank-1 case: channels [0, 1, 3] and twice that over 3 positions,
+    # centred [-4/3, -1/3, 5/3] and twice that, v = (1, 2)/sqrt(5), p = sqrt(5) [-4/3, -1/3, 5/3]
+    # (largest |p| positive whichever sign the SVD returns), given as a 2 x 1 x 3 tensor.
+    X = torch.tensor([[[0.0, 1.0, 3.0]], [[0.0, 2.0, 6.0]]])
+    want = torch.tensor([[-4 / 3, -1 / 3, 5 / 3]]) * math.sqrt(5)
+    assert torch.allclose(eigen_projection(X), want, rtol=0, atol=1e-12), eigen_projection(X)
+    assert torch.allclose(eigen_projection(-X), want, rtol=0, atol=1e-12)
+
     # Normalisation: a constant map becomes zeros.
     assert normalise(torch.full((2, 3), 7.0)).abs().sum().item() == 0.0
     # Bilinear upsampling with half-pixel centres: [0, 1] -> 4 wide = [0, .25, .75, 1].
@@ -548,6 +591,7 @@ def main():
             logits, _ = net(x)
         targets = pick_targets(logits)
         exp, logits, methods = compute(net, x, targets)
+        prerelu_layer = exp.pop("prerelu_layer")
 
         spec = graph_spec(net)
         fixture = {
@@ -565,6 +609,12 @@ def main():
                 "gradcampp": "a = g^2 / (2 g^2 + (sum_ab A_ab) g^3), a = 0 where the denominator is 0; w_k = sum_ij a_ij ReLU(g_ij)",
                 "xgradcam": "w_k = sum_ij g_ij A_ij / (sum_ij A_ij + 1e-7); map = ReLU(sum_k w_k A_k)",
                 "hirescam": "map = ReLU(sum_k g_k * A_k) at each position (no weights)",
+                "gradcam-elementwise": "map = sum_k ReLU(g_k * A_k) at each position (no weights)",
+                "layercam": "map = ReLU(sum_k ReLU(g_k) * A_k) at each position (no weights)",
+                "eigencam": "map = ReLU(sign * (X - mean_positions X) v1), X = A as [h*w, K], v1 its first right singular vector, sign making the largest |value| positive; identical for every target",
+                "eigengradcam": "as eigencam with X = g * A",
+                "prerelu:<m>": "spatial and eigen method m at prerelu_layer (activations of both signs): the input of the layer's node, conv2 for residual",
+                "eigensmooth:<m>": "the eigenSmooth option of channel method m: eigencam's projection of X = w_k A_k with m's weights, ReLU except for cam",
                 "guided_backprop": "d y^c / d input with every ReLU backward R_in = R_out [x>0] [R_out>0], not normalised",
                 "guided_gradcam": "gradcam.map_up broadcast over the input channels times guided_backprop",
                 "input_gradients": "plain d y^c / d input (normal ReLU backward)",
@@ -579,6 +629,7 @@ def main():
             "graph": spec,
             "input": tensor_json(x),
             "layer": net.layer,
+            "prerelu_layer": prerelu_layer,
             "targets": targets,
             "sampling": {
                 "smoothgrad": {"samples": SG_SAMPLES, "sigma": SG_SIGMA, "seed": SG_SEED},

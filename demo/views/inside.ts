@@ -5,7 +5,7 @@
  * counterfactual, inside-guided.ts for the guided methods. Tiles are drawn from GPU buffers;
  * the numbers in the readout are read back from the same run's buffers.
  */
-import { isChannel, isInputGradient, methodOf, METHODS, type Method } from '../../src/methods/registry';
+import { isChannel, isEigen, isInputGradient, methodOf, METHODS, type Method } from '../../src/methods/registry';
 import type { Tensor } from '../../src/gpu/tensor';
 import { canvasRowStride } from '../../src/render/canvas';
 import type { ColormapName } from '../../src/render/colormaps';
@@ -14,6 +14,7 @@ import { overlay } from '../../src/render/overlay';
 import type { App, RunResult } from '../app';
 import { el, fmt } from './dom';
 import { renderChannels, renderSpatial } from './inside-channels';
+import { renderEigen } from './inside-eigen';
 import { renderGuided } from './inside-guided';
 import { drawRGBA, gpuContext, unavailableReason, type Draw } from './maps';
 
@@ -142,6 +143,8 @@ export class InsideView implements InsidePanel {
       await renderGuided(this, r, m);
     } else if (isChannel(m)) {
       await renderChannels(this, r, m);
+    } else if (isEigen(m)) {
+      await renderEigen(this, r, m);
     } else {
       await renderSpatial(this, r, m);
     }

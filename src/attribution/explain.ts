@@ -16,6 +16,9 @@
  *                   methods (SmoothGrad, Integrated Gradients) from one batched forward and
  *                   backward over their perturbed copies (input_gradients.ts; timed in the
  *                   'backward' stage).
+ *   eigen           per method: the centred matrix, its Gram matrix, power iteration, the
+ *                   projection (eigenMaps), then one upsample for all of them. Eigen-CAM reads
+ *                   no gradient: asked alone (or with CAM), no backward pass runs.
  *
  * Concurrency: each call records into its own recorder, so calls on one engine may overlap
  * (see Recorder). The results are the caller's; inside an open engine.scope() they belong to it.
@@ -28,12 +31,15 @@ import {
   channelMethod,
   inputGradientMethod,
   isChannel,
+  isEigen,
   isInputGradient,
   isMethod,
   isSpatial,
   methodOf,
   METHODS,
+  needsLayerGradient,
   type ChannelMethodName,
+  type EigenMethodName,
   type InputGradientMethodName,
   type Method,
   type SpatialMethodName,
@@ -48,7 +54,11 @@ import { softmaxForward } from '../ops/softmax';
 import {
   camWeights,
   channelWeights,
+  checkEigenLayer,
   combineMaps,
+  EIGEN_MAX_SIDE,
+  eigenMaps,
+  eigenSmoothMaps,
   guidedGradcam,
   spatialMaps,
   topkClasses,
@@ -70,6 +80,13 @@ export interface ExplainOptions extends SamplingOptions {
    * spatial activation before the spatial collapse, trailing pools skipped.
    */
   layer?: string;
+  /**
+   * Every channel method's map as the first principal component of its weighted activations
+   * w_k·A^k (centred over the positions, the sign making the largest |value| positive, as the
+   * eigen methods do) instead of their sum Σ_k w_k·A^k; pytorch-grad-cam's `eigen_smooth`.
+   * Default false. Guided Grad-CAM then multiplies by the smoothed Grad-CAM map.
+   */
+  eigenSmooth?: boolean;
 }
 
 /**
@@ -98,7 +115,10 @@ export interface GuidedMaps {
 
 export type ExplanationMaps = { [M in ChannelMethodName]?: ChannelMaps } & {
   [M in SpatialMethodName]?: LayerMaps;
-} & { [M in InputGradientMethodName]?: GuidedMaps };
+} & { [M in InputGradientMethodName]?: GuidedMaps } & {
+  /** Eigen-CAM's maps are the same for every target (they read no gradient). */
+  [M in EigenMethodName]?: LayerMaps;
+};
 
 export interface ExplanationData {
   /** Class scores y (pre-softmax logits) [N, K]. */
@@ -161,12 +181,17 @@ export class Explanation implements ExplanationData {
 /**
  * The registered methods that apply to `layer` (a tensor or module name, default the default
  * layer) of this graph: every one, but those that read a GAP → linear head (CAM) only where the
- * layer has one.
+ * layer has one, and the eigen methods only where min(K, h·w) ≤ EIGEN_MAX_SIDE.
  */
 export function applicableMethods(graph: Graph, layer?: string): Method[] {
-  const head = !('reason' in graph.camHead(layer === undefined ? graph.defaultLayer() : graph.layer(layer)));
+  const name = layer === undefined ? graph.defaultLayer() : graph.layer(layer);
+  const head = !('reason' in graph.camHead(name));
+  // The eigen methods: min(K, h·w) within the power iteration's limit (checkEigenLayer).
+  const [, K, h, w] = graph.shape(name, 1);
+  const eigen = Math.min(K, h * w) <= EIGEN_MAX_SIDE;
   return METHODS.filter((m) => {
     const d = methodOf(m);
+    if (d.family === 'eigen') return eigen;
     return head || !(d.family === 'channel' && d.source === 'linear-head');
   });
 }
@@ -251,7 +276,7 @@ function checkOptions(opts: unknown): ExplainOptions {
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
     throw new InvalidInputError(`explain: options must be an object or undefined, got ${describe(opts)}`);
   }
-  const known = ['methods', 'targets', 'layer', 'smoothgrad', 'integratedGradients'];
+  const known = ['methods', 'targets', 'layer', 'smoothgrad', 'integratedGradients', 'eigenSmooth'];
   for (const k of Object.keys(opts)) {
     if (!known.includes(k))
       throw new InvalidInputError(`explain: unknown option '${k}'; the options are ${known.join(', ')}`);
@@ -286,6 +311,10 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     );
   }
   g.backwardNodes(layer, scoresName); // throws GraphError when the scores do not depend on the layer
+  if (o.eigenSmooth !== undefined && typeof o.eigenSmooth !== 'boolean') {
+    throw new InvalidInputError(`explain: eigenSmooth must be true or false, got ${describe(o.eigenSmooth)}`);
+  }
+  const eigenSmooth = o.eigenSmooth === true;
   const targets = o.targets === undefined ? { topK: 1 } : o.targets;
   const t = checkTargets(targets, numClasses);
 
@@ -293,6 +322,7 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
   // computed even when not asked for (its maps are then not returned).
   const inputMethods = methods.filter(isInputGradient);
   const spatial = methods.filter(isSpatial);
+  const eigen = methods.filter(isEigen);
   const wanted = new Set<Method>(methods);
   const channelSet = new Set<ChannelMethodName>(methods.filter(isChannel));
   for (const m of inputMethods) {
@@ -318,7 +348,7 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     }
     heads.set(m, `${head.linear.name}.weight`);
   }
-  const needGrad = gradientChannel.length > 0 || spatial.length > 0;
+  const needGrad = [...gradientChannel, ...spatial, ...eigen].some(needsLayerGradient);
   // Input-gradient methods at the input itself share the main forward; the sampled ones run
   // their copies, one group per (resolved) sampling.
   const atInput = inputMethods.filter((m) => !inputGradientMethod(m).samples);
@@ -335,6 +365,7 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
   const [, , H, W] = input.shape;
   const C = input.shape[1];
   const rows = t * n;
+  if (eigen.length || (eigenSmooth && slots.length)) checkEigenLayer(layerShape[1], layerShape[2], layerShape[3]);
   const lead = (rest: number[]) => (n === 1 ? [t, ...rest] : [t, n, ...rest]);
 
   // Its own recorder: concurrent explains on one engine do not share an encoder, scope or stage.
@@ -387,7 +418,14 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
         await camWeights(e, model.weight(heads.get(m)!), classes, weights, slots.indexOf(m));
       }
       const reluMask = slots.reduce((mask, m, s) => (channelMethod(m).relu ? mask | (1 << s) : mask), 0);
-      const { raw, norm } = await combineMaps(e, A, weights, reluMask);
+      const { raw, norm } = eigenSmooth
+        ? await eigenSmoothMaps(
+            e,
+            A,
+            weights,
+            slots.map((m) => channelMethod(m).relu),
+          )
+        : await combineMaps(e, A, weights, reluMask);
       upsampled = await upsampleBilinear(e, norm, H, W);
       slots.forEach((m, s) => {
         if (!wanted.has(m)) return;
@@ -403,6 +441,18 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
       const { raw, norm } = await spatialMaps(e, A, G!, spatial);
       const up = await upsampleBilinear(e, norm, H, W);
       spatial.forEach((m, s) => {
+        maps[m] = {
+          raw: e.slice(raw, s * rows * h * w, lead([h, w]), `${m}:raw`),
+          layer: e.slice(norm, s * rows * h * w, lead([h, w]), `${m}:layer`),
+          input: e.slice(up, s * rows * H * W, lead([H, W]), `${m}:input`),
+        };
+      });
+    }
+    if (eigen.length) {
+      const { raw, norm, info } = await eigenMaps(e, A, G, eigen, rows);
+      for (const t of info) t.destroy();
+      const up = await upsampleBilinear(e, norm, H, W);
+      eigen.forEach((m, s) => {
         maps[m] = {
           raw: e.slice(raw, s * rows * h * w, lead([h, w]), `${m}:raw`),
           layer: e.slice(norm, s * rows * h * w, lead([h, w]), `${m}:layer`),

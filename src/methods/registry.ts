@@ -7,7 +7,7 @@
  *
  * Notation: a = A^k_ij, g = g^{kc}_ij = ∂y^c/∂A^k_ij, Z = h·w (see types.ts, docs/METHODS.md).
  */
-import type { ChannelMethod, InputGradientMethod, MethodDescriptor, SpatialMethod, Term } from './types';
+import type { ChannelMethod, EigenMethod, InputGradientMethod, MethodDescriptor, SpatialMethod, Term } from './types';
 
 /**
  * Grad-CAM++'s per-position coefficient a = g² / (2g² + S·g³) (0 where the denominator is 0),
@@ -37,6 +37,7 @@ const Lmap = (w: string) =>
 
 const channel = (m: Omit<ChannelMethod, 'family'>): ChannelMethod => ({ family: 'channel', ...m });
 const spatial = (m: Omit<SpatialMethod, 'family'>): SpatialMethod => ({ family: 'spatial', ...m });
+const eigen = (m: Omit<EigenMethod, 'family'>): EigenMethod => ({ family: 'eigen', ...m });
 const inputGradient = (m: Omit<InputGradientMethod, 'family'>): InputGradientMethod => ({
   family: 'input-gradient',
   ...m,
@@ -121,6 +122,49 @@ export const METHOD_REGISTRY = {
       `Then (<var>L</var> − min)/(max − min) and bilinear upsampling. Where the head after the layer is global average pooling and dense layers, every ${g()} is constant over <var>ij</var> and HiResCAM equals Grad-CAM up to scale.`,
     ],
   }),
+  'gradcam-elementwise': spatial({
+    label: 'Grad-CAM element-wise',
+    paper: 'pytorch-grad-cam (Gildenblat and contributors, 2021), GradCAMElementWise: no paper of its own',
+    term: { wgsl: 'max(g * a, 0.0)', ref: (a, g) => Math.max(g * a, 0) },
+    relu: true,
+    formula: [
+      `Each position's own term, clipped before the channel sum: <var>L</var><sub><var>ij</var></sub> = ${sum('<var>k</var>')} ReLU(${g()} ${A()}).`,
+      `Unlike HiResCAM, a channel whose term is negative at a position cannot cancel another's positive evidence there; the map is non-negative without a final ReLU. Then (<var>L</var> − min)/(max − min) and bilinear upsampling.`,
+    ],
+  }),
+  layercam: spatial({
+    label: 'LayerCAM',
+    paper: 'Jiang et al. 2021, LayerCAM: Exploring Hierarchical Class Activation Maps for Localization',
+    term: { wgsl: 'max(g, 0.0) * a', ref: (a, g) => Math.max(g, 0) * a },
+    relu: true,
+    formula: [
+      `Each activation weighted by its own positive gradient: <var>L</var><sub><var>ij</var></sub> = ReLU(${sum('<var>k</var>')} ReLU(${g()}) · ${A()}).`,
+      `Meant for early layers too, where the gradient varies across positions and Grad-CAM's averaged weights blur the map. Then (<var>L</var> − min)/(max − min) and bilinear upsampling.`,
+    ],
+  }),
+  eigencam: eigen({
+    label: 'Eigen-CAM',
+    paper: 'Muhammad & Yeasin 2020, Eigen-CAM: Class Activation Map using Principal Components',
+    term: { wgsl: 'a', ref: (a) => a },
+    gradients: false,
+    relu: true,
+    formula: [
+      `No gradients: the activations as a matrix <var>X</var> of ${Z} positions × <var>K</var> channels, centred over the positions, <var>X</var><sub><var>ij</var>,<var>k</var></sub> = ${A()} − (1/${Z}) ${sum('<var>ab</var>')} ${A('k', 'ab')}.`,
+      `<var>v</var> = the first right singular vector of <var>X</var> (the top eigenvector of <var>X</var><sup>T</sup><var>X</var>, by power iteration), <var>L</var><sub><var>ij</var></sub> = ReLU(±${sum('<var>k</var>')} <var>X</var><sub><var>ij</var>,<var>k</var></sub> <var>v</var><sub><var>k</var></sub>), the sign chosen so that the largest |value| is positive. The same map for every target class.`,
+    ],
+  }),
+  eigengradcam: eigen({
+    label: 'Eigen-Grad-CAM',
+    paper:
+      'pytorch-grad-cam (Gildenblat and contributors, 2021), EigenGradCAM: Eigen-CAM (Muhammad & Yeasin 2020) of g ⊙ A',
+    term: { wgsl: 'g * a', ref: (a, g) => g * a },
+    gradients: true,
+    relu: true,
+    formula: [
+      `Eigen-CAM of the class-specific products: <var>X</var><sub><var>ij</var>,<var>k</var></sub> = ${g()} ${A()}, centred over the ${Z} positions.`,
+      `<var>L</var><sub><var>ij</var></sub> = ReLU(±${sum('<var>k</var>')} <var>X</var><sub><var>ij</var>,<var>k</var></sub> <var>v</var><sub><var>k</var></sub>) with <var>v</var> the first right singular vector of <var>X</var> and the sign that makes the largest |value| positive.`,
+    ],
+  }),
   'guided-backprop': inputGradient({
     label: 'Guided Backprop',
     paper: 'Springenberg et al. 2015, Striving for Simplicity: The All Convolutional Net',
@@ -199,6 +243,7 @@ type Registry = typeof METHOD_REGISTRY;
 export type Method = keyof Registry;
 export type ChannelMethodName = { [M in Method]: Registry[M]['family'] extends 'channel' ? M : never }[Method];
 export type SpatialMethodName = { [M in Method]: Registry[M]['family'] extends 'spatial' ? M : never }[Method];
+export type EigenMethodName = { [M in Method]: Registry[M]['family'] extends 'eigen' ? M : never }[Method];
 export type InputGradientMethodName = {
   [M in Method]: Registry[M]['family'] extends 'input-gradient' ? M : never;
 }[Method];
@@ -227,6 +272,10 @@ export function inputGradientMethod(m: InputGradientMethodName): InputGradientMe
   return METHOD_REGISTRY[m];
 }
 
+export function eigenMethod(m: EigenMethodName): EigenMethod {
+  return METHOD_REGISTRY[m];
+}
+
 export function isChannel(m: Method): m is ChannelMethodName {
   return METHOD_REGISTRY[m].family === 'channel';
 }
@@ -237,4 +286,16 @@ export function isSpatial(m: Method): m is SpatialMethodName {
 
 export function isInputGradient(m: Method): m is InputGradientMethodName {
   return METHOD_REGISTRY[m].family === 'input-gradient';
+}
+
+export function isEigen(m: Method): m is EigenMethodName {
+  return METHOD_REGISTRY[m].family === 'eigen';
+}
+
+/** Whether the method reads the gradient at the layer (every one but CAM and Eigen-CAM). */
+export function needsLayerGradient(m: Method): boolean {
+  const d = METHOD_REGISTRY[m] as MethodDescriptor;
+  if (d.family === 'channel') return d.source === 'gradients';
+  if (d.family === 'eigen') return d.gradients;
+  return d.family === 'spatial';
 }

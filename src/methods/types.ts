@@ -19,6 +19,10 @@
  *                   or averaged over a batch of perturbed copies of it (SmoothGrad, Integrated
  *                   Gradients), optionally times the input (or x − baseline) or the upsampled map
  *                   of a channel method (Guided Grad-CAM), optionally its absolute value.
+ *   eigen           the projection of the [Z, K] matrix X_jk = term(a, g) − mean_j (centred over
+ *                   the positions) onto its first principal component, the sign fixed so that
+ *                   the largest |value| is positive, then ReLU (Eigen-CAM of A, Eigen-Grad-CAM
+ *                   of g ⊙ A); power iteration on the Gram matrix on the GPU.
  * Planned (docs/ARCHITECTURE.md): perturbation methods (Score-CAM, Ablation-CAM) as batched
  * extra forward passes, the latter from the layer onward (Model.forwardFrom).
  */
@@ -96,4 +100,13 @@ export interface InputGradientMethod extends Described {
   readonly magnitude?: 'abs';
 }
 
-export type MethodDescriptor = ChannelMethod | SpatialMethod | InputGradientMethod;
+export interface EigenMethod extends Described {
+  readonly family: 'eigen';
+  /** The matrix's entries at (position, channel) from a = A^k_ij, g = g^k_ij (ref ignores `sums`). */
+  readonly term: Term;
+  /** Whether the term reads g: without it no backward pass is needed and every target gets the same map. */
+  readonly gradients: boolean;
+  readonly relu: boolean;
+}
+
+export type MethodDescriptor = ChannelMethod | SpatialMethod | InputGradientMethod | EigenMethod;

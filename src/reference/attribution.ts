@@ -7,7 +7,14 @@
  *
  * Every map function returns one map per row b: [B, h, w].
  */
-import { channelMethod, spatialMethod, type ChannelMethodName, type SpatialMethodName } from '../methods/registry';
+import {
+  channelMethod,
+  eigenMethod,
+  spatialMethod,
+  type ChannelMethodName,
+  type EigenMethodName,
+  type SpatialMethodName,
+} from '../methods/registry';
 import type { Sums, Term } from '../methods/types';
 import { hostTensor, type HostTensor } from './tensor';
 
@@ -64,6 +71,161 @@ export function spatialMap(method: SpatialMethodName, A: HostTensor, G: HostTens
       for (let k = 0; k < K; k++) s += d.term.ref(A.data[(i * K + k) * Z + ij], G.data[(b * K + k) * Z + ij], {});
       out.data[b * Z + ij] = d.relu ? Math.max(s, 0) : s;
     }
+  }
+  return out;
+}
+
+/**
+ * The eigenvalues (descending) and unit eigenvectors of a symmetric D×D matrix (row-major), by
+ * the cyclic Jacobi method: rotations that zero each off-diagonal entry in turn, sweeps until
+ * the off-diagonal part is below 1e-15 of the matrix's norm (float64; a few sweeps).
+ * vectors[r] is the eigenvector of values[r].
+ */
+export function symmetricEigen(C: ArrayLike<number>, D: number): { values: number[]; vectors: Float64Array[] } {
+  const a = Float64Array.from(C);
+  const v = new Float64Array(D * D);
+  for (let p = 0; p < D; p++) v[p * D + p] = 1;
+  let norm = 0;
+  for (let q = 0; q < D * D; q++) norm += a[q] * a[q];
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    for (let p = 0; p < D; p++) for (let q = p + 1; q < D; q++) off += 2 * a[p * D + q] * a[p * D + q];
+    if (off <= 1e-30 * norm) break;
+    for (let p = 0; p < D; p++) {
+      for (let q = p + 1; q < D; q++) {
+        const apq = a[p * D + q];
+        if (apq === 0) continue;
+        // The rotation (c, s) with tan 2θ = 2 a_pq / (a_qq − a_pp), the smaller angle.
+        const theta = (a[q * D + q] - a[p * D + p]) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let r = 0; r < D; r++) {
+          const arp = a[r * D + p];
+          const arq = a[r * D + q];
+          a[r * D + p] = c * arp - s * arq;
+          a[r * D + q] = s * arp + c * arq;
+        }
+        for (let r = 0; r < D; r++) {
+          const apr = a[p * D + r];
+          const aqr = a[q * D + r];
+          a[p * D + r] = c * apr - s * aqr;
+          a[q * D + r] = s * apr + c * aqr;
+        }
+        for (let r = 0; r < D; r++) {
+          const vrp = v[r * D + p];
+          const vrq = v[r * D + q];
+          v[r * D + p] = c * vrp - s * vrq;
+          v[r * D + q] = s * vrp + c * vrq;
+        }
+      }
+    }
+  }
+  const order = Array.from({ length: D }, (_, p) => p).sort((x, y) => a[y * D + y] - a[x * D + x] || x - y);
+  return {
+    values: order.map((p) => a[p * D + p]),
+    vectors: order.map((p) => Float64Array.from({ length: D }, (_, r) => v[r * D + p])),
+  };
+}
+
+/**
+ * The projection of a [Z, K] matrix X (row-major: X[j·K + k]), centred over its rows, onto its
+ * first right singular vector v: p_j = Σ_k (X_jk − mean_j X_jk) v_k, with the sign for which
+ * the largest |p_j| is positive (kept on a tie). v from the Gram matrix of the smaller side:
+ * XᵀX (K×K, its top eigenvector is v) when K ≤ Z, else XXᵀ (Z×Z, its top eigenvector u gives
+ * v = Xᵀu/‖Xᵀu‖). Also the two largest eigenvalues of the Gram matrix (σ₁², σ₂²). A matrix that
+ * is constant over its rows gives p = 0.
+ */
+export function firstComponent(
+  X: ArrayLike<number>,
+  Z: number,
+  K: number,
+): { projection: Float64Array; values: number[] } {
+  const x = new Float64Array(Z * K);
+  for (let k = 0; k < K; k++) {
+    let mean = 0;
+    for (let j = 0; j < Z; j++) mean += X[j * K + k];
+    mean /= Z;
+    for (let j = 0; j < Z; j++) x[j * K + k] = X[j * K + k] - mean;
+  }
+  const channels = K <= Z;
+  const D = channels ? K : Z;
+  const C = new Float64Array(D * D);
+  for (let p = 0; p < D; p++)
+    for (let q = 0; q < D; q++) {
+      let s = 0;
+      if (channels) for (let j = 0; j < Z; j++) s += x[j * K + p] * x[j * K + q];
+      else for (let k = 0; k < K; k++) s += x[p * K + k] * x[q * K + k];
+      C[p * D + q] = s;
+    }
+  const { values, vectors } = symmetricEigen(C, D);
+  let v = vectors[0];
+  if (!channels) {
+    const u = v;
+    v = new Float64Array(K);
+    for (let k = 0; k < K; k++) for (let j = 0; j < Z; j++) v[k] += x[j * K + k] * u[j];
+  }
+  let len = 0;
+  for (let k = 0; k < K; k++) len += v[k] * v[k];
+  len = Math.sqrt(len);
+  const projection = new Float64Array(Z);
+  if (len > 0 && values[0] > 0) {
+    for (let j = 0; j < Z; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += (x[j * K + k] * v[k]) / len;
+      projection[j] = s;
+    }
+  }
+  let lo = 0;
+  let hi = 0;
+  for (const p of projection) [lo, hi] = [Math.min(lo, p), Math.max(hi, p)];
+  if (-lo > hi) for (let j = 0; j < Z; j++) projection[j] = -projection[j];
+  return { projection, values: [values[0] ?? 0, values[1] ?? 0] };
+}
+
+/**
+ * An eigen method's map for every row, from its descriptor: X_jk = term(A^k_j, g^k_j) as a
+ * [Z, K] matrix, its first principal component's projection (firstComponent), then ReLU if the
+ * method has one. A: [N, K, h, w], G: [B, K, h, w] (only read when the method uses gradients).
+ * Returns [B, h, w]; row b uses image b % N.
+ */
+export function eigenMap(method: EigenMethodName, A: HostTensor, G: HostTensor): HostTensor {
+  const d = eigenMethod(method);
+  const [N, K, h, w] = A.shape;
+  const B = G.shape[0];
+  const Z = h * w;
+  const out = hostTensor([B, h, w]);
+  for (let b = 0; b < B; b++) {
+    const i = b % N;
+    const X = new Float64Array(Z * K);
+    for (let k = 0; k < K; k++)
+      for (let j = 0; j < Z; j++) {
+        const g = d.gradients ? G.data[(b * K + k) * Z + j] : 0;
+        X[j * K + k] = d.term.ref(A.data[(i * K + k) * Z + j], g, {});
+      }
+    const { projection } = firstComponent(X, Z, K);
+    for (let j = 0; j < Z; j++) out.data[b * Z + j] = d.relu ? Math.max(projection[j], 0) : projection[j];
+  }
+  return out;
+}
+
+/**
+ * The eigenSmooth option of a channel method: per row, the first principal component of the
+ * weighted activations X_jk = w_k·A^k_j (firstComponent) instead of Σ_k w_k A^k, then ReLU unless
+ * `relu` is false. A: [N, K, h, w], weights [B, K]. Returns [B, h, w].
+ */
+export function eigenSmoothMap(A: HostTensor, weights: HostTensor, relu: boolean): HostTensor {
+  const [N, K, h, w] = A.shape;
+  const B = weights.shape[0];
+  const Z = h * w;
+  const out = hostTensor([B, h, w]);
+  for (let b = 0; b < B; b++) {
+    const i = b % N;
+    const X = new Float64Array(Z * K);
+    for (let k = 0; k < K; k++)
+      for (let j = 0; j < Z; j++) X[j * K + k] = weights.data[b * K + k] * A.data[(i * K + k) * Z + j];
+    const { projection } = firstComponent(X, Z, K);
+    for (let j = 0; j < Z; j++) out.data[b * Z + j] = relu ? Math.max(projection[j], 0) : projection[j];
   }
   return out;
 }

@@ -7,6 +7,7 @@ import {
   channelMethod,
   inputGradientMethod,
   isChannel,
+  isEigen,
   isInputGradient,
   isSpatial,
   type ChannelMethodName,
@@ -15,6 +16,8 @@ import {
 import {
   camWeights,
   channelWeights,
+  eigenMap,
+  eigenSmoothMap,
   guidedGradcam,
   normalizeMinMax,
   spatialMap,
@@ -61,6 +64,7 @@ export function explainReference(
     methods: readonly Method[];
     targets?: readonly number[] | { topK: number };
     layer?: string;
+    eigenSmooth?: boolean;
   } & SamplingOptions,
 ): RefExplanation {
   const g = model.graph;
@@ -112,12 +116,14 @@ export function explainReference(
     } else {
       weights = channelWeights(m, A, G);
     }
-    return { weights, ...finish(weightedSum(A, weights, d.relu)) };
+    const raw = opts.eigenSmooth ? eigenSmoothMap(A, weights, d.relu) : weightedSum(A, weights, d.relu);
+    return { weights, ...finish(raw) };
   };
   const maps: RefExplanation['maps'] = {};
   for (const m of opts.methods) {
     if (isChannel(m)) maps[m] = channel(m);
     else if (isSpatial(m)) maps[m] = finish(spatialMap(m, A, G));
+    else if (isEigen(m)) maps[m] = finish(eigenMap(m, A, G));
   }
   const guided = new Map<boolean, HostTensor>();
   for (const m of opts.methods.filter(isInputGradient)) {

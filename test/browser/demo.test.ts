@@ -78,7 +78,7 @@ function argmax(a: ArrayLike<number>): number {
 }
 
 /** The CPU reference of the page's last run: same model file, same pixels, same settings. */
-async function referenceOfLastRun(page: Page, methods: ('gradcam' | 'gradcam++')[]) {
+async function referenceOfLastRun(page: Page, methods: ('gradcam' | 'gradcam++' | 'eigencam' | 'eigengradcam')[]) {
   const input = await page.evaluate(() => window.__camDemo.lastInput());
   const { bytes, sidecar } = shippedModel(input.model);
   const imp = onnxToGraphSpec(bytes, { sidecar: sidecar as never });
@@ -180,6 +180,24 @@ describe('demo page', () => {
       expect(text, m).toMatch(/pixel \(row \d+, column \d+\)/);
       expect(text, m).toContain(own ? methodOf(m).label : '∂y/∂x (guided)');
       expect(text, m).not.toContain('NaN');
+    }
+  });
+
+  it('the eigen methods: in the maps grid, equal to the CPU reference, and an inside view with the readout', async () => {
+    const { page } = hp;
+    const s = await page.evaluate(() => window.__camDemo.chooseSample('02_single_bag.png'));
+    expect(s.error).toBeNull();
+    expect(s.methods).toEqual(expect.arrayContaining(['eigencam', 'eigengradcam']));
+    const maps = await page.evaluate(() => window.__camDemo.readMaps(['eigencam', 'eigengradcam']));
+    const { ref } = await referenceOfLastRun(page, ['eigencam', 'eigengradcam']);
+    expectAllclose(maps.eigencam, ref.maps.eigencam!.input!.data, MAPS, 'Eigen-CAM map');
+    expectAllclose(maps.eigengradcam, ref.maps.eigengradcam!.input!.data, MAPS, 'Eigen-Grad-CAM map');
+    for (const m of ['eigencam', 'eigengradcam'] as const) {
+      expect(await page.$(`#maps [data-method="${m}"]`), `${m} in the maps grid`).not.toBeNull();
+      await page.evaluate((x) => window.__camDemo.setMethod(x), m);
+      const text = await page.$eval('#inside-readout', (el) => el.textContent ?? '');
+      expect(text).toContain('position (i, j)');
+      expect(Number.isFinite(Number(/= (\S+)\s+\(the GPU's map\)/.exec(text)![1])), text).toBe(true);
     }
   });
 

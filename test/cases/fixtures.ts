@@ -21,6 +21,8 @@ export interface Fixture {
   graph: GraphSpec;
   input: FixtureTensor;
   layer: string;
+  /** A layer with activations of both signs, for the `prerelu:<method>` entries. */
+  prerelu_layer: string;
   targets: number[];
   /** The explain options of the sampled input-gradient methods' golden values. */
   sampling: {

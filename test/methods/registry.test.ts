@@ -6,13 +6,16 @@
 import { describe, expect, it } from 'vitest';
 import {
   channelMethod,
+  eigenMethod,
   gradcamppA,
   inputGradientMethod,
   isChannel,
+  isEigen,
   isInputGradient,
   isMethod,
   methodOf,
   METHODS,
+  needsLayerGradient,
 } from '../../src/methods/registry';
 import { checkSamplingOptions, noiseAt, noiseKey, pcg } from '../../src/methods/sampling';
 import type { Term } from '../../src/methods/types';
@@ -95,6 +98,21 @@ describe('method registry', () => {
     // Standard errors for 20000 samples: 0.007 (mean), 0.005 (sd): 4 of them.
     expect(Math.abs(mean)).toBeLessThan(0.03);
     expect(Math.abs(sd - 1)).toBeLessThan(0.02);
+  });
+
+  it('an eigen method reads g exactly when it says it uses gradients (Eigen-CAM needs no backward pass)', () => {
+    const eigen = METHODS.filter(isEigen);
+    expect(eigen.length).toBeGreaterThan(1);
+    const r = Array.from(randn(20, 4));
+    for (const m of eigen) {
+      const d = eigenMethod(m);
+      const readsG = r.some((a, i) => d.term.ref(a, r[(i + 1) % 20], {}) !== d.term.ref(a, 0, {}));
+      expect(readsG, m).toBe(d.gradients);
+      expect(/\bg\b/.test(d.term.wgsl), `${m}: ${d.term.wgsl}`).toBe(d.gradients);
+      expect(needsLayerGradient(m), m).toBe(d.gradients);
+    }
+    expect(needsLayerGradient('cam')).toBe(false);
+    expect(needsLayerGradient('gradcam')).toBe(true);
   });
 
   it('every method has a label, a formula and its paper', () => {
