@@ -13,6 +13,7 @@ import {
   conv2dForward,
   conv2dPackWeights,
   defaultConv2dVariant,
+  GEMM_TILE,
   type Conv2dBackwardOptions,
   type Conv2dVariant,
 } from '../src/ops/conv2d';
@@ -266,6 +267,10 @@ export async function kernelTable(
 }
 
 function variantName(v: Conv2dVariant): string {
+  if (v.kernel === 'gemm') {
+    const t = v.tile ?? GEMM_TILE;
+    return `gemm ${t.tm}×${t.tn}×${t.tk}`;
+  }
   return v.kernel === 'direct' ? `direct co${v.co}×ow${v.ow}` : `${v.kernel} co${v.co}×4×4px, wg ${v.wg}`;
 }
 
