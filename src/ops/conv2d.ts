@@ -224,8 +224,10 @@ const configs = new WeakMap<Engine, Conv2dConfig>();
  * The engine's conv kernel choice, made on first use from the adapter and logged once:
  * software adapters (SwiftShader) get 8 channels × 4×4 pixels per invocation in workgroups of 32
  * (each storage load costs a lane-by-lane gather there, so the biggest register tile wins; see
- * docs/BENCHMARKS.md); GPUs get 4 channels in workgroups of 64 (fewer registers per thread,
- * more threads in flight). Override with setConv2dConfig().
+ * docs/BENCHMARKS.md); GPUs get the implicit-GEMM kernel (GEMM_TILE: 32 channels × 32 pixels
+ * per workgroup of 64, K slices of 16 through workgroup memory), and for the convs it leaves
+ * (depthwise) 4 channels in workgroups of 64 (fewer registers per thread, more threads in
+ * flight). Override with setConv2dConfig().
  */
 export function conv2dConfig(r: Recorder): Conv2dConfig {
   const e = r.engine;

@@ -499,6 +499,35 @@ describe.each(setups)('conv2d on the GPU equals the reference: $name', (setup) =
   );
 });
 
+describe('conv2d gemm kernel: more pixel tiles than one grid dimension holds', () => {
+  it('splits the pixel tiles over y, the workgroups past the last tile store nothing', async () => {
+    const e = await getEngine();
+    // 4-pixel tiles: 263683 pixels are 65921 tiles, above the 65535 limit: a 32961 × 2 grid,
+    // whose last workgroup is past the last tile.
+    const c: Case = {
+      name: '1x1 1→5 over 263683 pixels',
+      x: [1, 1, 1, 263683],
+      w: [5, 1, 1, 1],
+      p: {},
+      bias: true,
+      relu: true,
+    };
+    expect(Math.ceil(c.x[3] / 4)).toBeGreaterThan(e.limits.maxComputeWorkgroupsPerDimension);
+    const p = conv2dParams(c.p);
+    const { xs, ws, bs } = data(c, 80);
+    const want = ref.conv2dForward(hostTensor(c.x, xs), hostTensor(c.w, ws), hostTensor([5], bs!), p, { relu: true });
+    await e.scope(async () => {
+      const x = e.upload(xs, c.x, 'x');
+      const w = e.upload(ws, c.w, 'w');
+      const b = e.upload(bs!, [5], 'b');
+      const variant = { kernel: 'gemm', tile: { tm: 4, tn: 4, tk: 1 } } as const;
+      const y = await conv2dForward(e, x, w, b, p, { relu: true, variant });
+      expectAllclose(await y.read(), want.data, forwardTol(c), c.name);
+    });
+    expect(e.liveTensors).toBe(0);
+  });
+});
+
 describe('conv2d forward and backward together', () => {
   it('forward then backward in one scope leaves nothing behind', async () => {
     const e = await getEngine();
