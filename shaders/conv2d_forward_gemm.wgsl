@@ -27,11 +27,18 @@
 // owns a 4 × 4 register sub-tile, rows m0 + tm + i·TM/4 and columns n0 + tn + j·TN/4 (i, j < 4;
 // tm = lid / (TN/4), tn = lid % (TN/4)), strided so that neighbouring invocations read
 // neighbouring workgroup words and store neighbouring pixels.
-// The K loop walks kdim in slices of TK: the workgroup stages A's TK × TM slice in `wa` and
-// B's TK × TN slice in `xb` (each invocation loads every NT-th element), barrier, each
-// invocation accumulates its sub-tile from the staged slices (4 + 4 workgroup loads per 16
-// FMAs), barrier. TM, TN (multiples of 4) and TK are override constants; the dispatcher checks
-// NT against maxComputeInvocationsPerWorkgroup and (TM + TN)·TK·4 bytes against
+// The K loop walks kdim in slices of TK, three barriers each:
+//   1. the invocations decode the slice's k into (input-channel offset, kh·dh, kw·dw) in
+//      `ktab` (TK entries) and stage A's TK × TM slice in `wa`; barrier;
+//   2. they stage B's TK × TN slice in `xb`, each invocation every NT-th element, with no
+//      integer division per element: the k part comes from `ktab`, and when NT is a multiple
+//      of TN (the default tile) each invocation stages one pixel column, decoded once before
+//      the loop (else each element's pixel is decoded); barrier;
+//   3. each invocation accumulates its sub-tile from the staged slices (4 + 4 workgroup loads
+//      per 16 FMAs); barrier.
+// TM, TN (multiples of 4) and TK are override constants, and so are the workgroup arrays'
+// sizes ((TM + TN)·TK f32 and TK vec4i); the dispatcher checks NT against
+// maxComputeInvocationsPerWorkgroup and (TM + TN + 4)·TK·4 bytes (wa, xb, ktab) against
 // maxComputeWorkgroupStorageSize.
 //
 // Edges: a workgroup past the last pixel tile returns as a whole (uniformly, before any
@@ -84,6 +91,34 @@ override NT: u32 = (TM / 4u) * (TN / 4u);
 
 var<workgroup> wa: array<f32, TM * TK>;
 var<workgroup> xb: array<f32, TN * TK>;
+// Per k of the slice: x offset of its input channel (from the group's first), kh·dh, kw·dw,
+// and 1 where k < kdim (else 0).
+var<workgroup> ktab: array<vec4i, TK>;
+
+// Where output pixel n reads: x offset of its image's first channel of the group, its first
+// input row and column (oh·sh − pad_top, ow·sw − pad_left), and 1 where n < npix (else 0).
+fn pixel(n: u32, c_first: u32) -> vec4i {
+  if (n >= p.npix) {
+    return vec4i(0, 0, 0, 0);
+  }
+  let ohw = p.OH * p.OW;
+  let img = n / ohw;
+  let r = n - img * ohw;
+  let oh = r / p.OW;
+  let ow = r - oh * p.OW;
+  let at = (img * p.Cin + c_first) * p.H * p.W;
+  return vec4i(i32(at), i32(oh * p.sh) - i32(p.pt), i32(ow * p.sw) - i32(p.pl), 1);
+}
+
+// B[k][n] from the pixel's `q` (pixel()) and the tap's `t` (ktab).
+fn im2col(q: vec4i, t: vec4i) -> f32 {
+  let ih = q.y + t.y;
+  let iw = q.z + t.z;
+  if (q.w == 0 || t.w == 0 || ih < 0 || ih >= i32(p.H) || iw < 0 || iw >= i32(p.W)) {
+    return 0.0;
+  }
+  return x[u32(q.x + t.x) + u32(ih) * p.W + u32(iw)];
+}
 
 // Store the 4 sub-tile rows (channels m, m + ms, m + 2·ms, m + 3·ms of group g) of output
 // pixel n, those inside the group; bias and RELU applied here.
@@ -129,11 +164,16 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let tn = lid.x - tm * ns;
 
   let taps = p.KH * p.KW;
-  let ohw = p.OH * p.OW;
+  let plane = p.H * p.W;
   let w_first = g * p.kdim * p.cop + m0; // A[0][m0]
   let c_first = g * p.cin_g; // the group's first input channel
-  let pad_t = i32(p.pt);
-  let pad_l = i32(p.pl);
+  // NT a multiple of TN: invocation lid stages column lid % TN of every slice, rows
+  // lid / TN + j·(NT / TN).
+  let one_col = NT % TN == 0u;
+  var mine = vec4i(0);
+  if (one_col) {
+    mine = pixel(n0 + lid.x % TN, c_first);
+  }
 
   // acc_i[j]: row m0 + tm + i·ms, column n0 + tn + j·ns.
   var acc0 = vec4f(0.0);
@@ -142,6 +182,14 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var acc3 = vec4f(0.0);
 
   for (var k0 = 0u; k0 < p.kdim; k0 += TK) {
+    for (var i = lid.x; i < TK; i += NT) {
+      let k = k0 + i;
+      let c = k / taps;
+      let t = k - c * taps;
+      let kh = t / p.KW;
+      let kw = t - kh * p.KW;
+      ktab[i] = vec4i(i32(c * plane), i32(kh * p.dh), i32(kw * p.dw), select(0, 1, k < p.kdim));
+    }
     // Stage A[k0 .. k0 + TK)[m0 .. m0 + TM): consecutive invocations, consecutive channels.
     for (var l = lid.x; l < TM * TK; l += NT) {
       let kk = l / TM;
@@ -153,29 +201,19 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
       }
       wa[l] = v;
     }
+    workgroupBarrier(); // ktab
     // Stage B[k0 .. k0 + TK)[n0 .. n0 + TN): consecutive invocations, consecutive pixels.
-    for (var l = lid.x; l < TN * TK; l += NT) {
-      let kk = l / TN;
-      let nn = l - kk * TN;
-      let k = k0 + kk;
-      let n = n0 + nn;
-      var v = 0.0;
-      if (k < p.kdim && n < p.npix) {
-        let c = k / taps;
-        let t = k - c * taps;
-        let kh = t / p.KW;
-        let kw = t - kh * p.KW;
-        let img = n / ohw;
-        let r = n - img * ohw;
-        let oh = r / p.OW;
-        let ow = r - oh * p.OW;
-        let ih = i32(oh * p.sh + kh * p.dh) - pad_t;
-        let iw = i32(ow * p.sw + kw * p.dw) - pad_l;
-        if (ih >= 0 && ih < i32(p.H) && iw >= 0 && iw < i32(p.W)) {
-          v = x[((img * p.Cin + c_first + c) * p.H + u32(ih)) * p.W + u32(iw)];
-        }
+    if (one_col) {
+      let col = lid.x % TN;
+      for (var kk = lid.x / TN; kk < TK; kk += NT / TN) {
+        xb[kk * TN + col] = im2col(mine, ktab[kk]);
       }
-      xb[l] = v;
+    } else {
+      for (var l = lid.x; l < TN * TK; l += NT) {
+        let kk = l / TN;
+        let nn = l - kk * TN;
+        xb[l] = im2col(pixel(n0 + nn, c_first), ktab[kk]);
+      }
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk++) {

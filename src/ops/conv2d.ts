@@ -64,8 +64,8 @@ export interface Conv2dTileVariant {
 /**
  * The implicit-GEMM kernel's workgroup tile: `tm` output channels × `tn` output pixels (both
  * multiples of 4: each invocation computes 4 × 4 of them, so a workgroup has tm·tn/16
- * invocations), the K loop (input channel · tap) in slices of `tk`, staged in (tm + tn)·tk·4
- * bytes of workgroup memory. The override constants TM, TN, TK of conv2d_forward_gemm.wgsl.
+ * invocations), the K loop (input channel · tap) in slices of `tk`, staged in (tm + tn + 4)·tk·4
+ * bytes of workgroup memory (weights, input, and 16 bytes per k of tap offsets). The override constants TM, TN, TK of conv2d_forward_gemm.wgsl.
  */
 export interface Conv2dGemmTile {
   tm: number;
@@ -73,7 +73,7 @@ export interface Conv2dGemmTile {
   tk: number;
 }
 
-/** The default gemm tile: 64 invocations, 4 KiB of workgroup memory (fits WebGPU's default limits). */
+/** The default gemm tile: 64 invocations, 4.25 KiB of workgroup memory (fits WebGPU's default limits). */
 export const GEMM_TILE: Readonly<Conv2dGemmTile> = { tm: 32, tn: 32, tk: 16 };
 
 /** The 'gemm' kernel; `tile` defaults to the engine's config, else GEMM_TILE. */
@@ -274,7 +274,7 @@ function checkWG(wg: number, max: number, what: string): void {
 /**
  * A gemm tile checked against the device's limits: tm, tn multiples of 4, tk ≥ 1,
  * tm·tn/16 invocations within maxComputeInvocationsPerWorkgroup and maxComputeWorkgroupSizeX,
- * (tm + tn)·tk·4 bytes within maxComputeWorkgroupStorageSize.
+ * (tm + tn + 4)·tk·4 bytes within maxComputeWorkgroupStorageSize.
  */
 export function checkGemmTile(t: Conv2dGemmTile, limits: GPUSupportedLimits, what: string): Conv2dGemmTile {
   const bad = (why: string) => new InvalidInputError(`${what}: gemm tile ${JSON.stringify(t)} is invalid: ${why}`);
@@ -289,9 +289,10 @@ export function checkGemmTile(t: Conv2dGemmTile, limits: GPUSupportedLimits, wha
   const nt = (tm / 4) * (tn / 4);
   const maxNT = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
   if (nt > maxNT) throw bad(`(tm/4)·(tn/4) = ${nt} invocations, the device allows ${maxNT}`);
-  const bytes = (tm + tn) * tk * 4;
+  const bytes = (tm + tn + 4) * tk * 4;
   const maxBytes = limits.maxComputeWorkgroupStorageSize;
-  if (bytes > maxBytes) throw bad(`(tm + tn)·tk·4 = ${bytes} bytes of workgroup memory, the device allows ${maxBytes}`);
+  if (bytes > maxBytes)
+    throw bad(`(tm + tn + 4)·tk·4 = ${bytes} bytes of workgroup memory, the device allows ${maxBytes}`);
   return { tm, tn, tk };
 }
 
