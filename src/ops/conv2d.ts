@@ -64,8 +64,9 @@ export interface Conv2dTileVariant {
 /**
  * The implicit-GEMM kernel's workgroup tile: `tm` output channels × `tn` output pixels (both
  * multiples of 4: each invocation computes 4 × 4 of them, so a workgroup has tm·tn/16
- * invocations), the K loop (input channel · tap) in slices of `tk`, staged in (tm + tn + 4)·tk·4
- * bytes of workgroup memory (weights, input, and 16 bytes per k of tap offsets). The override constants TM, TN, TK of conv2d_forward_gemm.wgsl.
+ * invocations), the K loop (input channel · tap) in slices of `tk`, staged in
+ * (tm + tn + 4)·tk·4 bytes of workgroup memory (weights, input, and 16 bytes per k of tap
+ * offsets). The override constants TM, TN, TK of conv2d_forward_gemm.wgsl.
  */
 export interface Conv2dGemmTile {
   tm: number;
