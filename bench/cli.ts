@@ -17,6 +17,7 @@ import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { markdown, updateDoc, type BenchReport } from './report';
 import type { ModelEntry, Progress, SuiteConfig, SuiteIO, SuiteResult } from './suite';
+import { hasGPU } from '../scripts/chromium.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -127,7 +128,7 @@ function models(o: Options, log: (s: string) => void): ModelEntry[] {
 }
 
 async function runNode(cfg: SuiteConfig, io: Omit<SuiteIO, 'runtime' | 'readBytes'>): Promise<SuiteResult> {
-  if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SWIFTSHADER)) {
+  if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && !hasGPU() && existsSync(SWIFTSHADER)) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER;
   }
   // TF.js's WebGPU backend registers itself only where navigator.gpu exists: give Node one, from
@@ -189,7 +190,7 @@ export async function main(argv: string[]): Promise<number> {
     return code ?? 2;
   }
   if (o.soak !== undefined) {
-    if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SWIFTSHADER)) {
+    if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && !hasGPU() && existsSync(SWIFTSHADER)) {
       process.env.VK_ICD_FILENAMES = SWIFTSHADER;
     }
     const { runSoak } = await import('./soak');

@@ -35,6 +35,7 @@ import { Model } from '../src/model/model';
 import { convertGraph } from '../src/model/onnx_convert';
 import { decodeModel, defaultOpset } from '../src/model/onnx_proto';
 import type { GraphSpec } from '../src/model/spec';
+import { hasGPU } from '../scripts/chromium.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -182,7 +183,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`import-memory: exporting vgg16 to ${VGG16} (tools/export_bench_vgg16.py)…`);
     execFileSync('/usr/bin/python3', [join(REPO, 'tools/export_bench_vgg16.py'), file], { stdio: 'inherit' });
   }
-  if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SWIFTSHADER)) {
+  if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && !hasGPU() && existsSync(SWIFTSHADER)) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER;
   }
   const gc = collector();

@@ -2,7 +2,8 @@
  * The ceiling (FMA-bound and copy kernels) and the per-kernel table: each conv at a fixed shape,
  * forward and input-gradient backward, with the engine's default kernels and, for comparison,
  * the kernels they replaced ('direct' forward with a 4-channel × 4-pixel tile, 'gather'
- * backward).
+ * backward) and the other family of tiled kernels: the implicit-GEMM kernel where the default
+ * is register-tiled (software adapters), the register tiles where the default is the GEMM (GPUs).
  */
 import type { Engine } from '../src/gpu/engine';
 import { defineKernel } from '../src/gpu/kernel';
@@ -13,6 +14,7 @@ import {
   conv2dForward,
   conv2dPackWeights,
   defaultConv2dVariant,
+  GEMM_TILE,
   type Conv2dBackwardOptions,
   type Conv2dVariant,
 } from '../src/ops/conv2d';
@@ -123,8 +125,11 @@ export const SMOKE_SHAPES: ConvShape[] = [
 export interface KernelRow {
   kernel: string;
   shape: string;
-  /** Which implementation: the engine's default now, or the one it replaced. */
-  impl: 'default' | 'before';
+  /**
+   * Which implementation: the engine's default now, the one it replaced, or the other tiled
+   * family ('gemm' on software adapters, 'tiled' on GPUs).
+   */
+  impl: 'default' | 'before' | 'other';
   /** The variant that ran. */
   variant: string;
   flop: number;
@@ -242,22 +247,36 @@ export async function kernelTable(
       if (dv.kernel !== 'direct') {
         rows.push(row('conv2d forward', 'before', 'direct co4×ow4', await fwd({ kernel: 'direct', co: 4, ow: 4 })));
       }
-      const bk = cfg.tiled && p.dilation.every((v) => v === 1) ? 'conv' : 'gather';
+      // The other tiled family, where the shape takes the tiled kernels at all.
+      if (dv.kernel !== 'direct') {
+        const other: Conv2dVariant =
+          dv.kernel === 'gemm'
+            ? {
+                kernel: s.w[2] === 3 && s.w[3] === 3 && p.stride.every((v) => v === 1) ? '3x3' : 'tiled',
+                co: 4,
+                wg: 64,
+              }
+            : { kernel: 'gemm', tile: GEMM_TILE };
+        rows.push(row('conv2d forward', 'other', variantName(other), await fwd(other)));
+      }
+      const undilated = p.dilation.every((v) => v === 1);
+      const bk = cfg.tiled && undilated ? (cfg.gemm && s.x[1] / p.groups >= 4 ? 'gemm' : 'conv') : 'gather';
       const phased = p.stride.some((v) => v > 1) ? `${p.stride[0] * p.stride[1]} phase convs` : 'conv';
-      const bRow = row(
-        'conv2d backward (input)',
-        'default',
-        bk === 'conv' ? `${phased} on flipped weights, co${cfg.co}` : 'gather',
-        await bwd({}),
-      );
-      bRow.vsForward = bRow.ms / f.ms;
-      bRow.vsForwardBest = bRow.bestMs / f.bestMs;
-      rows.push(bRow);
-      if (bk === 'conv') {
-        const g = row('conv2d backward (input)', 'before', 'gather', await bwd({ kernel: 'gather' }));
-        g.vsForward = g.ms / f.ms;
-        g.vsForwardBest = g.bestMs / f.bestMs;
-        rows.push(g);
+      const bName = (k: 'conv' | 'gemm' | 'gather', co: number) =>
+        k === 'gather'
+          ? 'gather'
+          : `${phased} on flipped weights, ${k === 'gemm' ? `gemm ${(cfg.gemm ?? GEMM_TILE).tm}×${(cfg.gemm ?? GEMM_TILE).tn}×${(cfg.gemm ?? GEMM_TILE).tk}` : `co${co}`}`;
+      const bwdRow = async (impl: KernelRow['impl'], variant: string, o: Conv2dBackwardOptions) => {
+        const r = row('conv2d backward (input)', impl, variant, await bwd(o));
+        r.vsForward = r.ms / f.ms;
+        r.vsForwardBest = r.bestMs / f.bestMs;
+        rows.push(r);
+      };
+      await bwdRow('default', bName(bk, cfg.co), {});
+      if (bk !== 'gather') {
+        const o = bk === 'gemm' ? 'conv' : 'gemm';
+        await bwdRow('other', bName(o, 4), o === 'conv' ? { kernel: 'conv', co: 4, wg: 64 } : { kernel: 'gemm' });
+        await bwdRow('before', 'gather', { kernel: 'gather' });
       }
       packed?.data.destroy();
     });
@@ -266,6 +285,10 @@ export async function kernelTable(
 }
 
 function variantName(v: Conv2dVariant): string {
+  if (v.kernel === 'gemm') {
+    const t = v.tile ?? GEMM_TILE;
+    return `gemm ${t.tm}×${t.tn}×${t.tk}`;
+  }
   return v.kernel === 'direct' ? `direct co${v.co}×ow${v.ow}` : `${v.kernel} co${v.co}×4×4px, wg ${v.wg}`;
 }
 

@@ -101,6 +101,29 @@ export function markdown(r: BenchReport): string {
   L.push(
     `- GPU timestamps: ${r.env.timestamps ? 'yes (kernel times are GPU time)' : 'no (times are submit → done wall time)'}`,
   );
+  const ai = r.env.adapterInfo;
+  if (ai) {
+    const field = (v: string) => v || '(empty)';
+    L.push(
+      `- Adapter info: vendor ${field(ai.vendor)}, architecture ${field(ai.architecture)}, device ${field(ai.device)}, description ${field(ai.description)}`,
+    );
+  }
+  if (r.env.features) L.push(`- Features (${r.env.featuresOf ?? 'adapter'}): ${r.env.features.join(', ') || 'none'}`);
+  if (r.env.limits) {
+    const l = r.env.limits;
+    const keys = [
+      'maxComputeInvocationsPerWorkgroup',
+      'maxComputeWorkgroupSizeX',
+      'maxComputeWorkgroupStorageSize',
+      'maxComputeWorkgroupsPerDimension',
+      'maxStorageBufferBindingSize',
+      'maxBufferSize',
+      'maxStorageBuffersPerShaderStage',
+    ].filter((k) => k in l);
+    L.push(
+      `- Limits (${r.env.featuresOf ?? 'adapter'}; all in the JSON): ${keys.map((k) => `${k} ${l[k]}`).join(', ')}`,
+    );
+  }
   L.push(`- Conv kernels: ${r.env.convConfig}`);
   if (r.load)
     L.push(
@@ -116,7 +139,8 @@ export function markdown(r: BenchReport): string {
       '|---|---|---|---:|---:|---:|---:|---:|---:|',
     );
     for (const k of r.kernels) {
-      const impl = k.impl === 'before' ? `${k.variant} (before)` : k.variant;
+      const impl =
+        k.impl === 'before' ? `${k.variant} (before)` : k.impl === 'other' ? `${k.variant} (other tiles)` : k.variant;
       L.push(
         `| ${k.kernel} | ${k.shape} | ${impl} | ${f2(k.ms)} | ${f2(k.gflops)} | ${f2(k.bestMs)} | ${f2(k.bestGflops)} | ${Number.isFinite(k.ofPeak) ? `${(100 * k.ofPeak).toFixed(0)}%` : '–'} | ${k.vsForward !== undefined ? `${f2(k.vsForward)}× (best ${f2(k.vsForwardBest ?? NaN)}×)` : ''} |`,
       );

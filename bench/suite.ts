@@ -4,7 +4,8 @@
  * ONNX file and where progress goes; the result is plain JSON.
  */
 import { Engine } from '../src/gpu/engine';
-import { conv2dConfig } from '../src/ops/conv2d';
+import { conv2dConfig, describeConv2dConfig } from '../src/ops/conv2d';
+import { limitsRecord } from '../src/gpu/device';
 import { onnxToGraphSpec } from '../src/model/onnx';
 import type { GraphSpec } from '../src/model/spec';
 import { endToEnd, type E2EResult } from './e2e';
@@ -40,6 +41,12 @@ export interface EnvInfo {
   isSoftware: boolean;
   timestamps: boolean;
   convConfig: string;
+  /** The adapter's info fields (results recorded before these fields have only `adapter`). */
+  adapterInfo?: { vendor: string; architecture: string; device: string; description: string };
+  /** The adapter's features and limits; the device's where the adapter's are not known. */
+  features?: string[];
+  limits?: Record<string, number>;
+  featuresOf?: 'adapter' | 'device';
 }
 
 export interface SuiteResult {
@@ -74,7 +81,7 @@ function specFor(m: ModelEntry, bytes: Uint8Array | null): GraphSpec {
 function plannedTicks(cfg: SuiteConfig): number {
   let n = 0;
   if (cfg.parts.includes('ceiling')) n += 2 * (1 + (cfg.smoke ? 1 : 5));
-  if (cfg.parts.includes('kernels')) n += ((cfg.smoke ? SMOKE_SHAPES : CONV_SHAPES).length * 4 + 2) * (1 + cfg.reps);
+  if (cfg.parts.includes('kernels')) n += ((cfg.smoke ? SMOKE_SHAPES : CONV_SHAPES).length * 6 + 2) * (1 + cfg.reps);
   if (cfg.parts.includes('e2e')) {
     for (const m of cfg.models) {
       n += 3 * (cfg.warmup + (m.reps ?? cfg.reps));
@@ -104,7 +111,11 @@ export async function runSuite(cfg: SuiteConfig, io: SuiteIO): Promise<SuiteResu
         adapter: [a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(' / '),
         isSoftware: a.isSoftware,
         timestamps: e.hasTimestamps,
-        convConfig: `${c.tiled ? 'tiled' : 'direct'}, co ${c.co}, wg ${c.wg} (${c.reason})`,
+        convConfig: describeConv2dConfig(c),
+        adapterInfo: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description },
+        features: a.features ?? [...e.device.features].map(String).sort(),
+        limits: a.limits ?? limitsRecord(e.device.limits),
+        featuresOf: a.features ? 'adapter' : 'device',
       },
     };
     let peak = 0;

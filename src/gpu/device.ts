@@ -18,6 +18,22 @@ export interface AdapterDescription {
   kindReason: string;
   /** kind === 'software' (kept for callers that test a boolean). */
   isSoftware: boolean;
+  /** The adapter's features, sorted (absent when only a description or a device was given). */
+  features?: string[];
+  /** The adapter's limits by name (absent likewise). */
+  limits?: Record<string, number>;
+}
+
+/** A GPUSupportedLimits (or anything with numeric fields) as a plain object, names sorted. */
+export function limitsRecord(l: GPUSupportedLimits): Record<string, number> {
+  const out: Record<string, number> = {};
+  const keys: string[] = [];
+  for (const k in l) keys.push(k);
+  for (const k of keys.sort()) {
+    const v = (l as unknown as Record<string, unknown>)[k];
+    if (typeof v === 'number') out[k] = v;
+  }
+  return out;
 }
 
 export interface DeviceRequest {
@@ -111,6 +127,7 @@ export function adapterKind(adapter: AdapterFacts, override?: AdapterKind): { ki
 export function describeAdapter(adapter: GPUAdapter | AdapterFacts, override?: AdapterKind): AdapterDescription {
   const info = (adapter as AdapterFacts).info;
   const { kind, reason } = adapterKind(adapter as AdapterFacts, override);
+  const gpu = adapter as Partial<Pick<GPUAdapter, 'features' | 'limits'>>;
   return {
     vendor: info?.vendor ?? '',
     architecture: info?.architecture ?? '',
@@ -119,6 +136,8 @@ export function describeAdapter(adapter: GPUAdapter | AdapterFacts, override?: A
     kind,
     kindReason: reason,
     isSoftware: kind === 'software',
+    ...(gpu.features ? { features: [...gpu.features].map(String).sort() } : {}),
+    ...(gpu.limits ? { limits: limitsRecord(gpu.limits) } : {}),
   };
 }
 

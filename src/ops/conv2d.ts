@@ -13,11 +13,17 @@
  *             loaded once for all the taps it feeds.
  *   The two tiled kernels share the tile's helpers (which tile an invocation computes, row
  *   type, clamps, bias, store) through `#include "conv2d_tile"` (shaders/include/conv2d_tile.wgsl).
+ *   'gemm'    conv2d_forward_gemm.wgsl: any conv as an implicit GEMM, (output channel) ×
+ *             (output pixel) × (input channel · tap), TM × TN tiles of the output per workgroup
+ *             with TK-deep slices of weights and input staged in workgroup memory, packed
+ *             weights. The GPU kernel (chosen for hardware adapters); slower than the register
+ *             tiles on software adapters.
  * Backward: the input gradient of a stride-1, dilation-1 conv is itself such a conv, of dy with
  * the weights transposed (Cin ↔ Cout inside each group) and flipped, padded by K − 1 − pad; it
  * runs on the tiled kernels ('conv'). A stride-s conv's input gradient splits into s² such convs
  * (one per stride phase, each with every s-th kernel tap, writing every s-th row and column of
- * dx). Dilated convs use a gather kernel (conv2d_backward.wgsl).
+ * dx). The phase convs run on the 'gemm' kernel where the engine's config has it. Dilated convs
+ * use a gather kernel (conv2d_backward.wgsl).
  * Which kernels and tile sizes run is chosen per engine from the adapter (conv2dConfig) and can
  * be overridden per engine (setConv2dConfig) or per call (options).
  */
@@ -32,27 +38,52 @@ import { conv2dOutputShape, type Conv2dParams } from '../defs/conv2d';
 import forwardCode from '../../shaders/conv2d_forward.wgsl?raw';
 import forwardTiledCode from '../../shaders/conv2d_forward_tiled.wgsl?raw';
 import forward3x3Code from '../../shaders/conv2d_forward_3x3.wgsl?raw';
+import forwardGemmCode from '../../shaders/conv2d_forward_gemm.wgsl?raw';
 import backwardCode from '../../shaders/conv2d_backward.wgsl?raw';
 import packCode from '../../shaders/conv2d_pack.wgsl?raw';
 import { CONV2D_TILE } from './includes';
 import { targetsOf } from './util';
 
-export type Conv2dKernel = 'direct' | 'tiled' | '3x3';
+export type Conv2dKernel = 'direct' | 'tiled' | '3x3' | 'gemm';
 
 /**
- * How a forward conv splits the work. 'direct': each invocation computes `co` output channels
- * (1, or 4 as the lanes of a vec4) times `ow` consecutive output pixels of one row (1..MAX_OW).
- * 'tiled' and '3x3': each invocation computes 4×4 output pixels times `co` channels (4 or 8).
- * `wg` is the workgroup size. Every variant computes the same result.
+ * How a forward conv splits the work on the register-tiled kernels. 'direct': each invocation
+ * computes `co` output channels (1, or 4 as the lanes of a vec4) times `ow` consecutive output
+ * pixels of one row (1..MAX_OW). 'tiled' and '3x3': each invocation computes 4×4 output pixels
+ * times `co` channels (4 or 8). `wg` is the workgroup size. Every variant computes the same result.
  */
-export interface Conv2dVariant {
+export interface Conv2dTileVariant {
   /** Default 'direct' when a variant is given (the tile fields below were first its own). */
-  kernel?: Conv2dKernel;
+  kernel?: 'direct' | 'tiled' | '3x3';
   co: 1 | 4 | 8;
   /** 'direct' only. */
   ow?: number;
   wg?: number;
 }
+
+/**
+ * The implicit-GEMM kernel's workgroup tile: `tm` output channels × `tn` output pixels (both
+ * multiples of 4: each invocation computes 4 × 4 of them, so a workgroup has tm·tn/16
+ * invocations), the K loop (input channel · tap) in slices of `tk`, staged in
+ * (tm + tn + 4)·tk·4 bytes of workgroup memory (weights, input, and 16 bytes per k of tap
+ * offsets). The override constants TM, TN, TK of conv2d_forward_gemm.wgsl.
+ */
+export interface Conv2dGemmTile {
+  tm: number;
+  tn: number;
+  tk: number;
+}
+
+/** The default gemm tile: 64 invocations, 4.25 KiB of workgroup memory (fits WebGPU's default limits). */
+export const GEMM_TILE: Readonly<Conv2dGemmTile> = { tm: 32, tn: 32, tk: 16 };
+
+/** The 'gemm' kernel; `tile` defaults to the engine's config, else GEMM_TILE. */
+export interface Conv2dGemmVariant {
+  kernel: 'gemm';
+  tile?: Conv2dGemmTile;
+}
+
+export type Conv2dVariant = Conv2dTileVariant | Conv2dGemmVariant;
 
 /** Must equal MAX_OWT in conv2d_forward.wgsl. */
 export const MAX_OW = 8;
@@ -125,6 +156,24 @@ const TILED_3X3 = defineKernel({
   bindings: ['x', 'w', 'b', 'y'],
   includes: [CONV2D_TILE],
 });
+const GEMM = defineKernel({
+  name: 'conv2d_forward_gemm',
+  code: forwardGemmCode,
+  params: {
+    ...GEOMETRY,
+    cop: 'u32',
+    npix: 'u32',
+    kdim: 'u32',
+    m_tiles: 'u32',
+    YH: 'u32',
+    YW: 'u32',
+    ysh: 'u32',
+    ysw: 'u32',
+    yoh: 'u32',
+    yow: 'u32',
+  },
+  bindings: ['x', 'w', 'b', 'y'],
+});
 const GATHER = defineKernel({
   name: 'conv2d_backward',
   code: backwardCode,
@@ -159,6 +208,13 @@ export interface Conv2dConfig {
   co: 4 | 8;
   /** Workgroup size of the tiled kernels and of the gather backward. */
   wg: number;
+  /**
+   * With `tiled`: run the implicit-GEMM kernel with this tile instead of the register-tiled
+   * kernels, for forward convs with at least 4 output channels per group and for the input
+   * gradient of dilation-1 convs with at least 4 input channels per group; null: the
+   * register-tiled kernels.
+   */
+  gemm: Conv2dGemmTile | null;
   /** Why this choice (for the log). */
   reason: string;
 }
@@ -169,8 +225,10 @@ const configs = new WeakMap<Engine, Conv2dConfig>();
  * The engine's conv kernel choice, made on first use from the adapter and logged once:
  * software adapters (SwiftShader) get 8 channels × 4×4 pixels per invocation in workgroups of 32
  * (each storage load costs a lane-by-lane gather there, so the biggest register tile wins; see
- * docs/BENCHMARKS.md); GPUs get 4 channels in workgroups of 64 (fewer registers per thread,
- * more threads in flight). Override with setConv2dConfig().
+ * docs/BENCHMARKS.md); GPUs get the implicit-GEMM kernel (GEMM_TILE: 32 channels × 32 pixels
+ * per workgroup of 64, K slices of 16 through workgroup memory), and for the convs it leaves
+ * (depthwise) 4 channels in workgroups of 64 (fewer registers per thread, more threads in
+ * flight). Override with setConv2dConfig().
  */
 export function conv2dConfig(r: Recorder): Conv2dConfig {
   const e = r.engine;
@@ -178,16 +236,21 @@ export function conv2dConfig(r: Recorder): Conv2dConfig {
   if (!c) {
     const a = e.adapter;
     c = a.isSoftware
-      ? { tiled: true, co: 8, wg: 32, reason: `software adapter (${a.kindReason}): largest register tile` }
-      : { tiled: true, co: 4, wg: 64, reason: `hardware adapter (${a.kindReason})` };
+      ? { tiled: true, co: 8, wg: 32, gemm: null, reason: `software adapter (${a.kindReason}): largest register tile` }
+      : { tiled: true, co: 4, wg: 64, gemm: { ...GEMM_TILE }, reason: `hardware adapter (${a.kindReason})` };
     configs.set(e, c);
     const name = [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') || 'unknown adapter';
-    console.info(
-      `webgpu-cam: conv2d kernels for ${name}: ${c.tiled ? `tiled, ${c.co} channels × 4×4 pixels` : 'direct'}, ` +
-        `workgroup ${c.wg} (${c.reason}); change with setConv2dConfig()`,
-    );
+    console.info(`webgpu-cam: conv2d kernels for ${name}: ${describeConv2dConfig(c)}; change with setConv2dConfig()`);
   }
   return c;
+}
+
+/** The config in words, e.g. 'implicit GEMM 32×32×16 (tiled, 4 channels × 4×4 pixels, workgroup 64 for the rest)'. */
+export function describeConv2dConfig(c: Conv2dConfig): string {
+  if (!c.tiled) return `direct, workgroup ${c.wg} (${c.reason})`;
+  const t = `tiled, ${c.co} channels × 4×4 pixels, workgroup ${c.wg}`;
+  if (!c.gemm) return `${t} (${c.reason})`;
+  return `implicit GEMM ${c.gemm.tm}×${c.gemm.tn}×${c.gemm.tk} (${t} for the rest; ${c.reason})`;
 }
 
 /**
@@ -200,12 +263,38 @@ export function setConv2dConfig(r: Recorder, c: Partial<Conv2dConfig>): Conv2dCo
   const next: Conv2dConfig = { ...cur, ...c, reason: c.reason ?? 'set by setConv2dConfig' };
   if (next.co !== 4 && next.co !== 8) throw new InvalidInputError(`setConv2dConfig: co must be 4 or 8, got ${next.co}`);
   checkWG(next.wg, e.limits.maxComputeInvocationsPerWorkgroup, 'setConv2dConfig');
+  if (next.gemm) next.gemm = checkGemmTile(next.gemm, e.limits, 'setConv2dConfig');
   configs.set(e, next);
   return next;
 }
 
 function checkWG(wg: number, max: number, what: string): void {
   if (!Number.isInteger(wg) || wg < 1 || wg > max) throw new InvalidInputError(`${what}: wg ${wg} is not in 1..${max}`);
+}
+
+/**
+ * A gemm tile checked against the device's limits: tm, tn multiples of 4, tk ≥ 1,
+ * tm·tn/16 invocations within maxComputeInvocationsPerWorkgroup and maxComputeWorkgroupSizeX,
+ * (tm + tn + 4)·tk·4 bytes within maxComputeWorkgroupStorageSize.
+ */
+export function checkGemmTile(t: Conv2dGemmTile, limits: GPUSupportedLimits, what: string): Conv2dGemmTile {
+  const bad = (why: string) => new InvalidInputError(`${what}: gemm tile ${JSON.stringify(t)} is invalid: ${why}`);
+  const { tm, tn, tk } = t;
+  for (const [k, v] of [
+    ['tm', tm],
+    ['tn', tn],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 4 || v % 4 !== 0) throw bad(`${k} must be a positive multiple of 4`);
+  }
+  if (!Number.isInteger(tk) || tk < 1) throw bad('tk must be a positive integer');
+  const nt = (tm / 4) * (tn / 4);
+  const maxNT = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
+  if (nt > maxNT) throw bad(`(tm/4)·(tn/4) = ${nt} invocations, the device allows ${maxNT}`);
+  const bytes = (tm + tn + 4) * tk * 4;
+  const maxBytes = limits.maxComputeWorkgroupStorageSize;
+  if (bytes > maxBytes)
+    throw bad(`(tm + tn + 4)·tk·4 = ${bytes} bytes of workgroup memory, the device allows ${maxBytes}`);
+  return { tm, tn, tk };
 }
 
 function is3x3s1(w: Shape, p: Conv2dParams): boolean {
@@ -220,13 +309,14 @@ function is3x3s1(w: Shape, p: Conv2dParams): boolean {
 export function defaultConv2dVariant(w: Shape, p: Conv2dParams, outShape: Shape, cfg?: Conv2dConfig): Conv2dVariant {
   const coutG = w[0] / p.groups;
   if (cfg?.tiled && coutG >= 4) {
+    if (cfg.gemm) return { kernel: 'gemm', tile: { ...cfg.gemm } };
     return { kernel: is3x3s1(w, p) ? '3x3' : 'tiled', co: coutG > 4 ? cfg.co : 4, wg: cfg.wg };
   }
   const OW = outShape[3];
   return { kernel: 'direct', co: coutG >= 4 ? 4 : 1, ow: OW >= 4 ? 4 : OW >= 2 ? 2 : 1, wg: WG };
 }
 
-function checkVariant(v: Conv2dVariant, w: Shape, p: Conv2dParams, maxWG: number): Required<Conv2dVariant> {
+function checkVariant(v: Conv2dTileVariant, w: Shape, p: Conv2dParams, maxWG: number): Required<Conv2dTileVariant> {
   const kernel = v.kernel ?? 'direct';
   const bad = (why: string) => new InvalidInputError(`conv2dForward: variant ${JSON.stringify(v)} is invalid: ${why}`);
   if (kernel === 'direct') {
@@ -237,7 +327,7 @@ function checkVariant(v: Conv2dVariant, w: Shape, p: Conv2dParams, maxWG: number
     if (v.co !== 4 && v.co !== 8) throw bad(`co must be 4 or 8 for the ${kernel} kernel`);
     if (kernel === '3x3' && !is3x3s1(w, p)) throw bad('the 3x3 kernel needs a 3×3 kernel with stride 1 and dilation 1');
   } else {
-    throw bad(`unknown kernel '${kernel as string}' (direct, tiled or 3x3)`);
+    throw bad(`unknown kernel '${kernel as string}' (direct, tiled, 3x3 or gemm)`);
   }
   const wg = v.wg ?? WG;
   if (!Number.isInteger(wg) || wg < 1 || wg > maxWG) throw bad(`wg must be 1..${maxWG}`);
@@ -434,12 +524,19 @@ export async function conv2dForward(
       `conv2dForward: bias ${shapeStr(b.shape)} does not match weight ${shapeStr(ws)} (expected [${Cout}])`,
     );
   }
-  const v = checkVariant(
-    opts.variant ?? defaultConv2dVariant(ws, p, outShape, conv2dConfig(e)),
-    ws,
-    p,
-    e.limits.maxComputeInvocationsPerWorkgroup,
-  );
+  const cfg = conv2dConfig(e);
+  const chosen = opts.variant ?? defaultConv2dVariant(ws, p, outShape, cfg);
+  if (chosen.kernel === 'gemm') {
+    const tile = checkGemmTile(chosen.tile ?? cfg.gemm ?? GEMM_TILE, e.limits, 'conv2dForward');
+    e.checkFits(outShape, 'conv2d');
+    const { pw, temp } = await packedOf(e, w, p.groups);
+    try {
+      return await gemm(e, x, pw, b, p, outShape, tile, !!opts.relu, 'conv2d');
+    } finally {
+      if (temp) pw.data.destroy();
+    }
+  }
+  const v = checkVariant(chosen, ws, p, e.limits.maxComputeInvocationsPerWorkgroup);
   e.checkFits(outShape, 'conv2d');
   if (v.kernel === 'direct') {
     const { t, temp } = await unpacked(e, w);
@@ -464,7 +561,7 @@ async function direct(
   b: Tensor | null,
   p: Conv2dParams,
   outShape: Shape,
-  v: Required<Conv2dVariant>,
+  v: Required<Conv2dTileVariant>,
   relu: boolean,
 ): Promise<Tensor> {
   const [N, Cout, OH, OW] = outShape;
@@ -507,7 +604,7 @@ async function tiled(
   b: Tensor | null,
   p: Conv2dParams,
   outShape: Shape,
-  v: Required<Conv2dVariant>,
+  v: Required<Conv2dTileVariant>,
   relu: boolean,
   label: string,
   place?: Placement,
@@ -558,13 +655,69 @@ async function tiled(
   return y;
 }
 
+/**
+ * The 'gemm' kernel on packed weights; `outShape` fixes OH, OW. Returns a new tensor, or writes
+ * into `place.y` and returns it.
+ */
+async function gemm(
+  e: Recorder,
+  x: Tensor,
+  w: PackedConv2dWeights,
+  b: Tensor | null,
+  p: Conv2dParams,
+  outShape: Shape,
+  tile: Conv2dGemmTile,
+  relu: boolean,
+  label: string,
+  place?: Placement,
+): Promise<Tensor> {
+  const [N, Cout, OH, OW] = outShape;
+  const [, CinG, KH, KW] = w.shape;
+  const G = p.groups;
+  const coutG = Cout / G;
+  const mTiles = Math.ceil(coutG / tile.tm);
+  const npix = N * OH * OW;
+  const maxDim = e.limits.maxComputeWorkgroupsPerDimension;
+  if (G * mTiles > maxDim) {
+    throw new InvalidInputError(
+      `conv2d gemm: ${G} groups × ${mTiles} channel tiles = ${G * mTiles} workgroups along z, the device allows ${maxDim}`,
+    );
+  }
+  const [gx, gy] = grid1d(npix, tile.tn, maxDim);
+  const k = await e.kernel(GEMM, {
+    defines: { BIAS: b !== null, RELU: relu },
+    overrides: { TM: tile.tm, TN: tile.tn, TK: tile.tk },
+  });
+  const y = place?.y ?? e.empty(outShape, label);
+  const [, , YH, YW] = y.shape;
+  const u = {
+    ...geometry(x.shape, w.shape, outShape, p),
+    cop: ceil4(coutG),
+    npix,
+    kdim: CinG * KH * KW,
+    m_tiles: mTiles,
+    YH,
+    YW,
+    ysh: place?.ysh ?? 1,
+    ysw: place?.ysw ?? 1,
+    yoh: place?.yoh ?? 0,
+    yow: place?.yow ?? 0,
+  };
+  e.dispatch(k, { x, w: w.data, b, y }, u, [gx, gy, G * mTiles]);
+  return y;
+}
+
 export interface Conv2dBackwardOptions {
   /**
    * 'conv': run the input gradient as convs with transposed, flipped weights on the tiled
-   * kernels, one per stride phase (dilation-1 convs only); 'gather': one invocation per dx
-   * element. Default: 'conv' where it applies and the engine's config is tiled.
+   * kernels, one per stride phase (dilation-1 convs only); 'gemm': the same convs on the
+   * implicit-GEMM kernel; 'gather': one invocation per dx element. Default: 'gemm' where the
+   * engine's config has a gemm tile, the conv has dilation 1 and at least 4 input channels per
+   * group, else 'conv' where it applies and the engine's config is tiled, else 'gather'.
    */
-  kernel?: 'conv' | 'gather';
+  kernel?: 'conv' | 'gemm' | 'gather';
+  /** The tile for 'gemm' (default the engine's config, else GEMM_TILE). */
+  tile?: Conv2dGemmTile;
   /** Channels per invocation for 'conv' (default from the engine's config). */
   co?: 4 | 8;
   wg?: number;
@@ -594,17 +747,21 @@ export async function conv2dBackward(
   const dxShape = [T * N, Cin, H, W];
   e.checkFits(dxShape, 'conv2d:dx');
   const cfg = conv2dConfig(e);
-  const kernel = opts.kernel ?? (cfg.tiled && p.dilation.every((d) => d === 1) ? 'conv' : 'gather');
+  const undilated = p.dilation.every((d) => d === 1);
+  const kernel =
+    opts.kernel ?? (cfg.tiled && undilated ? (cfg.gemm && Cin / p.groups >= 4 ? 'gemm' : 'conv') : 'gather');
   const wg = opts.wg ?? (kernel === 'conv' ? cfg.wg : WG);
   checkWG(wg, e.limits.maxComputeInvocationsPerWorkgroup, 'conv2dBackward');
-  if (kernel === 'conv') {
-    if (!p.dilation.every((d) => d === 1)) {
+  if (kernel === 'conv' || kernel === 'gemm') {
+    if (!undilated) {
       throw new InvalidInputError(
-        `conv2dBackward: kernel 'conv' needs dilation 1, the conv has dilation [${p.dilation}]`,
+        `conv2dBackward: kernel '${kernel}' needs dilation 1, the conv has dilation [${p.dilation}]`,
       );
     }
     const co = opts.co ?? cfg.co;
     if (co !== 4 && co !== 8) throw new InvalidInputError(`conv2dBackward: co must be 4 or 8, got ${co}`);
+    const tile =
+      kernel === 'gemm' ? checkGemmTile(opts.tile ?? cfg.gemm ?? GEMM_TILE, e.limits, 'conv2dBackward') : null;
     const { pw, temp } = await packedOf(e, w, p.groups);
     const [sh, sw] = p.stride;
     const rows = phases(H, sh, p.pads[0], ws[2]);
@@ -626,10 +783,15 @@ export async function conv2dBackward(
               groups: p.groups,
               pads: [ph.pad, pc.pad, 0, 0],
             };
-            const three = single && ph.nk === 3 && pc.nk === 3;
-            const variant = { kernel: three ? '3x3' : 'tiled', co: Cin / p.groups > 4 ? co : 4, ow: 4, wg } as const;
             const place = dx ? { y: dx, ysh: sh, ysw: sw, yoh: ph.r, yow: pc.r } : undefined;
-            out = await tiled(e, dy, wt, null, pb, [T * N, Cin, ph.m, pc.m], variant, false, 'conv2d:dx', place);
+            const dxShape1 = [T * N, Cin, ph.m, pc.m];
+            if (tile) {
+              out = await gemm(e, dy, wt, null, pb, dxShape1, tile, false, 'conv2d:dx', place);
+            } else {
+              const three = single && ph.nk === 3 && pc.nk === 3;
+              const variant = { kernel: three ? '3x3' : 'tiled', co: Cin / p.groups > 4 ? co : 4, ow: 4, wg } as const;
+              out = await tiled(e, dy, wt, null, pb, dxShape1, variant, false, 'conv2d:dx', place);
+            }
           } finally {
             wt.data.destroy();
           }

@@ -5,6 +5,7 @@ import {
   conv2dConfig,
   conv2dForward,
   conv2dPackWeights,
+  GEMM_TILE,
   setConv2dConfig,
   type Conv2dBackwardOptions,
   type Conv2dVariant,
@@ -185,6 +186,20 @@ const setups: Setup[] = [
     forward: { kernel: '3x3', co: 4 },
     backward: { kernel: 'conv', co: 4, wg: 64 },
   },
+  // The implicit-GEMM kernel forced on the software adapter: the default tile, and tiles that
+  // leave partial channel, pixel and K tiles everywhere (K slices of 3 and 5 split the taps).
+  {
+    name: 'gemm (default tile), gemm backward',
+    engine: SOFTWARE,
+    forward: { kernel: 'gemm' },
+    backward: { kernel: 'gemm' },
+  },
+  {
+    name: 'gemm 8×12×3, gemm backward 4×8×5',
+    engine: SOFTWARE,
+    forward: { kernel: 'gemm', tile: { tm: 8, tn: 12, tk: 3 } },
+    backward: { kernel: 'gemm', tile: { tm: 4, tn: 8, tk: 5 } },
+  },
   {
     name: '3x3 co 8 wg 32, gather wg 16',
     engine: HARDWARE,
@@ -205,9 +220,9 @@ function undilated(c: Case): boolean {
   return conv2dParams(c.p).dilation.join() === '1,1';
 }
 
-/** An explicit 'conv' backward needs dilation 1 (the default falls back to the gather). */
+/** An explicit 'conv' or 'gemm' backward needs dilation 1 (the default falls back to the gather). */
 function appliesBackward(o: Conv2dBackwardOptions | undefined, c: Case): boolean {
-  return o?.kernel !== 'conv' || undilated(c);
+  return (o?.kernel !== 'conv' && o?.kernel !== 'gemm') || undilated(c);
 }
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
@@ -357,6 +372,29 @@ describe('conv2d shapes and errors', () => {
       const d2 = conv2dParams({ dilation: [2, 2] });
       const dy2 = e.upload(randn(4 * 1, 5), [1, 4, 1, 1]);
       await expect(conv2dBackward(e, dy2, w, d2, [1, 3, 5, 5], { kernel: 'conv' })).rejects.toThrow(/needs dilation 1/);
+      await expect(conv2dBackward(e, dy2, w, d2, [1, 3, 5, 5], { kernel: 'gemm' })).rejects.toThrow(
+        /'gemm' needs dilation 1/,
+      );
+      // gemm tiles: multiples of 4, tk ≥ 1, within the invocation and workgroup-memory limits
+      const lim = e.limits;
+      const tooMany = {
+        tm: 64,
+        tn: 4 * (Math.floor((lim.maxComputeInvocationsPerWorkgroup * 16) / 64 / 4) + 1),
+        tk: 1,
+      };
+      const tooBig = { tm: 4, tn: 4, tk: Math.floor(lim.maxComputeWorkgroupStorageSize / 32) + 1 };
+      for (const [tile, why] of [
+        [{ tm: 6, tn: 4, tk: 4 }, /tm must be a positive multiple of 4/],
+        [{ tm: 4, tn: 0, tk: 4 }, /tn must be a positive multiple of 4/],
+        [{ tm: 4, tn: 4, tk: 0 }, /tk must be a positive integer/],
+        [tooMany, /invocations, the device allows/],
+        [tooBig, /bytes of workgroup memory, the device allows/],
+      ] as const) {
+        await expect(conv2dForward(e, x, w, null, p, { variant: { kernel: 'gemm', tile } })).rejects.toThrow(why);
+        await expect(conv2dBackward(e, dy2, w, p, [1, 3, 3, 3], { kernel: 'gemm', tile })).rejects.toThrow(
+          InvalidInputError,
+        );
+      }
       dy2.destroy();
       // T·N = 3 rows is not a multiple of N = 2
       const dyBad = e.upload(randn(3 * 4 * 9, 4), [3, 4, 3, 3]);
@@ -372,11 +410,15 @@ describe('conv2d shapes and errors', () => {
     const cfg = conv2dConfig(e);
     expect(cfg.tiled).toBe(true);
     expect(cfg.co).toBe(e.adapter.isSoftware ? 8 : 4);
+    // GPUs get the implicit-GEMM kernel, software adapters the register tiles.
+    expect(cfg.gemm).toEqual(e.adapter.isSoftware ? null : GEMM_TILE);
     try {
       expect(setConv2dConfig(e, { co: 4, wg: 16 })).toMatchObject({ tiled: true, co: 4, wg: 16 });
       expect(conv2dConfig(e).wg).toBe(16);
       expect(() => setConv2dConfig(e, { co: 2 as 4 })).toThrow(InvalidInputError);
       expect(() => setConv2dConfig(e, { wg: 0 })).toThrow(InvalidInputError);
+      expect(() => setConv2dConfig(e, { gemm: { tm: 4, tn: 4, tk: 0 } })).toThrow(InvalidInputError);
+      expect(setConv2dConfig(e, { gemm: { tm: 16, tn: 8, tk: 4 } }).gemm).toEqual({ tm: 16, tn: 8, tk: 4 });
     } finally {
       setConv2dConfig(e, cfg);
     }
@@ -455,6 +497,35 @@ describe.each(setups)('conv2d on the GPU equals the reference: $name', (setup) =
       expect(e.liveTensors).toBe(0);
     },
   );
+});
+
+describe('conv2d gemm kernel: more pixel tiles than one grid dimension holds', () => {
+  it('splits the pixel tiles over y, the workgroups past the last tile store nothing', async () => {
+    const e = await getEngine();
+    // 4-pixel tiles: 263683 pixels are 65921 tiles, above the 65535 limit: a 32961 × 2 grid,
+    // whose last workgroup is past the last tile.
+    const c: Case = {
+      name: '1x1 1→5 over 263683 pixels',
+      x: [1, 1, 1, 263683],
+      w: [5, 1, 1, 1],
+      p: {},
+      bias: true,
+      relu: true,
+    };
+    expect(Math.ceil(c.x[3] / 4)).toBeGreaterThan(e.limits.maxComputeWorkgroupsPerDimension);
+    const p = conv2dParams(c.p);
+    const { xs, ws, bs } = data(c, 80);
+    const want = ref.conv2dForward(hostTensor(c.x, xs), hostTensor(c.w, ws), hostTensor([5], bs!), p, { relu: true });
+    await e.scope(async () => {
+      const x = e.upload(xs, c.x, 'x');
+      const w = e.upload(ws, c.w, 'w');
+      const b = e.upload(bs!, [5], 'b');
+      const variant = { kernel: 'gemm', tile: { tm: 4, tn: 4, tk: 1 } } as const;
+      const y = await conv2dForward(e, x, w, b, p, { relu: true, variant });
+      expectAllclose(await y.read(), want.data, forwardTol(c), c.name);
+    });
+    expect(e.liveTensors).toBe(0);
+  });
 });
 
 describe('conv2d forward and backward together', () => {
