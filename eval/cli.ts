@@ -342,7 +342,10 @@ Measured with \`npm run eval${argv.length ? ` -- ${argv.join(' ')}` : ''}\` on $
   AUC by the trapezoid rule over [0, 1]. Average Drop: mean of max(0, Y − O)/Y on x ⊙ map; Increase in
   Confidence: share of pairs with O > Y (docs/METRICS.md).
 - Reading the numbers: the counterfactual map shows evidence *against* the class, so it is expected
-  to do worst here; CAM's map is signed (no ReLU) before normalisation.
+  to do worst here; CAM's map is signed (no ReLU) before normalisation. Where the layer is followed
+  by a global average pool, the gradient is the same at every position, so Grad-CAM, XGrad-CAM and
+  HiResCAM give the same normalised map. Win % counts strict wins: a pair where both maps keep or
+  raise the confidence (a drop of 0 for both) is a tie.
 
 ${per.join('\n\n')}
 ${FAITH_END}`;
