@@ -1,7 +1,7 @@
 /**
  * `npm run eval`: localization of every attribution method on the fashion-scenes test split,
  * with the engine on WebGPU (Dawn in Node). For each scene, every class present is a target, and
- * all targets of a scene are explained in one batched call. Metrics (eval/metrics.ts):
+ * all targets of a scene are explained in one batched call. Metrics (src/metrics/localization.ts):
  *   pointing game      the map's maximum lies in a box of the target class
  *   energy             share of the map's mass inside the target class's boxes
  *   coverage           share of the target class's instances whose box holds ≥ `share` of the

@@ -22,8 +22,16 @@ import { isInputGradient, isMethod, METHODS, type Method } from '../methods/regi
 import { Model } from '../model/model';
 import { softmaxForward } from '../ops/softmax';
 import { curveBatch, gaussianBlur, mapRanks, maskedBatch } from './kernels';
+import { energyInBoxes, pointingHit, type Box } from './localization';
 
-export const METRICS = ['deletion', 'insertion', 'average-drop', 'increase-in-confidence'] as const;
+export const METRICS = [
+  'deletion',
+  'insertion',
+  'average-drop',
+  'increase-in-confidence',
+  'pointing-game',
+  'energy-in-boxes',
+] as const;
 export type Metric = (typeof METRICS)[number];
 export type Baseline = 'zero' | 'blur';
 
@@ -42,6 +50,11 @@ export interface EvaluateOptions {
   steps?: number;
   /** Deletion and insertion: what removed pixels become. Default 'zero' (deletion), 'blur' (insertion). */
   baseline?: Baseline;
+  /**
+   * The localization metrics: the ground-truth boxes of each row r = t·N + i, half-open pixel
+   * boxes [x0, y0, x1, y1] at the input's resolution.
+   */
+  boxes?: readonly (readonly Box[])[];
   /** The most images per forward pass (default: from the device limits). */
   batch?: number;
   /** Called after each batch with the images done and the total. */
@@ -63,7 +76,10 @@ export interface EvaluationRow {
 
 export interface Evaluation {
   metric: Metric;
-  /** The metric over all rows: the mean AUC, Average Drop in %, or the % of rows with an increase. */
+  /**
+   * The metric over all rows: the mean AUC, Average Drop in %, the % of rows with an increase,
+   * the % of rows whose map peaks in a box (pointing game), the mean % of the map's mass in the boxes.
+   */
   value: number;
   rows: EvaluationRow[];
   /** The number of images that went through the model, and in how many forward passes. */
@@ -71,7 +87,7 @@ export interface Evaluation {
   forwards: number;
 }
 
-const KNOWN = ['metric', 'map', 'targets', 'layer', 'steps', 'baseline', 'batch', 'onProgress', 'signal'];
+const KNOWN = ['metric', 'map', 'targets', 'layer', 'steps', 'baseline', 'boxes', 'batch', 'onProgress', 'signal'];
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -136,6 +152,16 @@ export async function evaluate(model: Model, input: Tensor, opts: EvaluateOption
   if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function')
     throw new InvalidInputError('evaluate: onProgress must be a function');
   const K = model.graph.shape(model.graph.scores)[1];
+  const localization = metric === 'pointing-game' || metric === 'energy-in-boxes';
+  if (localization) {
+    const b = opts.boxes;
+    const box = (v: unknown) =>
+      Array.isArray(v) && v.length === 4 && v.every((c) => Number.isFinite(c)) && v[0] <= v[2] && v[1] <= v[3];
+    if (!Array.isArray(b) || !b.every((row) => Array.isArray(row) && row.every(box)))
+      throw new InvalidInputError(
+        `evaluate: ${metric} needs boxes: per map row, a list of [x0, y0, x1, y1] boxes (x0 ≤ x1, y0 ≤ y1)`,
+      );
+  }
   opts.signal?.throwIfAborted();
 
   // The map rows and their targets.
@@ -180,6 +206,20 @@ export async function evaluate(model: Model, input: Tensor, opts: EvaluateOption
 
   try {
     const rows = targets.length;
+    if (localization) {
+      const boxes = opts.boxes!;
+      if (boxes.length !== rows)
+        throw new InvalidInputError(`evaluate: boxes lists ${boxes.length} rows, the maps have ${rows}`);
+      const data = await map.read();
+      const out = targets.map((t, r) => {
+        const m = data.subarray(r * hw, (r + 1) * hw);
+        const b = boxes[r] as Box[];
+        const value = metric === 'pointing-game' ? (pointingHit(m, W, b) ? 1 : 0) : energyInBoxes(m, W, b);
+        return { image: r % n, target: t, value };
+      });
+      opts.onProgress?.(rows, rows);
+      return { metric, value: 100 * mean(out.map((r) => r.value)), rows: out, images: 0, forwards: 0 };
+    }
     const e = model.engine.recorder('evaluate');
     if (curve) {
       const per = steps + 1;
