@@ -74,6 +74,11 @@ const layers = [
     why: 'the GPU code does not use the CPU reference',
   },
   {
+    files: ['src/metrics/**'],
+    forbid: ['**/reference/*', '**/render/*', '**/cli/*', '**/element/*'],
+    why: 'the metrics are GPU code built on the executor and attribution; they do not use the CPU reference',
+  },
+  {
     files: ['src/node/**'],
     forbid: [
       '**/gpu/*',

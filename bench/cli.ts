@@ -45,7 +45,7 @@ function program(): Command {
     .description('webgpu-cam benchmark: ceiling, kernels, end to end vs TF.js WebGPU')
     .option('--node', 'run in Node on Dawn (webgpu package) instead of headless Chromium', false)
     .option('--smoke', 'one tiny shape and network, one repetition (proves the harness runs)', false)
-    .option('--parts <list>', 'comma-separated: ceiling, kernels, e2e', 'ceiling,kernels,e2e')
+    .option('--parts <list>', 'comma-separated: ceiling, kernels, e2e, metrics', 'ceiling,kernels,e2e,metrics')
     .option(
       '--models <list>',
       'networks for e2e: gap4, resnet18, tiny, or paths of .onnx files (default: gap4, resnet18, weights/*.onnx)',
@@ -227,9 +227,9 @@ export async function main(argv: string[]): Promise<number> {
     tfjs: o.tfjs,
     models: models(o, log),
   };
-  const bad = cfg.parts.filter((p) => !['ceiling', 'kernels', 'e2e'].includes(p));
+  const bad = cfg.parts.filter((p) => !['ceiling', 'kernels', 'e2e', 'metrics'].includes(p));
   if (bad.length) {
-    console.error(`unknown part(s): ${bad.join(', ')} (ceiling, kernels, e2e)`);
+    console.error(`unknown part(s): ${bad.join(', ')} (ceiling, kernels, e2e, metrics)`);
     return 2;
   }
   const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;

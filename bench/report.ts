@@ -178,6 +178,18 @@ export function markdown(r: BenchReport): string {
     }
     L.push('');
   }
+  if (r.metrics?.length) {
+    L.push(
+      '| network | deletion curve | batched ms (forwards) | one image at a time ms (forwards) | speedup |',
+      '|---|---|---:|---:|---:|',
+    );
+    for (const m of r.metrics) {
+      L.push(
+        `| ${m.model} [${m.input.join(', ')}] | ${m.steps} steps, ${m.images} images | ${f1(m.batched.wallMs)} (${m.batchedForwards}) | ${f1(m.single.wallMs)} (${m.singleForwards}) | ${f2(m.speedup)}× |`,
+      );
+    }
+    L.push('');
+  }
   const t = targets(r);
   if (t.length) {
     L.push('| target | met | measured |', '|---|---|---|');

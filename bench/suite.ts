@@ -10,6 +10,7 @@ import { onnxToGraphSpec } from '../src/model/onnx';
 import type { GraphSpec } from '../src/model/spec';
 import { endToEnd, type E2EResult } from './e2e';
 import { CONV_SHAPES, SMOKE_SHAPES, ceiling, kernelTable, linearRows, type Ceiling, type KernelRow } from './micro';
+import { metricsBench, type MetricsRow } from './metrics';
 import { gap4, resnet18, tiny } from './nets';
 
 export interface ModelEntry {
@@ -27,7 +28,7 @@ export interface ModelEntry {
 
 export interface SuiteConfig {
   smoke: boolean;
-  parts: ('ceiling' | 'kernels' | 'e2e')[];
+  parts: ('ceiling' | 'kernels' | 'e2e' | 'metrics')[];
   warmup: number;
   reps: number;
   tfReps: number;
@@ -54,6 +55,7 @@ export interface SuiteResult {
   ceiling?: Ceiling;
   kernels?: KernelRow[];
   e2e?: E2EResult[];
+  metrics?: MetricsRow[];
 }
 
 export interface Progress {
@@ -88,8 +90,17 @@ function plannedTicks(cfg: SuiteConfig): number {
       if (cfg.tfjs) n += (m.tfAll ? 3 : 2) * (1 + (m.tfReps ?? cfg.tfReps));
     }
   }
+  if (cfg.parts.includes('metrics')) n += metricModels(cfg).length * 2 * (cfg.warmup + cfg.reps);
   return n;
 }
+
+/** The networks of the metrics part: the shipped models (weights/), or the smoke run's network. */
+function metricModels(cfg: SuiteConfig): ModelEntry[] {
+  return cfg.smoke ? cfg.models : cfg.models.filter((m) => m.onnx?.startsWith('weights/'));
+}
+
+/** Steps of the benchmarked deletion curve. */
+const METRIC_STEPS = 20;
 
 export async function runSuite(cfg: SuiteConfig, io: SuiteIO): Promise<SuiteResult> {
   const e = await Engine.create();
@@ -150,6 +161,16 @@ export async function runSuite(cfg: SuiteConfig, io: SuiteIO): Promise<SuiteResu
             tick,
             (s) => step(s),
           ),
+        );
+      }
+    }
+    if (cfg.parts.includes('metrics')) {
+      out.metrics = [];
+      for (const m of metricModels(cfg)) {
+        step(`metrics: ${m.name}, a ${METRIC_STEPS}-step deletion curve, batched vs one image at a time`);
+        const spec = specFor(m, m.onnx ? await io.readBytes(m.onnx) : null);
+        out.metrics.push(
+          await metricsBench(e, spec, { warmup: cfg.warmup, reps: cfg.reps, steps: METRIC_STEPS }, tick),
         );
       }
     }

@@ -1,12 +1,15 @@
 /**
  * `npm run eval`: localization of every attribution method on the fashion-scenes test split,
  * with the engine on WebGPU (Dawn in Node). For each scene, every class present is a target, and
- * all targets of a scene are explained in one batched call. Metrics (eval/metrics.ts):
+ * all targets of a scene are explained in one batched call. Metrics (src/metrics/localization.ts):
  *   pointing game      the map's maximum lies in a box of the target class
  *   energy             share of the map's mass inside the target class's boxes
  *   coverage           share of the target class's instances whose box holds ≥ `share` of the
  *                      map's peak (all instances, and only classes with ≥ 2 instances in the scene)
- * Prints a table and writes it, with the settings, to docs/RESULTS.md.
+ * and, on the first scenes, the faithfulness metrics of every map method (eval/faithfulness.ts:
+ * deletion, insertion, Average Drop, Increase in Confidence, Win %).
+ * Prints a table and writes it, with the settings, to docs/RESULTS.md (`--parts faithfulness`
+ * alone replaces only the faithfulness section of the file).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +23,7 @@ import { loadOnnx } from '../src/model/onnx';
 import { preprocessImage } from '../src/ops/preprocess';
 import { Split, type Box } from './dataset';
 import { coveredInstances, energyInBoxes, gradientSaliency, pointingHit } from './metrics';
+import { faithfulnessClaim, faithfulnessModel, faithfulnessTable, type FaithResult } from './faithfulness';
 
 interface Tally {
   pairs: number;
@@ -189,6 +193,15 @@ export async function main(argv: string[]): Promise<number> {
     .option('--share <x>', "coverage: share of the map's peak a box must hold", share, 0.5)
     .option('--out <file>', 'markdown report', 'docs/RESULTS.md')
     .option('--json <file>', 'results as JSON', 'data/eval-results.json')
+    .option('--parts <list>', 'comma-separated: localization, faithfulness', 'localization,faithfulness')
+    .option(
+      '--confidence-scenes <n>',
+      'faithfulness: scenes for Average Drop and Increase in Confidence',
+      positiveInt,
+      100,
+    )
+    .option('--curve-scenes <n>', 'faithfulness: scenes for deletion and insertion', positiveInt, 10)
+    .option('--steps <n>', 'faithfulness: steps of the deletion and insertion curves', positiveInt, 10)
     .exitOverride();
   try {
     program.parse(argv, { from: 'user' });
@@ -202,33 +215,51 @@ export async function main(argv: string[]): Promise<number> {
     share: number;
     out: string;
     json: string;
+    parts: string;
+    confidenceScenes: number;
+    curveScenes: number;
+    steps: number;
   }>();
+  const parts = opts.parts.split(',').map((s) => s.trim());
+  const bad = parts.filter((p) => p !== 'localization' && p !== 'faithfulness');
+  if (bad.length || parts.length === 0) {
+    console.error(`npm run eval: unknown part(s) ${bad.join(', ')} (localization, faithfulness)`);
+    return 2;
+  }
+  const localization = parts.includes('localization');
+  const faithfulness = parts.includes('faithfulness');
+  const needed = Math.max(
+    localization ? opts.scenes : 0,
+    faithfulness ? Math.max(opts.confidenceScenes, opts.curveScenes) : 0,
+  );
   const SW = '/usr/lib/chromium/vk_swiftshader_icd.json';
   if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SW))
     process.env.VK_ICD_FILENAMES = SW;
 
   let split: Split;
   try {
-    split = await ensureSplit(opts.data, opts.scenes);
+    split = await ensureSplit(opts.data, needed);
   } catch (e) {
     if (!(e instanceof MissingDataError)) throw e;
     console.error(`npm run eval: ${e.message}`);
     return 1;
   }
-  if (split.count < opts.scenes)
-    throw new Error(`the split has ${split.count} scenes, fewer than --scenes ${opts.scenes}`);
+  if (split.count < needed) throw new Error(`the split has ${split.count} scenes, fewer than the ${needed} asked for`);
   const e = await Engine.create();
   const adapter =
     `${e.adapter.vendor} ${e.adapter.architecture} ${e.adapter.description}`.trim() +
     (e.adapter.isSoftware ? ' (software)' : '');
   console.log(`adapter: ${adapter}`);
   const results: ModelResult[] = [];
+  const faith: FaithResult[] = [];
+  const fopts = { confidenceScenes: opts.confidenceScenes, curveScenes: opts.curveScenes, steps: opts.steps };
   try {
     for (const name of opts.models
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean)) {
-      results.push(await evaluateModel(e, name, split, opts.scenes, opts.share));
+      if (localization) results.push(await evaluateModel(e, name, split, opts.scenes, opts.share));
+      if (faithfulness) faith.push(await faithfulnessModel(e, name, split, fopts));
     }
   } finally {
     e.destroy();
@@ -239,6 +270,7 @@ export async function main(argv: string[]): Promise<number> {
     (r) =>
       `## \`${r.model}\` (layer \`${r.layer}\`, ${r.msPerScene.toFixed(0)} ms per scene for all its methods)\n\n${resultsTable(r)}\n\n${claimSentence(r)}`,
   );
+  const faithSection = faithfulness ? faithfulnessSection(faith, argv, date, adapter) : null;
   const md = `# Localization results
 
 Measured with \`npm run eval -- --scenes ${opts.scenes}${opts.share !== 0.5 ? ` --share ${opts.share}` : ''}\` on ${date}, with the engine on
@@ -264,10 +296,58 @@ WebGPU in Node (adapter: ${adapter}).
 ${sections.join('\n\n')}
 `;
   mkdirSync(dirname(opts.out), { recursive: true });
-  writeFileSync(opts.out, md);
+  const previous = existsSync(opts.out) ? readFileSync(opts.out, 'utf8') : '';
+  const body = localization ? md : previous.slice(0, sectionBounds(previous)?.[0] ?? previous.length).trimEnd() + '\n';
+  const old = sectionBounds(previous);
+  const keptFaith = old ? previous.slice(old[0], old[1]) : null;
+  const faithText = faithSection ?? keptFaith;
+  writeFileSync(opts.out, faithText ? `${body.trimEnd()}\n\n${faithText}\n` : body);
   mkdirSync(dirname(opts.json), { recursive: true });
-  writeFileSync(opts.json, JSON.stringify({ date, adapter, scenes: opts.scenes, share: opts.share, results }, null, 2));
-  console.log('\n' + sections.join('\n\n'));
+  writeFileSync(
+    opts.json,
+    JSON.stringify({ date, adapter, scenes: opts.scenes, share: opts.share, results, faithfulness: faith }, null, 2),
+  );
+  if (localization) console.log('\n' + sections.join('\n\n'));
+  if (faithSection) console.log('\n' + faithSection);
   console.log(`\nwrote ${opts.out} and ${opts.json}`);
   return 0;
+}
+
+const FAITH_BEGIN = '<!-- faithfulness:begin -->';
+const FAITH_END = '<!-- faithfulness:end -->';
+
+/** [start, end) of the faithfulness section (markers included) in a RESULTS.md, or null. */
+function sectionBounds(doc: string): [number, number] | null {
+  const i = doc.indexOf(FAITH_BEGIN);
+  const j = doc.indexOf(FAITH_END);
+  return i >= 0 && j > i ? [i, j + FAITH_END.length] : null;
+}
+
+function faithfulnessSection(faith: FaithResult[], argv: string[], date: string, adapter: string): string {
+  const f0 = faith[0];
+  const per = faith.map(
+    (r) =>
+      `### \`${r.model}\` (layer \`${r.layer}\`, ${(r.msPerScene / 1000).toFixed(1)} s per scene for all its methods)\n\n${faithfulnessTable(r)}\n\n${faithfulnessClaim(r)}`,
+  );
+  return `${FAITH_BEGIN}
+# Faithfulness results
+
+Measured with \`npm run eval${argv.length ? ` -- ${argv.join(' ')}` : ''}\` on ${date} (adapter: ${adapter}).
+
+- Data: the first ${f0?.confidenceScenes ?? 0} test scenes for Average Drop and Increase in Confidence, the first
+  ${f0?.curveScenes ?? 0} for deletion and insertion (${f0?.steps ?? 0} steps, ${(f0?.steps ?? 0) + 1} images per curve); every class
+  present in a scene is a target. Maps: each method's normalised map upsampled to the input (the guided
+  methods, a gradient per channel, are left out).
+- Score: the softmax probability of the target. Deletion: pixels set to zero (the normalisation's mean
+  colour) in the map's order; insertion: pixels put back into a blurred copy (11 × 11 Gaussian, σ = 5);
+  AUC by the trapezoid rule over [0, 1]. Average Drop: mean of max(0, Y − O)/Y on x ⊙ map; Increase in
+  Confidence: share of pairs with O > Y (docs/METRICS.md).
+- Reading the numbers: the counterfactual map shows evidence *against* the class, so it is expected
+  to do worst here; CAM's map is signed (no ReLU) before normalisation. Where the layer is followed
+  by a global average pool, the gradient is the same at every position, so Grad-CAM, XGrad-CAM and
+  HiResCAM give the same normalised map. Win % counts strict wins: a pair where both maps keep or
+  raise the confidence (a drop of 0 for both) is a tie.
+
+${per.join('\n\n')}
+${FAITH_END}`;
 }

@@ -85,3 +85,14 @@ export {
   type Fit,
 } from './core/image';
 export * from './render/index';
+export {
+  evaluate,
+  winPercent,
+  maxBatch,
+  METRICS,
+  type Metric,
+  type Baseline,
+  type EvaluateOptions,
+  type Evaluation,
+  type EvaluationRow,
+} from './metrics/evaluate';

@@ -32,12 +32,13 @@ function reachable(entry: string): Set<string> {
   return seen;
 }
 
-const GPU = [/\/src\/gpu\//, /\/src\/ops\//, /\/src\/attribution\//, /\.wgsl\?raw$/, /^webgpu$/];
+const GPU = [/\/src\/gpu\//, /\/src\/ops\//, /\/src\/attribution\//, /\/src\/metrics\//, /\.wgsl\?raw$/, /^webgpu$/];
 
 describe('layers', () => {
   it.each([
     'src/reference/model.ts',
     'src/reference/explain.ts',
+    'src/reference/metrics.ts',
     'src/model/onnx_convert.ts',
     'src/defs/index.ts',
     'src/methods/registry.ts',
