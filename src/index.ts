@@ -96,3 +96,6 @@ export {
   type Evaluation,
   type EvaluationRow,
 } from './metrics/evaluate';
+export { cascadingRandomization, type SanityOptions, type SanityResult } from './metrics/sanity';
+export { randomizeTopLayers, weightedNodesFromTop } from './model/randomize';
+export { spearman } from './methods/rank';

@@ -39,6 +39,7 @@ describe('layers', () => {
     'src/reference/model.ts',
     'src/reference/explain.ts',
     'src/reference/metrics.ts',
+    'src/reference/sanity.ts',
     'src/model/onnx_convert.ts',
     'src/defs/index.ts',
     'src/methods/registry.ts',
