@@ -7,7 +7,7 @@
  * engine: the model is loaded again from where it came from and the last run is redone.
  */
 import { applicableMethods, explain, type Explanation } from '../src/attribution/explain';
-import type { Method } from '../src/methods/registry';
+import { isMultiPass, type Method } from '../src/methods/registry';
 import type { Engine } from '../src/gpu/engine';
 import type { Tensor } from '../src/gpu/tensor';
 import type { Fit } from '../src/core/image';
@@ -182,7 +182,11 @@ export class App {
     const e = this.e;
     const { fit, pinned } = this.settings;
     const layer = this.layerInfo(m);
-    const methods = applicableMethods(m.model.graph, layer.name);
+    // A method of many passes (isMultiPass: SmoothGrad, Integrated Gradients) only while it is
+    // the selected one.
+    const methods = applicableMethods(m.model.graph, layer.name).filter(
+      (x) => !isMultiPass(x) || x === this.settings.method,
+    );
     const image = source.pixels();
     let x: Tensor | null = null;
     let display: Tensor | null = null;

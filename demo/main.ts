@@ -7,6 +7,7 @@
  * the model again and redoes the run (watchLoss).
  */
 import type { Method } from '../src/attribution/explain';
+import { isMultiPass } from '../src/methods/registry';
 import { Engine } from '../src/gpu/engine';
 import { WebGPUUnavailableError } from '../src/core/errors';
 import type { Fit } from '../src/core/image';
@@ -135,7 +136,10 @@ async function main(): Promise<void> {
     app.settings.method = m;
     views.maps.select(m);
     views.inside.select(m);
-    app.request(1);
+    // A method of many passes is computed while it is selected: explain again when the last
+    // run lacks it.
+    const explainAgain = isMultiPass(m) && !app.last?.methods.includes(m);
+    app.request(explainAgain ? 3 : 1);
   };
   views.maps = new MapsView(app, byId('maps'), byId<HTMLCanvasElement>('model-input'), (m) => {
     selectMethod(m);

@@ -4,7 +4,7 @@
  * (overlay()), input-gradient methods as RGB input gradients (guidedRGBA()). Also the
  * model-input canvas ("what the model sees"). Nothing is read back to be shown.
  */
-import { isInputGradient, methodOf, METHODS, type Method } from '../../src/methods/registry';
+import { isInputGradient, isMultiPass, methodOf, METHODS, type Method } from '../../src/methods/registry';
 import type { Engine } from '../../src/gpu/engine';
 import type { Tensor } from '../../src/gpu/tensor';
 import { canvasRowStride, drawToCanvas } from '../../src/render/canvas';
@@ -18,6 +18,9 @@ export function unavailableReason(m: Method, r: RunResult): string {
   const d = methodOf(m);
   if (d.family === 'channel' && d.source === 'linear-head' && r.layer.camReason) {
     return `${d.label} does not apply: ${r.layer.camReason}. ${d.label} needs the class scores to be a linear function of this layer's global average pool.`;
+  }
+  if (isMultiPass(m) && !r.methods.includes(m)) {
+    return `${d.label} runs the network on a batch of copies of the input: computed while it is selected.`;
   }
   return 'Not computed.';
 }

@@ -284,6 +284,16 @@ export function isSpatial(m: Method): m is SpatialMethodName {
   return METHOD_REGISTRY[m].family === 'spatial';
 }
 
+/**
+ * Methods that run many more passes than one forward and one backward (SmoothGrad's and
+ * Integrated Gradients' batches of copies of the input): the demo computes them once asked for,
+ * and the benchmark's "all methods" scenario and the soak leave them out.
+ */
+export function isMultiPass(m: Method): boolean {
+  const d = METHOD_REGISTRY[m] as MethodDescriptor;
+  return d.family === 'input-gradient' && d.samples !== undefined;
+}
+
 export function isInputGradient(m: Method): m is InputGradientMethodName {
   return METHOD_REGISTRY[m].family === 'input-gradient';
 }
