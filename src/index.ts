@@ -28,6 +28,7 @@ export {
   DeviceLostError,
   NonFiniteError,
   ImageTooLargeError,
+  AbortedError,
 } from './core/errors';
 export { Model, Activations, type ForwardOptions, type BackwardOptions } from './model/model';
 export type { GraphSpec, NodeSpec, OpType, WeightSpec, Conv2dAttrs, Pool2dAttrs } from './model/spec';
@@ -61,6 +62,7 @@ export {
 } from './attribution/explain';
 export { METHODS, METHOD_REGISTRY, methodOf, type Method } from './methods/registry';
 export type { MethodDescriptor, ChannelMethod, SpatialMethod, InputGradientMethod } from './methods/types';
+export type { PerturbationMethod } from './methods/types';
 export { Recorder } from './gpu/recorder';
 export type { AdapterKind } from './gpu/device';
 export { preprocessImage } from './ops/preprocess';

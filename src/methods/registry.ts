@@ -7,7 +7,14 @@
  *
  * Notation: a = A^k_ij, g = g^{kc}_ij = ∂y^c/∂A^k_ij, Z = h·w (see types.ts, docs/METHODS.md).
  */
-import type { ChannelMethod, InputGradientMethod, MethodDescriptor, SpatialMethod, Term } from './types';
+import type {
+  ChannelMethod,
+  InputGradientMethod,
+  MethodDescriptor,
+  PerturbationMethod,
+  SpatialMethod,
+  Term,
+} from './types';
 
 /**
  * Grad-CAM++'s per-position coefficient a = g² / (2g² + S·g³) (0 where the denominator is 0),
@@ -39,6 +46,10 @@ const channel = (m: Omit<ChannelMethod, 'family'>): ChannelMethod => ({ family: 
 const spatial = (m: Omit<SpatialMethod, 'family'>): SpatialMethod => ({ family: 'spatial', ...m });
 const inputGradient = (m: Omit<InputGradientMethod, 'family'>): InputGradientMethod => ({
   family: 'input-gradient',
+  ...m,
+});
+const perturbation = (m: Omit<PerturbationMethod, 'family'>): PerturbationMethod => ({
+  family: 'perturbation',
   ...m,
 });
 
@@ -140,6 +151,29 @@ export const METHOD_REGISTRY = {
       `Grad-CAM says <em>where</em> (coarse, class-discriminative), Guided Backprop says <em>which pixels</em> (fine, hardly class-discriminative); the product keeps the fine detail inside the class's region.`,
     ],
   }),
+  scorecam: perturbation({
+    label: 'Score-CAM',
+    paper: 'Wang et al. 2020, Score-CAM: Score-Weighted Visual Explanations for Convolutional Neural Networks',
+    perturb: 'mask-input',
+    relu: true,
+    symbol: 'α',
+    formula: [
+      `Each feature map, upsampled to the input and min–max normalised, masks the input: <var>M</var><sub><var>k</var></sub> = norm(up(<var>A</var><sup><var>k</var></sup>)), one forward pass of <var>x</var> ⊙ <var>M</var><sub><var>k</var></sub> per channel (batched).`,
+      `Weight: the class's probability for the masked input, α<sub><var>k</var></sub> = softmax(<var>y</var>(<var>x</var> ⊙ <var>M</var><sub><var>k</var></sub>))<sup><var>c</var></sup>; no gradient. ${Lmap('α<sub><var>k</var></sub>')}`,
+    ],
+  }),
+  ablationcam: perturbation({
+    label: 'Ablation-CAM',
+    paper:
+      'Desai & Ramaswamy 2020, Ablation-CAM: Visual Explanations for Deep Convolutional Network via Gradient-free Localization',
+    perturb: 'ablate-channel',
+    relu: true,
+    symbol: 'w',
+    formula: [
+      `Channel <var>k</var> of the layer is set to zero and the network run from the layer onward (batched, one copy per channel): ${y}<sub><var>k</var></sub> is the class score without it.`,
+      `Weight: the relative drop, <var>w</var><sub><var>k</var></sub> = (${y} − ${y}<sub><var>k</var></sub>) / ${y}  (0 where ${y} = 0). ${Lmap('<var>w</var><sub><var>k</var></sub>')}`,
+    ],
+  }),
 } as const satisfies Record<string, MethodDescriptor>;
 
 type Registry = typeof METHOD_REGISTRY;
@@ -149,6 +183,10 @@ export type ChannelMethodName = { [M in Method]: Registry[M]['family'] extends '
 export type SpatialMethodName = { [M in Method]: Registry[M]['family'] extends 'spatial' ? M : never }[Method];
 export type InputGradientMethodName = {
   [M in Method]: Registry[M]['family'] extends 'input-gradient' ? M : never;
+}[Method];
+
+export type PerturbationMethodName = {
+  [M in Method]: Registry[M]['family'] extends 'perturbation' ? M : never;
 }[Method];
 
 /** Every method, in the registry's (display) order. */
@@ -185,4 +223,12 @@ export function isSpatial(m: Method): m is SpatialMethodName {
 
 export function isInputGradient(m: Method): m is InputGradientMethodName {
   return METHOD_REGISTRY[m].family === 'input-gradient';
+}
+
+export function perturbationMethod(m: PerturbationMethodName): PerturbationMethod {
+  return METHOD_REGISTRY[m];
+}
+
+export function isPerturbation(m: Method): m is PerturbationMethodName {
+  return METHOD_REGISTRY[m].family === 'perturbation';
 }

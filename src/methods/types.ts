@@ -17,9 +17,12 @@
  *                   ReLU; one fused kernel for every requested method.
  *   input-gradient  a gradient with respect to the input pixels (guided backprop), optionally
  *                   times the upsampled map of a channel method (Guided Grad-CAM).
- * Planned (docs/ARCHITECTURE.md): perturbation methods (Score-CAM, Ablation-CAM) as batched
- * extra forward passes, the latter from the layer onward (Model.forwardFrom); SmoothGrad and
- * Integrated Gradients as input-gradient methods over batched perturbed inputs.
+ *   perturbation    channel weights w_k from extra forward passes, batched: one per channel k
+ *                   of the layer (Score-CAM: the input masked by channel k's upsampled map;
+ *                   Ablation-CAM: from the layer onward with channel k zeroed), then the
+ *                   channel family's map Σ_k w_k·A^k, ReLU.
+ * Planned (docs/ARCHITECTURE.md): SmoothGrad and Integrated Gradients as input-gradient methods
+ * over batched perturbed inputs.
  */
 
 /** Sums over the positions of one channel, by name (`sum_<name>` in WGSL). */
@@ -77,4 +80,16 @@ export interface InputGradientMethod extends Described {
   readonly times?: string;
 }
 
-export type MethodDescriptor = ChannelMethod | SpatialMethod | InputGradientMethod;
+export interface PerturbationMethod extends Described {
+  readonly family: 'perturbation';
+  /**
+   * 'mask-input' (Score-CAM): forward the input times each channel's upsampled, min–max
+   * normalised map; w_k = softmax(y(x ⊙ M_k))^c. 'ablate-channel' (Ablation-CAM): forward from
+   * the layer onward with channel k zeroed; w_k = (y^c − y^c_k) / y^c (0 where y^c = 0).
+   */
+  readonly perturb: 'mask-input' | 'ablate-channel';
+  readonly relu: boolean;
+  readonly symbol: 'α' | 'w';
+}
+
+export type MethodDescriptor = ChannelMethod | SpatialMethod | InputGradientMethod | PerturbationMethod;

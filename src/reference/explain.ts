@@ -8,7 +8,9 @@ import {
   inputGradientMethod,
   isChannel,
   isInputGradient,
+  isPerturbation,
   isSpatial,
+  perturbationMethod,
   type ChannelMethodName,
   type Method,
 } from '../methods/registry';
@@ -22,6 +24,7 @@ import {
   weightedSum,
 } from './attribution';
 import type { RefModel } from './model';
+import { ablationCamWeights, scoreCamWeights } from './perturbation';
 import { softmaxForward } from './softmax';
 import { hostTensor, type HostTensor } from './tensor';
 
@@ -112,6 +115,15 @@ export function explainReference(
   for (const m of opts.methods) {
     if (isChannel(m)) maps[m] = channel(m);
     else if (isSpatial(m)) maps[m] = finish(spatialMap(m, A, G));
+    else if (isPerturbation(m)) {
+      const d = perturbationMethod(m);
+      const rows = Array.from({ length: T * n }, (_, b) => rowClass(b));
+      const weights =
+        d.perturb === 'mask-input'
+          ? scoreCamWeights(model, x, A, rows)
+          : ablationCamWeights(model, x, layer, A, scores, rows);
+      maps[m] = { weights, ...finish(weightedSum(A, weights, d.relu)) };
+    }
   }
   const guided = new Map<boolean, HostTensor>();
   for (const m of opts.methods.filter(isInputGradient)) {
