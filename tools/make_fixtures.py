@@ -21,6 +21,12 @@ The formulas are those of docs/METHODS.md, as published:
   cam             w_k = W_fc[c, k] (GAP -> linear heads), map = sum_k w_k A_k (signed, no ReLU)
   guided backprop d y^c / d x with every ReLU backward R_in = R_out [x > 0] [R_out > 0]
   guided gradcam  normalise(upsample(normalise(gradcam))) (broadcast over channels) * guided backprop
+  scorecam        M_k = normalise(upsample(A_k)) (per channel, to the input size), one forward of
+                  x * M_k per channel; alpha_k = softmax(logits(x * M_k))[c] (softmax over the
+                  classes, Wang et al. 2020), map = ReLU(sum_k alpha_k A_k)
+  ablationcam     y_k = logit c with channel k of the layer set to zero (a forward hook on the
+                  layer's module), w_k = (y - y_k) / y, 0 where y = 0 (Desai & Ramaswamy 2020),
+                                                          map = ReLU(sum_k w_k A_k)
 Display order: normalise at layer resolution ((L-min)/(max-min), constant -> zeros), THEN
 upsample bilinearly (torch interpolate, mode='bilinear', align_corners=False = half-pixel centres),
 THEN normalise again (the samples fall between the layer's cells; pytorch-grad-cam renormalises
@@ -280,6 +286,47 @@ def xgradcam_weights(A, g):
     return (g * A).sum(dim=(1, 2)) / (A.sum(dim=(1, 2)) + 1e-7)
 
 
+def scorecam_weights(net, x, A, c):
+    """Score-CAM: every channel's map resized to the input (bilinear, half-pixel centres),
+    min-max normalised per channel (constant -> zeros), multiplied into the input; the batch of
+    K masked inputs through the network; the softmax probability of class c of each."""
+    K = A.shape[0]
+    H, W = x.shape[2:]
+    up = F.interpolate(A[None], size=(H, W), mode="bilinear", align_corners=False)[0]  # [K, H, W]
+    lo = up.amin(dim=(1, 2), keepdim=True)
+    hi = up.amax(dim=(1, 2), keepdim=True)
+    span = hi - lo
+    masks = torch.where(span > 0, (up - lo) / torch.where(span > 0, span, torch.ones_like(span)), torch.zeros_like(up))
+    with torch.no_grad():
+        logits, _ = net(x[0][None] * masks[:, None])  # [K, classes]
+    assert logits.shape[0] == K
+    return torch.softmax(logits, dim=1)[:, c]
+
+
+def ablationcam_weights(net, x, K, c):
+    """Ablation-CAM: K copies of the input; a forward hook on the layer's module zeroes channel k
+    of copy k; w_k = (y - y_k) / y with y the unablated logit of class c (0 where y = 0)."""
+    layer_module = dict((n["name"], n["module"]) for n in net.nodes)[net.layer]
+
+    def zero_channel(module, inp, out):
+        out = out.clone()
+        idx = torch.arange(K)
+        out[idx, idx] = 0.0
+        return out
+
+    handle = layer_module.register_forward_hook(zero_channel)
+    try:
+        with torch.no_grad():
+            ablated, _ = net(x.repeat(K, 1, 1, 1))
+    finally:
+        handle.remove()
+    with torch.no_grad():
+        y = net(x)[0][0, c]
+    if y == 0:
+        return torch.zeros(K)
+    return (y - ablated[:, c]) / y
+
+
 def spatial_entry(m, H, W):
     n = normalise(m)
     return {"map": m, "map_norm": n, "map_up": normalise(upsample(n, H, W))}
@@ -298,7 +345,8 @@ def compute(net, x, targets):
     A = t[net.layer]
     Z = A.shape[2] * A.shape[3]
     res = {k: [] for k in ("grad", "input_grad", "guided_backprop")}
-    methods = {k: [] for k in ("gradcam", "counterfactual", "gradcampp", "xgradcam", "hirescam", "cam")}
+    methods = {k: [] for k in ("gradcam", "counterfactual", "gradcampp", "xgradcam", "hirescam", "cam",
+                               "scorecam", "ablationcam")}
 
     for c in targets:
         # Plain gradients: to the layer and to the input, one backward per target.
@@ -315,6 +363,8 @@ def compute(net, x, targets):
         methods["gradcampp"].append(method_entry(gradcampp_weights(Ac, g), Ac, True, H, W))
         methods["xgradcam"].append(method_entry(xgradcam_weights(Ac, g), Ac, True, H, W))
         methods["hirescam"].append(spatial_entry(F.relu((g * Ac).sum(0)), H, W))
+        methods["scorecam"].append(method_entry(scorecam_weights(net, x, Ac, c), Ac, True, H, W))
+        methods["ablationcam"].append(method_entry(ablationcam_weights(net, x, Ac.shape[0], c), Ac, True, H, W))
         if net.cam_fc is not None:
             fc = dict((n["name"], n["module"]) for n in net.nodes)[net.cam_fc]
             wc = fc.weight[c].detach()
@@ -478,6 +528,11 @@ def main():
                 "gradcampp": "a = g^2 / (2 g^2 + (sum_ab A_ab) g^3), a = 0 where the denominator is 0; w_k = sum_ij a_ij ReLU(g_ij)",
                 "xgradcam": "w_k = sum_ij g_ij A_ij / (sum_ij A_ij + 1e-7); map = ReLU(sum_k w_k A_k)",
                 "hirescam": "map = ReLU(sum_k g_k * A_k) at each position (no weights)",
+                "scorecam": "weights alpha_k = softmax over classes of logits(input * M_k) at class c, M_k = channel k "
+                            "upsampled (bilinear, align_corners=False) to the input and min-max normalised "
+                            "(constant -> zeros); map = ReLU(sum_k alpha_k A_k)",
+                "ablationcam": "weights w_k = (y - y_k) / y, y_k the logit of class c with channel k of the layer zeroed "
+                               "(0 where y = 0); map = ReLU(sum_k w_k A_k)",
                 "guided_backprop": "d y^c / d input with every ReLU backward R_in = R_out [x>0] [R_out>0], not normalised",
                 "guided_gradcam": "gradcam.map_up broadcast over the input channels times guided_backprop",
                 "input_gradients": "plain d y^c / d input (normal ReLU backward)",
