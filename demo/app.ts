@@ -7,7 +7,7 @@
  * engine: the model is loaded again from where it came from and the last run is redone.
  */
 import { applicableMethods, explain, type Explanation } from '../src/attribution/explain';
-import type { Method } from '../src/methods/registry';
+import { isPerturbation, type Method } from '../src/methods/registry';
 import type { Engine } from '../src/gpu/engine';
 import type { Tensor } from '../src/gpu/tensor';
 import type { Fit } from '../src/core/image';
@@ -26,6 +26,11 @@ export interface Settings {
   opacity: number;
   /** The method shown in "Inside the computation". */
   method: Method;
+  /**
+   * Compute the perturbation methods (Score-CAM, Ablation-CAM: one forward pass per channel of
+   * the layer) too: off until one of them is selected, then on.
+   */
+  perturbation: boolean;
 }
 
 export interface Timings {
@@ -83,6 +88,7 @@ export class App {
     colormap: 'turbo',
     opacity: 0.5,
     method: 'gradcam',
+    perturbation: false,
   };
   last: RunResult | null = null;
   /** Completed explain runs. */
@@ -182,7 +188,9 @@ export class App {
     const e = this.e;
     const { fit, pinned } = this.settings;
     const layer = this.layerInfo(m);
-    const methods = applicableMethods(m.model.graph, layer.name);
+    const methods = applicableMethods(m.model.graph, layer.name).filter(
+      (x) => this.settings.perturbation || !isPerturbation(x),
+    );
     const image = source.pixels();
     let x: Tensor | null = null;
     let display: Tensor | null = null;

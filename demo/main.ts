@@ -7,6 +7,7 @@
  * the model again and redoes the run (watchLoss).
  */
 import type { Method } from '../src/attribution/explain';
+import { isPerturbation } from '../src/methods/registry';
 import { Engine } from '../src/gpu/engine';
 import { WebGPUUnavailableError } from '../src/core/errors';
 import type { Fit } from '../src/core/image';
@@ -131,7 +132,10 @@ async function main(): Promise<void> {
     app.settings.method = m;
     views.maps.select(m);
     views.inside.select(m);
-    app.request(1);
+    // The perturbation methods are computed once asked for (one forward pass per channel).
+    const explainAgain = isPerturbation(m) && !app.settings.perturbation;
+    if (explainAgain) app.settings.perturbation = true;
+    app.request(explainAgain ? 3 : 1);
   };
   views.maps = new MapsView(app, byId('maps'), byId<HTMLCanvasElement>('model-input'), (m) => {
     selectMethod(m);

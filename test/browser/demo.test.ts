@@ -77,7 +77,7 @@ function argmax(a: ArrayLike<number>): number {
 }
 
 /** The CPU reference of the page's last run: same model file, same pixels, same settings. */
-async function referenceOfLastRun(page: Page, methods: ('gradcam' | 'gradcam++')[]) {
+async function referenceOfLastRun(page: Page, methods: ('gradcam' | 'gradcam++' | 'scorecam' | 'ablationcam')[]) {
   const input = await page.evaluate(() => window.__camDemo.lastInput());
   const { bytes, sidecar } = shippedModel(input.model);
   const imp = onnxToGraphSpec(bytes, { sidecar: sidecar as never });
@@ -131,6 +131,24 @@ describe('demo page', () => {
     const again = await page.evaluate((f) => window.__camDemo.chooseSample(f), sample.file);
     expect(again.runs).toBe(s.runs + 1);
     expect(again.liveTensors).toBe(s.liveTensors);
+  });
+
+  it('Score-CAM and Ablation-CAM are computed once one is selected, and equal the CPU reference', async () => {
+    const { page } = hp;
+    let s = await page.evaluate(() => window.__camDemo.chooseSample('02_single_bag.png'));
+    expect(s.methods).not.toContain('scorecam');
+    const hint = await page.$eval('#maps [data-method="scorecam"]', (el) => el.textContent ?? '');
+    expect(hint).toContain('one forward pass per channel');
+    s = await page.evaluate(() => window.__camDemo.setMethod('scorecam'));
+    expect(s.error).toBeNull();
+    expect(s.methods).toEqual(expect.arrayContaining(['scorecam', 'ablationcam']));
+    const hidden = await page.$eval('#maps [data-method="scorecam"] canvas', (el) => (el as HTMLElement).hidden);
+    expect(hidden).toBe(false);
+    const maps = await page.evaluate(() => window.__camDemo.readMaps(['scorecam', 'ablationcam']));
+    const { ref } = await referenceOfLastRun(page, ['scorecam', 'ablationcam']);
+    expectAllclose(maps.scorecam, ref.maps.scorecam!.input!.data, MAPS, 'Score-CAM map');
+    expectAllclose(maps.ablationcam, ref.maps.ablationcam!.input!.data, MAPS, 'Ablation-CAM map');
+    await page.evaluate(() => window.__camDemo.setMethod('gradcam'));
   });
 
   it('inside the computation: the hover readout adds up the GPU buffers to the GPU map', async () => {
