@@ -136,8 +136,6 @@ export class Explanation implements ExplanationData {
   readonly activations!: Tensor;
   readonly gradients!: Tensor | null;
   readonly maps!: ExplanationMaps;
-  /** The batch size the perturbation methods' forwards used (null when none ran). */
-  batchSize: number | null = null;
 
   constructor(
     data: ExplanationData,
@@ -147,13 +145,24 @@ export class Explanation implements ExplanationData {
     readonly t: number,
     readonly methods: readonly Method[],
     private readonly recorder: Recorder,
+    /** The batch size the perturbation methods' forwards used (null when none ran). */
+    readonly batchSize: number | null = null,
+    /** Stage timings of the run's earlier submissions (the perturbation methods submit several times). */
+    private readonly earlierTimings: readonly Promise<Record<string, number> | null>[] = [],
   ) {
     Object.assign(this, data);
   }
 
   /** GPU time per stage (forward, backward, attribution) of this run, in ms; null without timestamps. */
-  stageTimings(): Promise<Record<string, number> | null> {
-    return this.recorder.stageTimings();
+  async stageTimings(): Promise<Record<string, number> | null> {
+    const runs = await Promise.all([...this.earlierTimings, this.recorder.stageTimings()]);
+    let out: Record<string, number> | null = null;
+    for (const r of runs) {
+      if (!r) continue;
+      out ??= {};
+      for (const [k, v] of Object.entries(r)) out[k] = (out[k] ?? 0) + v;
+    }
+    return out;
   }
 
   /** The explained class ids, per image: [N][T]. */
@@ -397,6 +406,7 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
   // run(): one submission; if recording or the submission fails, nothing of it stays behind.
   const e: Recorder = model.engine.recorder('explain');
   let usedBatch: number | null = null;
+  const earlierTimings: Promise<Record<string, number> | null>[] = [];
   const data = await e.run(async (): Promise<ExplanationData> => {
     e.stage('forward');
     const backwardTo = [...(needGrad ? [layer] : []), ...(guidedKinds.length ? [g.input] : [])];
@@ -446,6 +456,7 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
           batchSize: batchSize!,
           onProgress: o.onProgress,
           signal: o.signal,
+          timings: earlierTimings,
         },
       );
     }
@@ -491,8 +502,7 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     }
     return { scores, probabilities, classes, activations: A, gradients: G, maps };
   });
-  const ex = new Explanation(data, layer, n, t, methods, e);
-  ex.batchSize = usedBatch;
+  const ex = new Explanation(data, layer, n, t, methods, e, usedBatch, earlierTimings);
   // The results are the caller's: inside an open engine.scope(), they belong to it.
   model.engine.adopt(...ex.tensors());
   return ex;

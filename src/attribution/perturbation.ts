@@ -112,6 +112,8 @@ export interface PerturbationInputs {
   batchSize: number;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
+  /** Receives the stage timings of each submission made here (Recorder.stageTimings after it). */
+  timings?: Promise<Record<string, number> | null>[];
 }
 
 function tooLarge(err: unknown): boolean {
@@ -150,6 +152,7 @@ export async function perturbationWeights(
 
   // What is recorded so far (the forward and backward passes) goes first, on its own.
   await e.flush();
+  p.timings?.push(e.stageTimings());
 
   /** Record one batch of `count` jobs of `method` from job j0 on. */
   const record = async (method: PerturbationMethodName, slot: number, j0: number, count: number) => {
@@ -220,6 +223,7 @@ export async function perturbationWeights(
       try {
         await record(method, slot, j0, count);
         await e.flush();
+        p.timings?.push(e.stageTimings());
       } catch (err) {
         if (batch > 1 && tooLarge(err)) {
           e.discard();

@@ -110,6 +110,10 @@ describe('progress, submissions, cancellation', () => {
     expect(calls.map((c) => c[0])).toEqual([8, 16, 20, 28, 36, 40]);
     expect(e.stats.submits - before.submits).toBe(1 + 6 + 1);
     expect(e.stats.readbacks - before.readbacks).toBe(0);
+    // The stage timings cover every submission, not only the last.
+    const stages = await r.stageTimings();
+    if (e.hasTimestamps) expect(Object.keys(stages!).sort()).toEqual(['attribution', 'forward', 'perturbation']);
+    else expect(stages).toBeNull();
     r.destroy();
     done();
   });
