@@ -14,7 +14,7 @@ import { dirname } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { applicableMethods, explain } from '../src/attribution/explain';
-import { isInputGradient } from '../src/methods/registry';
+import { isInputGradient, isPerturbation } from '../src/methods/registry';
 import { Engine } from '../src/gpu/engine';
 import { loadOnnx } from '../src/model/onnx';
 import { preprocessImage } from '../src/ops/preprocess';
@@ -82,6 +82,7 @@ async function evaluateModel(
   split: Split,
   scenes: number,
   peakShare: number,
+  perturbation = true,
 ): Promise<ModelResult> {
   const onnx = readFileSync(`weights/${name}.onnx`);
   const sidecar = JSON.parse(readFileSync(`weights/${name}.json`, 'utf8'));
@@ -90,7 +91,8 @@ async function evaluateModel(
   if (labels && labels.join() !== split.meta.labels.join())
     throw new Error(`${name}: labels differ from the dataset's`);
   const layer = model.graph.defaultLayer();
-  const methods = applicableMethods(model.graph, layer);
+  // Score-CAM and Ablation-CAM: one forward pass per channel each (--no-perturbation leaves them out).
+  const methods = applicableMethods(model.graph, layer).filter((m) => perturbation || !isPerturbation(m));
   const tallies = Object.fromEntries(
     methods.map((m) => [
       m,
@@ -189,6 +191,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--share <x>', "coverage: share of the map's peak a box must hold", share, 0.5)
     .option('--out <file>', 'markdown report', 'docs/RESULTS.md')
     .option('--json <file>', 'results as JSON', 'data/eval-results.json')
+    .option(
+      '--no-perturbation',
+      'leave out Score-CAM and Ablation-CAM (one forward pass per channel each: slow on a software adapter)',
+    )
     .exitOverride();
   try {
     program.parse(argv, { from: 'user' });
@@ -202,6 +208,7 @@ export async function main(argv: string[]): Promise<number> {
     share: number;
     out: string;
     json: string;
+    perturbation: boolean;
   }>();
   const SW = '/usr/lib/chromium/vk_swiftshader_icd.json';
   if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SW))
@@ -228,7 +235,7 @@ export async function main(argv: string[]): Promise<number> {
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean)) {
-      results.push(await evaluateModel(e, name, split, opts.scenes, opts.share));
+      results.push(await evaluateModel(e, name, split, opts.scenes, opts.share, opts.perturbation));
     }
   } finally {
     e.destroy();
@@ -241,7 +248,7 @@ export async function main(argv: string[]): Promise<number> {
   );
   const md = `# Localization results
 
-Measured with \`npm run eval -- --scenes ${opts.scenes}${opts.share !== 0.5 ? ` --share ${opts.share}` : ''}\` on ${date}, with the engine on
+Measured with \`npm run eval -- --scenes ${opts.scenes}${opts.share !== 0.5 ? ` --share ${opts.share}` : ''}${opts.perturbation ? '' : ' --no-perturbation'}\` on ${date}, with the engine on
 WebGPU in Node (adapter: ${adapter}).
 
 - Data: the first ${opts.scenes} scenes of the fashion-scenes **test** split (\`${split.meta.generator}\`, seed ${split.meta.seed};
