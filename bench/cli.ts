@@ -38,6 +38,7 @@ interface Options {
   soak?: number | true;
   soakEvery: number;
   soakModel: string;
+  perturbationEverywhere: boolean;
 }
 
 function program(): Command {
@@ -56,6 +57,11 @@ function program(): Command {
     )
     .addOption(new Option('--warmup <n>', 'untimed warm-up runs').default(1).argParser(positiveInt))
     .option('--no-tfjs', 'skip the TF.js comparison')
+    .option(
+      '--perturbation-everywhere',
+      'run Score-CAM and Ablation-CAM on resnet18 on a software adapter too (K = 512 forwards each: many minutes)',
+      false,
+    )
     .option('--out <file>', 'JSON result file (default bench/results/<mode>.json; none for --smoke)')
     .option('--no-docs', 'do not update docs/BENCHMARKS.md')
     .option('--no-export', 'do not run tools/export_bench_resnet18.py when its ONNX file is missing')
@@ -121,7 +127,15 @@ function models(o: Options, log: (s: string) => void): ModelEntry[] {
       const onnx = resnetOnnx(o.export, log);
       // 224×224 ResNet-18 takes seconds a run here: fewer repetitions, and TF.js's per-class
       // all-methods run (about 10 full backward passes) is left out.
-      return { name: 'resnet18', ...(onnx ? { onnx } : {}), tfAll: false, reps: 3, tfReps: 2 };
+      // Score-CAM and Ablation-CAM: 512 forwards each, so on a software adapter only when asked.
+      return {
+        name: 'resnet18',
+        ...(onnx ? { onnx } : {}),
+        tfAll: false,
+        reps: 3,
+        tfReps: 2,
+        perturbation: o.perturbationEverywhere || 'hardware',
+      };
     }
     return { name: n, tfAll: true };
   });

@@ -1,17 +1,20 @@
 /**
  * End to end on one network: forward alone; forward + Grad-CAM of the top class; all six methods
- * (CAM only where the head allows it) for the top-5 classes. This engine first, then the same
+ * (CAM only where the head allows it) for the top-5 classes; the perturbation methods
+ * (Score-CAM, Ablation-CAM), each on its own against the batched forwards it needs
+ * (bench/perturbation.ts). This engine first, then the same
  * work in TF.js WebGPU on the same adapter, weights and input, checked equal before it is timed.
  * Each timed run ends when its result is back on the CPU (for TF.js that is when its queued
  * work runs at all).
  */
 import type { Engine } from '../src/gpu/engine';
 import { applicableMethods, explain } from '../src/attribution/explain';
-import type { Method } from '../src/methods/registry';
+import { isMultiPass, isPerturbation, type Method } from '../src/methods/registry';
 import { Model } from '../src/model/model';
 import type { Graph } from '../src/model/graph';
 import type { GraphSpec } from '../src/model/spec';
 import { measure, type Measured } from './measure';
+import { perturbationRuns, type PerturbationResult } from './perturbation';
 import { forwardFlops, inputFor } from './nets';
 import { TF_METHODS, TfNet, loadTfjs, tfAllMethods, tfAllMethodsTimed, tfForward, tfGradcam } from './tfjs';
 
@@ -24,6 +27,8 @@ export interface E2EConfig {
   tfAll: boolean;
   tfjs: boolean;
   topK: number;
+  /** Run the perturbation methods (K forwards each: slow on big networks on a software adapter). */
+  perturbation: boolean;
 }
 
 export interface Scenario {
@@ -59,6 +64,8 @@ export interface E2EResult {
   all: Scenario;
   check?: CheckResult;
   tfjsError?: string;
+  /** Score-CAM and Ablation-CAM, each timed alone (absent where not run). */
+  perturbation?: PerturbationResult[];
 }
 
 /** Bytes of the tensors Model.forward keeps for backward passes to `targets` (N = 1). */
@@ -101,7 +108,10 @@ export async function endToEnd(
   const model = await Model.load(e, spec);
   const g = model.graph;
   const layer = g.defaultLayer();
-  const methods = applicableMethods(g, layer);
+  // The perturbation methods cost K forwards each: timed on their own below, not in 'all'.
+  const applicable = applicableMethods(g, layer);
+  // The methods of many passes have rows of their own (perturbation) or none (the sampled input gradients).
+  const methods = applicable.filter((m) => !isMultiPass(m));
   const K = g.shape(g.scores)[1];
   const topK = Math.min(cfg.topK, K);
   const shape = [1, ...spec.input.shape];
@@ -163,6 +173,15 @@ export async function endToEnd(
       opts,
     );
     res.all = { ours: all, peakBytes: peak };
+    if (cfg.perturbation) {
+      res.perturbation = await perturbationRuns(e, model, x, layer, applicable.filter(isPerturbation), {
+        warmup: cfg.warmup,
+        reps: cfg.reps,
+        topK,
+        tick,
+        log,
+      });
+    }
 
     if (cfg.tfjs) {
       try {

@@ -24,6 +24,11 @@ export interface ModelEntry {
   reps?: number;
   /** Timed repetitions of its TF.js runs (default: the suite's). */
   tfReps?: number;
+  /**
+   * Run the perturbation methods (default true); 'hardware' only on a hardware adapter (K
+   * forwards of a large network take many minutes on a software one).
+   */
+  perturbation?: boolean | 'hardware';
 }
 
 export interface SuiteConfig {
@@ -86,7 +91,7 @@ function plannedTicks(cfg: SuiteConfig): number {
   if (cfg.parts.includes('kernels')) n += ((cfg.smoke ? SMOKE_SHAPES : CONV_SHAPES).length * 6 + 2) * (1 + cfg.reps);
   if (cfg.parts.includes('e2e')) {
     for (const m of cfg.models) {
-      n += 3 * (cfg.warmup + (m.reps ?? cfg.reps));
+      n += (3 + (m.perturbation === false ? 0 : 4)) * (cfg.warmup + (m.reps ?? cfg.reps));
       if (cfg.tfjs) n += (m.tfAll ? 3 : 2) * (1 + (m.tfReps ?? cfg.tfReps));
     }
   }
@@ -146,6 +151,11 @@ export async function runSuite(cfg: SuiteConfig, io: SuiteIO): Promise<SuiteResu
       for (const m of cfg.models) {
         step(`end to end: ${m.name}`);
         const spec = specFor(m, m.onnx ? await io.readBytes(m.onnx) : null);
+        if (m.perturbation === 'hardware' && e.adapter.isSoftware) {
+          io.log(
+            `${m.name}: Score-CAM and Ablation-CAM left out on this software adapter (--perturbation-everywhere runs them)`,
+          );
+        }
         out.e2e.push(
           await endToEnd(
             e,
@@ -157,6 +167,7 @@ export async function runSuite(cfg: SuiteConfig, io: SuiteIO): Promise<SuiteResu
               tfAll: m.tfAll,
               tfjs: cfg.tfjs,
               topK: 5,
+              perturbation: m.perturbation === 'hardware' ? !e.adapter.isSoftware : m.perturbation !== false,
             },
             tick,
             (s) => step(s),

@@ -182,7 +182,8 @@ export class App {
     const e = this.e;
     const { fit, pinned } = this.settings;
     const layer = this.layerInfo(m);
-    // A method of many passes (isMultiPass: SmoothGrad, Integrated Gradients) only while it is
+    // A method of many passes (isMultiPass: SmoothGrad, Integrated Gradients,
+    // Score-CAM, Ablation-CAM) only while it is
     // the selected one.
     const methods = applicableMethods(m.model.graph, layer.name).filter(
       (x) => !isMultiPass(x) || x === this.settings.method,

@@ -17,7 +17,7 @@ import { dirname } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { applicableMethods, explain } from '../src/attribution/explain';
-import { isInputGradient } from '../src/methods/registry';
+import { isInputGradient, isPerturbation } from '../src/methods/registry';
 import { Engine } from '../src/gpu/engine';
 import { loadOnnx } from '../src/model/onnx';
 import { preprocessImage } from '../src/ops/preprocess';
@@ -86,6 +86,7 @@ async function evaluateModel(
   split: Split,
   scenes: number,
   peakShare: number,
+  perturbation = true,
 ): Promise<ModelResult> {
   const onnx = readFileSync(`weights/${name}.onnx`);
   const sidecar = JSON.parse(readFileSync(`weights/${name}.json`, 'utf8'));
@@ -94,7 +95,8 @@ async function evaluateModel(
   if (labels && labels.join() !== split.meta.labels.join())
     throw new Error(`${name}: labels differ from the dataset's`);
   const layer = model.graph.defaultLayer();
-  const methods = applicableMethods(model.graph, layer);
+  // Score-CAM and Ablation-CAM: one forward pass per channel each (--no-perturbation leaves them out).
+  const methods = applicableMethods(model.graph, layer).filter((m) => perturbation || !isPerturbation(m));
   const tallies = Object.fromEntries(
     methods.map((m) => [
       m,
@@ -202,6 +204,10 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option('--curve-scenes <n>', 'faithfulness: scenes for deletion and insertion', positiveInt, 10)
     .option('--steps <n>', 'faithfulness: steps of the deletion and insertion curves', positiveInt, 10)
+    .option(
+      '--no-perturbation',
+      'leave out Score-CAM and Ablation-CAM (one forward pass per channel each: slow on a software adapter)',
+    )
     .exitOverride();
   try {
     program.parse(argv, { from: 'user' });
@@ -219,6 +225,7 @@ export async function main(argv: string[]): Promise<number> {
     confidenceScenes: number;
     curveScenes: number;
     steps: number;
+    perturbation: boolean;
   }>();
   const parts = opts.parts.split(',').map((s) => s.trim());
   const bad = parts.filter((p) => p !== 'localization' && p !== 'faithfulness');
@@ -258,7 +265,7 @@ export async function main(argv: string[]): Promise<number> {
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean)) {
-      if (localization) results.push(await evaluateModel(e, name, split, opts.scenes, opts.share));
+      if (localization) results.push(await evaluateModel(e, name, split, opts.scenes, opts.share, opts.perturbation));
       if (faithfulness) faith.push(await faithfulnessModel(e, name, split, fopts));
     }
   } finally {
@@ -273,7 +280,7 @@ export async function main(argv: string[]): Promise<number> {
   const faithSection = faithfulness ? faithfulnessSection(faith, argv, date, adapter) : null;
   const md = `# Localization results
 
-Measured with \`npm run eval -- --scenes ${opts.scenes}${opts.share !== 0.5 ? ` --share ${opts.share}` : ''}\` on ${date}, with the engine on
+Measured with \`npm run eval -- --scenes ${opts.scenes}${opts.share !== 0.5 ? ` --share ${opts.share}` : ''}${opts.perturbation ? '' : ' --no-perturbation'}\` on ${date}, with the engine on
 WebGPU in Node (adapter: ${adapter}).
 
 - Data: the first ${opts.scenes} scenes of the fashion-scenes **test** split (\`${split.meta.generator}\`, seed ${split.meta.seed};

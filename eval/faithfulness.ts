@@ -8,7 +8,7 @@
  */
 import { SingleBar, Presets } from 'cli-progress';
 import { applicableMethods, explain, type LayerMaps } from '../src/attribution/explain';
-import { isInputGradient, type Method } from '../src/methods/registry';
+import { isInputGradient, isMultiPass, type Method } from '../src/methods/registry';
 import type { Engine } from '../src/gpu/engine';
 import { evaluate } from '../src/metrics/evaluate';
 import { loadOnnx } from '../src/model/onnx';
@@ -51,7 +51,11 @@ export async function faithfulnessModel(e: Engine, name: string, split: Split, o
   const { model, preprocessing } = await loadOnnx(e, onnx, { sidecar, name });
   if (!preprocessing) throw new Error(`weights/${name}.json gives no mean/std`);
   const layer = model.graph.defaultLayer();
-  const methods = applicableMethods(model.graph, layer).filter((m) => !isInputGradient(m)) as Method[];
+  // The methods of many passes (Score-CAM, Ablation-CAM: one forward per channel) are left out:
+  // with the curves' own batched forwards they would dominate the run.
+  const methods = applicableMethods(model.graph, layer).filter(
+    (m) => !isInputGradient(m) && !isMultiPass(m),
+  ) as Method[];
   const tallies = Object.fromEntries(
     methods.map((m) => [m, { rows: 0, drop: 0, increases: 0, curveRows: 0, deletion: 0, insertion: 0, drops: [] }]),
   ) as Record<string, FaithTally>;

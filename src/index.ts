@@ -28,6 +28,7 @@ export {
   DeviceLostError,
   NonFiniteError,
   ImageTooLargeError,
+  AbortedError,
 } from './core/errors';
 export { Model, Activations, type ForwardOptions, type BackwardOptions } from './model/model';
 export type { GraphSpec, NodeSpec, OpType, WeightSpec, Conv2dAttrs, Pool2dAttrs } from './model/spec';
@@ -66,6 +67,8 @@ export type {
   SpatialMethod,
   InputGradientMethod,
   InputSamples,
+  EigenMethod,
+  PerturbationMethod,
 } from './methods/types';
 export type { SmoothGradOptions, IntegratedGradientsOptions } from './methods/sampling';
 export { Recorder } from './gpu/recorder';

@@ -39,6 +39,12 @@ The formulas are those of docs/METHODS.md, as published:
                   of guided backprop
   integrated gradients  (x - x') * (1/m) sum_s d y^c / d x at x' + (s + 1/2)/m (x - x'), constant
                   baseline x' (Sundararajan et al. 2017, midpoint Riemann sum)
+  scorecam        M_k = normalise(upsample(A_k)) (per channel, to the input size), one forward of
+                  x * M_k per channel; alpha_k = softmax(logits(x * M_k))[c] (softmax over the
+                  classes, Wang et al. 2020), map = ReLU(sum_k alpha_k A_k)
+  ablationcam     y_k = logit c with channel k of the layer set to zero (a forward hook on the
+                  layer's module), w_k = (y - y_k) / y, 0 where y = 0 (Desai & Ramaswamy 2020),
+                                                          map = ReLU(sum_k w_k A_k)
 Display order: normalise at layer resolution ((L-min)/(max-min), constant -> zeros), THEN
 upsample bilinearly (torch interpolate, mode='bilinear', align_corners=False = half-pixel centres),
 THEN normalise again (the samples fall between the layer's cells; pytorch-grad-cam renormalises
@@ -298,6 +304,47 @@ def xgradcam_weights(A, g):
     return (g * A).sum(dim=(1, 2)) / (A.sum(dim=(1, 2)) + 1e-7)
 
 
+def scorecam_weights(net, x, A, c):
+    """Score-CAM: every channel's map resized to the input (bilinear, half-pixel centres),
+    min-max normalised per channel (constant -> zeros), multiplied into the input; the batch of
+    K masked inputs through the network; the softmax probability of class c of each."""
+    K = A.shape[0]
+    H, W = x.shape[2:]
+    up = F.interpolate(A[None], size=(H, W), mode="bilinear", align_corners=False)[0]  # [K, H, W]
+    lo = up.amin(dim=(1, 2), keepdim=True)
+    hi = up.amax(dim=(1, 2), keepdim=True)
+    span = hi - lo
+    masks = torch.where(span > 0, (up - lo) / torch.where(span > 0, span, torch.ones_like(span)), torch.zeros_like(up))
+    with torch.no_grad():
+        logits, _ = net(x[0][None] * masks[:, None])  # [K, classes]
+    assert logits.shape[0] == K
+    return torch.softmax(logits, dim=1)[:, c]
+
+
+def ablationcam_weights(net, x, K, c):
+    """Ablation-CAM: K copies of the input; a forward hook on the layer's module zeroes channel k
+    of copy k; w_k = (y - y_k) / y with y the unablated logit of class c (0 where y = 0)."""
+    layer_module = dict((n["name"], n["module"]) for n in net.nodes)[net.layer]
+
+    def zero_channel(module, inp, out):
+        out = out.clone()
+        idx = torch.arange(K)
+        out[idx, idx] = 0.0
+        return out
+
+    handle = layer_module.register_forward_hook(zero_channel)
+    try:
+        with torch.no_grad():
+            ablated, _ = net(x.repeat(K, 1, 1, 1))
+    finally:
+        handle.remove()
+    with torch.no_grad():
+        y = net(x)[0][0, c]
+    if y == 0:
+        return torch.zeros(K)
+    return (y - ablated[:, c]) / y
+
+
 def spatial_entry(m, H, W):
     n = normalise(m)
     return {"map": m, "map_norm": n, "map_up": normalise(upsample(n, H, W))}
@@ -320,7 +367,7 @@ def compute(net, x, targets):
                                "gradcam-elementwise", "layercam", "eigencam", "eigengradcam", "cam",
                                "eigensmooth:gradcam", "eigensmooth:gradcampp", "eigensmooth:cam",
                                "prerelu:hirescam", "prerelu:gradcam-elementwise", "prerelu:layercam",
-                               "prerelu:eigencam", "prerelu:eigengradcam")}
+                               "prerelu:eigencam", "prerelu:eigengradcam", "scorecam", "ablationcam")}
     # A layer with activations of both signs: the input of the layer's node (before its ReLU),
     # or, for the residual net, conv2 (before the add: negative activations there still get a
     # gradient through the skip's sum, where before a ReLU they get none).
@@ -356,6 +403,8 @@ def compute(net, x, targets):
         methods["eigengradcam"].append(spatial_entry(F.relu(eigen_projection(g * Ac)), H, W))
         for name, w in (("gradcam", alpha), ("gradcampp", gradcampp_weights(Ac, g))):
             methods[f"eigensmooth:{name}"].append(spatial_entry(F.relu(eigen_projection(w[:, None, None] * Ac)), H, W))
+        methods["scorecam"].append(method_entry(scorecam_weights(net, x, Ac, c), Ac, True, H, W))
+        methods["ablationcam"].append(method_entry(ablationcam_weights(net, x, Ac.shape[0], c), Ac, True, H, W))
         if net.cam_fc is not None:
             fc = dict((n["name"], n["module"]) for n in net.nodes)[net.cam_fc]
             wc = fc.weight[c].detach()
@@ -615,6 +664,11 @@ def main():
                 "eigengradcam": "as eigencam with X = g * A",
                 "prerelu:<m>": "spatial and eigen method m at prerelu_layer (activations of both signs): the input of the layer's node, conv2 for residual",
                 "eigensmooth:<m>": "the eigenSmooth option of channel method m: eigencam's projection of X = w_k A_k with m's weights, ReLU except for cam",
+                "scorecam": "weights alpha_k = softmax over classes of logits(input * M_k) at class c, M_k = channel k "
+                            "upsampled (bilinear, align_corners=False) to the input and min-max normalised "
+                            "(constant -> zeros); map = ReLU(sum_k alpha_k A_k)",
+                "ablationcam": "weights w_k = (y - y_k) / y, y_k the logit of class c with channel k of the layer zeroed "
+                               "(0 where y = 0); map = ReLU(sum_k w_k A_k)",
                 "guided_backprop": "d y^c / d input with every ReLU backward R_in = R_out [x>0] [R_out>0], not normalised",
                 "guided_gradcam": "gradcam.map_up broadcast over the input channels times guided_backprop",
                 "input_gradients": "plain d y^c / d input (normal ReLU backward)",

@@ -9,11 +9,14 @@
  */
 import {
   channelMethod,
+  isPerturbation,
+  perturbationMethod,
   spatialMethod,
   type ChannelMethodName,
+  type PerturbationMethodName,
   type SpatialMethodName,
 } from '../../src/methods/registry';
-import type { ChannelMethod, Sums, Term } from '../../src/methods/types';
+import type { ChannelMethod, PerturbationMethod, Sums, Term } from '../../src/methods/types';
 import type { Tensor } from '../../src/gpu/tensor';
 import { gradcamppAlpha, normalizeChannels } from '../../src/render/display';
 import type { RunResult } from '../app';
@@ -41,18 +44,23 @@ interface Numbers {
   ids: number[];
 }
 
-export async function renderChannels(panel: InsidePanel, r: RunResult, m: ChannelMethodName): Promise<void> {
+export async function renderChannels(
+  panel: InsidePanel,
+  r: RunResult,
+  m: ChannelMethodName | PerturbationMethodName,
+): Promise<void> {
   const { app } = panel;
   const e = app.e;
   const ex = r.explanation;
-  const d = channelMethod(m);
+  const d: ChannelMethod | PerturbationMethod = isPerturbation(m) ? perturbationMethod(m) : channelMethod(m);
   const maps = ex.maps[m]!;
   const [K, h, w] = r.layer.shape;
   const weights = await app.host(r, `${m}:weights`, maps.weights);
   const raw = await app.host(r, `${m}:raw`, maps.raw);
   const norm = await app.host(r, `${m}:layer`, maps.layer);
   const A = await app.host(r, 'A', ex.activations);
-  const G = d.source === 'gradients' && ex.gradients ? await app.host(r, 'G', ex.gradients) : null;
+  const G =
+    d.family === 'channel' && d.source === 'gradients' && ex.gradients ? await app.host(r, 'G', ex.gradients) : null;
   const ids = Array.from({ length: K }, (_, k) => k)
     .sort((a, b) => weights[b] - weights[a] || a - b)
     .slice(0, Math.min(SHOWN, K));
@@ -191,7 +199,7 @@ function channelSums(terms: Readonly<Record<string, Term>>, n: Numbers, k: numbe
 }
 
 /** Every term of the method at cell (i, j) for channel k, and the sum the GPU's map holds. */
-function readoutText(d: ChannelMethod, n: Numbers, i: number, j: number, k: number): string {
+function readoutText(d: ChannelMethod | PerturbationMethod, n: Numbers, i: number, j: number, k: number): string {
   const { K, h, w, weights, raw, norm, A, G, alpha, ids } = n;
   const Z = h * w;
   const p = i * w + j;
@@ -199,7 +207,9 @@ function readoutText(d: ChannelMethod, n: Numbers, i: number, j: number, k: numb
   const lines: string[] = [`position (i, j) = (${i}, ${j}) of ${h}×${w}, channel k = ${k}`, ''];
   lines.push(`A^k_ij            = ${fmt(a)}`);
   const wk = `${d.symbol}_k`;
-  if (d.source === 'linear-head') {
+  if (d.family === 'perturbation') {
+    lines.push(`${wk} = ${fmt(weights[k])}   (from the extra forward pass of channel ${k}; the GPU's weight)`);
+  } else if (d.source === 'linear-head') {
     lines.push(`${wk} = W[c, k] (the linear layer) = ${fmt(weights[k])}`);
   } else if (G) {
     lines.push(`g^k_ij = ∂y^c/∂A^k_ij = ${fmt(G[k * Z + p])}`);

@@ -5,7 +5,15 @@
  * counterfactual, inside-guided.ts for the guided methods. Tiles are drawn from GPU buffers;
  * the numbers in the readout are read back from the same run's buffers.
  */
-import { isChannel, isEigen, isInputGradient, methodOf, METHODS, type Method } from '../../src/methods/registry';
+import {
+  isChannel,
+  isEigen,
+  isInputGradient,
+  isPerturbation,
+  methodOf,
+  METHODS,
+  type Method,
+} from '../../src/methods/registry';
 import type { Tensor } from '../../src/gpu/tensor';
 import { canvasRowStride } from '../../src/render/canvas';
 import type { ColormapName } from '../../src/render/colormaps';
@@ -141,7 +149,7 @@ export class InsideView implements InsidePanel {
       this.body.append(el('p', { class: 'note' }, unavailableReason(m, r)));
     } else if (isInputGradient(m)) {
       await renderGuided(this, r, m);
-    } else if (isChannel(m)) {
+    } else if (isChannel(m) || isPerturbation(m)) {
       await renderChannels(this, r, m);
     } else if (isEigen(m)) {
       await renderEigen(this, r, m);

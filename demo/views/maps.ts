@@ -19,6 +19,12 @@ export function unavailableReason(m: Method, r: RunResult): string {
   if (d.family === 'channel' && d.source === 'linear-head' && r.layer.camReason) {
     return `${d.label} does not apply: ${r.layer.camReason}. ${d.label} needs the class scores to be a linear function of this layer's global average pool.`;
   }
+  if (d.family === 'perturbation') {
+    if (!r.layer.methods.includes(m)) {
+      return `${d.label} does not apply here: the input reaches the scores around this layer, so the network cannot run from the layer onward.`;
+    }
+    return `${d.label} runs one forward pass per channel of the layer (${r.layer.shape[0]}): computed while it is selected.`;
+  }
   if (isMultiPass(m) && !r.methods.includes(m)) {
     return `${d.label} runs the network on a batch of copies of the input: computed while it is selected.`;
   }

@@ -19,12 +19,18 @@
  *   eigen           per method: the centred matrix, its Gram matrix, power iteration, the
  *                   projection (eigenMaps), then one upsample for all of them. Eigen-CAM reads
  *                   no gradient: asked alone (or with CAM), no backward pass runs.
+ *   perturbation    channel weights from batched extra forward passes (perturbation.ts), in
+ *                   slots of the channel family's weight tensor after its own, so the same
+ *                   cam_combine and upsample dispatches make their maps. These submit more than
+ *                   once: the forward and backward passes, one submission per batch, then the
+ *                   maps; a failure or an abort still leaves nothing behind (Recorder.run).
  *
  * Concurrency: each call records into its own recorder, so calls on one engine may overlap
  * (see Recorder). The results are the caller's; inside an open engine.scope() they belong to it.
  */
 import type { Recorder } from '../gpu/recorder';
 import { InvalidInputError, MethodNotApplicableError, ShapeMismatchError } from '../core/errors';
+import { checkAborted, DEFAULT_PERTURBATION_BATCH, perturbationBatchSize, perturbationWeights } from './perturbation';
 import { type Tensor } from '../gpu/tensor';
 import { shapeStr } from '../core/shape';
 import {
@@ -34,14 +40,17 @@ import {
   isEigen,
   isInputGradient,
   isMethod,
+  isPerturbation,
   isSpatial,
   methodOf,
   METHODS,
   needsLayerGradient,
+  perturbationMethod,
   type ChannelMethodName,
   type EigenMethodName,
   type InputGradientMethodName,
   type Method,
+  type PerturbationMethodName,
   type SpatialMethodName,
 } from '../methods/registry';
 import type { Graph } from '../model/graph';
@@ -87,6 +96,19 @@ export interface ExplainOptions extends SamplingOptions {
    * Default false. Guided Grad-CAM then multiplies by the smoothed Grad-CAM map.
    */
   eigenSmooth?: boolean;
+  /**
+   * Perturbation methods (Score-CAM, Ablation-CAM): the most (image, channel) jobs per extra
+   * forward pass. Default 32; lowered to what the device's binding limits allow for this model,
+   * and halved while a batch still does not fit. Explanation.batchSize tells the one used.
+   */
+  batchSize?: number;
+  /** Perturbation methods: called after each batch has run with the jobs done and their total (N·K per method). */
+  onProgress?: (done: number, total: number) => void;
+  /**
+   * Cancels the call: checked before anything is recorded and after each perturbation batch.
+   * An aborted call rejects with AbortedError and leaves nothing behind.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -118,7 +140,7 @@ export type ExplanationMaps = { [M in ChannelMethodName]?: ChannelMaps } & {
 } & { [M in InputGradientMethodName]?: GuidedMaps } & {
   /** Eigen-CAM's maps are the same for every target (they read no gradient). */
   [M in EigenMethodName]?: LayerMaps;
-};
+} & { [M in PerturbationMethodName]?: ChannelMaps };
 
 export interface ExplanationData {
   /** Class scores y (pre-softmax logits) [N, K]. */
@@ -150,13 +172,24 @@ export class Explanation implements ExplanationData {
     readonly t: number,
     readonly methods: readonly Method[],
     private readonly recorder: Recorder,
+    /** The batch size the perturbation methods' forwards used (null when none ran). */
+    readonly batchSize: number | null = null,
+    /** Stage timings of the run's earlier submissions (the perturbation methods submit several times). */
+    private readonly earlierTimings: readonly Promise<Record<string, number> | null>[] = [],
   ) {
     Object.assign(this, data);
   }
 
   /** GPU time per stage (forward, backward, attribution) of this run, in ms; null without timestamps. */
-  stageTimings(): Promise<Record<string, number> | null> {
-    return this.recorder.stageTimings();
+  async stageTimings(): Promise<Record<string, number> | null> {
+    const runs = await Promise.all([...this.earlierTimings, this.recorder.stageTimings()]);
+    let out: Record<string, number> | null = null;
+    for (const r of runs) {
+      if (!r) continue;
+      out ??= {};
+      for (const [k, v] of Object.entries(r)) out[k] = (out[k] ?? 0) + v;
+    }
+    return out;
   }
 
   /** The explained class ids, per image: [N][T]. */
@@ -192,8 +225,27 @@ export function applicableMethods(graph: Graph, layer?: string): Method[] {
   return METHODS.filter((m) => {
     const d = methodOf(m);
     if (d.family === 'eigen') return eigen;
+    if (d.family === 'perturbation' && d.perturb === 'ablate-channel') return separates(graph, name);
     return head || !(d.family === 'channel' && d.source === 'linear-head');
   });
+}
+
+/**
+ * Whether the graph's output depends on its input only through `layer`, so that a forward from
+ * the layer onward (Model.forwardFrom) needs nothing else: Ablation-CAM's condition.
+ */
+function separates(graph: Graph, layer: string): boolean {
+  const seen = new Set<string>([layer]);
+  const stack = [graph.output];
+  while (stack.length) {
+    const t = stack.pop()!;
+    if (seen.has(t)) continue;
+    seen.add(t);
+    const node = graph.producer.get(t);
+    if (!node) return false; // the graph input, reached around the layer
+    stack.push(...node.inputs);
+  }
+  return true;
 }
 
 /** A layer explain() can use (see explainableLayers). */
@@ -276,13 +328,38 @@ function checkOptions(opts: unknown): ExplainOptions {
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
     throw new InvalidInputError(`explain: options must be an object or undefined, got ${describe(opts)}`);
   }
-  const known = ['methods', 'targets', 'layer', 'smoothgrad', 'integratedGradients', 'eigenSmooth'];
+  const known = [
+    'methods',
+    'targets',
+    'layer',
+    'smoothgrad',
+    'integratedGradients',
+    'eigenSmooth',
+    'batchSize',
+    'onProgress',
+    'signal',
+  ];
   for (const k of Object.keys(opts)) {
     if (!known.includes(k))
       throw new InvalidInputError(`explain: unknown option '${k}'; the options are ${known.join(', ')}`);
   }
-  checkSamplingOptions(opts as ExplainOptions);
-  return opts as ExplainOptions;
+  const o = opts as ExplainOptions;
+  checkSamplingOptions(o);
+  const b: unknown = o.batchSize;
+  if (b !== undefined && (typeof b !== 'number' || !Number.isInteger(b) || b < 1)) {
+    throw new InvalidInputError(`explain: batchSize must be a positive integer, got ${describe(b)} ${String(b)}`);
+  }
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
+    throw new InvalidInputError(`explain: onProgress must be a function, got ${describe(o.onProgress)}`);
+  }
+  const sig: unknown = o.signal;
+  if (
+    sig !== undefined &&
+    (typeof sig !== 'object' || sig === null || typeof (sig as { aborted?: unknown }).aborted !== 'boolean')
+  ) {
+    throw new InvalidInputError(`explain: signal must be an AbortSignal, got ${describe(sig)}`);
+  }
+  return o;
 }
 
 /**
@@ -317,6 +394,20 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
   const eigenSmooth = o.eigenSmooth === true;
   const targets = o.targets === undefined ? { topK: 1 } : o.targets;
   const t = checkTargets(targets, numClasses);
+  const perturb = methods.filter(isPerturbation);
+  for (const m of perturb) {
+    if (perturbationMethod(m).perturb === 'ablate-channel' && !separates(g, layer)) {
+      throw new MethodNotApplicableError(
+        `${perturbationMethod(m).label} cannot apply to layer '${layer}' of this model: the scores depend on the input ` +
+          `through other paths than this layer, so a forward pass from the layer onward cannot run on its own. ` +
+          `Choose a layer every path passes through, or use 'scorecam'.`,
+      );
+    }
+  }
+  const batchSize = perturb.length
+    ? perturbationBatchSize(g, model.engine.limits, o.batchSize ?? DEFAULT_PERTURBATION_BATCH)
+    : null;
+  checkAborted(o.signal, 'explain');
 
   // The plan, by family. A channel method that an input-gradient method multiplies by is
   // computed even when not asked for (its maps are then not returned).
@@ -332,10 +423,13 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
       channelSet.add(times);
     }
   }
-  // Slots: the gradient methods first (one channel_weights dispatch), then the linear-head ones.
+  // Slots: the gradient methods first (one channel_weights dispatch), then the linear-head
+  // ones, then the perturbation methods.
   const gradientChannel = [...channelSet].filter((m) => channelMethod(m).source === 'gradients');
   const headChannel = [...channelSet].filter((m) => channelMethod(m).source === 'linear-head');
-  const slots = [...gradientChannel, ...headChannel];
+  const slots: (ChannelMethodName | PerturbationMethodName)[] = [...gradientChannel, ...headChannel, ...perturb];
+  const slotRelu = (m: ChannelMethodName | PerturbationMethodName) =>
+    isPerturbation(m) ? perturbationMethod(m).relu : channelMethod(m).relu;
   const heads = new Map<ChannelMethodName, string>();
   for (const m of headChannel) {
     const head = g.camHead(layer);
@@ -371,6 +465,8 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
   // Its own recorder: concurrent explains on one engine do not share an encoder, scope or stage.
   // run(): one submission; if recording or the submission fails, nothing of it stays behind.
   const e: Recorder = model.engine.recorder('explain');
+  let usedBatch: number | null = null;
+  const earlierTimings: Promise<Record<string, number> | null>[] = [];
   const data = await e.run(async (): Promise<ExplanationData> => {
     e.stage('forward');
     const backwardTo = [...(needGrad ? [layer] : []), ...(guidedKinds.length ? [g.input] : [])];
@@ -407,24 +503,41 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
       }
     }
 
-    e.stage('attribution');
     const maps: ExplanationMaps = {};
     const [, K, h, w] = layerShape;
+    const weights = slots.length ? e.empty([slots.length, rows, K], 'channel-weights') : null;
+    if (perturb.length) {
+      e.stage('perturbation');
+      usedBatch = await perturbationWeights(
+        e,
+        perturb.map((m) => ({ method: m, slot: slots.indexOf(m) })),
+        {
+          model,
+          input,
+          layer,
+          A,
+          scores,
+          classes,
+          t,
+          weights: weights!,
+          batchSize: batchSize!,
+          onProgress: o.onProgress,
+          signal: o.signal,
+          timings: earlierTimings,
+        },
+      );
+    }
+
+    e.stage('attribution');
     let upsampled: Tensor | null = null;
-    if (slots.length) {
-      const weights = e.empty([slots.length, rows, K], 'channel-weights');
+    if (weights) {
       if (gradientChannel.length) await channelWeights(e, A, G!, weights, gradientChannel);
       for (const m of headChannel) {
         await camWeights(e, model.weight(heads.get(m)!), classes, weights, slots.indexOf(m));
       }
-      const reluMask = slots.reduce((mask, m, s) => (channelMethod(m).relu ? mask | (1 << s) : mask), 0);
+      const reluMask = slots.reduce((mask, m, s) => (slotRelu(m) ? mask | (1 << s) : mask), 0);
       const { raw, norm } = eigenSmooth
-        ? await eigenSmoothMaps(
-            e,
-            A,
-            weights,
-            slots.map((m) => channelMethod(m).relu),
-          )
+        ? await eigenSmoothMaps(e, A, weights, slots.map(slotRelu))
         : await combineMaps(e, A, weights, reluMask);
       upsampled = await upsampleBilinear(e, norm, H, W);
       slots.forEach((m, s) => {
@@ -486,7 +599,7 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     }
     return { scores, probabilities, classes, activations: A, gradients: G, maps };
   });
-  const ex = new Explanation(data, layer, n, t, methods, e);
+  const ex = new Explanation(data, layer, n, t, methods, e, usedBatch, earlierTimings);
   // The results are the caller's: inside an open engine.scope(), they belong to it.
   model.engine.adopt(...ex.tensors());
   return ex;

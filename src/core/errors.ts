@@ -82,6 +82,14 @@ export class MethodNotApplicableError extends InvalidInputError {
   override name = 'MethodNotApplicableError';
 }
 
+/**
+ * A call was cancelled through its AbortSignal (explain()'s `signal`). Nothing of the call
+ * stays behind, and the engine stays usable.
+ */
+export class AbortedError extends WebGpuCamError {
+  override name = 'AbortedError';
+}
+
 /** A shader failed to compile or a pipeline failed to build; carries the compiler's messages. */
 export class ShaderError extends WebGpuCamError {
   override name = 'ShaderError';

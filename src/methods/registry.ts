@@ -7,7 +7,15 @@
  *
  * Notation: a = A^k_ij, g = g^{kc}_ij = ∂y^c/∂A^k_ij, Z = h·w (see types.ts, docs/METHODS.md).
  */
-import type { ChannelMethod, EigenMethod, InputGradientMethod, MethodDescriptor, SpatialMethod, Term } from './types';
+import type {
+  ChannelMethod,
+  EigenMethod,
+  InputGradientMethod,
+  MethodDescriptor,
+  PerturbationMethod,
+  SpatialMethod,
+  Term,
+} from './types';
 
 /**
  * Grad-CAM++'s per-position coefficient a = g² / (2g² + S·g³) (0 where the denominator is 0),
@@ -40,6 +48,10 @@ const spatial = (m: Omit<SpatialMethod, 'family'>): SpatialMethod => ({ family: 
 const eigen = (m: Omit<EigenMethod, 'family'>): EigenMethod => ({ family: 'eigen', ...m });
 const inputGradient = (m: Omit<InputGradientMethod, 'family'>): InputGradientMethod => ({
   family: 'input-gradient',
+  ...m,
+});
+const perturbation = (m: Omit<PerturbationMethod, 'family'>): PerturbationMethod => ({
+  family: 'perturbation',
   ...m,
 });
 
@@ -236,6 +248,29 @@ export const METHOD_REGISTRY = {
       `Completeness: the attributions sum to ${y}(<var>x</var>) − ${y}(<var>x</var>′), up to the error of the rule.`,
     ],
   }),
+  scorecam: perturbation({
+    label: 'Score-CAM',
+    paper: 'Wang et al. 2020, Score-CAM: Score-Weighted Visual Explanations for Convolutional Neural Networks',
+    perturb: 'mask-input',
+    relu: true,
+    symbol: 'α',
+    formula: [
+      `Each feature map, upsampled to the input and min–max normalised, masks the input: <var>M</var><sub><var>k</var></sub> = norm(up(<var>A</var><sup><var>k</var></sup>)), one forward pass of <var>x</var> ⊙ <var>M</var><sub><var>k</var></sub> per channel (batched).`,
+      `Weight: the class's probability for the masked input, α<sub><var>k</var></sub> = softmax(<var>y</var>(<var>x</var> ⊙ <var>M</var><sub><var>k</var></sub>))<sup><var>c</var></sup>; no gradient. ${Lmap('α<sub><var>k</var></sub>')}`,
+    ],
+  }),
+  ablationcam: perturbation({
+    label: 'Ablation-CAM',
+    paper:
+      'Desai & Ramaswamy 2020, Ablation-CAM: Visual Explanations for Deep Convolutional Network via Gradient-free Localization',
+    perturb: 'ablate-channel',
+    relu: true,
+    symbol: 'w',
+    formula: [
+      `Channel <var>k</var> of the layer is set to zero and the network run from the layer onward (batched, one copy per channel): ${y}<sub><var>k</var></sub> is the class score without it.`,
+      `Weight: the relative drop, <var>w</var><sub><var>k</var></sub> = (${y} − ${y}<sub><var>k</var></sub>) / ${y}  (0 where ${y} = 0). ${Lmap('<var>w</var><sub><var>k</var></sub>')}`,
+    ],
+  }),
 } as const satisfies Record<string, MethodDescriptor>;
 
 type Registry = typeof METHOD_REGISTRY;
@@ -246,6 +281,10 @@ export type SpatialMethodName = { [M in Method]: Registry[M]['family'] extends '
 export type EigenMethodName = { [M in Method]: Registry[M]['family'] extends 'eigen' ? M : never }[Method];
 export type InputGradientMethodName = {
   [M in Method]: Registry[M]['family'] extends 'input-gradient' ? M : never;
+}[Method];
+
+export type PerturbationMethodName = {
+  [M in Method]: Registry[M]['family'] extends 'perturbation' ? M : never;
 }[Method];
 
 /** Every method, in the registry's (display) order. */
@@ -286,12 +325,13 @@ export function isSpatial(m: Method): m is SpatialMethodName {
 
 /**
  * Methods that run many more passes than one forward and one backward (SmoothGrad's and
- * Integrated Gradients' batches of copies of the input): the demo computes them once asked for,
- * and the benchmark's "all methods" scenario and the soak leave them out.
+ * Integrated Gradients' batches of copies of the input; Score-CAM's and Ablation-CAM's one
+ * forward per channel): the demo computes them while selected, and the benchmark's "all
+ * methods" scenario and the soak leave them out.
  */
 export function isMultiPass(m: Method): boolean {
   const d = METHOD_REGISTRY[m] as MethodDescriptor;
-  return d.family === 'input-gradient' && d.samples !== undefined;
+  return (d.family === 'input-gradient' && d.samples !== undefined) || d.family === 'perturbation';
 }
 
 export function isInputGradient(m: Method): m is InputGradientMethodName {
@@ -308,4 +348,12 @@ export function needsLayerGradient(m: Method): boolean {
   if (d.family === 'channel') return d.source === 'gradients';
   if (d.family === 'eigen') return d.gradients;
   return d.family === 'spatial';
+}
+
+export function perturbationMethod(m: PerturbationMethodName): PerturbationMethod {
+  return METHOD_REGISTRY[m];
+}
+
+export function isPerturbation(m: Method): m is PerturbationMethodName {
+  return METHOD_REGISTRY[m].family === 'perturbation';
 }

@@ -23,8 +23,10 @@
  *                   the positions) onto its first principal component, the sign fixed so that
  *                   the largest |value| is positive, then ReLU (Eigen-CAM of A, Eigen-Grad-CAM
  *                   of g ⊙ A); power iteration on the Gram matrix on the GPU.
- * Planned (docs/ARCHITECTURE.md): perturbation methods (Score-CAM, Ablation-CAM) as batched
- * extra forward passes, the latter from the layer onward (Model.forwardFrom).
+ *   perturbation    channel weights w_k from extra forward passes, batched: one per channel k
+ *                   of the layer (Score-CAM: the input masked by channel k's upsampled map;
+ *                   Ablation-CAM: from the layer onward with channel k zeroed), then the
+ *                   channel family's map Σ_k w_k·A^k, ReLU.
  */
 
 /** Sums over the positions of one channel, by name (`sum_<name>` in WGSL). */
@@ -109,4 +111,16 @@ export interface EigenMethod extends Described {
   readonly relu: boolean;
 }
 
-export type MethodDescriptor = ChannelMethod | SpatialMethod | InputGradientMethod | EigenMethod;
+export interface PerturbationMethod extends Described {
+  readonly family: 'perturbation';
+  /**
+   * 'mask-input' (Score-CAM): forward the input times each channel's upsampled, min–max
+   * normalised map; w_k = softmax(y(x ⊙ M_k))^c. 'ablate-channel' (Ablation-CAM): forward from
+   * the layer onward with channel k zeroed; w_k = (y^c − y^c_k) / y^c (0 where y^c = 0).
+   */
+  readonly perturb: 'mask-input' | 'ablate-channel';
+  readonly relu: boolean;
+  readonly symbol: 'α' | 'w';
+}
+
+export type MethodDescriptor = ChannelMethod | SpatialMethod | InputGradientMethod | EigenMethod | PerturbationMethod;

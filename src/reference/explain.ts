@@ -9,7 +9,9 @@ import {
   isChannel,
   isEigen,
   isInputGradient,
+  isPerturbation,
   isSpatial,
+  perturbationMethod,
   type ChannelMethodName,
   type Method,
 } from '../methods/registry';
@@ -27,6 +29,7 @@ import {
 import { resolveSamples, type SamplingOptions } from '../methods/sampling';
 import { reduceInputGradients, sampledInputGradient } from './input_gradients';
 import type { RefModel } from './model';
+import { ablationCamWeights, scoreCamWeights } from './perturbation';
 import { softmaxForward } from './softmax';
 import { hostTensor, type HostTensor } from './tensor';
 
@@ -124,6 +127,16 @@ export function explainReference(
     if (isChannel(m)) maps[m] = channel(m);
     else if (isSpatial(m)) maps[m] = finish(spatialMap(m, A, G));
     else if (isEigen(m)) maps[m] = finish(eigenMap(m, A, G));
+    else if (isPerturbation(m)) {
+      const d = perturbationMethod(m);
+      const rows = Array.from({ length: T * n }, (_, b) => rowClass(b));
+      const weights =
+        d.perturb === 'mask-input'
+          ? scoreCamWeights(model, x, A, rows)
+          : ablationCamWeights(model, x, layer, A, scores, rows);
+      const raw = opts.eigenSmooth ? eigenSmoothMap(A, weights, d.relu) : weightedSum(A, weights, d.relu);
+      maps[m] = { weights, ...finish(raw) };
+    }
   }
   const guided = new Map<boolean, HostTensor>();
   for (const m of opts.methods.filter(isInputGradient)) {

@@ -35,12 +35,21 @@ export class RefModel {
     return REF_OPS[node.op] as RefOp<unknown>;
   }
 
-  /** Run every node; returns every tensor by name (the input included). */
-  forward(x: HostTensor): Map<string, HostTensor> {
+  /**
+   * Run every node; returns every tensor by name (the input included). A tensor named in
+   * `replace` takes the given value instead of its node's output (Ablation-CAM's edited layer),
+   * for every node that reads it.
+   */
+  forward(x: HostTensor, replace?: ReadonlyMap<string, HostTensor>): Map<string, HostTensor> {
     const g = this.graph;
     const n = x.shape[0];
     const values = new Map<string, HostTensor>([[g.input, x]]);
     for (const node of g.nodes) {
+      const given = replace?.get(node.output);
+      if (given) {
+        values.set(node.output, given);
+        continue;
+      }
       const out = this.#impl(node).forward({
         params: node.params,
         inputs: node.inputs.map((i) => values.get(i)!),

@@ -134,6 +134,22 @@ describe('demo page', () => {
     expect(again.liveTensors).toBe(s.liveTensors);
   });
 
+  it('Score-CAM and Ablation-CAM appear in the maps grid, to be computed when selected', async () => {
+    // Computing them here (K = 128 forwards each, plus the CPU reference) takes minutes on a
+    // software adapter; test/attribution/perturbation.test.ts checks their maps.
+    const { page } = hp;
+    const s = await page.evaluate(() => window.__camDemo.chooseSample('02_single_bag.png'));
+    expect(s.methods).not.toContain('scorecam');
+    for (const m of ['scorecam', 'ablationcam']) {
+      const figure = await page.$eval(`#maps [data-method="${m}"]`, (el) => ({
+        text: el.textContent ?? '',
+        canvasHidden: el.querySelector('canvas')!.hidden,
+      }));
+      expect(figure.canvasHidden).toBe(true);
+      expect(figure.text).toContain('one forward pass per channel of the layer (128): computed while it is selected');
+    }
+  });
+
   it('inside the computation: the hover readout adds up the GPU buffers to the GPU map', async () => {
     const { page } = hp;
     await page.evaluate(() => window.__camDemo.chooseSample('02_single_bag.png'));

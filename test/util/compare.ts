@@ -76,6 +76,15 @@ export const CENTRAL_DIFF: Tol = { atol: 1e-7, rtol: 1e-6 };
 export const NETWORK: Tol = { atol: 2e-6, rtol: 1e-5 };
 
 /**
+ * Ablation-CAM's weights w = (y − y_k)/y = 1 − y_k/y of a small network, and its maps Σ_k w_k A^k
+ * before normalisation. The ratio r = y_k/y of two outputs each within NETWORK (rtol 1e-5) is
+ * within 2e-5 of r relatively, and w's error is that times |r| = |1 − w| ≤ 1 + |w|: 4e-5 (twice,
+ * for margin) absolute for order-1 weights, relative for large ones (y near 0). A map is a sum of
+ * such terms times activations of order 0.2–1, so the same bounds hold for it.
+ */
+export const ABLATION: Tol = { atol: 4e-5, rtol: 4e-5 };
+
+/**
  * Normalised (and upsampled) attribution maps of a network, values in [0, 1]. Min–max
  * normalisation (m − min)/(max − min) divides the raw map's error (NETWORK: 1e-5 of its scale)
  * by the range, which can be several times smaller than the map's largest terms: an

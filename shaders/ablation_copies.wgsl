@@ -1,0 +1,34 @@
+// ablation_copies: Ablation-CAM's edited activations for a batch of (image, channel) jobs. Job
+// j = j0 + b is image i = j / K, channel k = j % K: out[b] is image i's activations with
+// channel k set to zero, every other channel copied.
+//
+// Layout: A [N, K, h, w], out [count, K, h, w], row-major; z = h·w.
+// Threads: one invocation per element of out (global id gid.y * nwg.x·WG + gid.x = e).
+// Edges: invocations past count·K·z return.
+
+struct Params {
+  count: u32,
+  j0: u32,
+  k: u32,
+  z: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+override WG: u32 = 256;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = gid.y * nwg.x * WG + gid.x;
+  let per = p.k * p.z;
+  if (e >= p.count * per) {
+    return;
+  }
+  let b = e / per;
+  let r = e % per; // channel · z + position
+  let j = p.j0 + b;
+  let i = j / p.k;
+  out[e] = select(A[i * per + r], 0.0, r / p.z == j % p.k);
+}

@@ -1,0 +1,60 @@
+// perturbation_weights: the channel weights of a batch of (image, channel) jobs of a
+// perturbation method, for every target. Job j = j0 + b is image i = j / K, channel k = j % K;
+// for each target t, row r = t·N + i with class cls = classes[r]:
+//   SCORE (Score-CAM)       w = probs[b, cls], the masked input's probability of the class;
+//   otherwise (Ablation-CAM) w = (y − y_k) / y with y = base[i, cls] (the unablated score) and
+//                            y_k = probs[b, cls] (the ablated one's score); w = 0 where y = 0.
+// Written to weights[slot, r, k], through finite() (finite.wgsl: NaN → 0, ±Infinity → ±F32_MAX).
+//
+// Layout: probs [count, classes] (probabilities or scores of the batch), base [N, classes]
+// (Ablation-CAM only), classes [T·N] (float32 class ids), weights [M, T·N, K], row-major.
+// Threads: one invocation per (job, target) pair, e = b·T + t (global id
+// gid.y * nwg.x·WG + gid.x = e).
+// Edges: invocations past count·T return.
+
+struct Params {
+  count: u32,
+  j0: u32,
+  n: u32,
+  k: u32,
+  t: u32,
+  classes: u32,
+  slot: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> probs: array<f32>;
+#if SCORE
+#else
+@group(0) @binding(2) var<storage, read> base: array<f32>;
+#endif
+@group(0) @binding(3) var<storage, read> classes: array<f32>;
+@group(0) @binding(4) var<storage, read_write> weights: array<f32>;
+
+override WG: u32 = 256;
+
+#include "finite"
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = gid.y * nwg.x * WG + gid.x;
+  if (e >= p.count * p.t) {
+    return;
+  }
+  let b = e / p.t;
+  let t = e % p.t;
+  let j = p.j0 + b;
+  let i = j / p.k;
+  let k = j % p.k;
+  let rows = p.t * p.n;
+  let r = t * p.n + i;
+  let cls = u32(classes[r]);
+  let v = probs[b * p.classes + cls];
+#if SCORE
+  let w = v;
+#else
+  let y = base[i * p.classes + cls];
+  let w = select(0.0, (y - v) / y, y != 0.0);
+#endif
+  weights[(p.slot * rows + r) * p.k + k] = finite(w);
+}

@@ -1,0 +1,80 @@
+/**
+ * The perturbation methods on the CPU: channel weights from one extra forward pass per channel
+ * of the layer, written out one channel at a time (the GPU batches them; the reference does
+ * not, so a batching error cannot hide in both). Notation of attribution.ts; rows b = t·N + i.
+ *
+ * Score-CAM (Wang et al. 2020):   M_k = norm(up(A^k)), α_k = softmax(y(x ⊙ M_k))^c
+ * Ablation-CAM (Desai & Ramaswamy 2020):   w_k = (y^c − y^c_k) / y^c, y^c_k the score with
+ *                                          channel k of the layer zeroed (0 where y^c = 0)
+ */
+import { normalizeMinMax, upsampleBilinear } from './attribution';
+import type { RefModel } from './model';
+import { softmaxForward } from './softmax';
+import { hostTensor, type HostTensor } from './tensor';
+
+/**
+ * Score-CAM's weights [B, K]: for every channel k, each image i masked by its own upsampled
+ * (bilinear, half-pixel centres), min–max normalised (constant → zeros) map of channel k; one
+ * forward of the N masked images; the probability of row b's class for image b % N.
+ * x: [N, C, H, W], A: [N, K, h, w], rowClasses[b] the class of row b.
+ */
+export function scoreCamWeights(
+  model: RefModel,
+  x: HostTensor,
+  A: HostTensor,
+  rowClasses: readonly number[],
+): HostTensor {
+  const [N, C, H, W] = x.shape;
+  const [, K, h, w] = A.shape;
+  const B = rowClasses.length;
+  const out = hostTensor([B, K]);
+  for (let k = 0; k < K; k++) {
+    const masked = hostTensor(x.shape);
+    for (let i = 0; i < N; i++) {
+      const map = hostTensor([1, h, w], A.data.subarray((i * K + k) * h * w, (i * K + k + 1) * h * w));
+      const mask = normalizeMinMax(upsampleBilinear(map, H, W));
+      for (let c = 0; c < C; c++) {
+        for (let p = 0; p < H * W; p++) {
+          const at = (i * C + c) * H * W + p;
+          masked.data[at] = x.data[at] * mask.data[p];
+        }
+      }
+    }
+    const probs = softmaxForward(model.forward(masked).get(model.graph.scores)!);
+    const nc = probs.shape[1];
+    for (let b = 0; b < B; b++) out.data[b * K + k] = probs.data[(b % N) * nc + rowClasses[b]];
+  }
+  return out;
+}
+
+/**
+ * Ablation-CAM's weights [B, K]: for every channel k, the layer's activations with channel k
+ * zeroed in every image, the network run on from there (RefModel.forward's `replace`), y^c_k
+ * the class score of row b; w = (y^c − y^c_k) / y^c with y^c the unablated score (0 where
+ * y^c = 0). x: [N, C, H, W], A: the layer's activations [N, K, h, w], scores [N, classes].
+ */
+export function ablationCamWeights(
+  model: RefModel,
+  x: HostTensor,
+  layer: string,
+  A: HostTensor,
+  scores: HostTensor,
+  rowClasses: readonly number[],
+): HostTensor {
+  const [N, K, h, w] = A.shape;
+  const Z = h * w;
+  const nc = scores.shape[1];
+  const B = rowClasses.length;
+  const out = hostTensor([B, K]);
+  for (let k = 0; k < K; k++) {
+    const ablated = hostTensor(A.shape, A.data);
+    for (let i = 0; i < N; i++) ablated.data.fill(0, (i * K + k) * Z, (i * K + k + 1) * Z);
+    const yk = model.forward(x, new Map([[layer, ablated]])).get(model.graph.scores)!;
+    for (let b = 0; b < B; b++) {
+      const at = (b % N) * nc + rowClasses[b];
+      const y = scores.data[at];
+      out.data[b * K + k] = y !== 0 ? (y - yk.data[at]) / y : 0;
+    }
+  }
+  return out;
+}
