@@ -5,11 +5,11 @@
 // normalised over the H·W pixels (a constant map gives a zero mask); out = x ⊙ mask, broadcast
 // over the input channels. Resize, normalisation and product in one pass, no mask stored.
 //
-// Layout: x [N, C, H, W], A [N, K, h, w], out [count, C, H, W], row-major.
+// Layout: x [N, C, H, W], src (the activations A) [N, K, h, w], out [count, C, H, W], row-major.
 // Threads: one workgroup per masked image (workgroup id wg.y * nwg.x + wg.x = b); invocation
 // lid.x samples pixels lid.x, lid.x + WG, … keeping their min and max, then after the
 // workgroup's min/max reduction (minmax_reduce.wgsl) writes elements lid.x, lid.x + WG, … of
-// out[b] (C·H·W of them), resampling each element's pixel (four reads of A).
+// out[b] (C·H·W of them), resampling each element's pixel (four reads of src, bilinear_sample.wgsl).
 // Edges: workgroups past p.count return as a whole.
 
 struct Params {
@@ -27,26 +27,13 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> src: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 override WG: u32 = 256;
 
 #include "minmax_reduce"
-
-fn sample(base: u32, px: u32, py: u32) -> f32 {
-  let sy = max((f32(py) + 0.5) * p.scale_y - 0.5, 0.0);
-  let sx = max((f32(px) + 0.5) * p.scale_x - 0.5, 0.0);
-  let y0 = min(u32(floor(sy)), p.h - 1u);
-  let x0 = min(u32(floor(sx)), p.w - 1u);
-  let y1 = min(y0 + 1u, p.h - 1u);
-  let x1 = min(x0 + 1u, p.w - 1u);
-  let fy = sy - f32(y0);
-  let fx = sx - f32(x0);
-  let top = A[base + y0 * p.w + x0] * (1.0 - fx) + A[base + y0 * p.w + x1] * fx;
-  let bottom = A[base + y1 * p.w + x0] * (1.0 - fx) + A[base + y1 * p.w + x1] * fx;
-  return top * (1.0 - fy) + bottom * fy;
-}
+#include "bilinear_sample"
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,

@@ -29,20 +29,7 @@ struct Params {
 override WG: u32 = 256;
 
 #include "minmax_reduce"
-
-fn sample(base: u32, x: u32, y: u32) -> f32 {
-  let sy = max((f32(y) + 0.5) * p.scale_y - 0.5, 0.0);
-  let sx = max((f32(x) + 0.5) * p.scale_x - 0.5, 0.0);
-  let y0 = min(u32(floor(sy)), p.h - 1u);
-  let x0 = min(u32(floor(sx)), p.w - 1u);
-  let y1 = min(y0 + 1u, p.h - 1u);
-  let x1 = min(x0 + 1u, p.w - 1u);
-  let fy = sy - f32(y0);
-  let fx = sx - f32(x0);
-  let top = src[base + y0 * p.w + x0] * (1.0 - fx) + src[base + y0 * p.w + x1] * fx;
-  let bottom = src[base + y1 * p.w + x0] * (1.0 - fx) + src[base + y1 * p.w + x1] * fx;
-  return top * (1.0 - fy) + bottom * fy;
-}
+#include "bilinear_sample"
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,

@@ -19,7 +19,7 @@ import {
   type SpatialMethodName,
 } from '../methods/registry';
 import type { Tensor } from '../gpu/tensor';
-import { FINITE, GRADCAMPP, MINMAX_REDUCE, SUM_MAX_REDUCE } from '../ops/includes';
+import { BILINEAR_SAMPLE, FINITE, GRADCAMPP, MINMAX_REDUCE, SUM_MAX_REDUCE } from '../ops/includes';
 import topkCode from '../../shaders/topk.wgsl?raw';
 import channelWeightsCode from '../../shaders/channel_weights.wgsl?raw';
 import camWeightsCode from '../../shaders/cam_weights.wgsl?raw';
@@ -61,7 +61,7 @@ const UPSAMPLE = defineKernel({
   code: upsampleCode,
   params: { rows: 'u32', h: 'u32', w: 'u32', H: 'u32', W: 'u32', scale_y: 'f32', scale_x: 'f32' },
   bindings: ['src', 'dst'],
-  includes: [MINMAX_REDUCE],
+  includes: [MINMAX_REDUCE, BILINEAR_SAMPLE],
 });
 const GUIDED_GRADCAM = defineKernel({
   name: 'guided_gradcam',

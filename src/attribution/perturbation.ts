@@ -23,7 +23,7 @@ import { perturbationMethod, type PerturbationMethodName } from '../methods/regi
 import type { Graph } from '../model/graph';
 import type { Model } from '../model/model';
 import type { Tensor } from '../gpu/tensor';
-import { MINMAX_REDUCE, FINITE } from '../ops/includes';
+import { BILINEAR_SAMPLE, MINMAX_REDUCE, FINITE } from '../ops/includes';
 import { softmaxForward } from '../ops/softmax';
 import masksCode from '../../shaders/scorecam_masks.wgsl?raw';
 import copiesCode from '../../shaders/ablation_copies.wgsl?raw';
@@ -50,8 +50,8 @@ const MASKS = defineKernel({
     scale_y: 'f32',
     scale_x: 'f32',
   },
-  bindings: ['x', 'A', 'out'],
-  includes: [MINMAX_REDUCE],
+  bindings: ['x', 'src', 'out'],
+  includes: [MINMAX_REDUCE, BILINEAR_SAMPLE],
 });
 const COPIES = defineKernel({
   name: 'ablation_copies',
@@ -163,7 +163,7 @@ export async function perturbationWeights(
       try {
         e.dispatch(
           masks,
-          { x: input, A, out: masked },
+          { x: input, src: A, out: masked },
           { count, j0, k: K, c: C, h, w, H, W, scale_y: h / H, scale_x: w / W },
           grid1d(count, 1),
         );

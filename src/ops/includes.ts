@@ -4,6 +4,7 @@
  * comment says what it provides and what the including kernel must declare.
  */
 import type { Include } from '../gpu/kernel';
+import bilinearSampleCode from '../../shaders/include/bilinear_sample.wgsl?raw';
 import conv2dTileCode from '../../shaders/include/conv2d_tile.wgsl?raw';
 import erfCode from '../../shaders/include/erf.wgsl?raw';
 import finiteCode from '../../shaders/include/finite.wgsl?raw';
@@ -13,6 +14,8 @@ import poolGatherCode from '../../shaders/include/pool_gather.wgsl?raw';
 import sumMaxReduceCode from '../../shaders/include/sum_max_reduce.wgsl?raw';
 import windowMaxCode from '../../shaders/include/window_max.wgsl?raw';
 
+/** A map's value at an output pixel of a half-pixel-centred bilinear resize. */
+export const BILINEAR_SAMPLE: Include = { name: 'bilinear_sample', code: bilinearSampleCode };
 /** The conv tile: which tile an invocation computes, clamps, bias and guarded stores. */
 export const CONV2D_TILE: Include = { name: 'conv2d_tile', code: conv2dTileCode };
 /** Values that are not finite made finite (by their bits), and an overflow-free min–max ratio. */
@@ -31,7 +34,9 @@ export const WINDOW_MAX: Include = { name: 'window_max', code: windowMaxCode };
 export const ERF: Include = { name: 'erf', code: erfCode };
 
 const BY_NAME: Readonly<Record<string, Include>> = Object.fromEntries(
-  [CONV2D_TILE, ERF, FINITE, GRADCAMPP, MINMAX_REDUCE, POOL_GATHER, SUM_MAX_REDUCE, WINDOW_MAX].map((i) => [i.name, i]),
+  [BILINEAR_SAMPLE, CONV2D_TILE, ERF, FINITE, GRADCAMPP, MINMAX_REDUCE, POOL_GATHER, SUM_MAX_REDUCE, WINDOW_MAX].map(
+    (i) => [i.name, i],
+  ),
 );
 
 /** The snippets named in an op's definition (e.g. an elementwise entry's `includes`). */
