@@ -12,6 +12,7 @@ import type { ImagePanel } from './views/image-panel';
 import type { InsideView } from './views/inside';
 import type { MapsView } from './views/maps';
 import type { Tour } from './tour';
+import type { FaithfulnessView } from './views/faithfulness';
 import type { ModelPanel } from './views/model-panel';
 
 export interface DemoSummary {
@@ -52,6 +53,7 @@ interface Parts {
   images: ImagePanel;
   models: ModelPanel;
   tour: Tour;
+  faithfulness: FaithfulnessView;
 }
 
 export function installHook(p: Parts) {
@@ -214,6 +216,13 @@ export function installHook(p: Parts) {
       return readCanvas(canvas, draw);
     },
     insideTiles: () => inside.canvases.length,
+    /** Click the faithfulness button and wait for the curves (null when they could not be computed). */
+    async faithfulness() {
+      (document.getElementById('faith-run') as HTMLButtonElement).click();
+      await p.faithfulness.settled();
+      await idle();
+      return { curves: p.faithfulness.curves, note: text('faith-note') };
+    },
     tour: {
       state: () => ({ current: p.tour.current, numbers: p.tour.numbers, error: p.tour.error }),
       /** Click a step's button and wait until the step has computed its numbers (or failed). */

@@ -20,6 +20,7 @@ import { MapsView } from './views/maps';
 import { ModelPanel } from './views/model-panel';
 import { SummaryView } from './views/summary';
 import { Tour } from './tour';
+import { FaithfulnessView } from './views/faithfulness';
 
 /** Replace the page by a message: no WebGPU (what the browser needs), or another fatal error. */
 function fatal(message: string, kind: 'no-webgpu' | 'failed' = 'no-webgpu'): void {
@@ -110,11 +111,19 @@ async function main(): Promise<void> {
   const errorEl = el('p', { id: 'run-error-slot', class: 'error', role: 'alert', hidden: '' });
   const noticeEl = el('p', { id: 'device-notice', class: 'notice', role: 'status', hidden: '' });
   statusEl.after(errorEl, noticeEl);
-  const views = {} as { maps: MapsView; inside: InsideView; summary: SummaryView; images: ImagePanel; tour: Tour };
+  const views = {} as {
+    maps: MapsView;
+    inside: InsideView;
+    summary: SummaryView;
+    images: ImagePanel;
+    tour: Tour;
+    faithfulness: FaithfulnessView;
+  };
   const renderer: Renderer = {
     maps: (r) => views.maps.render(r),
     inside: async (r) => {
       await views.inside.render(r);
+      views.faithfulness?.render(r);
       await views.tour?.render(r);
     },
     summary: (r) => {
@@ -155,6 +164,7 @@ async function main(): Promise<void> {
   const models = new ModelPanel(app, renderer.status);
   const images = (views.images = new ImagePanel(app, models, (m) => renderer.error(m)));
   await images.init();
+  views.faithfulness = new FaithfulnessView(app);
   views.tour = new Tour({
     app,
     composer: images.composer,
@@ -189,7 +199,15 @@ async function main(): Promise<void> {
   // in `npm run build` the condition is false at build time and hook.ts is left out.
   if (import.meta.env.DEV || import.meta.env.MODE === 'test') {
     const { installHook } = await import('./hook');
-    installHook({ app, maps: views.maps, inside: views.inside, images, models, tour: views.tour });
+    installHook({
+      app,
+      maps: views.maps,
+      inside: views.inside,
+      images,
+      models,
+      tour: views.tour,
+      faithfulness: views.faithfulness,
+    });
   }
 
   // Start with the first shipped model and a two-item sample.

@@ -14,7 +14,8 @@
  *   occlusion       reference's maps of the same pixels and the composer's boxes
  *
  * and every step's own figures (screenshots of the page: test-artifacts/tour-<step>.png) are
- * non-blank pictures, and nothing leaks from one step to the next.
+ * non-blank pictures, and nothing leaks from one step to the next. Also the page's faithfulness
+ * panel: the deletion and insertion curves of the selected map equal the CPU reference's.
  */
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +28,7 @@ import { Graph } from '../../src/model/graph';
 import { onnxToGraphSpec } from '../../src/model/onnx';
 import { explainReference } from '../../src/reference/explain';
 import { RefModel } from '../../src/reference/model';
+import { curveReference } from '../../src/reference/metrics';
 import { preprocessImage } from '../../src/reference/preprocess';
 import type { StepNumbers } from '../../demo/tour';
 import { expectAllclose, NETWORK } from '../util/compare';
@@ -202,6 +204,40 @@ describe('the lecture tour', () => {
       }
     },
   );
+
+  it('faithfulness on the page: the deletion and insertion curves of the selected map, as the CPU reference computes them', async () => {
+    const { page } = hp;
+    await page.evaluate(() => window.__camDemo.chooseSample('05_two_classes_boot_tshirt.png'));
+    await page.evaluate(() => window.__camDemo.setMethod('gradcam'));
+    const before = await page.evaluate(() => window.__camDemo.summary().liveTensors);
+    const got = await page.evaluate(() => window.__camDemo.faithfulness());
+    expect(got.curves, got.note).not.toBeNull();
+    const c = got.curves!;
+    const { input, spec, ref } = await reference(page, ['gradcam']);
+    const image = {
+      data: Uint8ClampedArray.from(input.image.data),
+      width: input.image.width,
+      height: input.image.height,
+    };
+    const x = preprocessImage(image, { size: input.size, mean: input.mean, std: input.std, fit: input.fit as Fit });
+    const model = new RefModel(spec);
+    const map = ref.maps.gradcam!.input!;
+    const [del] = curveReference(model, x, map, [c.cls], { metric: 'deletion', steps: 10, baseline: 'zero' });
+    const [ins] = curveReference(model, x, map, [c.cls], { metric: 'insertion', steps: 10, baseline: 'blur' });
+    // GPU and reference maps differ by float32 rounding, which may reorder near-tied pixels.
+    expectAllclose(c.deletion, Array.from(del.curve), { atol: 2e-3, rtol: 0 }, 'deletion curve');
+    expectAllclose(c.insertion, Array.from(ins.curve), { atol: 2e-3, rtol: 0 }, 'insertion curve');
+    expect(c.deletionAuc).toBeCloseTo(del.value, 2);
+    expect(c.insertionAuc).toBeCloseTo(ins.value, 2);
+    expect(await page.$$eval('#faith-plot polyline', (ls) => ls.length)).toBe(2);
+    expect(got.note).toContain('deletion AUC');
+    expect(await page.evaluate(() => window.__camDemo.summary().liveTensors)).toBe(before);
+    // A map per input channel has no single ranking of the pixels: the button is off, and says why.
+    await page.evaluate(() => window.__camDemo.setMethod('guided-backprop'));
+    expect(await page.$eval('#faith-run', (b) => (b as HTMLButtonElement).disabled)).toBe(true);
+    expect(await page.$eval('#faith-note', (e) => e.textContent ?? '')).toContain('per input channel');
+    expect(await page.$$eval('#faith-plot polyline', (ls) => ls.length)).toBe(0);
+  });
 
   it('moving between steps leaks nothing (the inside view of a guided method included)', async () => {
     const { page } = hp;
