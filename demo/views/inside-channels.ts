@@ -120,7 +120,13 @@ export async function renderChannels(
     const tiles = el('div', { class: 'tiles' }, [panel.mapTile(Anorm, slot, `A^${k}`, 'grayscale', point(k))]);
     if (Gnorm) tiles.append(panel.mapTile(Gnorm, slot, `g^${k}${flat(G, k) ? ' (flat)' : ''}`, 'bwr', point(k)));
     if (alphaNorm) tiles.append(panel.mapTile(alphaNorm, slot, `a^${k}`, 'viridis', point(k)));
-    cards.append(el('div', { class: 'channel' }, [el('h4', {}, `k = ${k}   ${wname}_k = ${fmt(weights[k])}`), tiles]));
+    cards.append(
+      el('div', { class: 'channel' }, [
+        el('h4', {}, `k = ${k}   ${wname}_k = ${fmt(weights[k])}`),
+        tiles,
+        ablateControl(panel, r, A, k),
+      ]),
+    );
   });
 
   right.append(
@@ -138,6 +144,51 @@ export async function renderChannels(
   let peak = 0;
   for (let p = 1; p < raw.length; p++) if (raw[p] > raw[peak]) peak = p;
   show(Math.floor(peak / w), peak % w, ids[0]);
+}
+
+/**
+ * A button that zeroes channel k of the layer's activations and runs the network from the layer
+ * onward (Model.forwardFrom), showing the class score with and without the channel: Ablation-CAM's
+ * idea, live. Only where every path from the input to the scores goes through the layer.
+ */
+function ablateControl(panel: InsidePanel, r: RunResult, A: Float32Array, k: number): HTMLElement {
+  const { app } = panel;
+  const out = el('span', { class: 'ablate-result', 'aria-live': 'polite', 'data-channel': String(k) });
+  const button = el('button', { type: 'button', class: 'ablate', 'data-channel': String(k) }, `Zero A^${k} and run on`);
+  if (!r.layer.methods.includes('ablationcam')) {
+    button.disabled = true;
+    button.title = 'The input reaches the scores around this layer: the network cannot run from the layer onward.';
+  }
+  button.addEventListener('click', () => {
+    button.disabled = true;
+    void app
+      .gpu(async () => {
+        const e = app.e;
+        const model = r.model.model;
+        const [K, h, w] = r.layer.shape;
+        const edited = Float32Array.from(A.subarray(0, K * h * w));
+        edited.fill(0, k * h * w, (k + 1) * h * w);
+        return e.scope(async () => {
+          const given = { [r.layer.name]: e.upload(edited, [1, K, h, w], 'ablated') };
+          const acts = await model.forwardFrom(given, { keep: [model.graph.scores] });
+          const y = await acts.get(model.graph.scores).read();
+          acts.destroy();
+          return y[r.cls];
+        });
+      })
+      .then((yk) => {
+        const y = r.scores[r.cls];
+        const label = r.model.labels[r.cls];
+        out.textContent = `y(${label}) ${fmt(y)} → ${fmt(yk)} without channel ${k} (Δ ${fmt(yk - y)}; Ablation-CAM's weight (y − y_k)/y = ${fmt(y !== 0 ? (y - yk) / y : 0)})`;
+      })
+      .catch((err: unknown) => {
+        out.textContent = `Could not run: ${err instanceof Error ? err.message : String(err)}`;
+      })
+      .finally(() => {
+        button.disabled = false;
+      });
+  });
+  return el('div', { class: 'ablate-row' }, [button, out]);
 }
 
 /** All K weights as bars, sorted; the shown channels highlighted. */

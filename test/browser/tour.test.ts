@@ -28,6 +28,7 @@ import { Graph } from '../../src/model/graph';
 import { onnxToGraphSpec } from '../../src/model/onnx';
 import { explainReference } from '../../src/reference/explain';
 import { RefModel } from '../../src/reference/model';
+import { hostTensor } from '../../src/reference/tensor';
 import { curveReference } from '../../src/reference/metrics';
 import { preprocessImage } from '../../src/reference/preprocess';
 import type { StepNumbers } from '../../demo/tour';
@@ -237,6 +238,40 @@ describe('the lecture tour', () => {
     expect(await page.$eval('#faith-run', (b) => (b as HTMLButtonElement).disabled)).toBe(true);
     expect(await page.$eval('#faith-note', (e) => e.textContent ?? '')).toContain('per input channel');
     expect(await page.$$eval('#faith-plot polyline', (ls) => ls.length)).toBe(0);
+  });
+
+  it('inside view: zeroing a channel and running from the layer gives the score the CPU reference gives', async () => {
+    const { page } = hp;
+    await page.evaluate(() => window.__camDemo.chooseSample('02_single_bag.png'));
+    await page.evaluate(() => window.__camDemo.setMethod('gradcam'));
+    const before = await page.evaluate(() => window.__camDemo.summary().liveTensors);
+    const k = Number(await page.$eval('#inside-body button.ablate', (b) => (b as HTMLElement).dataset.channel));
+    await page.click('#inside-body button.ablate');
+    await page.waitForFunction(
+      (c) => (document.querySelector(`.ablate-result[data-channel="${c}"]`)?.textContent ?? '') !== '',
+      { timeout: 60_000 },
+      k,
+    );
+    const text = await page.$eval(`.ablate-result[data-channel="${k}"]`, (e) => e.textContent ?? '');
+    const { ref, spec, input } = await reference(page, ['gradcam']);
+    const A = ref.activations;
+    const [, K, h, w] = A.shape;
+    const edited = hostTensor(A.shape, Float64Array.from(A.data));
+    edited.data.fill(0, k * h * w, (k + 1) * h * w);
+    expect(K).toBeGreaterThan(k);
+    const image = {
+      data: Uint8ClampedArray.from(input.image.data),
+      width: input.image.width,
+      height: input.image.height,
+    };
+    const x = preprocessImage(image, { size: input.size, mean: input.mean, std: input.std, fit: input.fit as Fit });
+    const model = new RefModel(spec);
+    const c = ref.classes[0][0];
+    const yk = model.forward(x, new Map([[input.layer, edited]])).get(model.graph.scores)!.data[c];
+    const shown = Number(/→ (\S+) without channel/.exec(text)![1]);
+    expect(Math.abs(shown - yk), text).toBeLessThanOrEqual(1e-3 * Math.max(1, Math.abs(yk)));
+    expect(text).toContain(`without channel ${k}`);
+    expect(await page.evaluate(() => window.__camDemo.summary().liveTensors)).toBe(before);
   });
 
   it('moving between steps leaks nothing (the inside view of a guided method included)', async () => {
