@@ -10,6 +10,7 @@
  */
 import { explain, type Method } from '../src/attribution/explain';
 import type { Tensor } from '../src/gpu/tensor';
+import { energyInBoxes } from '../src/metrics/localization';
 import { canvasRowStride } from '../src/render/canvas';
 import { guidedRGBA } from '../src/render/display';
 import { overlay } from '../src/render/overlay';
@@ -69,6 +70,12 @@ const WHITE: RGB = [0.95, 0.95, 0.95];
 const WARM: RGB = [0.95, 0.8, 0.55];
 const COOL: RGB = [0.6, 0.85, 0.95];
 
+/** The scene of the first three steps: CAM, Grad-CAM against CAM, and the model without a CAM head. */
+const BOOT_AND_TSHIRT: SceneItem[] = [
+  { cls: BOOT, x: 30, y: 34, side: 40, tint: WARM },
+  { cls: TSHIRT, x: 66, y: 62, side: 44, tint: COOL },
+];
+
 // ---- small numeric helpers (host side, on numbers read back from the GPU) --------------------
 
 function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -92,21 +99,6 @@ function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
     sbb += db * db;
   }
   return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : 0;
-}
-
-/** The share of a map's mass [H, W] inside a box [x0, y0, x1, y1) (in map pixels). */
-function share(map: ArrayLike<number>, W: number, box: readonly number[]): number {
-  let inside = 0;
-  let total = 0;
-  const H = map.length / W;
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      const v = map[y * W + x];
-      total += v;
-      if (x >= box[0] && x < box[2] && y >= box[1] && y < box[3]) inside += v;
-    }
-  }
-  return total > 0 ? inside / total : 0;
 }
 
 function table(head: string[], rows: (string | number)[][]): HTMLTableElement {
@@ -164,10 +156,7 @@ const STEPS: Step[] = [
     title: '1. CAM: global average pooling and the linear layer',
     model: 'fashion_cam',
     method: 'cam',
-    scene: [
-      { cls: BOOT, x: 30, y: 34, side: 40, tint: WARM },
-      { cls: TSHIRT, x: 66, y: 62, side: 44, tint: COOL },
-    ],
+    scene: BOOT_AND_TSHIRT,
     text: [
       `This network ends in global average pooling and one linear layer: ${v('y')}<sup>${v('c')}</sup> = Σ<sub>${v('k')}</sub> ${v('w')}<sup>${v('c')}</sup><sub>${v('k')}</sub> · GAP(${v('A')}<sup>${v('k')}</sup>) + ${v('b')}<sub>${v('c')}</sub>.`,
       `Moving the sum inside the average gives the class activation map: ${v('M')}<sup>${v('c')}</sup><sub>${v('ij')}</sub> = Σ<sub>${v('k')}</sub> ${v('w')}<sup>${v('c')}</sup><sub>${v('k')}</sub> ${v('A')}<sup>${v('k')}</sup><sub>${v('ij')}</sub>, whose average plus the bias is the score. Below: the largest terms of the sum, read from this run's GPU buffers, and the score the forward pass computed.`,
@@ -232,10 +221,7 @@ const STEPS: Step[] = [
     title: '2. Why Grad-CAM generalises CAM',
     model: 'fashion_cam',
     method: 'gradcam',
-    scene: [
-      { cls: BOOT, x: 30, y: 34, side: 40, tint: WARM },
-      { cls: TSHIRT, x: 66, y: 62, side: 44, tint: COOL },
-    ],
+    scene: BOOT_AND_TSHIRT,
     text: [
       `Grad-CAM weighs each feature map by its average gradient: α<sup>${v('c')}</sup><sub>${v('k')}</sub> = (1/${v('Z')}) Σ<sub>${v('ij')}</sub> ∂${v('y')}<sup>${v('c')}</sup>/∂${v('A')}<sup>${v('k')}</sup><sub>${v('ij')}</sub>, ${v('Z')} = ${v('h')}·${v('w')}.`,
       `With a GAP → linear head, ∂${v('y')}<sup>${v('c')}</sup>/∂${v('A')}<sup>${v('k')}</sup><sub>${v('ij')}</sub> = ${v('w')}<sup>${v('c')}</sup><sub>${v('k')}</sub>/${v('Z')} at every position, so ${v('Z')}·α<sup>${v('c')}</sup><sub>${v('k')}</sub> = ${v('w')}<sup>${v('c')}</sup><sub>${v('k')}</sub>: the same map up to scale. Below, CAM's weights read from the linear layer next to Grad-CAM's from the backward pass.`,
@@ -273,10 +259,7 @@ const STEPS: Step[] = [
     title: '2b. Layers after the pooling: CAM does not apply, Grad-CAM does',
     model: 'fashion_deep',
     method: 'gradcam',
-    scene: [
-      { cls: BOOT, x: 30, y: 34, side: 40, tint: WARM },
-      { cls: TSHIRT, x: 66, y: 62, side: 44, tint: COOL },
-    ],
+    scene: BOOT_AND_TSHIRT,
     text: [
       `This network has two dense layers after the global average pooling, so the score is no longer a linear function of GAP(${v('A')}<sup>${v('k')}</sup>): there is no row of a linear layer to read CAM's weights from.`,
       `The gradient is still there: α<sup>${v('c')}</sup><sub>${v('k')}</sub> comes from the backward pass through whatever follows the layer, and the map is ReLU(Σ<sub>${v('k')}</sub> α<sup>${v('c')}</sup><sub>${v('k')}</sub> ${v('A')}<sup>${v('k')}</sup>).`,
@@ -432,7 +415,7 @@ const STEPS: Step[] = [
       const boxes = ctx.boxes(r);
       const rows = boxes.map((it) => {
         const side = it.box[2] - it.box[0];
-        return [`${it.label} (${side} px wide)`, share(a, W, it.box), share(b, W, it.box)];
+        return [`${it.label} (${side} px wide)`, energyInBoxes(a, W, [it.box]), energyInBoxes(b, W, [it.box])];
       });
       out.replaceChildren(
         el('p', {}, `Explained class: ${r.model.labels[r.cls]}.`),
@@ -440,8 +423,8 @@ const STEPS: Step[] = [
       );
       return {
         cls: r.cls,
-        gradcam: boxes.map((it) => share(a, W, it.box)),
-        gradcampp: boxes.map((it) => share(b, W, it.box)),
+        gradcam: boxes.map((it) => energyInBoxes(a, W, [it.box])),
+        gradcampp: boxes.map((it) => energyInBoxes(b, W, [it.box])),
       };
     },
   },
@@ -468,10 +451,10 @@ const STEPS: Step[] = [
         el('p', {}, `Explained class: ${r.model.labels[r.cls]} (probability ${fmt(r.probs[r.cls], 3)}).`),
         table(
           ['item', 'Grad-CAM mass inside', 'Grad-CAM++ mass inside'],
-          boxes.map((it) => [it.label, share(a, W, it.box), share(b, W, it.box)]),
+          boxes.map((it) => [it.label, energyInBoxes(a, W, [it.box]), energyInBoxes(b, W, [it.box])]),
         ),
       );
-      return { cls: r.cls, gradcam: boxes.map((it) => share(a, W, it.box)) };
+      return { cls: r.cls, gradcam: boxes.map((it) => energyInBoxes(a, W, [it.box])) };
     },
   },
 ];

@@ -72,7 +72,7 @@ async function reference(page: Page, methods: Parameters<typeof explainReference
   };
   const x = preprocessImage(image, { size: input.size, mean: input.mean, std: input.std, fit: input.fit as Fit });
   const ref = explainReference(new RefModel(spec), x, { methods, targets: { topK }, layer: input.layer });
-  return { input, spec, ref };
+  return { input, spec, ref, x };
 }
 
 /** The tour's figures as the page shows them: each figure's canvas area is a picture, not a blank. */
@@ -214,13 +214,7 @@ describe('the lecture tour', () => {
     const got = await page.evaluate(() => window.__camDemo.faithfulness());
     expect(got.curves, got.note).not.toBeNull();
     const c = got.curves!;
-    const { input, spec, ref } = await reference(page, ['gradcam']);
-    const image = {
-      data: Uint8ClampedArray.from(input.image.data),
-      width: input.image.width,
-      height: input.image.height,
-    };
-    const x = preprocessImage(image, { size: input.size, mean: input.mean, std: input.std, fit: input.fit as Fit });
+    const { spec, ref, x } = await reference(page, ['gradcam']);
     const model = new RefModel(spec);
     const map = ref.maps.gradcam!.input!;
     const [del] = curveReference(model, x, map, [c.cls], { metric: 'deletion', steps: 10, baseline: 'zero' });
@@ -253,18 +247,12 @@ describe('the lecture tour', () => {
       k,
     );
     const text = await page.$eval(`.ablate-result[data-channel="${k}"]`, (e) => e.textContent ?? '');
-    const { ref, spec, input } = await reference(page, ['gradcam']);
+    const { ref, spec, input, x } = await reference(page, ['gradcam']);
     const A = ref.activations;
     const [, K, h, w] = A.shape;
     const edited = hostTensor(A.shape, Float64Array.from(A.data));
     edited.data.fill(0, k * h * w, (k + 1) * h * w);
     expect(K).toBeGreaterThan(k);
-    const image = {
-      data: Uint8ClampedArray.from(input.image.data),
-      width: input.image.width,
-      height: input.image.height,
-    };
-    const x = preprocessImage(image, { size: input.size, mean: input.mean, std: input.std, fit: input.fit as Fit });
     const model = new RefModel(spec);
     const c = ref.classes[0][0];
     const yk = model.forward(x, new Map([[input.layer, edited]])).get(model.graph.scores)!.data[c];
