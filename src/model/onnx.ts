@@ -226,7 +226,7 @@ async function decodeFile(source: string | URL, what: string): Promise<OnnxModel
         return buf;
       },
     };
-    return await decodeModelFile(file, decodeModel);
+    return await decodeModelFile(file);
   } finally {
     await handle.close();
   }

@@ -17,7 +17,7 @@
  */
 import $protobuf from 'protobufjs/minimal.js';
 import { ModelFormatError } from '../core/errors';
-import { checkModel, type OnnxModel } from './onnx_proto';
+import { checkModel, decodeModel, type OnnxModel } from './onnx_proto';
 import { onnx } from './onnx_pb.js';
 
 /** A file read at given offsets: each read returns a new buffer of its own. */
@@ -131,19 +131,15 @@ async function largeTensor(file: RandomAccessFile, headers: Headers, t: Field): 
  * ModelFormatError as decodeModel does; a file whose layout the walk does not handle is read
  * whole and decoded by decodeModel.
  */
-export async function decodeModelFile(
-  file: RandomAccessFile,
-  whole: (bytes: Uint8Array) => OnnxModel,
-  largeBytes = LARGE_TENSOR_BYTES,
-): Promise<OnnxModel> {
-  if (file.size === 0) return whole(new Uint8Array(0));
+export async function decodeModelFile(file: RandomAccessFile, largeBytes = LARGE_TENSOR_BYTES): Promise<OnnxModel> {
+  if (file.size === 0) return decodeModel(new Uint8Array(0));
   let pieces: { model: onnx.ModelProto; graph: onnx.GraphProto };
   try {
     pieces = await decodePieces(file, largeBytes);
   } catch {
     // An unexpected layout (Unexpected) or bytes that do not decode: decodeModel on the whole
     // file says what is wrong, with its typed errors.
-    return whole(await file.read(0, file.size));
+    return decodeModel(await file.read(0, file.size));
   }
   const { model, graph } = pieces;
   model.graph = graph;

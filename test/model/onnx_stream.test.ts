@@ -38,7 +38,7 @@ describe('decodeModelFile', () => {
   ])('%s (tensors of ≥ %i bytes read on their own) converts as the whole file does', async (name, large) => {
     const bytes = new Uint8Array(readFileSync(`weights/${name}.onnx`));
     const file = inMemory(bytes);
-    const streamed = await decodeModelFile(file, decodeModel, large);
+    const streamed = await decodeModelFile(file, large);
     const whole = decodeModel(bytes);
     expect(streamed.metadata_props).toEqual(whole.metadata_props);
     expect(streamed.opset_import).toEqual(whole.opset_import);
@@ -65,7 +65,7 @@ describe('decodeModelFile', () => {
 
   it('a file with float_data weights and a small graph converts as the whole file does', async () => {
     const bytes = smallNet();
-    const streamed = await decodeModelFile(inMemory(bytes), decodeModel, 0);
+    const streamed = await decodeModelFile(inMemory(bytes), 0);
     expect(spec(streamed)).toEqual(spec(decodeModel(bytes)));
   });
 
@@ -85,7 +85,7 @@ describe('decodeModelFile', () => {
         want = (e as Error).message;
       }
       expect(want, 'decodeModel refuses it').not.toBe('');
-      await expect(decodeModelFile(inMemory(bad), decodeModel, 0)).rejects.toThrow(want);
+      await expect(decodeModelFile(inMemory(bad), 0)).rejects.toThrow(want);
     }
   });
 });
