@@ -191,22 +191,11 @@ export function firstComponent(
  */
 export function eigenMap(method: EigenMethodName, A: HostTensor, G: HostTensor): HostTensor {
   const d = eigenMethod(method);
-  const [N, K, h, w] = A.shape;
-  const B = G.shape[0];
+  const [, K, h, w] = A.shape;
   const Z = h * w;
-  const out = hostTensor([B, h, w]);
-  for (let b = 0; b < B; b++) {
-    const i = b % N;
-    const X = new Float64Array(Z * K);
-    for (let k = 0; k < K; k++)
-      for (let j = 0; j < Z; j++) {
-        const g = d.gradients ? G.data[(b * K + k) * Z + j] : 0;
-        X[j * K + k] = d.term.ref(A.data[(i * K + k) * Z + j], g, {});
-      }
-    const { projection } = firstComponent(X, Z, K);
-    for (let j = 0; j < Z; j++) out.data[b * Z + j] = d.relu ? Math.max(projection[j], 0) : projection[j];
-  }
-  return out;
+  return componentMaps(A, G.shape[0], d.relu, (b, i, k, j) =>
+    d.term.ref(A.data[(i * K + k) * Z + j], d.gradients ? G.data[(b * K + k) * Z + j] : 0, {}),
+  );
 }
 
 /**
@@ -215,15 +204,33 @@ export function eigenMap(method: EigenMethodName, A: HostTensor, G: HostTensor):
  * `relu` is false. A: [N, K, h, w], weights [B, K]. Returns [B, h, w].
  */
 export function eigenSmoothMap(A: HostTensor, weights: HostTensor, relu: boolean): HostTensor {
+  const [, K, h, w] = A.shape;
+  const Z = h * w;
+  return componentMaps(
+    A,
+    weights.shape[0],
+    relu,
+    (b, i, k, j) => weights.data[b * K + k] * A.data[(i * K + k) * Z + j],
+  );
+}
+
+/**
+ * Per row b (image i = b % N of A [N, K, h, w]): the [Z, K] matrix X_jk = entry(b, i, k, j), its
+ * first principal component's projection (firstComponent), then ReLU if asked. Returns [B, h, w].
+ */
+function componentMaps(
+  A: HostTensor,
+  B: number,
+  relu: boolean,
+  entry: (b: number, i: number, k: number, j: number) => number,
+): HostTensor {
   const [N, K, h, w] = A.shape;
-  const B = weights.shape[0];
   const Z = h * w;
   const out = hostTensor([B, h, w]);
   for (let b = 0; b < B; b++) {
     const i = b % N;
     const X = new Float64Array(Z * K);
-    for (let k = 0; k < K; k++)
-      for (let j = 0; j < Z; j++) X[j * K + k] = weights.data[b * K + k] * A.data[(i * K + k) * Z + j];
+    for (let k = 0; k < K; k++) for (let j = 0; j < Z; j++) X[j * K + k] = entry(b, i, k, j);
     const { projection } = firstComponent(X, Z, K);
     for (let j = 0; j < Z; j++) out.data[b * Z + j] = relu ? Math.max(projection[j], 0) : projection[j];
   }
