@@ -15,13 +15,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { SingleBar, Presets } from 'cli-progress';
 import { applicableMethods, explain } from '../src/attribution/explain';
 import { isInputGradient, isPerturbation } from '../src/methods/registry';
 import { Engine } from '../src/gpu/engine';
 import { loadOnnx } from '../src/model/onnx';
 import { preprocessImage } from '../src/ops/preprocess';
 import { Split, type Box } from './dataset';
+import { sceneBar } from './progress';
 import { coveredInstances, energyInBoxes, gradientSaliency, pointingHit } from './metrics';
 import { faithfulnessClaim, faithfulnessModel, faithfulnessTable, type FaithResult } from './faithfulness';
 
@@ -109,15 +109,7 @@ async function evaluateModel(
       `${name} takes ${H}×${W} inputs; the maps are compared with ${split.meta.height}×${split.meta.width} boxes`,
     );
   }
-  const bar = new SingleBar(
-    {
-      format: `${name.padEnd(14)} {bar} {value}/{total} scenes | {eta_formatted} left`,
-      // Without a terminal (CI logs), print the bar every 10 s instead of redrawing it.
-      noTTYOutput: true,
-      notTTYSchedule: 10_000,
-    },
-    Presets.shades_classic,
-  );
+  const bar = sceneBar(name.padEnd(14));
   bar.start(scenes, 0);
   const t0 = performance.now();
   try {

@@ -6,7 +6,6 @@
  *   Average Drop, IC      on x ⊙ map, and Win % of Grad-CAM++ against Grad-CAM
  * All methods of a scene are explained in one call; their maps then go to evaluate() as tensors.
  */
-import { SingleBar, Presets } from 'cli-progress';
 import { applicableMethods, explain, type LayerMaps } from '../src/attribution/explain';
 import { isInputGradient, isMultiPass, type Method } from '../src/methods/registry';
 import type { Engine } from '../src/gpu/engine';
@@ -15,6 +14,7 @@ import { loadOnnx } from '../src/model/onnx';
 import { preprocessImage } from '../src/ops/preprocess';
 import { readFileSync } from 'node:fs';
 import type { Split } from './dataset';
+import { sceneBar } from './progress';
 
 export interface FaithTally {
   /** Rows (scene–class pairs) of the confidence metrics, and their sums. */
@@ -61,14 +61,7 @@ export async function faithfulnessModel(e: Engine, name: string, split: Split, o
   ) as Record<string, FaithTally>;
   const [H, W] = preprocessing.inputSize;
   const scenes = Math.max(o.confidenceScenes, o.curveScenes);
-  const bar = new SingleBar(
-    {
-      format: `${name.padEnd(14)} faithfulness {bar} {value}/{total} scenes | {eta_formatted} left`,
-      noTTYOutput: true,
-      notTTYSchedule: 10_000,
-    },
-    Presets.shades_classic,
-  );
+  const bar = sceneBar(`${name.padEnd(14)} faithfulness`);
   bar.start(scenes, 0);
   const t0 = performance.now();
   try {
