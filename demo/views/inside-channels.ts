@@ -151,7 +151,7 @@ export async function renderChannels(
  * onward (Model.forwardFrom), showing the class score with and without the channel: Ablation-CAM's
  * idea, live. Only where every path from the input to the scores goes through the layer.
  */
-function ablateControl(panel: InsidePanel, r: RunResult, A: Float32Array, k: number): HTMLElement {
+export function ablateControl(panel: InsidePanel, r: RunResult, A: Float32Array, k: number): HTMLElement {
   const { app } = panel;
   const out = el('span', { class: 'ablate-result', 'aria-live': 'polite', 'data-channel': String(k) });
   const button = el('button', { type: 'button', class: 'ablate', 'data-channel': String(k) }, `Zero A^${k} and run on`);
@@ -191,8 +191,8 @@ function ablateControl(panel: InsidePanel, r: RunResult, A: Float32Array, k: num
   return el('div', { class: 'ablate-row' }, [button, out]);
 }
 
-/** All K weights as bars, sorted; the shown channels highlighted. */
-function weightsChart(weights: Float32Array, shown: number[]): SVGSVGElement {
+/** All K weights (or loadings) as bars, sorted; the shown channels highlighted. */
+export function weightsChart(weights: ArrayLike<number>, shown: number[]): SVGSVGElement {
   const NS = 'http://www.w3.org/2000/svg';
   const svgEl = <K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>) => {
     const node = document.createElementNS(NS, tag);

@@ -133,14 +133,15 @@ export function symmetricEigen(C: ArrayLike<number>, D: number): { values: numbe
  * first right singular vector v: p_j = Σ_k (X_jk − mean_j X_jk) v_k, with the sign for which
  * the largest |p_j| is positive (kept on a tie). v from the Gram matrix of the smaller side:
  * XᵀX (K×K, its top eigenvector is v) when K ≤ Z, else XXᵀ (Z×Z, its top eigenvector u gives
- * v = Xᵀu/‖Xᵀu‖). Also the two largest eigenvalues of the Gram matrix (σ₁², σ₂²). A matrix that
- * is constant over its rows gives p = 0.
+ * v = Xᵀu/‖Xᵀu‖). Also the two largest eigenvalues of the Gram matrix (σ₁², σ₂²) and the unit
+ * direction v itself, with the projection's sign (the channels' loadings: p_j = Σ_k x_jk·v_k). A
+ * matrix that is constant over its rows gives p = 0 and v = 0.
  */
 export function firstComponent(
   X: ArrayLike<number>,
   Z: number,
   K: number,
-): { projection: Float64Array; values: number[] } {
+): { projection: Float64Array; values: number[]; direction: Float64Array } {
   const x = new Float64Array(Z * K);
   for (let k = 0; k < K; k++) {
     let mean = 0;
@@ -169,18 +170,23 @@ export function firstComponent(
   for (let k = 0; k < K; k++) len += v[k] * v[k];
   len = Math.sqrt(len);
   const projection = new Float64Array(Z);
+  const direction = new Float64Array(K);
   if (len > 0 && values[0] > 0) {
+    for (let k = 0; k < K; k++) direction[k] = v[k] / len;
     for (let j = 0; j < Z; j++) {
       let s = 0;
-      for (let k = 0; k < K; k++) s += (x[j * K + k] * v[k]) / len;
+      for (let k = 0; k < K; k++) s += x[j * K + k] * direction[k];
       projection[j] = s;
     }
   }
   let lo = 0;
   let hi = 0;
   for (const p of projection) [lo, hi] = [Math.min(lo, p), Math.max(hi, p)];
-  if (-lo > hi) for (let j = 0; j < Z; j++) projection[j] = -projection[j];
-  return { projection, values: [values[0] ?? 0, values[1] ?? 0] };
+  if (-lo > hi) {
+    for (let j = 0; j < Z; j++) projection[j] = -projection[j];
+    for (let k = 0; k < K; k++) direction[k] = -direction[k];
+  }
+  return { projection, values: [values[0] ?? 0, values[1] ?? 0], direction };
 }
 
 /**

@@ -127,7 +127,7 @@ describe('the CPU reference', () => {
       [6, 20], // positions side (Z < K)
     ]) {
       const X = randn(Z * K, Z * 100 + K);
-      const { projection: p, values } = firstComponent(X, Z, K);
+      const { projection: p, values, direction } = firstComponent(X, Z, K);
       const norm2 = p.reduce((a, v) => a + v * v, 0);
       expect(Math.abs(norm2 - values[0]) / values[0]).toBeLessThan(1e-12);
       expect(values[0]).toBeGreaterThan(values[1]);
@@ -144,6 +144,8 @@ describe('the CPU reference', () => {
         return s / values[0];
       });
       expect(Math.abs(Math.hypot(...v) - 1)).toBeLessThan(1e-12);
+      // The returned direction (the channels' loadings) is that v, with the projection's sign.
+      expectAllclose(direction, v, { atol: 1e-12, rtol: 0 }, `direction Z=${Z} K=${K}`);
       const Cv = Float64Array.from({ length: K }, (_, k) => {
         let s = 0;
         for (let j = 0; j < Z; j++) {

@@ -29,6 +29,7 @@ import { Graph } from '../../src/model/graph';
 import { isInputGradient, methodOf, METHODS } from '../../src/methods/registry';
 import { onnxToGraphSpec } from '../../src/model/onnx';
 import { fitRegion, type Fit } from '../../src/core/image';
+import { firstComponent } from '../../src/reference/attribution';
 import { explainReference } from '../../src/reference/explain';
 import { RefModel } from '../../src/reference/model';
 import { preprocessImage } from '../../src/reference/preprocess';
@@ -215,6 +216,27 @@ describe('demo page', () => {
       expect(text).toContain('position (i, j)');
       expect(Number.isFinite(Number(/= (\S+)\s+\(the GPU's map\)/.exec(text)![1])), text).toBe(true);
     }
+    // Eigen-CAM's loadings, channel by channel: the page's (from its read-back A) equal the
+    // principal direction of the reference's own activations, and its projection is the GPU's map.
+    await page.evaluate(() => window.__camDemo.setMethod('eigencam'));
+    const shown = await page.$$eval('#inside .channel[data-loading]', (els) =>
+      els.map((el) => ({
+        k: Number(/k = (\d+)/.exec(el.textContent ?? '')![1]),
+        v: Number(el.getAttribute('data-loading')),
+      })),
+    );
+    expect(shown.length).toBeGreaterThan(0);
+    const A = ref.activations;
+    const [, K, h, w] = A.shape;
+    const X = new Float64Array(h * w * K);
+    for (let k = 0; k < K; k++) for (let j = 0; j < h * w; j++) X[j * K + k] = A.data[k * h * w + j];
+    const { direction } = firstComponent(X, h * w, K);
+    for (const { k, v } of shown) expect(Math.abs(v - direction[k]), `v_${k}`).toBeLessThan(1e-3);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await (await page.$('#inside'))!.screenshot({ path: join(ARTIFACTS, 'inside-eigencam.png') });
+    const note = await page.$eval('#eigen-component', (el) => el.textContent ?? '');
+    const rel = Number(/\((\S+) of the map's largest value\)/.exec(note)![1]);
+    expect(rel, note).toBeLessThan(1e-3);
   });
 
   it('a model with layers after the pool (fashion_deep): CAM is shown as unavailable with the reason, Grad-CAM equals the reference', async () => {
