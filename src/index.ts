@@ -70,7 +70,8 @@ export type {
   EigenMethod,
   PerturbationMethod,
 } from './methods/types';
-export type { SmoothGradOptions, IntegratedGradientsOptions } from './methods/sampling';
+export type { SmoothGradOptions, IntegratedGradientsOptions, SamplingOptions } from './methods/sampling';
+export { checkSamplingOptions, MAX_SAMPLES } from './methods/sampling';
 export { Recorder } from './gpu/recorder';
 export type { AdapterKind } from './gpu/device';
 export { preprocessImage } from './ops/preprocess';

@@ -22,6 +22,7 @@ import {
   type ColormapName,
   type DecodedImage,
   type Explanation,
+  type ExplainOptions,
   type Fit,
   type Method,
   type Tensor,
@@ -43,6 +44,8 @@ export interface ExplainSettings {
   opacity: number;
   shard: [number, number] | null;
   progress: ProgressMode;
+  /** Further explain() options: sampling, eigenSmooth, the perturbation batch. */
+  options?: Pick<ExplainOptions, 'smoothgrad' | 'integratedGradients' | 'eigenSmooth' | 'batchSize'>;
 }
 
 /** One class explained for one image, with its files (relative to --out). */
@@ -204,7 +207,7 @@ export async function runExplain(
     steps.preprocess += performance.now() - t;
 
     t = performance.now();
-    const r = await explain(model, x, { methods: s.methods, targets: s.targets, layer: s.layer });
+    const r = await explain(model, x, { ...s.options, methods: s.methods, targets: s.targets, layer: s.layer });
     const stages = await r.stageTimings();
     if (stages) for (const [k, v] of Object.entries(stages)) gpu[k] = (gpu[k] ?? 0) + v;
     else gpuTimed = false;

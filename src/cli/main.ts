@@ -12,6 +12,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
+  checkSamplingOptions,
   COLORMAPS,
   Engine,
   explainableLayers,
@@ -20,6 +21,7 @@ import {
   type ColormapName,
   type Fit,
   type Method,
+  type SamplingOptions,
 } from '../node';
 import { labelsOf, runExplain } from './explain';
 import { parseShard } from './files';
@@ -50,6 +52,12 @@ const methodList = (v: string): Method[] => {
   return out as Method[];
 };
 
+const finite = (what: string) => (v: string) => {
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x)) throw new InvalidArgumentError(`${what} must be a number, got '${v}'.`);
+  return x;
+};
+
 const opacity = (v: string) => {
   const x = Number(v);
   if (!(x >= 0 && x <= 1)) throw new InvalidArgumentError(`--opacity must be a number in [0, 1], got '${v}'.`);
@@ -76,6 +84,29 @@ interface ExplainOpts {
   opacity: number;
   shard?: [number, number];
   progress: ProgressMode;
+  eigenSmooth?: boolean;
+  smoothgradSamples?: number;
+  smoothgradSigma?: number;
+  smoothgradSeed?: number;
+  igSteps?: number;
+  igBaseline?: number;
+  perturbationBatch?: number;
+}
+
+/** explain()'s sampling options from the flags (only those given). */
+function samplingOf(o: ExplainOpts): SamplingOptions {
+  const out: SamplingOptions = {};
+  const sg = { samples: o.smoothgradSamples, sigma: o.smoothgradSigma, seed: o.smoothgradSeed };
+  const ig = { steps: o.igSteps, baseline: o.igBaseline };
+  const given = <T extends object>(x: T): Partial<T> | undefined => {
+    const kept = Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined)) as Partial<T>;
+    return Object.keys(kept).length ? kept : undefined;
+  };
+  const smoothgrad = given(sg);
+  const integratedGradients = given(ig);
+  if (smoothgrad) out.smoothgrad = smoothgrad;
+  if (integratedGradients) out.integratedGradients = integratedGradients;
+  return out;
 }
 
 /** The program; each command's action hands its exit status to `done`. */
@@ -138,7 +169,44 @@ export function program(done: (status: number) => void): Command {
         .choices([...PROGRESS_MODES])
         .default('auto'),
     )
+    .option('--eigen-smooth', "the channel methods' maps as the first principal component of w_k·A^k")
+    .option(
+      '--smoothgrad-samples <n>',
+      'SmoothGrad: noisy copies per image (default 16)',
+      finite('--smoothgrad-samples'),
+    )
+    .option(
+      '--smoothgrad-sigma <x>',
+      "SmoothGrad: the noise's σ as a fraction of each image's range (default 0.15)",
+      finite('--smoothgrad-sigma'),
+    )
+    .option('--smoothgrad-seed <n>', "SmoothGrad: the noise's seed (default 0)", finite('--smoothgrad-seed'))
+    .option('--ig-steps <n>', 'Integrated Gradients: steps along the path (default 32)', finite('--ig-steps'))
+    .option(
+      '--ig-baseline <x>',
+      'Integrated Gradients: the baseline, one value in the normalised input space (default 0)',
+      finite('--ig-baseline'),
+    )
+    .option(
+      '--perturbation-batch <n>',
+      'Score-CAM, Ablation-CAM: the most (image, channel) jobs per extra forward pass (default 32; lowered to fit the device)',
+      positiveInt('--perturbation-batch'),
+    )
     .action(async (images: string[], o: ExplainOpts, cmd: Command) => {
+      const sampling = samplingOf(o);
+      try {
+        checkSamplingOptions(sampling);
+      } catch (err) {
+        // explain()'s own check, with the flags' names.
+        const msg = (err as Error).message
+          .replace(/^explain: /, '')
+          .replace('smoothgrad.samples', '--smoothgrad-samples')
+          .replace('smoothgrad.sigma', '--smoothgrad-sigma')
+          .replace('smoothgrad.seed', '--smoothgrad-seed')
+          .replace('integratedGradients.steps', '--ig-steps')
+          .replace('integratedGradients.baseline', '--ig-baseline');
+        cmd.error(`error: ${msg}`, { exitCode: USAGE });
+      }
       const opened = await openModel(o.model, o.sidecar);
       const g = opened.graph;
       const channels = g.spec.input.shape[0];
@@ -184,6 +252,11 @@ export function program(done: (status: number) => void): Command {
             opacity: o.opacity,
             shard: o.shard ?? null,
             progress: o.progress,
+            options: {
+              ...sampling,
+              ...(o.eigenSmooth ? { eigenSmooth: true } : {}),
+              ...(o.perturbationBatch !== undefined ? { batchSize: o.perturbationBatch } : {}),
+            },
           }),
         );
       } finally {

@@ -163,6 +163,55 @@ describe('webgpu-cam explain', () => {
     }
   });
 
+  it('the sampling flags reach explain(): the maps equal explain() with those options and change when one of them does', async () => {
+    const out = join(tmp, 'sampling');
+    const flags = {
+      smoothgrad: { samples: 3, sigma: 0.3, seed: 7 },
+      integratedGradients: { steps: 4, baseline: -1 },
+      eigenSmooth: true,
+    };
+    const methods = ['smoothgrad', 'integrated-gradients', 'gradcam'] as const;
+    const r = cli([
+      'explain',
+      ...['--model', MODEL, '--methods', methods.join(','), '--out', out],
+      ...['--smoothgrad-samples', '3', '--smoothgrad-sigma', '0.3', '--smoothgrad-seed', '7'],
+      ...['--ig-steps', '4', '--ig-baseline', '-1', '--eigen-smooth', sample('02_single_bag.png')],
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Summary;
+    const c = s.images[0].explained[0];
+
+    const engine = await getEngine();
+    const sidecar = JSON.parse(readFileSync(join(REPO, 'weights/fashion_cam.json'), 'utf8'));
+    const { model, preprocessing } = await loadOnnx(engine, readFileSync(MODEL), { sidecar });
+    try {
+      const { inputSize: size, mean, std } = preprocessing!;
+      const rgb = (v: number[]) => v as [number, number, number];
+      const image = decodeImage(readFileSync(sample('02_single_bag.png')));
+      const x = await preprocessImage(engine, image, { size, mean: rgb(mean), std: rgb(std), fit: 'center-crop' });
+      const given = await explain(model, x, { methods: [...methods], targets: [c.class], ...flags });
+      // One flag changed each (seed, baseline, eigenSmooth): each must change its map.
+      const plain = await explain(model, x, {
+        methods: [...methods],
+        targets: [c.class],
+        smoothgrad: { ...flags.smoothgrad, seed: 8 },
+        integratedGradients: { ...flags.integratedGradients, baseline: 0 },
+      });
+      for (const m of methods) {
+        const npy = readNpy(join(out, c.files[m].map)).data;
+        expectAllclose(npy, await given.maps[m]!.input.read(), MAPS, `${m} with the flags`);
+        const d = await plain.maps[m]!.input.read();
+        const diff = d.reduce((a, v, i) => Math.max(a, Math.abs(v - npy[i])), 0);
+        expect(diff, `${m}: its flag changes the map`).toBeGreaterThan(1e-3);
+      }
+      given.destroy();
+      plain.destroy();
+      x.destroy();
+    } finally {
+      model.destroy();
+    }
+  });
+
   it('--shard 1/2 and 2/2 split a folder (and its subfolders) into disjoint halves that cover it; --progress bar shows images per second', () => {
     // Five images, two in a subfolder, and a file that is not an image (left out by its extension).
     const folder = join(tmp, 'folder');
@@ -259,6 +308,17 @@ describe('webgpu-cam usage (in this process)', () => {
       ['explain', '--model', join(REPO, 'weights/fashion_deep.onnx'), '--methods', 'cam', 'x.png'],
       /CAM does not apply at layer/,
     ],
+    [
+      ['explain', '--model', MODEL, '--smoothgrad-samples', '0', 'x.png'],
+      /--smoothgrad-samples must be an integer in \[1, 4096\]/,
+    ],
+    [
+      ['explain', '--model', MODEL, '--smoothgrad-sigma', '-1', 'x.png'],
+      /--smoothgrad-sigma must be a finite number ≥ 0/,
+    ],
+    [['explain', '--model', MODEL, '--ig-steps', '2.5', 'x.png'], /--ig-steps must be an integer/],
+    [['explain', '--model', MODEL, '--ig-baseline', 'low', 'x.png'], /--ig-baseline must be a number, got 'low'/],
+    [['explain', '--model', MODEL, '--perturbation-batch', '0', 'x.png'], /--perturbation-batch/],
     [['explain', 'x.png'], /required option '-m, --model <file>'/],
     [['nope'], /unknown command 'nope'/],
   ])('%j is a usage error', async (args, message) => {
