@@ -59,7 +59,7 @@ function program(): Command {
     .option('--no-tfjs', 'skip the TF.js comparison')
     .option(
       '--perturbation-everywhere',
-      'run Score-CAM and Ablation-CAM on resnet18 on a software adapter too (K = 512 forwards each: many minutes)',
+      'run Score-CAM, Ablation-CAM (K = 512 forwards each) and the sampled input gradients on resnet18 on a software adapter too: many minutes',
       false,
     )
     .option('--out <file>', 'JSON result file (default bench/results/<mode>.json; none for --smoke)')

@@ -2,19 +2,27 @@
  * End to end on one network: forward alone; forward + Grad-CAM of the top class; all six methods
  * (CAM only where the head allows it) for the top-5 classes; the perturbation methods
  * (Score-CAM, Ablation-CAM), each on its own against the batched forwards it needs
- * (bench/perturbation.ts). This engine first, then the same
+ * (bench/perturbation.ts); the sampled input-gradient methods (SmoothGrad, Guided SmoothGrad,
+ * Integrated Gradients), each on its own (bench/sampled.ts). This engine first, then the same
  * work in TF.js WebGPU on the same adapter, weights and input, checked equal before it is timed.
  * Each timed run ends when its result is back on the CPU (for TF.js that is when its queued
  * work runs at all).
  */
 import type { Engine } from '../src/gpu/engine';
 import { applicableMethods, explain } from '../src/attribution/explain';
-import { isMultiPass, isPerturbation, type Method } from '../src/methods/registry';
+import {
+  inputGradientMethod,
+  isInputGradient,
+  isMultiPass,
+  isPerturbation,
+  type Method,
+} from '../src/methods/registry';
 import { Model } from '../src/model/model';
 import type { Graph } from '../src/model/graph';
 import type { GraphSpec } from '../src/model/spec';
 import { measure, type Measured } from './measure';
 import { perturbationRuns, type PerturbationResult } from './perturbation';
+import { sampledRuns, type SampledResult } from './sampled';
 import { forwardFlops, inputFor } from './nets';
 import { TF_METHODS, TfNet, loadTfjs, tfAllMethods, tfAllMethodsTimed, tfForward, tfGradcam } from './tfjs';
 
@@ -27,7 +35,10 @@ export interface E2EConfig {
   tfAll: boolean;
   tfjs: boolean;
   topK: number;
-  /** Run the perturbation methods (K forwards each: slow on big networks on a software adapter). */
+  /**
+   * Run the methods of many passes: the perturbation methods (K forwards each) and the sampled
+   * input-gradient ones (S copies each): slow on big networks on a software adapter.
+   */
   perturbation: boolean;
 }
 
@@ -66,6 +77,8 @@ export interface E2EResult {
   tfjsError?: string;
   /** Score-CAM and Ablation-CAM, each timed alone (absent where not run). */
   perturbation?: PerturbationResult[];
+  /** SmoothGrad, Guided SmoothGrad, Integrated Gradients, each timed alone (absent where not run). */
+  sampled?: SampledResult[];
 }
 
 /** Bytes of the tensors Model.forward keeps for backward passes to `targets` (N = 1). */
@@ -110,7 +123,7 @@ export async function endToEnd(
   const layer = g.defaultLayer();
   // The perturbation methods cost K forwards each: timed on their own below, not in 'all'.
   const applicable = applicableMethods(g, layer);
-  // The methods of many passes have rows of their own (perturbation) or none (the sampled input gradients).
+  // The methods of many passes have rows of their own (perturbation, sampled).
   const methods = applicable.filter((m) => !isMultiPass(m));
   const K = g.shape(g.scores)[1];
   const topK = Math.min(cfg.topK, K);
@@ -181,6 +194,8 @@ export async function endToEnd(
         tick,
         log,
       });
+      const sampled = applicable.filter(isInputGradient).filter((m) => inputGradientMethod(m).samples);
+      res.sampled = await sampledRuns(e, model, x, sampled, { warmup: cfg.warmup, reps: cfg.reps, topK, tick, log });
     }
 
     if (cfg.tfjs) {

@@ -185,6 +185,19 @@ export function markdown(r: BenchReport): string {
       }
       L.push('');
     }
+    const sampled = r.e2e.flatMap((e) => (e.sampled ?? []).map((p) => ({ e, p })));
+    if (sampled.length) {
+      L.push(
+        '| network | sampled method, top 5 | copies | ours ms | ms per copy | peak MiB |',
+        '|---|---|---:|---:|---:|---:|',
+      );
+      for (const { e, p } of sampled) {
+        L.push(
+          `| ${e.model} | ${p.method} | ${p.copies} | ${f1(p.ours.wallMs)} | ${f2(p.msPerCopy)} | ${mib(p.peakBytes)} |`,
+        );
+      }
+      L.push('');
+    }
     for (const e of r.e2e) {
       const w = `${e.model}: layer \`${e.layer}\`, weights ${mib(e.weightBytes)} MiB, saved activations ${mib(e.savedBytesGradcam)} MiB (Grad-CAM) / ${mib(e.savedBytesAll)} MiB (all methods)`;
       const c = e.tfjsError

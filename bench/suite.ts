@@ -25,7 +25,7 @@ export interface ModelEntry {
   /** Timed repetitions of its TF.js runs (default: the suite's). */
   tfReps?: number;
   /**
-   * Run the perturbation methods (default true); 'hardware' only on a hardware adapter (K
+   * Run the methods of many passes (perturbation, sampled input gradients; default true); 'hardware' only on a hardware adapter (K
    * forwards of a large network take many minutes on a software one).
    */
   perturbation?: boolean | 'hardware';
@@ -91,7 +91,7 @@ function plannedTicks(cfg: SuiteConfig): number {
   if (cfg.parts.includes('kernels')) n += ((cfg.smoke ? SMOKE_SHAPES : CONV_SHAPES).length * 6 + 2) * (1 + cfg.reps);
   if (cfg.parts.includes('e2e')) {
     for (const m of cfg.models) {
-      n += (3 + (m.perturbation === false ? 0 : 4)) * (cfg.warmup + (m.reps ?? cfg.reps));
+      n += (3 + (m.perturbation === false ? 0 : 7)) * (cfg.warmup + (m.reps ?? cfg.reps));
       if (cfg.tfjs) n += (m.tfAll ? 3 : 2) * (1 + (m.tfReps ?? cfg.tfReps));
     }
   }
@@ -153,7 +153,7 @@ export async function runSuite(cfg: SuiteConfig, io: SuiteIO): Promise<SuiteResu
         const spec = specFor(m, m.onnx ? await io.readBytes(m.onnx) : null);
         if (m.perturbation === 'hardware' && e.adapter.isSoftware) {
           io.log(
-            `${m.name}: Score-CAM and Ablation-CAM left out on this software adapter (--perturbation-everywhere runs them)`,
+            `${m.name}: Score-CAM, Ablation-CAM and the sampled input gradients left out on this software adapter (--perturbation-everywhere runs them)`,
           );
         }
         out.e2e.push(
