@@ -225,6 +225,12 @@ export function installHook(p: Parts) {
     },
     tour: {
       state: () => ({ current: p.tour.current, numbers: p.tour.numbers, error: p.tour.error }),
+      /** Wait until the current step (started any way: a click, the keyboard) has computed its numbers. */
+      async settled() {
+        await p.tour.settled();
+        await idle();
+        return { current: p.tour.current, numbers: p.tour.numbers, error: p.tour.error, summary: summary() };
+      },
       /** Click a step's button and wait until the step has computed its numbers (or failed). */
       async go(id: string) {
         (document.querySelector(`#tour-steps [data-step="${id}"]`) as HTMLButtonElement).click();

@@ -201,7 +201,7 @@ const STEPS: Step[] = [
         el('p', {}, `Class ${label}: ${K} feature maps of ${h} × ${w}; the six largest terms of the sum:`),
         table(
           ['k', 'GAP(Aᵏ)', 'wᶜₖ', 'product'],
-          top.map((t) => [t.k, t.g, t.wk, t.t]),
+          top.map((t) => [String(t.k), t.g, t.wk, t.t]),
         ),
         table(
           ['Σₖ wᶜₖ GAP(Aᵏ)', '+ bᶜ', '= yᶜ from the buffers', 'yᶜ of the forward pass'],
@@ -241,7 +241,7 @@ const STEPS: Step[] = [
         worst = Math.max(worst, Math.abs(Z * alpha[k] - wk[k]));
         scale = Math.max(scale, Math.abs(wk[k]));
       }
-      const rows = Array.from({ length: Math.min(K, 8) }, (_, k) => [k, wk[k], alpha[k], Z * alpha[k]]);
+      const rows = Array.from({ length: Math.min(K, 8) }, (_, k) => [String(k), wk[k], alpha[k], Z * alpha[k]]);
       out.replaceChildren(
         el('p', {}, `Z = ${h} × ${w} = ${Z}; the first ${rows.length} of ${K} channels:`),
         table(['k', 'wᶜₖ (linear layer)', 'αᶜₖ (backward pass)', 'Z·αᶜₖ'], rows),
@@ -275,7 +275,7 @@ const STEPS: Step[] = [
         el('p', {}, `Grad-CAM for ${r.model.labels[r.cls]}: the six channels with the largest |αᶜₖ|:`),
         table(
           ['k', 'αᶜₖ'],
-          top.map((k) => [k, alpha[k]]),
+          top.map((k) => [String(k), alpha[k]]),
         ),
       );
       return { camApplies: r.layer.camReason === null, camReason: r.layer.camReason ?? '', cls: r.cls };
