@@ -441,6 +441,9 @@ def compute(net, x, targets):
         sampled["integrated_gradients"].append(integrated_gradients(net, x, c))
         check_completeness(net, x, c)
 
+    for name, entries in augsmooth(net, x, targets).items():
+        methods[name] = entries
+
     T = len(targets)
     ggc = [methods["gradcam"][i]["map_up"][None] * res["guided_backprop"][i] for i in range(T)]
 
@@ -463,6 +466,42 @@ def compute(net, x, targets):
     for name, entries in sampled.items():
         exp[name] = tensor_json(stack(entries))
     return exp, logits, methods
+
+
+AUG_FLIPS, AUG_FACTORS = (False, True), (0.9, 1.0, 1.1)
+
+
+def augsmooth(net, x, targets):
+    """pytorch-grad-cam's aug_smooth, written out: for every (flip, factor) of a horizontal flip
+    and a brightness factor, the maps of the copy factor * flip(x) for class c, every tensor of the
+    entry flipped back along the width (the weights are per channel: not flipped), then the mean
+    over the six copies (no renormalisation of the mean). One forward and backward per copy."""
+    C, H, W = net.in_shape
+    out = {f"augsmooth:{k}": [] for k in ("gradcam", "gradcampp", "hirescam", "eigencam", "cam")}
+    for c in targets:
+        copies = {k: [] for k in out}
+        for flip in AUG_FLIPS:
+            for factor in AUG_FACTORS:
+                xa = (torch.flip(x, dims=[3]) if flip else x) * factor
+                logits_a, ta = net(xa)
+                (ga,) = torch.autograd.grad(logits_a[0, c], [ta[net.layer]])
+                ga, Aa = ga[0], ta[net.layer][0].detach()
+                entries = {
+                    "augsmooth:gradcam": method_entry(gradcam_weights(ga), Aa, True, H, W),
+                    "augsmooth:gradcampp": method_entry(gradcampp_weights(Aa, ga), Aa, True, H, W),
+                    "augsmooth:hirescam": spatial_entry(F.relu((ga * Aa).sum(0)), H, W),
+                    "augsmooth:eigencam": spatial_entry(F.relu(eigen_projection(Aa)), H, W),
+                }
+                if net.cam_fc is not None:
+                    fc = dict((n["name"], n["module"]) for n in net.nodes)[net.cam_fc]
+                    entries["augsmooth:cam"] = method_entry(fc.weight[c].detach(), Aa, False, H, W)
+                for k, entry in entries.items():
+                    copies[k].append({f: v if f == "weights" or not flip else torch.flip(v, dims=[-1])
+                                      for f, v in entry.items()})
+        for k, lst in copies.items():
+            if lst:
+                out[k].append({f: torch.stack([e[f] for e in lst]).mean(0) for f in lst[0]})
+    return out
 
 
 def check_input_grad_fd(net, x, c, gx, n=8, eps=1e-6):
@@ -663,6 +702,9 @@ def main():
                 "eigencam": "map = ReLU(sign * (X - mean_positions X) v1), X = A as [h*w, K], v1 its first right singular vector, sign making the largest |value| positive; identical for every target",
                 "eigengradcam": "as eigencam with X = g * A",
                 "prerelu:<m>": "spatial and eigen method m at prerelu_layer (activations of both signs): the input of the layer's node, conv2 for residual",
+                "augsmooth:<m>": "the augSmooth option of method m: every entry (weights unflipped, maps flipped back along the width) "
+                                 "averaged over the six copies factor * flip(input), flip in (no, yes), factor in (0.9, 1, 1.1), "
+                                 "each explaining class c; the mean is not renormalised",
                 "eigensmooth:<m>": "the eigenSmooth option of channel method m: eigencam's projection of X = w_k A_k with m's weights, ReLU except for cam",
                 "scorecam": "weights alpha_k = softmax over classes of logits(input * M_k) at class c, M_k = channel k "
                             "upsampled (bilinear, align_corners=False) to the input and min-max normalised "

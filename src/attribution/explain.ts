@@ -59,6 +59,7 @@ import { seedFromClasses } from '../ops/seed';
 import type { InputSamples } from '../methods/types';
 import { checkSamplingOptions, resolveSamples, type SamplingOptions } from '../methods/sampling';
 import { reduceInputGradients, sampledInputGradients, timesBaseline } from './input_gradients';
+import { augmentedMaps, familySlices } from './augment';
 import { softmaxForward } from '../ops/softmax';
 import {
   camWeights,
@@ -96,6 +97,16 @@ export interface ExplainOptions extends SamplingOptions {
    * Default false. Guided Grad-CAM then multiplies by the smoothed Grad-CAM map.
    */
   eigenSmooth?: boolean;
+  /**
+   * The channel, spatial and eigen methods' maps (and channel weights) as the mean over six
+   * augmented copies of the input — horizontal flip off/on × brightness factor 0.9, 1, 1.1 —
+   * each copy's maps flipped back; pytorch-grad-cam's `aug_smooth`. The copies run as one
+   * batched forward and backward pass and explain the classes chosen on the unaugmented input.
+   * Default false. Refused (InvalidInputError) with the perturbation methods; Guided Grad-CAM
+   * then multiplies by the smoothed Grad-CAM map; the other input-gradient methods, scores,
+   * activations and gradients are unchanged.
+   */
+  augSmooth?: boolean;
   /**
    * Perturbation methods (Score-CAM, Ablation-CAM): the most (image, channel) jobs per extra
    * forward pass. Default 32; lowered to what the device's binding limits allow for this model,
@@ -335,6 +346,7 @@ function checkOptions(opts: unknown): ExplainOptions {
     'smoothgrad',
     'integratedGradients',
     'eigenSmooth',
+    'augSmooth',
     'batchSize',
     'onProgress',
     'signal',
@@ -392,9 +404,19 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     throw new InvalidInputError(`explain: eigenSmooth must be true or false, got ${describe(o.eigenSmooth)}`);
   }
   const eigenSmooth = o.eigenSmooth === true;
+  if (o.augSmooth !== undefined && typeof o.augSmooth !== 'boolean') {
+    throw new InvalidInputError(`explain: augSmooth must be true or false, got ${describe(o.augSmooth)}`);
+  }
+  const augSmooth = o.augSmooth === true;
   const targets = o.targets === undefined ? { topK: 1 } : o.targets;
   const t = checkTargets(targets, numClasses);
   const perturb = methods.filter(isPerturbation);
+  if (augSmooth && perturb.length) {
+    throw new InvalidInputError(
+      `explain: augSmooth does not apply to ${perturb.join(', ')} (one forward pass per channel, six times over); ` +
+        `ask for them in a call without augSmooth`,
+    );
+  }
   for (const m of perturb) {
     if (perturbationMethod(m).perturb === 'ablate-channel' && !separates(g, layer)) {
       throw new MethodNotApplicableError(
@@ -572,6 +594,24 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
           input: e.slice(up, s * rows * H * W, lead([H, W]), `${m}:input`),
         };
       });
+    }
+    if (augSmooth) {
+      // The layer methods' maps again, as the mean over the augmented copies (augment.ts).
+      const plan = { model, input, layer, classes, t, heads, spatial, eigen, eigenSmooth };
+      const aug = await augmentedMaps(e, { ...plan, channel: slots as ChannelMethodName[] });
+      const families = [
+        [slots, aug.channel],
+        [spatial, aug.spatial],
+        [eigen, aug.eigen],
+      ] as const;
+      for (const [names, f] of families) {
+        if (!f) continue;
+        for (const [m, v] of familySlices(e, f, names, wanted, lead)) {
+          for (const old of Object.values(maps[m as Method] as object) as Tensor[]) old.destroy();
+          (maps as Record<string, unknown>)[m] = v;
+        }
+      }
+      if (aug.channel) upsampled = aug.channel.up;
     }
     for (const m of inputMethods) {
       const d = inputGradientMethod(m);
