@@ -33,6 +33,11 @@ The formulas are those of docs/METHODS.md, as published:
   guided gradcam  normalise(upsample(normalise(gradcam))) (broadcast over channels) * guided backprop
   saliency        |d y^c / d x| per input channel (Simonyan et al. 2014; Captum's Saliency, abs=True)
   gradient x input  x * d y^c / d x (Shrikumar et al. 2016)
+  smoothgradcampp  Grad-CAM++ with m_p = mean over n copies x + sigma z_s of g^p (p = 1, 2, 3):
+                  a = m2 / (2 m2 + (sum_ab A_ab) m3), w_k = sum_ij a ReLU(m1), sigma absolute
+                  (Omeiza et al. 2019, torch-cam's numerator), map = ReLU(sum_k w_k A_k)
+  augsmooth:<m>   the augSmooth option: the entry of method m averaged over the six copies
+                  factor * flip(x), flip in (no, yes), factor in (0.9, 1, 1.1), flipped back
   smoothgrad      (1/n) sum_s d y^c / d x at x + sigma z_s, sigma = SG_SIGMA (max x - min x)
                   (Smilkov et al. 2017); z_s from the integer hash below (normal_noise), written
                   here from its definition in docs/METHODS.md; guided smoothgrad: the same mean
@@ -441,6 +446,7 @@ def compute(net, x, targets):
         sampled["integrated_gradients"].append(integrated_gradients(net, x, c))
         check_completeness(net, x, c)
 
+    methods["smoothgradcampp"] = [smooth_gradcampp_entry(net, x, c) for c in targets]
     for name, entries in augsmooth(net, x, targets).items():
         methods[name] = entries
 
@@ -598,6 +604,32 @@ def smoothgrad(net, x, c, guided):
     return torch.stack(grads).mean(0)
 
 
+SGPP_SAMPLES, SGPP_SIGMA, SGPP_SEED = 3, 0.3, 11
+
+
+def smooth_gradcampp_entry(net, x, c):
+    """Smooth Grad-CAM++ (Omeiza et al. 2019, with torch-cam's numerator): the copies
+    x + sigma z_s (sigma absolute, z_s = normal_noise(seed, s, 0)), one forward and backward each;
+    m_p = mean over the copies of g^p; a = m2 / (2 m2 + (sum_ab A_ab) m3), 0 where the denominator
+    is 0; w_k = sum_ij a ReLU(m1); the map from the activations A of x itself."""
+    C, H, W = net.in_shape
+    with torch.no_grad():
+        A = net(x)[1][net.layer][0]
+    grads = []
+    for s in range(SGPP_SAMPLES):
+        xs = x + SGPP_SIGMA * normal_noise(SGPP_SEED, s, 0, x.numel()).reshape(x.shape)
+        logits_s, ts = net(xs)
+        (gs,) = torch.autograd.grad(logits_s[0, c], [ts[net.layer]])
+        grads.append(gs[0])
+    G = torch.stack(grads)
+    m1, m2, m3 = G.mean(0), (G ** 2).mean(0), (G ** 3).mean(0)
+    S = A.sum(dim=(1, 2), keepdim=True)
+    den = 2 * m2 + S * m3
+    a = torch.where(den != 0, m2 / torch.where(den != 0, den, torch.ones_like(den)), torch.zeros_like(den))
+    w = (a * F.relu(m1)).sum(dim=(1, 2))
+    return method_entry(w, A, True, H, W)
+
+
 def integrated_gradients(net, x, c, steps=IG_STEPS, baseline=IG_BASELINE):
     b = torch.full_like(x, baseline)
     grads = [input_grad(net, b + (s + 0.5) / steps * (x - b), c) for s in range(steps)]
@@ -702,6 +734,9 @@ def main():
                 "eigencam": "map = ReLU(sign * (X - mean_positions X) v1), X = A as [h*w, K], v1 its first right singular vector, sign making the largest |value| positive; identical for every target",
                 "eigengradcam": "as eigencam with X = g * A",
                 "prerelu:<m>": "spatial and eigen method m at prerelu_layer (activations of both signs): the input of the layer's node, conv2 for residual",
+                "smoothgradcampp": "Smooth Grad-CAM++: m_p = mean of g^p over 'sampling.smoothgradcampp.samples' copies "
+                                   "input + sigma z (sigma absolute, z = normal_noise(seed, s, 0)); a = m2 / (2 m2 + (sum_ab A_ab) m3), "
+                                   "0 where the denominator is 0; w_k = sum_ij a ReLU(m1); map = ReLU(sum_k w_k A_k), A of the input itself",
                 "augsmooth:<m>": "the augSmooth option of method m: every entry (weights unflipped, maps flipped back along the width) "
                                  "averaged over the six copies factor * flip(input), flip in (no, yes), factor in (0.9, 1, 1.1), "
                                  "each explaining class c; the mean is not renormalised",
@@ -730,6 +765,7 @@ def main():
             "sampling": {
                 "smoothgrad": {"samples": SG_SAMPLES, "sigma": SG_SIGMA, "seed": SG_SEED},
                 "integratedGradients": {"steps": IG_STEPS, "baseline": IG_BASELINE},
+                "smoothgradcampp": {"samples": SGPP_SAMPLES, "sigma": SGPP_SIGMA, "seed": SGPP_SEED},
             },
             "expected": exp,
         }

@@ -57,9 +57,10 @@ import type { Graph } from '../model/graph';
 import { Model } from '../model/model';
 import { seedFromClasses } from '../ops/seed';
 import type { InputSamples } from '../methods/types';
-import { checkSamplingOptions, resolveSamples, type SamplingOptions } from '../methods/sampling';
+import { checkSamplingOptions, resolveNoise, resolveSamples, type SamplingOptions } from '../methods/sampling';
 import { reduceInputGradients, sampledInputGradients, timesBaseline } from './input_gradients';
 import { augmentedMaps, familySlices } from './augment';
+import { smoothGradcamppWeights } from './smooth_gradcampp';
 import { softmaxForward } from '../ops/softmax';
 import {
   camWeights,
@@ -102,9 +103,9 @@ export interface ExplainOptions extends SamplingOptions {
    * augmented copies of the input — horizontal flip off/on × brightness factor 0.9, 1, 1.1 —
    * each copy's maps flipped back; pytorch-grad-cam's `aug_smooth`. The copies run as one
    * batched forward and backward pass and explain the classes chosen on the unaugmented input.
-   * Default false. Refused (InvalidInputError) with the perturbation methods; Guided Grad-CAM
-   * then multiplies by the smoothed Grad-CAM map; the other input-gradient methods, scores,
-   * activations and gradients are unchanged.
+   * Default false. Refused (InvalidInputError) with the perturbation methods and Smooth
+   * Grad-CAM++; Guided Grad-CAM then multiplies by the smoothed Grad-CAM map; the other
+   * input-gradient methods, scores, activations and gradients are unchanged.
    */
   augSmooth?: boolean;
   /**
@@ -345,6 +346,7 @@ function checkOptions(opts: unknown): ExplainOptions {
     'layer',
     'smoothgrad',
     'integratedGradients',
+    'smoothgradcampp',
     'eigenSmooth',
     'augSmooth',
     'batchSize',
@@ -411,10 +413,14 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
   const targets = o.targets === undefined ? { topK: 1 } : o.targets;
   const t = checkTargets(targets, numClasses);
   const perturb = methods.filter(isPerturbation);
-  if (augSmooth && perturb.length) {
+  // Not with augSmooth: the perturbation methods (one forward pass per channel, six times over)
+  // and Smooth Grad-CAM++ (noisy copies of every augmented copy).
+  const unsmoothed = methods.filter(
+    (m) => isPerturbation(m) || (isChannel(m) && channelMethod(m).source === 'noisy-gradients'),
+  );
+  if (augSmooth && unsmoothed.length) {
     throw new InvalidInputError(
-      `explain: augSmooth does not apply to ${perturb.join(', ')} (one forward pass per channel, six times over); ` +
-        `ask for them in a call without augSmooth`,
+      `explain: augSmooth does not apply to ${unsmoothed.join(', ')}; ask for them in a call without augSmooth`,
     );
   }
   for (const m of perturb) {
@@ -446,10 +452,16 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     }
   }
   // Slots: the gradient methods first (one channel_weights dispatch), then the linear-head
-  // ones, then the perturbation methods.
+  // ones, then Smooth Grad-CAM++, then the perturbation methods.
   const gradientChannel = [...channelSet].filter((m) => channelMethod(m).source === 'gradients');
   const headChannel = [...channelSet].filter((m) => channelMethod(m).source === 'linear-head');
-  const slots: (ChannelMethodName | PerturbationMethodName)[] = [...gradientChannel, ...headChannel, ...perturb];
+  const noisyChannel = [...channelSet].filter((m) => channelMethod(m).source === 'noisy-gradients');
+  const slots: (ChannelMethodName | PerturbationMethodName)[] = [
+    ...gradientChannel,
+    ...headChannel,
+    ...noisyChannel,
+    ...perturb,
+  ];
   const slotRelu = (m: ChannelMethodName | PerturbationMethodName) =>
     isPerturbation(m) ? perturbationMethod(m).relu : channelMethod(m).relu;
   const heads = new Map<ChannelMethodName, string>();
@@ -556,6 +568,13 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
       if (gradientChannel.length) await channelWeights(e, A, G!, weights, gradientChannel);
       for (const m of headChannel) {
         await camWeights(e, model.weight(heads.get(m)!), classes, weights, slots.indexOf(m));
+      }
+      for (const m of noisyChannel) {
+        // Smooth Grad-CAM++: its noisy copies' forward and backward (smooth_gradcampp.ts).
+        e.stage('backward');
+        const noise = resolveNoise(channelMethod(m).noise!, o);
+        await smoothGradcamppWeights(e, model, input, layer, A, classes, t, noise, weights, slots.indexOf(m));
+        e.stage('attribution');
       }
       const reluMask = slots.reduce((mask, m, s) => (slotRelu(m) ? mask | (1 << s) : mask), 0);
       const { raw, norm } = eigenSmooth

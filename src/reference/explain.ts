@@ -26,7 +26,8 @@ import {
   upsampleBilinear,
   weightedSum,
 } from './attribution';
-import { resolveSamples, type SamplingOptions } from '../methods/sampling';
+import { resolveNoise, resolveSamples, type SamplingOptions } from '../methods/sampling';
+import { smoothGradcamppWeights } from './smooth_gradcampp';
 import { reduceInputGradients, sampledInputGradient } from './input_gradients';
 import type { RefModel } from './model';
 import { ablationCamWeights, scoreCamWeights } from './perturbation';
@@ -119,6 +120,8 @@ export function explainReference(
         Wfc,
         Array.from({ length: T * n }, (_, b) => rowClass(b)),
       );
+    } else if (d.source === 'noisy-gradients') {
+      weights = smoothGradcamppWeights(model, x, layer, A, rowClass, T, resolveNoise(d.noise!, opts));
     } else {
       weights = channelWeights(m, A, G);
     }
