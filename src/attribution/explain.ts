@@ -7,8 +7,10 @@
  * The methods are the registry's (src/methods/registry.ts); per family, one set of dispatches
  * serves every requested method of that family:
  *   channel         one channel_weights dispatch (generated from the requested methods' sums)
- *                   and one cam_weights dispatch per linear-head method (CAM), then one
- *                   cam_combine for every (method, row) map and one upsample;
+ *                   and one cam_weights dispatch per linear-head method (CAM), Smooth
+ *                   Grad-CAM++'s weights from a batched forward and backward over noisy copies
+ *                   (smooth_gradcampp.ts), then one cam_combine for every (method, row) map and
+ *                   one upsample;
  *   spatial         one spatial_combine dispatch (generated from their terms) and one upsample;
  *   input-gradient  the (guided) input gradient from one more batched backward pass, times a
  *                   channel method's upsampled map where the method says so (Guided Grad-CAM),
@@ -24,6 +26,9 @@
  *                   cam_combine and upsample dispatches make their maps. These submit more than
  *                   once: the forward and backward passes, one submission per batch, then the
  *                   maps; a failure or an abort still leaves nothing behind (Recorder.run).
+ *
+ * augSmooth: the channel, spatial and eigen maps once more from one batched forward and backward
+ * over six augmented copies of the input, flipped back and averaged (augment.ts).
  *
  * Concurrency: each call records into its own recorder, so calls on one engine may overlap
  * (see Recorder). The results are the caller's; inside an open engine.scope() they belong to it.
