@@ -6,11 +6,11 @@
  * typed errors, no leaks.
  */
 import { describe, expect, it } from 'vitest';
-import { explain } from '../../src/attribution/explain';
+import { applicableMethods, explain } from '../../src/attribution/explain';
 import { augmentInput, augmentMean } from '../../src/attribution/augment';
 import { InvalidInputError } from '../../src/core/errors';
 import { AUGMENTATIONS } from '../../src/methods/augment';
-import type { Method } from '../../src/methods/registry';
+import { channelMethod, isChannel, isPerturbation, type Method } from '../../src/methods/registry';
 import { Model } from '../../src/model/model';
 import { augmentImage, flipLast } from '../../src/reference/augment';
 import { explainReference } from '../../src/reference/explain';
@@ -161,6 +161,27 @@ describe('augSmooth', () => {
       plain.destroy();
     }
     input.destroy();
+    model.destroy();
+    expect(e.liveTensors).toBe(0);
+  });
+
+  it('submits once and reads nothing back, with every method it allows', async () => {
+    const e = await getEngine();
+    const spec = NETS.branchy();
+    const model = await Model.load(e, spec);
+    const g = model.graph;
+    const methods = applicableMethods(g, g.defaultLayer()).filter(
+      (m) => !isPerturbation(m) && !(isChannel(m) && channelMethod(m).source === 'noisy-gradients'),
+    );
+    const [c, h, w] = spec.input.shape;
+    const x = e.upload(randn(c * h * w, 5), [1, c, h, w]);
+    await e.flush();
+    const before = { ...e.stats };
+    const r = await explain(model, x, { methods, targets: { topK: 3 }, augSmooth: true });
+    expect(e.stats.submits - before.submits).toBe(1);
+    expect(e.stats.readbacks - before.readbacks).toBe(0);
+    r.destroy();
+    x.destroy();
     model.destroy();
     expect(e.liveTensors).toBe(0);
   });
