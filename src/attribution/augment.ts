@@ -10,7 +10,8 @@
  * T·A·N rows (row (t·A + a)·N + i, seeded with the class of row t·N + i: every copy explains
  * the class chosen on the unaugmented input). The same kernels as explain's then make every
  * copy's weights, raw, normalised and upsampled maps, and one augment_mean dispatch per tensor
- * reduces them to the shapes without the option: [M, T·N, …].
+ * reduces them to the shapes without the option: [M, T·N, …]. The batch is not split: where
+ * it does not fit one storage binding, e.empty throws ResourceLimitError.
  */
 import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
