@@ -1,5 +1,6 @@
 // input_perturb: the perturbed copies of the input for the sampled input-gradient methods.
-//   SMOOTHGRAD   out = x + σ·z, σ = p.sigma · (max − min of image i's values), z a standard normal
+//   SMOOTHGRAD   out = x + σ·z, σ = p.sigma · (max − min of image i's values) (with ABSOLUTE,
+//                σ = p.sigma: Smooth Grad-CAM++'s copies), z a standard normal
 //                value from the integer hash below (src/methods/sampling.ts has the same generator
 //                for the CPU reference): key = pcg(pcg(pcg(seed) + s) + i), b1 = pcg(key + 2e),
 //                b2 = pcg(key + 2e + 1), u1 = ((b1 >> 8) + 1)·2⁻²⁴, u2 = (b2 >> 8)·2⁻²⁴,
@@ -102,6 +103,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let src = i * p.chw;
   let dst = j * p.chw;
 #if SMOOTHGRAD
+#if ABSOLUTE
+  let sigma = p.sigma;
+#else
   var lo = 3e38;
   var hi = -3e38;
   for (var e = lid.x; e < p.chw; e += WG) {
@@ -110,6 +114,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   let range = minmax_reduce(lid.x, lo, hi);
   let sigma = p.sigma * (range.y - range.x);
+#endif
   let key = pcg(pcg(pcg(p.seed) + s) + i);
   for (var e = lid.x; e < p.chw; e += WG) {
     out[dst + e] = x[src + e] + sigma * normal(key, e);

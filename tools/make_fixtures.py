@@ -33,6 +33,11 @@ The formulas are those of docs/METHODS.md, as published:
   guided gradcam  normalise(upsample(normalise(gradcam))) (broadcast over channels) * guided backprop
   saliency        |d y^c / d x| per input channel (Simonyan et al. 2014; Captum's Saliency, abs=True)
   gradient x input  x * d y^c / d x (Shrikumar et al. 2016)
+  smoothgradcampp  Grad-CAM++ with m_p = mean over n copies x + sigma z_s of g^p (p = 1, 2, 3):
+                  a = m2 / (2 m2 + (sum_ab A_ab) m3), w_k = sum_ij a ReLU(m1), sigma absolute
+                  (Omeiza et al. 2019, torch-cam's numerator), map = ReLU(sum_k w_k A_k)
+  augsmooth:<m>   the augSmooth option: the entry of method m averaged over the six copies
+                  factor * flip(x), flip in (no, yes), factor in (0.9, 1, 1.1), flipped back
   smoothgrad      (1/n) sum_s d y^c / d x at x + sigma z_s, sigma = SG_SIGMA (max x - min x)
                   (Smilkov et al. 2017); z_s from the integer hash below (normal_noise), written
                   here from its definition in docs/METHODS.md; guided smoothgrad: the same mean
@@ -441,6 +446,10 @@ def compute(net, x, targets):
         sampled["integrated_gradients"].append(integrated_gradients(net, x, c))
         check_completeness(net, x, c)
 
+    methods["smoothgradcampp"] = [smooth_gradcampp_entry(net, x, c) for c in targets]
+    for name, entries in augsmooth(net, x, targets).items():
+        methods[name] = entries
+
     T = len(targets)
     ggc = [methods["gradcam"][i]["map_up"][None] * res["guided_backprop"][i] for i in range(T)]
 
@@ -463,6 +472,42 @@ def compute(net, x, targets):
     for name, entries in sampled.items():
         exp[name] = tensor_json(stack(entries))
     return exp, logits, methods
+
+
+AUG_FLIPS, AUG_FACTORS = (False, True), (0.9, 1.0, 1.1)
+
+
+def augsmooth(net, x, targets):
+    """pytorch-grad-cam's aug_smooth, written out: for every (flip, factor) of a horizontal flip
+    and a brightness factor, the maps of the copy factor * flip(x) for class c, every tensor of the
+    entry flipped back along the width (the weights are per channel: not flipped), then the mean
+    over the six copies (no renormalisation of the mean). One forward and backward per copy."""
+    C, H, W = net.in_shape
+    out = {f"augsmooth:{k}": [] for k in ("gradcam", "gradcampp", "hirescam", "eigencam", "cam")}
+    for c in targets:
+        copies = {k: [] for k in out}
+        for flip in AUG_FLIPS:
+            for factor in AUG_FACTORS:
+                xa = (torch.flip(x, dims=[3]) if flip else x) * factor
+                logits_a, ta = net(xa)
+                (ga,) = torch.autograd.grad(logits_a[0, c], [ta[net.layer]])
+                ga, Aa = ga[0], ta[net.layer][0].detach()
+                entries = {
+                    "augsmooth:gradcam": method_entry(gradcam_weights(ga), Aa, True, H, W),
+                    "augsmooth:gradcampp": method_entry(gradcampp_weights(Aa, ga), Aa, True, H, W),
+                    "augsmooth:hirescam": spatial_entry(F.relu((ga * Aa).sum(0)), H, W),
+                    "augsmooth:eigencam": spatial_entry(F.relu(eigen_projection(Aa)), H, W),
+                }
+                if net.cam_fc is not None:
+                    fc = dict((n["name"], n["module"]) for n in net.nodes)[net.cam_fc]
+                    entries["augsmooth:cam"] = method_entry(fc.weight[c].detach(), Aa, False, H, W)
+                for k, entry in entries.items():
+                    copies[k].append({f: v if f == "weights" or not flip else torch.flip(v, dims=[-1])
+                                      for f, v in entry.items()})
+        for k, lst in copies.items():
+            if lst:
+                out[k].append({f: torch.stack([e[f] for e in lst]).mean(0) for f in lst[0]})
+    return out
 
 
 def check_input_grad_fd(net, x, c, gx, n=8, eps=1e-6):
@@ -557,6 +602,32 @@ def smoothgrad(net, x, c, guided):
     grads = [input_grad(net, x + sigma * normal_noise(SG_SEED, s, 0, x.numel()).reshape(x.shape), c, guided)
              for s in range(SG_SAMPLES)]
     return torch.stack(grads).mean(0)
+
+
+SGPP_SAMPLES, SGPP_SIGMA, SGPP_SEED = 3, 0.3, 11
+
+
+def smooth_gradcampp_entry(net, x, c):
+    """Smooth Grad-CAM++ (Omeiza et al. 2019, with torch-cam's numerator): the copies
+    x + sigma z_s (sigma absolute, z_s = normal_noise(seed, s, 0)), one forward and backward each;
+    m_p = mean over the copies of g^p; a = m2 / (2 m2 + (sum_ab A_ab) m3), 0 where the denominator
+    is 0; w_k = sum_ij a ReLU(m1); the map from the activations A of x itself."""
+    C, H, W = net.in_shape
+    with torch.no_grad():
+        A = net(x)[1][net.layer][0]
+    grads = []
+    for s in range(SGPP_SAMPLES):
+        xs = x + SGPP_SIGMA * normal_noise(SGPP_SEED, s, 0, x.numel()).reshape(x.shape)
+        logits_s, ts = net(xs)
+        (gs,) = torch.autograd.grad(logits_s[0, c], [ts[net.layer]])
+        grads.append(gs[0])
+    G = torch.stack(grads)
+    m1, m2, m3 = G.mean(0), (G ** 2).mean(0), (G ** 3).mean(0)
+    S = A.sum(dim=(1, 2), keepdim=True)
+    den = 2 * m2 + S * m3
+    a = torch.where(den != 0, m2 / torch.where(den != 0, den, torch.ones_like(den)), torch.zeros_like(den))
+    w = (a * F.relu(m1)).sum(dim=(1, 2))
+    return method_entry(w, A, True, H, W)
 
 
 def integrated_gradients(net, x, c, steps=IG_STEPS, baseline=IG_BASELINE):
@@ -663,6 +734,12 @@ def main():
                 "eigencam": "map = ReLU(sign * (X - mean_positions X) v1), X = A as [h*w, K], v1 its first right singular vector, sign making the largest |value| positive; identical for every target",
                 "eigengradcam": "as eigencam with X = g * A",
                 "prerelu:<m>": "spatial and eigen method m at prerelu_layer (activations of both signs): the input of the layer's node, conv2 for residual",
+                "smoothgradcampp": "Smooth Grad-CAM++: m_p = mean of g^p over 'sampling.smoothgradcampp.samples' copies "
+                                   "input + sigma z (sigma absolute, z = normal_noise(seed, s, 0)); a = m2 / (2 m2 + (sum_ab A_ab) m3), "
+                                   "0 where the denominator is 0; w_k = sum_ij a ReLU(m1); map = ReLU(sum_k w_k A_k), A of the input itself",
+                "augsmooth:<m>": "the augSmooth option of method m: every entry (weights unflipped, maps flipped back along the width) "
+                                 "averaged over the six copies factor * flip(input), flip in (no, yes), factor in (0.9, 1, 1.1), "
+                                 "each explaining class c; the mean is not renormalised",
                 "eigensmooth:<m>": "the eigenSmooth option of channel method m: eigencam's projection of X = w_k A_k with m's weights, ReLU except for cam",
                 "scorecam": "weights alpha_k = softmax over classes of logits(input * M_k) at class c, M_k = channel k "
                             "upsampled (bilinear, align_corners=False) to the input and min-max normalised "
@@ -688,6 +765,7 @@ def main():
             "sampling": {
                 "smoothgrad": {"samples": SG_SAMPLES, "sigma": SG_SIGMA, "seed": SG_SEED},
                 "integratedGradients": {"steps": IG_STEPS, "baseline": IG_BASELINE},
+                "smoothgradcampp": {"samples": SGPP_SAMPLES, "sigma": SGPP_SIGMA, "seed": SGPP_SEED},
             },
             "expected": exp,
         }

@@ -260,6 +260,8 @@ function readoutText(d: ChannelMethod | PerturbationMethod, n: Numbers, i: numbe
   const wk = `${d.symbol}_k`;
   if (d.family === 'perturbation') {
     lines.push(`${wk} = ${fmt(weights[k])}   (from the extra forward pass of channel ${k}; the GPU's weight)`);
+  } else if (d.source === 'noisy-gradients') {
+    lines.push(`${wk} = ${fmt(weights[k])}   (from the means of g, g², g³ over the noisy copies; the GPU's weight)`);
   } else if (d.source === 'linear-head') {
     lines.push(`${wk} = W[c, k] (the linear layer) = ${fmt(weights[k])}`);
   } else if (G) {

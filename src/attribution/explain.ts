@@ -7,8 +7,10 @@
  * The methods are the registry's (src/methods/registry.ts); per family, one set of dispatches
  * serves every requested method of that family:
  *   channel         one channel_weights dispatch (generated from the requested methods' sums)
- *                   and one cam_weights dispatch per linear-head method (CAM), then one
- *                   cam_combine for every (method, row) map and one upsample;
+ *                   and one cam_weights dispatch per linear-head method (CAM), Smooth
+ *                   Grad-CAM++'s weights from a batched forward and backward over noisy copies
+ *                   (smooth_gradcampp.ts), then one cam_combine for every (method, row) map and
+ *                   one upsample;
  *   spatial         one spatial_combine dispatch (generated from their terms) and one upsample;
  *   input-gradient  the (guided) input gradient from one more batched backward pass, times a
  *                   channel method's upsampled map where the method says so (Guided Grad-CAM),
@@ -24,6 +26,9 @@
  *                   cam_combine and upsample dispatches make their maps. These submit more than
  *                   once: the forward and backward passes, one submission per batch, then the
  *                   maps; a failure or an abort still leaves nothing behind (Recorder.run).
+ *
+ * augSmooth: the channel, spatial and eigen maps once more from one batched forward and backward
+ * over six augmented copies of the input, flipped back and averaged (augment.ts).
  *
  * Concurrency: each call records into its own recorder, so calls on one engine may overlap
  * (see Recorder). The results are the caller's; inside an open engine.scope() they belong to it.
@@ -57,8 +62,10 @@ import type { Graph } from '../model/graph';
 import { Model } from '../model/model';
 import { seedFromClasses } from '../ops/seed';
 import type { InputSamples } from '../methods/types';
-import { checkSamplingOptions, resolveSamples, type SamplingOptions } from '../methods/sampling';
+import { checkSamplingOptions, resolveNoise, resolveSamples, type SamplingOptions } from '../methods/sampling';
 import { reduceInputGradients, sampledInputGradients, timesBaseline } from './input_gradients';
+import { augmentedMaps, familySlices } from './augment';
+import { smoothGradcamppWeights } from './smooth_gradcampp';
 import { softmaxForward } from '../ops/softmax';
 import {
   camWeights,
@@ -96,6 +103,16 @@ export interface ExplainOptions extends SamplingOptions {
    * Default false. Guided Grad-CAM then multiplies by the smoothed Grad-CAM map.
    */
   eigenSmooth?: boolean;
+  /**
+   * The channel, spatial and eigen methods' maps (and channel weights) as the mean over six
+   * augmented copies of the input — horizontal flip off/on × brightness factor 0.9, 1, 1.1 —
+   * each copy's maps flipped back; pytorch-grad-cam's `aug_smooth`. The copies run as one
+   * batched forward and backward pass and explain the classes chosen on the unaugmented input.
+   * Default false. Refused (InvalidInputError) with the perturbation methods and Smooth
+   * Grad-CAM++; Guided Grad-CAM then multiplies by the smoothed Grad-CAM map; the other
+   * input-gradient methods, scores, activations and gradients are unchanged.
+   */
+  augSmooth?: boolean;
   /**
    * Perturbation methods (Score-CAM, Ablation-CAM): the most (image, channel) jobs per extra
    * forward pass. Default 32; lowered to what the device's binding limits allow for this model,
@@ -334,7 +351,9 @@ function checkOptions(opts: unknown): ExplainOptions {
     'layer',
     'smoothgrad',
     'integratedGradients',
+    'smoothgradcampp',
     'eigenSmooth',
+    'augSmooth',
     'batchSize',
     'onProgress',
     'signal',
@@ -392,9 +411,23 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     throw new InvalidInputError(`explain: eigenSmooth must be true or false, got ${describe(o.eigenSmooth)}`);
   }
   const eigenSmooth = o.eigenSmooth === true;
+  if (o.augSmooth !== undefined && typeof o.augSmooth !== 'boolean') {
+    throw new InvalidInputError(`explain: augSmooth must be true or false, got ${describe(o.augSmooth)}`);
+  }
+  const augSmooth = o.augSmooth === true;
   const targets = o.targets === undefined ? { topK: 1 } : o.targets;
   const t = checkTargets(targets, numClasses);
   const perturb = methods.filter(isPerturbation);
+  // Not with augSmooth: the perturbation methods (one forward pass per channel, six times over)
+  // and Smooth Grad-CAM++ (noisy copies of every augmented copy).
+  const unsmoothed = methods.filter(
+    (m) => isPerturbation(m) || (isChannel(m) && channelMethod(m).source === 'noisy-gradients'),
+  );
+  if (augSmooth && unsmoothed.length) {
+    throw new InvalidInputError(
+      `explain: augSmooth does not apply to ${unsmoothed.join(', ')}; ask for them in a call without augSmooth`,
+    );
+  }
   for (const m of perturb) {
     if (perturbationMethod(m).perturb === 'ablate-channel' && !separates(g, layer)) {
       throw new MethodNotApplicableError(
@@ -424,10 +457,16 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     }
   }
   // Slots: the gradient methods first (one channel_weights dispatch), then the linear-head
-  // ones, then the perturbation methods.
+  // ones, then Smooth Grad-CAM++, then the perturbation methods.
   const gradientChannel = [...channelSet].filter((m) => channelMethod(m).source === 'gradients');
   const headChannel = [...channelSet].filter((m) => channelMethod(m).source === 'linear-head');
-  const slots: (ChannelMethodName | PerturbationMethodName)[] = [...gradientChannel, ...headChannel, ...perturb];
+  const noisyChannel = [...channelSet].filter((m) => channelMethod(m).source === 'noisy-gradients');
+  const slots: (ChannelMethodName | PerturbationMethodName)[] = [
+    ...gradientChannel,
+    ...headChannel,
+    ...noisyChannel,
+    ...perturb,
+  ];
   const slotRelu = (m: ChannelMethodName | PerturbationMethodName) =>
     isPerturbation(m) ? perturbationMethod(m).relu : channelMethod(m).relu;
   const heads = new Map<ChannelMethodName, string>();
@@ -535,6 +574,13 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
       for (const m of headChannel) {
         await camWeights(e, model.weight(heads.get(m)!), classes, weights, slots.indexOf(m));
       }
+      for (const m of noisyChannel) {
+        // Smooth Grad-CAM++: its noisy copies' forward and backward (smooth_gradcampp.ts).
+        e.stage('backward');
+        const noise = resolveNoise(channelMethod(m).noise!, o);
+        await smoothGradcamppWeights(e, model, input, layer, A, classes, t, noise, weights, slots.indexOf(m));
+        e.stage('attribution');
+      }
       const reluMask = slots.reduce((mask, m, s) => (slotRelu(m) ? mask | (1 << s) : mask), 0);
       const { raw, norm } = eigenSmooth
         ? await eigenSmoothMaps(e, A, weights, slots.map(slotRelu))
@@ -572,6 +618,24 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
           input: e.slice(up, s * rows * H * W, lead([H, W]), `${m}:input`),
         };
       });
+    }
+    if (augSmooth) {
+      // The layer methods' maps again, as the mean over the augmented copies (augment.ts).
+      const plan = { model, input, layer, classes, t, heads, spatial, eigen, eigenSmooth };
+      const aug = await augmentedMaps(e, { ...plan, channel: slots as ChannelMethodName[] });
+      const families = [
+        [slots, aug.channel],
+        [spatial, aug.spatial],
+        [eigen, aug.eigen],
+      ] as const;
+      for (const [names, f] of families) {
+        if (!f) continue;
+        for (const [m, v] of familySlices(e, f, names, wanted, lead)) {
+          for (const old of Object.values(maps[m as Method] as object) as Tensor[]) old.destroy();
+          (maps as Record<string, unknown>)[m] = v;
+        }
+      }
+      if (aug.channel) upsampled = aug.channel.up;
     }
     for (const m of inputMethods) {
       const d = inputGradientMethod(m);

@@ -61,17 +61,25 @@ const REDUCE = defineKernel({
   includes: [FINITE],
 });
 
-/** Copies s0 … s0 + count − 1 of the N images of x [N, C, H, W], as [count·N, C, H, W] (input_perturb.wgsl). */
+/**
+ * Copies s0 … s0 + count − 1 of the N images of x [N, C, H, W], as [count·N, C, H, W]
+ * (input_perturb.wgsl). With `absolute`, SmoothGrad's σ is samples.sigma itself instead of a
+ * fraction of each image's range (Smooth Grad-CAM++).
+ */
 export async function perturbInput(
   e: Recorder,
   x: Tensor,
   samples: InputSamples,
   s0: number,
   count: number,
+  absolute = false,
 ): Promise<Tensor> {
   const [n, c, h, w] = x.shape;
   const smooth = samples.kind === 'smoothgrad';
-  const kern = await e.kernel(PERTURB, { defines: { SMOOTHGRAD: smooth }, overrides: { WG: WG_PERTURB } });
+  const kern = await e.kernel(PERTURB, {
+    defines: { SMOOTHGRAD: smooth, ABSOLUTE: absolute },
+    overrides: { WG: WG_PERTURB },
+  });
   const out = e.empty([count * n, c, h, w], `${samples.kind}:copies`);
   e.dispatch(
     kern,

@@ -37,6 +37,8 @@ export interface ExplainSettings {
   /** { topK } or the class indices. */
   targets: { topK: number } | number[];
   layer: string;
+  /** explain()'s augSmooth option (default false). */
+  augSmooth?: boolean;
   batch: number;
   out: string;
   fit: Fit;
@@ -156,6 +158,7 @@ export async function runExplain(
     options: {
       methods: s.methods,
       targets: Array.isArray(s.targets) ? { classes: s.targets } : s.targets,
+      augSmooth: s.augSmooth ?? false,
       batch: s.batch,
       colormap: s.colormap,
       opacity: s.opacity,
@@ -207,7 +210,13 @@ export async function runExplain(
     steps.preprocess += performance.now() - t;
 
     t = performance.now();
-    const r = await explain(model, x, { ...s.options, methods: s.methods, targets: s.targets, layer: s.layer });
+    const r = await explain(model, x, {
+      ...s.options,
+      methods: s.methods,
+      targets: s.targets,
+      layer: s.layer,
+      augSmooth: s.augSmooth ?? false,
+    });
     const stages = await r.stageTimings();
     if (stages) for (const [k, v] of Object.entries(stages)) gpu[k] = (gpu[k] ?? 0) + v;
     else gpuTimed = false;

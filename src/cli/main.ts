@@ -3,7 +3,8 @@
  * library's public API (src/node.ts) alone:
  *
  *   webgpu-cam explain --model m.onnx [--sidecar s.json] [--methods gradcam,gradcam++]
- *                      [--top 3 | --classes 1,4] [--layer L] [--batch 8] [--out dir] images-or-folders…
+ *                      [--top 3 | --classes 1,4] [--layer L] [--aug-smooth] [--batch 8] [--out dir]
+ *                      images-or-folders…
  *   webgpu-cam layers --model m.onnx       the layers explain can use, and the methods at each
  *   webgpu-cam info                        the WebGPU adapter, its features and limits
  *
@@ -77,6 +78,7 @@ interface ExplainOpts {
   top?: number;
   classes?: number[];
   layer?: string;
+  augSmooth?: boolean;
   batch: number;
   out: string;
   fit: Fit;
@@ -149,6 +151,10 @@ export function program(done: (status: number) => void): Command {
     .option(
       '--layer <name>',
       "the layer to explain at (default: the model's last spatial layer; see `webgpu-cam layers`)",
+    )
+    .option(
+      '--aug-smooth',
+      "average each layer method's map over flipped and brightened copies of the image (pytorch-grad-cam's aug_smooth)",
     )
     .option('--batch <n>', 'images per GPU batch', positiveInt('--batch'), 8)
     .option('-o, --out <dir>', 'output folder', 'webgpu-cam-out')
@@ -232,6 +238,13 @@ export function program(done: (status: number) => void): Command {
           });
         }
       }
+      const unsmoothed = o.methods.filter((m) => {
+        const d = methodOf(m);
+        return d.family === 'perturbation' || (d.family === 'channel' && d.source === 'noisy-gradients');
+      });
+      if (o.augSmooth && unsmoothed.length) {
+        cmd.error(`error: --aug-smooth does not apply to ${unsmoothed.join(', ')}`, { exitCode: USAGE });
+      }
       const k = labelsOf(opened).length;
       if (o.top !== undefined && o.top > k)
         cmd.error(`error: --top ${o.top}: the model has ${k} classes`, { exitCode: USAGE });
@@ -245,6 +258,7 @@ export function program(done: (status: number) => void): Command {
             methods: [...new Set(o.methods)],
             targets: o.classes ?? { topK: o.top ?? 1 },
             layer,
+            augSmooth: o.augSmooth === true,
             batch: o.batch,
             out: o.out,
             fit: o.fit,

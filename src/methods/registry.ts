@@ -27,6 +27,16 @@ export function gradcamppA(g: number, S: number): number {
   return den !== 0 ? g2 / den : 0;
 }
 
+/**
+ * Smooth Grad-CAM++'s per-position coefficient from the means over the noisy copies of g² and
+ * g³: a = m2 / (2·m2 + S·m3) (0 where the denominator is 0), S = Σ_ab A_ab of the unperturbed
+ * input. WGSL: smooth_gradcampp_a() in shaders/include/gradcampp.wgsl, the same expression.
+ */
+export function smoothGradcamppA(m2: number, m3: number, S: number): number {
+  const den = 2 * m2 + S * m3;
+  return den !== 0 ? m2 / den : 0;
+}
+
 /** XGrad-CAM's ε in Σ_ij g·A / (Σ_ij A + ε), as in pytorch-grad-cam's xgrad_cam.py. */
 export const XGRADCAM_EPS = 1e-7;
 
@@ -121,6 +131,20 @@ export const METHOD_REGISTRY = {
     formula: [
       `Weight of feature map <var>k</var>: the gradient averaged with the activations as weights, <var>w</var><sub><var>k</var></sub> = ${sum('<var>ij</var>')} ${g()} ${A()} / (${sum('<var>ij</var>')} ${A()} + ε),  ε = 10<sup>−7</sup>.`,
       Lmap('<var>w</var><sub><var>k</var></sub>'),
+    ],
+  }),
+  'smoothgradcam++': channel({
+    label: 'Smooth Grad-CAM++',
+    paper:
+      'Omeiza et al. 2019, Smooth Grad-CAM++: An Enhanced Inference Level Visualization Technique for Deep Convolutional Neural Network Models',
+    source: 'noisy-gradients',
+    noise: { n: 4, sigma: 0.3, seed: 0 },
+    sums: {},
+    relu: true,
+    symbol: 'w',
+    formula: [
+      `Grad-CAM++ with the gradient's powers averaged over <var>n</var> noisy copies <var>x</var> + ε<sub><var>s</var></sub>, ε<sub><var>s</var></sub> ~ 𝒩(0, σ²) (<var>n</var> = 4, σ = 0.3 in the normalised input space by default): <var>m</var><sub><var>p</var></sub> = (1/<var>n</var>) ${sum('<var>s</var>')} (${g()})<sup><var>p</var></sup> at each copy.`,
+      `<var>w</var><sub><var>k</var></sub> = ${sum('<var>ij</var>')} <var>a</var><sub><var>ij</var></sub> · ReLU(<var>m</var><sub>1</sub>),  <var>a</var><sub><var>ij</var></sub> = <var>m</var><sub>2</sub> / (2<var>m</var><sub>2</sub> + <var>S</var><sub><var>k</var></sub>·<var>m</var><sub>3</sub>),  <var>S</var><sub><var>k</var></sub> = ${sum('<var>ab</var>')} ${A('k', 'ab')} of <var>x</var> itself; <var>L</var><sub><var>ij</var></sub> = ReLU(${sum('<var>k</var>')} <var>w</var><sub><var>k</var></sub> ${A()}). The copies run as one batched forward and backward pass.`,
     ],
   }),
   hirescam: spatial({
@@ -324,14 +348,18 @@ export function isSpatial(m: Method): m is SpatialMethodName {
 }
 
 /**
- * Methods that run many more passes than one forward and one backward (SmoothGrad's and
- * Integrated Gradients' batches of copies of the input; Score-CAM's and Ablation-CAM's one
+ * Methods that run many more passes than one forward and one backward (SmoothGrad's,
+ * Integrated Gradients' and Smooth Grad-CAM++'s batches of copies of the input; Score-CAM's and Ablation-CAM's one
  * forward per channel): the demo computes them while selected, and the benchmark's "all
  * methods" scenario and the soak leave them out.
  */
 export function isMultiPass(m: Method): boolean {
   const d = METHOD_REGISTRY[m] as MethodDescriptor;
-  return (d.family === 'input-gradient' && d.samples !== undefined) || d.family === 'perturbation';
+  return (
+    (d.family === 'input-gradient' && d.samples !== undefined) ||
+    d.family === 'perturbation' ||
+    (d.family === 'channel' && d.source === 'noisy-gradients')
+  );
 }
 
 export function isInputGradient(m: Method): m is InputGradientMethodName {

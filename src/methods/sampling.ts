@@ -43,6 +43,11 @@ export interface SamplingOptions {
   smoothgrad?: SmoothGradOptions;
   /** Integrated Gradients: steps and the constant baseline. */
   integratedGradients?: IntegratedGradientsOptions;
+  /**
+   * Smooth Grad-CAM++: copies per image (default 4), σ **absolute** in the normalised input
+   * space (default 0.3, as torch-cam), seed (default 0).
+   */
+  smoothgradcampp?: SmoothGradOptions;
 }
 
 /** PCG-RXS-M-XS 32-bit hash (u32 in, u32 out). */
@@ -103,17 +108,18 @@ function count(what: string, v: unknown): number {
 
 /** Options checked as explain() would (InvalidInputError naming the bad value); undefined passes. */
 export function checkSamplingOptions(opts: SamplingOptions): void {
-  if (opts.smoothgrad !== undefined) {
-    const o = checkKeys('smoothgrad', opts.smoothgrad, ['samples', 'sigma', 'seed']);
-    if (o.samples !== undefined) count('smoothgrad.samples', o.samples);
+  for (const key of ['smoothgrad', 'smoothgradcampp'] as const) {
+    if (opts[key] === undefined) continue;
+    const o = checkKeys(key, opts[key], ['samples', 'sigma', 'seed']);
+    if (o.samples !== undefined) count(`${key}.samples`, o.samples);
     if (o.sigma !== undefined && (typeof o.sigma !== 'number' || !Number.isFinite(o.sigma) || o.sigma < 0)) {
-      throw new InvalidInputError(`explain: smoothgrad.sigma must be a finite number ≥ 0, got ${describe(o.sigma)}`);
+      throw new InvalidInputError(`explain: ${key}.sigma must be a finite number ≥ 0, got ${describe(o.sigma)}`);
     }
     if (
       o.seed !== undefined &&
       (typeof o.seed !== 'number' || !Number.isInteger(o.seed) || o.seed < 0 || o.seed >= 2 ** 32)
     ) {
-      throw new InvalidInputError(`explain: smoothgrad.seed must be an integer in [0, 2^32), got ${describe(o.seed)}`);
+      throw new InvalidInputError(`explain: ${key}.seed must be an integer in [0, 2^32), got ${describe(o.seed)}`);
     }
   }
   if (opts.integratedGradients !== undefined) {
@@ -135,4 +141,13 @@ export function resolveSamples(d: InputSamples, opts: SamplingOptions): InputSam
   }
   const o = opts.integratedGradients ?? {};
   return { kind: 'integrated', steps: o.steps ?? d.steps, baseline: o.baseline ?? d.baseline };
+}
+
+/** Smooth Grad-CAM++'s noise (a channel descriptor's `noise`) with the `smoothgradcampp` options applied. */
+export function resolveNoise(
+  d: { readonly n: number; readonly sigma: number; readonly seed: number },
+  opts: SamplingOptions,
+): { n: number; sigma: number; seed: number } {
+  const o = opts.smoothgradcampp ?? {};
+  return { n: o.samples ?? d.n, sigma: o.sigma ?? d.sigma, seed: o.seed ?? d.seed };
 }

@@ -52,8 +52,18 @@ interface Described {
 
 export interface ChannelMethod extends Described {
   readonly family: 'channel';
-  /** 'gradients': weights from sums over A and G; 'linear-head': the row of the linear layer after the GAP (CAM). */
-  readonly source: 'gradients' | 'linear-head';
+  /**
+   * 'gradients': weights from sums over A and G; 'linear-head': the row of the linear layer after
+   * the GAP (CAM); 'noisy-gradients': Grad-CAM++'s weights from the moments of the gradients at
+   * `noise` copies of the input (Smooth Grad-CAM++).
+   */
+  readonly source: 'gradients' | 'linear-head' | 'noisy-gradients';
+  /**
+   * 'noisy-gradients' only: n copies x + σ·z per image, σ absolute in the normalised input space,
+   * z seeded standard normal values (src/methods/sampling.ts); the defaults, which explain's
+   * `smoothgradcampp` option overrides.
+   */
+  readonly noise?: { readonly n: number; readonly sigma: number; readonly seed: number };
   /**
    * First-pass sums over a channel's positions, by name. A name means one expression across the
    * whole registry (checked by the tests), so methods that need the same sum share it.
@@ -61,7 +71,7 @@ export interface ChannelMethod extends Described {
   readonly sums: Readonly<Record<string, Term>>;
   /** Second-pass sums, whose terms may read first-pass sums (Grad-CAM++'s S_k). */
   readonly sums2?: Readonly<Record<string, Term>>;
-  /** The channel weight from the sums and Z (WGSL reads `sum_<name>` and `z`); absent for 'linear-head'. */
+  /** The channel weight from the sums and Z (WGSL reads `sum_<name>` and `z`); absent unless 'gradients'. */
   readonly weight?: { readonly wgsl: string; ref(sums: Sums, z: number): number };
   /** ReLU on the weighted sum (CAM is shown signed). */
   readonly relu: boolean;

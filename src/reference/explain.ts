@@ -26,12 +26,15 @@ import {
   upsampleBilinear,
   weightedSum,
 } from './attribution';
-import { resolveSamples, type SamplingOptions } from '../methods/sampling';
+import { resolveNoise, resolveSamples, type SamplingOptions } from '../methods/sampling';
+import { smoothGradcamppWeights } from './smooth_gradcampp';
 import { reduceInputGradients, sampledInputGradient } from './input_gradients';
 import type { RefModel } from './model';
 import { ablationCamWeights, scoreCamWeights } from './perturbation';
 import { softmaxForward } from './softmax';
 import { hostTensor, type HostTensor } from './tensor';
+import { AUGMENTATIONS } from '../methods/augment';
+import { augmentImage, flipLast, meanOf } from './augment';
 
 export interface RefMaps {
   /** Channel methods only. */
@@ -68,6 +71,7 @@ export function explainReference(
     targets?: readonly number[] | { topK: number };
     layer?: string;
     eigenSmooth?: boolean;
+    augSmooth?: boolean;
   } & SamplingOptions,
 ): RefExplanation {
   const g = model.graph;
@@ -116,6 +120,8 @@ export function explainReference(
         Wfc,
         Array.from({ length: T * n }, (_, b) => rowClass(b)),
       );
+    } else if (d.source === 'noisy-gradients') {
+      weights = smoothGradcamppWeights(model, x, layer, A, rowClass, T, resolveNoise(d.noise!, opts));
     } else {
       weights = channelWeights(m, A, G);
     }
@@ -138,6 +144,10 @@ export function explainReference(
       maps[m] = { weights, ...finish(raw) };
     }
   }
+  // augSmooth: every layer method's maps (and Guided Grad-CAM's channel method) again, as the
+  // mean over the augmented copies, each copy explained on its own and its maps flipped back.
+  const smoothed = opts.augSmooth ? augSmoothMaps(model, x, classes, opts) : null;
+  if (smoothed) for (const m of opts.methods) if (!isInputGradient(m)) maps[m] = smoothed[m];
   const guided = new Map<boolean, HostTensor>();
   for (const m of opts.methods.filter(isInputGradient)) {
     const d = inputGradientMethod(m);
@@ -151,7 +161,63 @@ export function explainReference(
       guided.set(d.guided, model.backward(values, seeds, g.input, { from: g.scores, guided: d.guided }));
     const grad = guided.get(d.guided)!;
     if (d.times === 'input' || d.magnitude) maps[m] = { input: reduceInputGradients(d, grad, x, null) };
-    else maps[m] = { input: d.times ? guidedGradcam(channel(d.times as ChannelMethodName).input, grad) : grad };
+    else if (!d.times) maps[m] = { input: grad };
+    else {
+      const times = d.times as ChannelMethodName;
+      maps[m] = { input: guidedGradcam(smoothed?.[times]?.input ?? channel(times).input, grad) };
+    }
   }
   return { scores, probabilities, classes, activations: A, gradients: G, maps };
+}
+
+/**
+ * The augSmooth maps of the layer methods of `opts` (and of the channel methods that an
+ * input-gradient method multiplies by): for every augmentation and image i, explainReference of
+ * the copy alone with image i's classes as targets; each copy's maps flipped back along the
+ * width (weights are not flipped) and averaged over the copies. Rows b = t·N + i, as explain's.
+ */
+function augSmoothMaps(
+  model: RefModel,
+  x: HostTensor,
+  classes: number[][],
+  opts: Parameters<typeof explainReference>[2],
+): Partial<Record<Method, Partial<RefMaps>>> {
+  const [n, C, H, W] = x.shape;
+  const T = classes[0].length;
+  const wanted = new Set<Method>(opts.methods.filter((m) => !isInputGradient(m)));
+  for (const m of opts.methods.filter(isInputGradient)) {
+    const times = inputGradientMethod(m).times;
+    if (times && times !== 'input') wanted.add(times as Method);
+  }
+  const methods = [...wanted];
+  // runs[a][i]: the explanation of copy a of image i.
+  const runs = AUGMENTATIONS.map((aug) =>
+    Array.from({ length: n }, (_, i) => {
+      const xi = hostTensor([1, C, H, W], x.data.subarray(i * C * H * W, (i + 1) * C * H * W));
+      const { methods: _all, targets: _t, augSmooth: _a, ...rest } = opts;
+      return explainReference(model, augmentImage(xi, aug), { ...rest, methods, targets: classes[i] });
+    }),
+  );
+  const out: Partial<Record<Method, Partial<RefMaps>>> = {};
+  for (const m of methods) {
+    const res: Partial<RefMaps> = {};
+    for (const key of ['weights', 'raw', 'layer', 'input'] as const) {
+      const first = runs[0][0].maps[m]![key];
+      if (!first) continue;
+      const per = first.data.length / T; // one row's values
+      // The flipped-back copies, each [T·N, …] with row t·N + i from image i's run.
+      const copies = AUGMENTATIONS.map((aug, a) => {
+        const full = hostTensor([T * n, per]);
+        for (let i = 0; i < n; i++) {
+          const back = flipLast(runs[a][i].maps[m]![key]!, aug.flip && key !== 'weights');
+          for (let t = 0; t < T; t++) full.data.set(back.data.subarray(t * per, (t + 1) * per), (t * n + i) * per);
+        }
+        return full;
+      });
+      const mean = meanOf(copies);
+      res[key] = { shape: [T * n, ...first.shape.slice(1)], data: mean.data };
+    }
+    out[m] = res;
+  }
+  return out;
 }

@@ -319,12 +319,40 @@ describe('webgpu-cam usage (in this process)', () => {
     [['explain', '--model', MODEL, '--ig-steps', '2.5', 'x.png'], /--ig-steps must be an integer/],
     [['explain', '--model', MODEL, '--ig-baseline', 'low', 'x.png'], /--ig-baseline must be a number, got 'low'/],
     [['explain', '--model', MODEL, '--perturbation-batch', '0', 'x.png'], /--perturbation-batch/],
+    [
+      ['explain', '--model', MODEL, '--aug-smooth', '--methods', 'gradcam,scorecam', 'x.png'],
+      /--aug-smooth does not apply to scorecam/,
+    ],
     [['explain', 'x.png'], /required option '-m, --model <file>'/],
     [['nope'], /unknown command 'nope'/],
   ])('%j is a usage error', async (args, message) => {
     const r = await run(args);
     expect(r.status).toBe(2);
     expect(r.err).toMatch(message);
+  });
+
+  it('--aug-smooth writes the augSmooth map of explain()', async () => {
+    const out = join(tmp, 'aug');
+    const file = sample('01_single_sneaker.png');
+    const r = await run(['explain', '--model', MODEL, '--aug-smooth', '--methods', 'gradcam', '--out', out, file]);
+    expect(r.status, r.err).toBe(0);
+    const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Summary & {
+      options: { augSmooth: boolean };
+    };
+    expect(s.options.augSmooth).toBe(true);
+    const engine = await getEngine();
+    const sidecar = JSON.parse(readFileSync(join(REPO, 'weights/fashion_cam.json'), 'utf8'));
+    const { model, preprocessing } = await loadOnnx(engine, readFileSync(MODEL), { sidecar });
+    const { inputSize: size, mean, std } = preprocessing!;
+    const rgb = (v: number[]) => v as [number, number, number];
+    const image = decodeImage(readFileSync(file));
+    const x = await preprocessImage(engine, image, { size, mean: rgb(mean), std: rgb(std), fit: 'center-crop' });
+    const e = await explain(model, x, { methods: ['gradcam'], augSmooth: true });
+    const npy = readNpy(join(out, s.images[0].explained[0].files.gradcam.map));
+    expectAllclose(npy.data, await e.maps.gradcam!.input.read(), MAPS, 'augSmooth map');
+    e.destroy();
+    x.destroy();
+    model.destroy();
   });
 
   it('a model that does not take RGB input is a usage error', async () => {
