@@ -2,27 +2,21 @@
  * End to end on one network: forward alone; forward + Grad-CAM of the top class; all six methods
  * (CAM only where the head allows it) for the top-5 classes; the perturbation methods
  * (Score-CAM, Ablation-CAM), each on its own against the batched forwards it needs
- * (bench/perturbation.ts); the sampled input-gradient methods (SmoothGrad, Guided SmoothGrad,
- * Integrated Gradients), each on its own (bench/sampled.ts). This engine first, then the same
+ * (bench/perturbation.ts); the sampled methods (SmoothGrad, Guided SmoothGrad,
+ * Integrated Gradients, Smooth Grad-CAM++), each on its own (bench/sampled.ts). This engine first, then the same
  * work in TF.js WebGPU on the same adapter, weights and input, checked equal before it is timed.
  * Each timed run ends when its result is back on the CPU (for TF.js that is when its queued
  * work runs at all).
  */
 import type { Engine } from '../src/gpu/engine';
 import { applicableMethods, explain } from '../src/attribution/explain';
-import {
-  inputGradientMethod,
-  isInputGradient,
-  isMultiPass,
-  isPerturbation,
-  type Method,
-} from '../src/methods/registry';
+import { isMultiPass, isPerturbation, type Method } from '../src/methods/registry';
 import { Model } from '../src/model/model';
 import type { Graph } from '../src/model/graph';
 import type { GraphSpec } from '../src/model/spec';
 import { measure, type Measured } from './measure';
 import { perturbationRuns, type PerturbationResult } from './perturbation';
-import { sampledRuns, type SampledResult } from './sampled';
+import { isSampled, sampledRuns, type SampledResult } from './sampled';
 import { forwardFlops, inputFor } from './nets';
 import { TF_METHODS, TfNet, loadTfjs, tfAllMethods, tfAllMethodsTimed, tfForward, tfGradcam } from './tfjs';
 
@@ -77,7 +71,7 @@ export interface E2EResult {
   tfjsError?: string;
   /** Score-CAM and Ablation-CAM, each timed alone (absent where not run). */
   perturbation?: PerturbationResult[];
-  /** SmoothGrad, Guided SmoothGrad, Integrated Gradients, each timed alone (absent where not run). */
+  /** SmoothGrad, Guided SmoothGrad, Integrated Gradients, Smooth Grad-CAM++, each timed alone (absent where not run). */
   sampled?: SampledResult[];
 }
 
@@ -194,7 +188,7 @@ export async function endToEnd(
         tick,
         log,
       });
-      const sampled = applicable.filter(isInputGradient).filter((m) => inputGradientMethod(m).samples);
+      const sampled = applicable.filter(isSampled);
       res.sampled = await sampledRuns(e, model, x, sampled, { warmup: cfg.warmup, reps: cfg.reps, topK, tick, log });
     }
 

@@ -188,7 +188,7 @@ export function markdown(r: BenchReport): string {
     const sampled = r.e2e.flatMap((e) => (e.sampled ?? []).map((p) => ({ e, p })));
     if (sampled.length) {
       L.push(
-        '| network | sampled method, top 5 | copies | ours ms | ms per copy | peak MiB |',
+        '| network | sampled method, top 5 | copies per image | ours ms | ms per copy | peak MiB |',
         '|---|---|---:|---:|---:|---:|',
       );
       for (const { e, p } of sampled) {

@@ -91,7 +91,7 @@ function plannedTicks(cfg: SuiteConfig): number {
   if (cfg.parts.includes('kernels')) n += ((cfg.smoke ? SMOKE_SHAPES : CONV_SHAPES).length * 6 + 2) * (1 + cfg.reps);
   if (cfg.parts.includes('e2e')) {
     for (const m of cfg.models) {
-      n += (3 + (m.perturbation === false ? 0 : 7)) * (cfg.warmup + (m.reps ?? cfg.reps));
+      n += (3 + (m.perturbation === false ? 0 : 8)) * (cfg.warmup + (m.reps ?? cfg.reps));
       if (cfg.tfjs) n += (m.tfAll ? 3 : 2) * (1 + (m.tfReps ?? cfg.tfReps));
     }
   }
