@@ -109,7 +109,11 @@ export function explainLayersReference(
   const targets = opts.targets ?? { topK: 1 };
   const classes: number[][] = [];
   for (let i = 0; i < n; i++) {
-    classes.push(Array.isArray(targets) ? [...targets] : topk(scores.data.subarray(i * K, (i + 1) * K), (targets as { topK: number }).topK));
+    classes.push(
+      Array.isArray(targets)
+        ? [...targets]
+        : topk(scores.data.subarray(i * K, (i + 1) * K), (targets as { topK: number }).topK),
+    );
   }
   const T = classes[0].length;
   const rowClass = (b: number) => classes[b % n][Math.floor(b / n)];
@@ -126,10 +130,19 @@ export function explainLayersReference(
     const maps: RefLayerExplanation['maps'] = {};
     for (const m of opts.methods) {
       const weights = isChannel(m) ? channelWeights(m, A, G) : undefined;
-      const raw = isChannel(m) ? weightedSum(A, weights!, channelMethod(m).relu) : isSpatial(m) ? spatialMap(m, A, G) : null;
+      const raw = isChannel(m)
+        ? weightedSum(A, weights!, channelMethod(m).relu)
+        : isSpatial(m)
+          ? spatialMap(m, A, G)
+          : null;
       if (!raw) throw new Error(`unreachable: ${m}`);
       const norm = normalizeMinMax(raw);
-      maps[m] = { ...(weights ? { weights } : {}), raw, layer: norm, input: normalizeMinMax(upsampleBilinear(norm, H, W)) };
+      maps[m] = {
+        ...(weights ? { weights } : {}),
+        raw,
+        layer: norm,
+        input: normalizeMinMax(upsampleBilinear(norm, H, W)),
+      };
     }
     return { name, activations: A, gradients: G, maps };
   });
