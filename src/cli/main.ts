@@ -3,7 +3,8 @@
  * library's public API (src/node.ts) alone:
  *
  *   webgpu-cam explain --model m.onnx [--sidecar s.json] [--methods gradcam,gradcam++]
- *                      [--top 3 | --classes 1,4] [--layer L] [--batch 8] [--out dir] images-or-folders…
+ *                      [--top 3 | --classes 1,4] [--layer L | --layer L1,L2 [--fuse mean|layercam]]
+ *                      [--batch 8] [--out dir] images-or-folders…
  *   webgpu-cam layers --model m.onnx       the layers explain can use, and the methods at each
  *   webgpu-cam info                        the WebGPU adapter, its features and limits
  *
@@ -15,10 +16,13 @@ import {
   COLORMAPS,
   Engine,
   explainableLayers,
+  FUSIONS,
+  isFusable,
   METHODS,
   methodOf,
   type ColormapName,
   type Fit,
+  type Fusion,
   type Method,
 } from '../node';
 import { labelsOf, runExplain } from './explain';
@@ -69,6 +73,7 @@ interface ExplainOpts {
   top?: number;
   classes?: number[];
   layer?: string;
+  fuse?: Fusion;
   batch: number;
   out: string;
   fit: Fit;
@@ -117,7 +122,13 @@ export function program(done: (status: number) => void): Command {
     )
     .option(
       '--layer <name>',
-      "the layer to explain at (default: the model's last spatial layer; see `webgpu-cam layers`)",
+      "the layer to explain at (default: the model's last spatial layer; see `webgpu-cam layers`); several, " +
+        'comma-separated: one backward pass to all of them, and the maps written are their fusion (--fuse)',
+    )
+    .addOption(
+      new Option('--fuse <rule>', "with several layers: how each method's maps are fused (default mean)").choices([
+        ...FUSIONS,
+      ]),
     )
     .option('--batch <n>', 'images per GPU batch', positiveInt('--batch'), 8)
     .option('-o, --out <dir>', 'output folder', 'webgpu-cam-out')
@@ -148,22 +159,38 @@ export function program(done: (status: number) => void): Command {
         });
       }
       const layers = explainableLayers(g);
-      const layer = o.layer ?? g.defaultLayer();
-      const info = layers.find((l) => l.name === layer);
-      if (!info) {
-        cmd.error(
-          `error: '${layer}' is not a layer of ${o.model} that can be explained; ` +
-            `layers: ${layers.map((l) => l.name).join(', ')} (webgpu-cam layers --model ${o.model})`,
-          { exitCode: USAGE },
-        );
+      const listed = (o.layer ?? g.defaultLayer()).split(',').map((l) => l.trim());
+      if (listed.length === 1 && o.fuse !== undefined) {
+        cmd.error('error: --fuse needs several layers (--layer L1,L2,…)', { exitCode: USAGE });
       }
-      for (const m of o.methods) {
-        if (!info!.methods.includes(m)) {
-          cmd.error(`error: ${methodOf(m).label} does not apply at layer '${layer}': ${info!.camReason}`, {
-            exitCode: USAGE,
-          });
+      if (new Set(listed).size !== listed.length) {
+        cmd.error(`error: --layer lists a layer twice: ${listed.join(',')}`, { exitCode: USAGE });
+      }
+      for (const layer of listed) {
+        const info = layers.find((l) => l.name === layer);
+        if (!info) {
+          cmd.error(
+            `error: '${layer}' is not a layer of ${o.model} that can be explained; ` +
+              `layers: ${layers.map((l) => l.name).join(', ')} (webgpu-cam layers --model ${o.model})`,
+            { exitCode: USAGE },
+          );
+        }
+        for (const m of o.methods) {
+          if (!info!.methods.includes(m)) {
+            cmd.error(`error: ${methodOf(m).label} does not apply at layer '${layer}': ${info!.camReason}`, {
+              exitCode: USAGE,
+            });
+          }
+          if (listed.length > 1 && !isFusable(m)) {
+            cmd.error(
+              `error: ${methodOf(m).label} cannot be fused over several layers; only the channel methods with ` +
+                'gradient weights and the spatial methods can',
+              { exitCode: USAGE },
+            );
+          }
         }
       }
+      const layer = listed.length === 1 ? listed[0] : listed;
       const k = labelsOf(opened).length;
       if (o.top !== undefined && o.top > k)
         cmd.error(`error: --top ${o.top}: the model has ${k} classes`, { exitCode: USAGE });
@@ -177,6 +204,7 @@ export function program(done: (status: number) => void): Command {
             methods: [...new Set(o.methods)],
             targets: o.classes ?? { topK: o.top ?? 1 },
             layer,
+            fuse: listed.length > 1 ? (o.fuse ?? 'mean') : null,
             batch: o.batch,
             out: o.out,
             fit: o.fit,
