@@ -11,7 +11,8 @@
  * tensors (e.g. a layer's activations, edited) instead of the input.
  *
  * backward() takes T seed gradients at the output, stacked as one [T·N, K] batch, and runs one
- * backward pass down to a named tensor (or the input), accumulating where a tensor fans out.
+ * backward pass down to a named tensor (or the input), accumulating where a tensor fans out; or
+ * down to the shallowest of a list of tensors, handing out the gradient at each of them.
  */
 import type { Engine } from '../gpu/engine';
 import type { Recorder } from '../gpu/recorder';
