@@ -12,7 +12,8 @@
 //   last: acc · post (post = 1/L for the mean, 1 for the max), then min–max normalised to [0, 1]
 //         (a constant map becomes zeros; unit_range, so never NaN).
 // src values are finite maps from cam_combine / spatial_combine / upsample_bilinear; finite()
-// keeps a value that is not finite from reaching acc all the same.
+// keeps a value that is not finite from reaching acc all the same (src read through it, the
+// accumulated value stored through it), so every fused map is finite and in [0, 1].
 //
 // Layout: src [R, h, w], acc [R, H, W], row-major (R = maps × rows, the same rows in every
 // layer's dispatch).
@@ -107,6 +108,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     if (p.last != 0u) {
       a = a * p.post;
     }
+    a = finite(a); // a sum of maps near the float32 maximum stays finite
     acc[out + i] = a;
     lo = min(lo, a);
     top = max(top, a);

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { explain, type ChannelMaps, type Explanation, type LayerMaps } from '../../src/attribution/explain';
+import { fuseStep } from '../../src/attribution/multilayer';
 import { GraphError, InvalidInputError, MethodNotApplicableError, ShapeMismatchError } from '../../src/core/errors';
 import type { Fusion } from '../../src/methods/fusion';
 import { Model } from '../../src/model/model';
@@ -18,6 +19,7 @@ import { hostTensor } from '../../src/reference/tensor';
 import { loadFixture, type FixtureTensor } from '../cases/fixtures';
 import { expectAllclose, MAPS, NETWORK, type Tol } from '../util/compare';
 import { getEngine } from '../util/gpu';
+import { uploadBits } from '../util/reliability';
 import { randn } from '../util/random';
 
 interface MultiLayerGolden {
@@ -314,6 +316,29 @@ describe('fuseLayerMaps (CPU reference) on hand-made maps', () => {
     );
     // mean [0.5, 0.75] → normalised [0, 1].
     expectAllclose(mean.data, [0, 1], { atol: 0, rtol: 0 }, 'mean');
+  });
+});
+
+describe('multilayer_fuse on NaN, ±Infinity and values near the float32 maximum', () => {
+  it('every rule gives finite maps in [0, 1]', async () => {
+    const e = await getEngine();
+    const bad = [NaN, Infinity, -Infinity, 3e38, 3e38, 1, 0, -3e38];
+    const src = uploadBits(e, bad, [2, 2, 2], 'bad'); // past upload's finiteness check
+    for (const scale of ['none', 'tanh', 'unit'] as const) {
+      for (const max of [false, true]) {
+        const acc = e.empty([2, 3, 5], 'acc');
+        for (let l = 0; l < 3; l++)
+          await fuseStep(e, src, acc, { scale, max, first: l === 0, last: l === 2, post: 1 / 3 });
+        const out = await acc.read();
+        expect(
+          out.every((v) => v >= 0 && v <= 1),
+          `${scale} ${max ? 'max' : 'sum'}: ${out.join(', ')}`,
+        ).toBe(true);
+        acc.destroy();
+      }
+    }
+    src.destroy();
+    expect(e.liveTensors).toBe(0);
   });
 });
 
