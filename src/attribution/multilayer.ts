@@ -217,8 +217,8 @@ export async function explainLayers(
     e.stage('attribution');
     // Per layer and family: the family's maps (raw at the layer, upsampled), kept for the fusion.
     const families = [
-      { methods: channel as readonly Method[], raw: [] as Tensor[], up: [] as Tensor[] },
-      { methods: spatial as readonly Method[], raw: [] as Tensor[], up: [] as Tensor[] },
+      { kind: 'channel', methods: channel as readonly Method[], raw: [] as Tensor[], up: [] as Tensor[] },
+      { kind: 'spatial', methods: spatial as readonly Method[], raw: [] as Tensor[], up: [] as Tensor[] },
     ].filter((f) => f.methods.length);
     const perLayer: LayerExplanation[] = [];
     for (const [l, name] of layers.entries()) {
@@ -230,7 +230,7 @@ export async function explainLayers(
         let raw: Tensor;
         let norm: Tensor;
         let weights: Tensor | null = null;
-        if (f.methods === channel) {
+        if (f.kind === 'channel') {
           weights = e.empty([channel.length, rows, K], `${name}:channel-weights`);
           await channelWeights(e, A, G, weights, channel);
           const reluMask = channel.reduce((mask, m, s) => (channelMethod(m).relu ? mask | (1 << s) : mask), 0);
