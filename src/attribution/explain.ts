@@ -210,7 +210,7 @@ export class Explanation implements ExplanationData {
 
   constructor(
     data: ExplanationData,
-    /** The layer's tensor name (a module name given in the options resolved). */
+    /** The layer's tensor name (a module name given in the options resolved); with a list, the first. */
     readonly layer: string,
     readonly n: number,
     readonly t: number,
