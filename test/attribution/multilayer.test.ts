@@ -189,33 +189,31 @@ describe('one forward, one backward, one submission', () => {
     const e = await getEngine();
     const model = await Model.load(e, res.graph);
     const input = e.upload(res.input.data, res.input.shape);
-    // In a scope: outside one, Model.backward to 'relu0' here leaves one live tensor behind, with
-    // a single layer as much as with a list (so before lists too); explain()'s recorder scope,
-    // like this one, frees it.
-    await e.scope(async () => {
-      const g = model.graph;
-      const list = ['relu2', 'pool0', 'relu1', 'relu0'];
-      const acts = await model.forward(input, { keep: [g.scores], backwardTo: list, backwardFrom: g.scores });
-      const K = g.shape(g.scores)[1];
-      const s = new Float32Array(2 * K);
-      s[res.targets[0]] = 1;
-      s[K + res.targets[2]] = 1;
-      const seeds = e.upload(s, [2, K]);
-      const all = await model.backward(acts, seeds, { to: list, from: g.scores });
-      expect(all.map((t) => t.shape)).toEqual(list.map((l) => [2, ...g.shape(l).slice(1)]));
-      for (const [l, name] of list.entries()) {
-        const one = await model.backward(acts, seeds, { to: name, from: g.scores });
-        expectAllclose(await all[l].read(), await one.read(), { atol: 0, rtol: 0 }, name);
-        one.destroy();
-      }
-      await expect(model.backward(acts, seeds, { to: [], from: g.scores })).rejects.toThrow(InvalidInputError);
-      await expect(model.backward(acts, seeds, { to: ['relu1', 'relu1'], from: g.scores })).rejects.toThrow(
-        /names a tensor twice/,
-      );
-      await expect(model.backward(acts, seeds, { to: ['relu1', 'conv1'], from: g.scores })).rejects.toThrow(
-        /was not planned/,
-      );
-    });
+    const g = model.graph;
+    const list = ['relu2', 'pool0', 'relu1', 'relu0'];
+    const acts = await model.forward(input, { keep: [g.scores], backwardTo: list, backwardFrom: g.scores });
+    const K = g.shape(g.scores)[1];
+    const s = new Float32Array(2 * K);
+    s[res.targets[0]] = 1;
+    s[K + res.targets[2]] = 1;
+    const seeds = e.upload(s, [2, K]);
+    const all = await model.backward(acts, seeds, { to: list, from: g.scores });
+    expect(all.map((t) => t.shape)).toEqual(list.map((l) => [2, ...g.shape(l).slice(1)]));
+    for (const [l, name] of list.entries()) {
+      const one = await model.backward(acts, seeds, { to: name, from: g.scores });
+      expectAllclose(await all[l].read(), await one.read(), { atol: 0, rtol: 0 }, name);
+      one.destroy();
+    }
+    await expect(model.backward(acts, seeds, { to: [], from: g.scores })).rejects.toThrow(InvalidInputError);
+    await expect(model.backward(acts, seeds, { to: ['relu1', 'relu1'], from: g.scores })).rejects.toThrow(
+      /names a tensor twice/,
+    );
+    await expect(model.backward(acts, seeds, { to: ['relu1', 'conv1'], from: g.scores })).rejects.toThrow(
+      /was not planned/,
+    );
+    for (const t of all) t.destroy();
+    seeds.destroy();
+    acts.destroy();
     input.destroy();
     model.destroy();
     expect(e.liveTensors).toBe(0);
