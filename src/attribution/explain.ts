@@ -25,12 +25,12 @@
  *                   once: the forward and backward passes, one submission per batch, then the
  *                   maps; a failure or an abort still leaves nothing behind (Recorder.run).
  *
- * A list of layers (the `layer` option an array) goes to explainLayers (multilayer.ts): the
- * same forward and one backward to every listed layer, the channel and spatial families' maps
- * per layer, and their fusion.
- *
  * Concurrency: each call records into its own recorder, so calls on one engine may overlap
  * (see Recorder). The results are the caller's; inside an open engine.scope() they belong to it.
+ *
+ * Several layers: a list in the `layer` option goes to explainLayers (multilayer.ts): the same
+ * forward, one backward to every listed layer, the channel and spatial families' maps per
+ * layer, and their fusion.
  */
 import type { Recorder } from '../gpu/recorder';
 import { InvalidInputError, MethodNotApplicableError, ShapeMismatchError } from '../core/errors';
