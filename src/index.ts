@@ -59,8 +59,11 @@ export {
   type ChannelMaps,
   type GuidedMaps,
   type ExplanationMaps,
+  type LayerExplanation,
+  type FusedMaps,
 } from './attribution/explain';
 export { METHODS, METHOD_REGISTRY, methodOf, type Method } from './methods/registry';
+export { FUSIONS, LAYERCAM_GAMMA, isFusable, type Fusion } from './methods/fusion';
 export type {
   MethodDescriptor,
   ChannelMethod,

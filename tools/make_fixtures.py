@@ -50,6 +50,15 @@ The formulas are those of docs/METHODS.md, as published:
   ablationcam     y_k = logit c with channel k of the layer set to zero (a forward hook on the
                   layer's module), w_k = (y - y_k) / y, 0 where y = 0 (Desai & Ramaswamy 2020),
                                                           map = ReLU(sum_k w_k A_k)
+multilayer      explain() with a list of layers (test/fixtures/multilayer.json): per target one
+                  torch.autograd.grad of y^c with respect to every listed layer's tensor; per layer
+                  gradcam and layercam as above; then the fused map at the input size:
+                  mean      normalise(mean over layers of map_up)   (pytorch-grad-cam's aggregation
+                            of several target layers, with our per-layer map_up)
+                  layercam  normalise(element-wise max over layers of upsample(S)), S = M / max M
+                            for the deepest layer (last in the net's node order), tanh(2 M / max M)
+                            for the others (Jiang et al. 2021, eq. 9 and the element-wise maximum
+                            fusion); S = 0 where max M <= 0
 Display order: normalise at layer resolution ((L-min)/(max-min), constant -> zeros), THEN
 upsample bilinearly (torch interpolate, mode='bilinear', align_corners=False = half-pixel centres),
 THEN normalise again (the samples fall between the layer's cells; pytorch-grad-cam renormalises
@@ -471,7 +480,65 @@ def compute(net, x, targets):
     exp["guided_gradcam"] = tensor_json(stack(ggc))
     for name, entries in sampled.items():
         exp[name] = tensor_json(stack(entries))
-    return exp, logits, methods
+    return exp, logits, methods, res
+
+
+MULTILAYER = {"deep_head": ["relu2", "relu3", "relu1"], "residual": ["relu2", "pool0", "relu1", "relu0"]}
+LAYERCAM_GAMMA = 2.0
+
+
+def fuse_mean(ups):
+    return normalise(torch.stack(ups).mean(dim=0))
+
+
+def fuse_layercam(raws, deepest, H, W):
+    scaled = []
+    for l, m in enumerate(raws):
+        mx = m.max()
+        s = m / mx if mx > 0 else torch.zeros_like(m)
+        if l != deepest:
+            s = torch.tanh(LAYERCAM_GAMMA * s)
+        scaled.append(upsample(s, H, W))
+    return normalise(torch.stack(scaled).amax(dim=0))
+
+
+def compute_multilayer(net, x, targets, layers, single):
+    """Grad-CAM and LayerCAM at several layers from one autograd call per target, and their fused maps."""
+    C, H, W = net.in_shape
+    order = [n["output"] for n in net.nodes]
+    deepest = max(range(len(layers)), key=lambda l: order.index(layers[l]))
+    per = {m: [[] for _ in layers] for m in ("gradcam", "layercam")}
+    fused = {f"{m}:{f}": [] for m in ("gradcam", "layercam") for f in ("mean", "layercam")}
+    grads = [[] for _ in layers]
+    for ti, c in enumerate(targets):
+        xi = x.clone().requires_grad_(True)
+        logits_c, tc = net(xi)
+        gs = torch.autograd.grad(logits_c[0, c], [tc[l] for l in layers])
+        for l, name in enumerate(layers):
+            A, g = tc[name][0].detach(), gs[l][0]
+            grads[l].append(g)
+            per["gradcam"][l].append(spatial_entry(combine(gradcam_weights(g), A, True), H, W))
+            per["layercam"][l].append(spatial_entry(F.relu((F.relu(g) * A).sum(0)), H, W))
+            if name == net.layer:
+                # The same gradient as the single-layer computation's.
+                assert torch.allclose(g, single["grad"][ti], rtol=0, atol=1e-12), (net.name, name, c)
+        for m in per:
+            entries = [per[m][l][-1] for l in range(len(layers))]
+            fused[f"{m}:mean"].append(fuse_mean([e["map_up"] for e in entries]))
+            fused[f"{m}:layercam"].append(fuse_layercam([e["map"] for e in entries], deepest, H, W))
+    stack = torch.stack
+    return {
+        "layers": layers,
+        "deepest": layers[deepest],
+        "targets": targets,
+        "gradients": [tensor_json(stack(g)) for g in grads],
+        "per_layer": {
+            m: [{k: tensor_json(stack([e[k] for e in per[m][l]])) for k in ("map", "map_norm", "map_up")}
+                for l in range(len(layers))]
+            for m in per
+        },
+        "fused": {k: tensor_json(stack(v)) for k, v in fused.items()},
+    }
 
 
 AUG_FLIPS, AUG_FACTORS = (False, True), (0.9, 1.0, 1.1)
@@ -703,6 +770,7 @@ def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     torch.manual_seed(SEED)
     version = f"{SCRIPT_VERSION}; torch {torch.__version__}; python {sys.version.split()[0]}"
+    multilayer = {}
     for make in (make_gap_head, make_deep_head, make_residual):
         net = make()
         C, H, W = net.in_shape
@@ -710,7 +778,9 @@ def main():
         with torch.no_grad():
             logits, _ = net(x)
         targets = pick_targets(logits)
-        exp, logits, methods = compute(net, x, targets)
+        exp, logits, methods, single = compute(net, x, targets)
+        if net.name in MULTILAYER:
+            multilayer[net.name] = compute_multilayer(net, x, targets, MULTILAYER[net.name], single)
         prerelu_layer = exp.pop("prerelu_layer")
 
         spec = graph_spec(net)
@@ -786,6 +856,22 @@ def main():
         print(f"{net.name}: input {[1, C, H, W]}, layer {net.layer} {A}, targets {targets}, "
               f"logits {[round(v, 3) for v in logits[0].tolist()]}, constant maps {flat}, "
               f"{len(text) / 1024:.0f} KiB -> {os.path.relpath(path)}")
+    # Several layers at once, on the nets above (graph and input in their own fixture files).
+    path = os.path.join(OUT_DIR, "multilayer.json")
+    with open(path, "w") as f:
+        f.write(json.dumps({
+            "version": version,
+            "notes": {
+                "nets": "per fixture net (its graph, input and targets in <net>.json): the listed layers, in the order explain() gets them",
+                "gradients": "per layer, d y^c / d layer for every target [T, K, h, w], from one autograd call per target",
+                "per_layer": "per method (gradcam, layercam) and layer: map, map_norm, map_up as in <net>.json",
+                "fused": "'<method>:mean' and '<method>:layercam' [T, H, W]: see the docstring of tools/make_fixtures.py",
+                "deepest": "the layer last in the net's node order (LayerCAM's rule leaves it untouched by tanh)",
+            },
+            "nets": multilayer,
+        }, separators=(",", ":")) + "\n")
+    listed = ", ".join(f"{k} {v['layers']}" for k, v in multilayer.items())
+    print(f"multilayer: {listed} -> {os.path.relpath(path)}")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,10 @@
  *
  * Concurrency: each call records into its own recorder, so calls on one engine may overlap
  * (see Recorder). The results are the caller's; inside an open engine.scope() they belong to it.
+ *
+ * Several layers: a list in the `layer` option goes to explainLayers (multilayer.ts): the same
+ * forward, one backward to every listed layer, the channel and spatial families' maps per
+ * layer, and their fusion.
  */
 import type { Recorder } from '../gpu/recorder';
 import { InvalidInputError, MethodNotApplicableError, ShapeMismatchError } from '../core/errors';
@@ -80,6 +84,8 @@ import {
   topkClasses,
   upsampleBilinear,
 } from './kernels';
+import { explainLayers } from './multilayer';
+import type { Fusion } from '../methods/fusion';
 
 export { METHODS, type Method } from '../methods/registry';
 
@@ -94,8 +100,22 @@ export interface ExplainOptions extends SamplingOptions {
    * The layer: a 4-D tensor of the graph, by tensor name or by the name of the module that
    * produced it ('layer4', 'features.28'; Graph.layer()). Default: Graph.defaultLayer(), the last
    * spatial activation before the spatial collapse, trailing pools skipped.
+   *
+   * A list of layers (distinct, at least one): one forward pass keeping all of them, one
+   * backward pass yielding the gradient at each, every method's maps per layer
+   * (Explanation.layers, in this order) and its maps fused over the layers at the input
+   * resolution (Explanation.fused, by the `fuse` rule). Only the channel methods with gradient
+   * weights and the spatial methods (src/methods/fusion.ts, isFusable); the top-level
+   * activations, gradients and maps are then those of the first listed layer.
    */
-  layer?: string;
+  layer?: string | readonly string[];
+  /**
+   * With a list of layers: how each method's maps are fused. 'mean' (default): the mean of the
+   * layers' upsampled, normalised maps, normalised (pytorch-grad-cam's aggregation); 'layercam':
+   * LayerCAM's rule, every layer's map but the deepest's scaled by tanh(2·M / max M), the
+   * element-wise maximum of the upsampled maps, normalised. docs/METHODS.md, "Several layers at once".
+   */
+  fuse?: Fusion;
   /**
    * Every channel method's map as the first principal component of its weighted activations
    * w_k·A^k (centred over the positions, the sign making the largest |value| positive, as the
@@ -147,6 +167,21 @@ export interface ChannelMaps extends LayerMaps {
   weights: Tensor;
 }
 
+/** One layer of an explanation at a list of layers (Explanation.layers). */
+export interface LayerExplanation {
+  /** The layer's tensor name (a module name given in the options resolved). */
+  readonly name: string;
+  /** The layer's activations A [N, K, h, w]. */
+  readonly activations: Tensor;
+  /** dy^c/dA for every row [T·N, K, h, w]. */
+  readonly gradients: Tensor;
+  /** Every method's maps at this layer, as a single-layer explanation gives them. */
+  readonly maps: ExplanationMaps;
+}
+
+/** Per method, its maps fused over the layers: input [T, (N,) H, W], in [0, 1]. */
+export type FusedMaps = { [M in Method]?: { input: Tensor } };
+
 /** An input-gradient method (Guided Backprop, Guided Grad-CAM): [T, (N,) C, H, W] at the input resolution. */
 export interface GuidedMaps {
   input: Tensor;
@@ -171,6 +206,12 @@ export interface ExplanationData {
   /** dy^c/dA for every row [T·N, K, h, w] (present when a gradient method ran). */
   gradients: Tensor | null;
   maps: ExplanationMaps;
+  /** With a list of layers: each layer's activations, gradients and maps, in the order given. */
+  layers?: readonly LayerExplanation[] | null;
+  /** With a list of layers: every method's fused map, by the `fuse` rule. */
+  fused?: FusedMaps | null;
+  /** With a list of layers: the rule the maps were fused by. */
+  fuse?: Fusion | null;
 }
 
 export class Explanation implements ExplanationData {
@@ -180,10 +221,13 @@ export class Explanation implements ExplanationData {
   readonly activations!: Tensor;
   readonly gradients!: Tensor | null;
   readonly maps!: ExplanationMaps;
+  readonly layers: readonly LayerExplanation[] | null = null;
+  readonly fused: FusedMaps | null = null;
+  readonly fuse: Fusion | null = null;
 
   constructor(
     data: ExplanationData,
-    /** The layer's tensor name (a module name given in the options resolved). */
+    /** The layer's tensor name (a module name given in the options resolved); with a list, the first. */
     readonly layer: string,
     readonly n: number,
     readonly t: number,
@@ -220,7 +264,13 @@ export class Explanation implements ExplanationData {
     const out = [this.scores, this.probabilities, this.classes, this.activations];
     if (this.gradients) out.push(this.gradients);
     for (const m of Object.values(this.maps)) out.push(...(Object.values(m as object) as Tensor[]));
-    return out;
+    // A multi-layer explanation's top-level tensors are its first layer's: each listed once.
+    for (const l of this.layers ?? []) {
+      out.push(l.activations, l.gradients);
+      for (const m of Object.values(l.maps)) out.push(...(Object.values(m as object) as Tensor[]));
+    }
+    for (const m of Object.values(this.fused ?? {})) out.push(m.input);
+    return [...new Set(out)];
   }
 
   destroy(): void {
@@ -298,7 +348,7 @@ export function explainableLayers(graph: Graph): LayerInfo[] {
 }
 
 /** The requested methods, checked, without repeats. */
-function checkMethods(requested: unknown): Method[] {
+export function checkMethods(requested: unknown): Method[] {
   if (!Array.isArray(requested)) {
     throw new InvalidInputError(
       `methods must be an array of method names (${METHODS.join(', ')}), got ${describe(requested)}`,
@@ -312,7 +362,7 @@ function checkMethods(requested: unknown): Method[] {
 }
 
 /** The number of targets T, after checking the targets against the model's K classes. */
-function checkTargets(targets: unknown, numClasses: number): number {
+export function checkTargets(targets: unknown, numClasses: number): number {
   if (Array.isArray(targets)) {
     if (targets.length === 0) throw new InvalidInputError('targets is an empty list');
     for (const c of targets) {
@@ -333,7 +383,7 @@ function checkTargets(targets: unknown, numClasses: number): number {
 }
 
 /** A value as an error message shows it. */
-function describe(v: unknown): string {
+export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   return typeof v === 'string' ? `'${v}'` : typeof v;
@@ -349,6 +399,7 @@ function checkOptions(opts: unknown): ExplainOptions {
     'methods',
     'targets',
     'layer',
+    'fuse',
     'smoothgrad',
     'integratedGradients',
     'smoothgradcampp',
@@ -395,6 +446,13 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
   const methods = checkMethods(o.methods === undefined ? ['gradcam'] : o.methods);
   const scoresName = g.scores;
   const numClasses = g.shape(scoresName)[1];
+  if (Array.isArray(o.layer)) {
+    const targets = o.targets === undefined ? { topK: 1 } : o.targets;
+    return explainLayers(model, input, o, { n, methods, targets, t: checkTargets(targets, numClasses) });
+  }
+  if (o.fuse !== undefined) {
+    throw new InvalidInputError(`explain: fuse applies to a list of layers; layer is ${describe(o.layer)}`);
+  }
   if (o.layer !== undefined && typeof o.layer !== 'string') {
     throw new InvalidInputError(`explain: layer must be a tensor or module name, got ${describe(o.layer)}`);
   }

@@ -24,6 +24,7 @@ import {
   type Explanation,
   type ExplainOptions,
   type Fit,
+  type Fusion,
   type Method,
   type Tensor,
 } from '../node';
@@ -36,7 +37,10 @@ export interface ExplainSettings {
   methods: Method[];
   /** { topK } or the class indices. */
   targets: { topK: number } | number[];
-  layer: string;
+  /** One layer, or several: then the maps written are the methods' fused maps. */
+  layer: string | string[];
+  /** With several layers, the fusion rule; null with one. */
+  fuse: Fusion | null;
   /** explain()'s augSmooth option (default false). */
   augSmooth?: boolean;
   batch: number;
@@ -151,6 +155,7 @@ export async function runExplain(
       classes: labels.length,
       labels,
       layer: s.layer,
+      ...(s.fuse ? { fuse: s.fuse } : {}),
       probability: opened.multiLabel ? 'sigmoid' : 'softmax',
       preprocessing: { size, mean, std, fit: s.fit },
     },
@@ -216,6 +221,7 @@ export async function runExplain(
       targets: s.targets,
       layer: s.layer,
       augSmooth: s.augSmooth ?? false,
+      ...(s.fuse ? { fuse: s.fuse } : {}),
     });
     const stages = await r.stageTimings();
     if (stages) for (const [k, v] of Object.entries(stages)) gpu[k] = (gpu[k] ?? 0) + v;
@@ -287,9 +293,12 @@ export async function runExplain(
   }
 }
 
-/** A method's input-resolution maps as [rows, H, W] (or [rows, C, H, W] for input-gradient methods). */
+/**
+ * A method's input-resolution maps as [rows, H, W] (or [rows, C, H, W] for input-gradient
+ * methods); with several layers, its maps fused over them.
+ */
 function mapsOf(r: Explanation, m: Method, rows: number): Tensor {
-  const t = (r.maps[m] as { input: Tensor }).input;
+  const t = (r.fused?.[m] ?? (r.maps[m] as { input: Tensor })).input;
   const s = t.shape;
   const inner = methodOf(m).family === 'input-gradient' ? s.slice(-3) : s.slice(-2);
   return t.reshape([rows, ...inner], `${m}:rows`);

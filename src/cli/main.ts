@@ -3,8 +3,8 @@
  * library's public API (src/node.ts) alone:
  *
  *   webgpu-cam explain --model m.onnx [--sidecar s.json] [--methods gradcam,gradcam++]
- *                      [--top 3 | --classes 1,4] [--layer L] [--aug-smooth] [--batch 8] [--out dir]
- *                      images-or-folders…
+ *                      [--top 3 | --classes 1,4] [--layer L | --layer L1,L2 [--fuse mean|layercam]]
+ *                      [--aug-smooth] [--batch 8] [--out dir] images-or-folders…
  *   webgpu-cam layers --model m.onnx       the layers explain can use, and the methods at each
  *   webgpu-cam info                        the WebGPU adapter, its features and limits
  *
@@ -17,10 +17,13 @@ import {
   COLORMAPS,
   Engine,
   explainableLayers,
+  FUSIONS,
+  isFusable,
   METHODS,
   methodOf,
   type ColormapName,
   type Fit,
+  type Fusion,
   type Method,
   type SamplingOptions,
 } from '../node';
@@ -79,6 +82,7 @@ interface ExplainOpts {
   classes?: number[];
   layer?: string;
   augSmooth?: boolean;
+  fuse?: Fusion;
   batch: number;
   out: string;
   fit: Fit;
@@ -150,7 +154,13 @@ export function program(done: (status: number) => void): Command {
     )
     .option(
       '--layer <name>',
-      "the layer to explain at (default: the model's last spatial layer; see `webgpu-cam layers`)",
+      "the layer to explain at (default: the model's last spatial layer; see `webgpu-cam layers`); several, " +
+        'comma-separated: one backward pass to all of them, and the maps written are their fusion (--fuse)',
+    )
+    .addOption(
+      new Option('--fuse <rule>', "with several layers: how each method's maps are fused (default mean)").choices([
+        ...FUSIONS,
+      ]),
     )
     .option(
       '--aug-smooth',
@@ -222,20 +232,40 @@ export function program(done: (status: number) => void): Command {
         });
       }
       const layers = explainableLayers(g);
-      const layer = o.layer ?? g.defaultLayer();
-      const info = layers.find((l) => l.name === layer);
-      if (!info) {
-        cmd.error(
-          `error: '${layer}' is not a layer of ${o.model} that can be explained; ` +
-            `layers: ${layers.map((l) => l.name).join(', ')} (webgpu-cam layers --model ${o.model})`,
-          { exitCode: USAGE },
-        );
+      const listed = (o.layer ?? g.defaultLayer()).split(',').map((l) => l.trim());
+      if (listed.length === 1 && o.fuse !== undefined) {
+        cmd.error('error: --fuse needs several layers (--layer L1,L2,…)', { exitCode: USAGE });
       }
-      for (const m of o.methods) {
-        if (!info!.methods.includes(m)) {
-          cmd.error(`error: ${methodOf(m).label} does not apply at layer '${layer}': ${info!.camReason}`, {
-            exitCode: USAGE,
-          });
+      if (listed.length > 1 && (o.augSmooth || o.eigenSmooth)) {
+        cmd.error(`error: ${o.augSmooth ? '--aug-smooth' : '--eigen-smooth'} does not apply with several layers`, {
+          exitCode: USAGE,
+        });
+      }
+      if (new Set(listed).size !== listed.length) {
+        cmd.error(`error: --layer lists a layer twice: ${listed.join(',')}`, { exitCode: USAGE });
+      }
+      for (const layer of listed) {
+        const info = layers.find((l) => l.name === layer);
+        if (!info) {
+          cmd.error(
+            `error: '${layer}' is not a layer of ${o.model} that can be explained; ` +
+              `layers: ${layers.map((l) => l.name).join(', ')} (webgpu-cam layers --model ${o.model})`,
+            { exitCode: USAGE },
+          );
+        }
+        for (const m of o.methods) {
+          if (!info!.methods.includes(m)) {
+            cmd.error(`error: ${methodOf(m).label} does not apply at layer '${layer}': ${info!.camReason}`, {
+              exitCode: USAGE,
+            });
+          }
+          if (listed.length > 1 && !isFusable(m)) {
+            cmd.error(
+              `error: ${methodOf(m).label} cannot be fused over several layers; only the channel methods with ` +
+                'gradient weights and the spatial methods can',
+              { exitCode: USAGE },
+            );
+          }
         }
       }
       const unsmoothed = o.methods.filter((m) => {
@@ -245,6 +275,7 @@ export function program(done: (status: number) => void): Command {
       if (o.augSmooth && unsmoothed.length) {
         cmd.error(`error: --aug-smooth does not apply to ${unsmoothed.join(', ')}`, { exitCode: USAGE });
       }
+      const layer = listed.length === 1 ? listed[0] : listed;
       const k = labelsOf(opened).length;
       if (o.top !== undefined && o.top > k)
         cmd.error(`error: --top ${o.top}: the model has ${k} classes`, { exitCode: USAGE });
@@ -259,6 +290,7 @@ export function program(done: (status: number) => void): Command {
             targets: o.classes ?? { topK: o.top ?? 1 },
             layer,
             augSmooth: o.augSmooth === true,
+            fuse: listed.length > 1 ? (o.fuse ?? 'mean') : null,
             batch: o.batch,
             out: o.out,
             fit: o.fit,

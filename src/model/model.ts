@@ -11,7 +11,8 @@
  * tensors (e.g. a layer's activations, edited) instead of the input.
  *
  * backward() takes T seed gradients at the output, stacked as one [T·N, K] batch, and runs one
- * backward pass down to a named tensor (or the input), accumulating where a tensor fans out.
+ * backward pass down to a named tensor (or the input), accumulating where a tensor fans out; or
+ * down to the shallowest of a list of tensors, handing out the gradient at each of them.
  */
 import type { Engine } from '../gpu/engine';
 import type { Recorder } from '../gpu/recorder';
@@ -37,8 +38,12 @@ export interface ForwardOptions {
 }
 
 export interface BackwardOptions {
-  /** Tensor to compute the gradient of: a tensor name, or the input's name. */
-  to: string;
+  /**
+   * Tensor to compute the gradient of: a tensor name, or the input's name. A list of distinct
+   * tensors: one pass down to the shallowest of them, collecting the gradient at each (each
+   * complete, summed over every path to `from`, when taken).
+   */
+  to: string | readonly string[];
   /** Tensor the seeds are the gradient of (default: the output). */
   from?: string;
   /** Guided backprop: every ReLU's backward also blocks negative gradients. */
@@ -330,20 +335,32 @@ export class Model {
 
   /**
    * One backward pass for T targets. `seeds` is [T·N, K] (row t·N + i: target t, image i).
-   * Returns the gradient at `opts.to`, [T·N, ...shape of that tensor]. The caller owns it.
+   * Returns the gradient at `opts.to`, [T·N, ...shape of that tensor]; with a list of tensors
+   * in `to`, their gradients in that order, from the same pass (the nodes on a path from any
+   * of them to `from`, each run once). The caller owns them.
    */
-  async backward(acts: Activations, seeds: Tensor, opts: BackwardOptions): Promise<Tensor> {
+  backward(acts: Activations, seeds: Tensor, opts: BackwardOptions & { to: string }): Promise<Tensor>;
+  backward(acts: Activations, seeds: Tensor, opts: BackwardOptions & { to: readonly string[] }): Promise<Tensor[]>;
+  async backward(acts: Activations, seeds: Tensor, opts: BackwardOptions): Promise<Tensor | Tensor[]> {
     this.checkUsable();
     this.#checkTensor(seeds, 'seed gradients');
     const g = this.graph;
     const e = opts.recorder ?? this.engine;
-    if (!g.has(opts.to)) throw g.notFound(opts.to);
-    if (!acts.plannedTargets.has(opts.to)) {
-      throw new GraphError(`backward to '${opts.to}' was not planned: pass it in forward()'s 'backwardTo'`);
+    const targets = typeof opts.to === 'string' ? [opts.to] : [...opts.to];
+    if (targets.length === 0) throw new InvalidInputError('backward: no tensor in `to`');
+    if (new Set(targets).size !== targets.length) {
+      throw new InvalidInputError(`backward: \`to\` names a tensor twice (${targets.join(', ')})`);
+    }
+    for (const to of targets) {
+      if (!g.has(to)) throw g.notFound(to);
+      if (!acts.plannedTargets.has(to)) {
+        throw new GraphError(`backward to '${to}' was not planned: pass it in forward()'s 'backwardTo'`);
+      }
     }
     const n = acts.n;
     const from = opts.from ?? g.output;
     if (!g.has(from)) throw g.notFound(from);
+    if (targets.includes(from)) throw new InvalidInputError(`backward: '${from}' is both \`from\` and in \`to\``);
     const outShape = g.shape(from, n);
     if (
       seeds.rank !== outShape.length ||
@@ -354,9 +371,14 @@ export class Model {
         `seed gradients must be [T·${n}, ${outShape.slice(1).join(', ')}], got ${shapeStr(seeds.shape)}`,
       );
     }
-    const nodes = g.backwardNodes(opts.to, from);
-    const onPath = new Set<string>([opts.to, ...nodes.map((x) => x.output)]);
+    // The union of the targets' paths, in forward order: every node once.
+    const union = new Set<GraphNode>(targets.flatMap((to) => g.backwardNodes(to, from)));
+    const nodes = g.nodes.filter((x) => union.has(x));
+    const onPath = new Set<string>([...targets, ...nodes.map((x) => x.output)]);
+    const wanted = new Set(targets);
     const grads = new Map<string, Grad>([[from, { t: seeds.reshape(seeds.shape), shared: true }]]);
+    // A target's gradient, taken when its producer runs (all its consumers have run by then).
+    const results = new Map<string, Tensor>();
     try {
       for (let k = nodes.length - 1; k >= 0; k--) {
         const node = nodes[k];
@@ -378,7 +400,8 @@ export class Model {
           needs: node.inputs.map((i) => onPath.has(i)),
           guided: opts.guided ?? false,
         });
-        dy.t.destroy();
+        if (wanted.has(node.output)) results.set(node.output, dy.t);
+        else dy.t.destroy();
         for (let j = 0; j < node.inputs.length; j++) {
           const d = dins[j];
           if (!d) continue;
@@ -403,12 +426,22 @@ export class Model {
       }
     } catch (err) {
       for (const d of grads.values()) d.t.destroy();
+      for (const t of results.values()) t.destroy();
       throw err;
     }
-    const result = grads.get(opts.to);
-    grads.delete(opts.to);
+    for (const to of targets) {
+      const d = grads.get(to);
+      if (results.has(to) || !d) continue;
+      results.set(to, d.t);
+      grads.delete(to);
+    }
     for (const d of grads.values()) d.t.destroy();
-    if (!result) throw new GraphError(`no gradient reached '${opts.to}'`);
-    return result.t;
+    const missing = targets.find((to) => !results.has(to));
+    if (missing !== undefined) {
+      for (const t of results.values()) t.destroy();
+      throw new GraphError(`no gradient reached '${missing}'`);
+    }
+    const out = targets.map((to) => results.get(to)!);
+    return typeof opts.to === 'string' ? out[0] : out;
   }
 }

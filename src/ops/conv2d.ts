@@ -468,7 +468,11 @@ async function unpacked(e: Recorder, w: Conv2dWeights): Promise<{ t: Tensor; tem
     [CinG * taps * cop, 1, taps * cop, KW * cop, cop],
     'conv2d:weights',
   );
-  return { t: t.reshape(w.shape), temp: true };
+  // The caller destroys the view it gets; the gathered tensor itself is released here (the
+  // buffer stays while the view holds it).
+  const view = t.reshape(w.shape);
+  t.destroy();
+  return { t: view, temp: true };
 }
 
 async function packedOf(

@@ -63,19 +63,34 @@ export class RefModel {
 
   /**
    * Gradient of the output (or of tensor `opts.from`), seeded with `seeds` ([T·N, K]), with
-   * respect to tensor `to`.
+   * respect to tensor `to`; for a list of tensors, their gradients in that order from one pass
+   * (every node on a path from any of them to `from`, once).
    * `values` is what forward() returned. With `guided`, ReLUs use guided backprop's rule.
    */
   backward(
     values: Map<string, HostTensor>,
     seeds: HostTensor,
     to: string,
+    opts?: { guided?: boolean; from?: string },
+  ): HostTensor;
+  backward(
+    values: Map<string, HostTensor>,
+    seeds: HostTensor,
+    to: readonly string[],
+    opts?: { guided?: boolean; from?: string },
+  ): HostTensor[];
+  backward(
+    values: Map<string, HostTensor>,
+    seeds: HostTensor,
+    to: string | readonly string[],
     opts: { guided?: boolean; from?: string } = {},
-  ): HostTensor {
+  ): HostTensor | HostTensor[] {
     const g = this.graph;
     const from = opts.from ?? g.output;
-    const nodes = g.backwardNodes(to, from);
-    const onPath = new Set<string>([to, ...nodes.map((n) => n.output)]);
+    const targets = typeof to === 'string' ? [to] : to;
+    const union = new Set(targets.flatMap((t) => g.backwardNodes(t, from)));
+    const nodes = g.nodes.filter((node) => union.has(node));
+    const onPath = new Set<string>([...targets, ...nodes.map((n) => n.output)]);
     const n = values.get(g.input)!.shape[0];
     const grads = new Map<string, HostTensor>([[from, seeds]]);
     for (let k = nodes.length - 1; k >= 0; k--) {
@@ -106,6 +121,8 @@ export class RefModel {
         }
       });
     }
-    return grads.get(to)!;
+    // A tensor's gradient is complete once its consumers have run, before its producer does.
+    const out = targets.map((t) => grads.get(t)!);
+    return typeof to === 'string' ? out[0] : out;
   }
 }

@@ -33,6 +33,8 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const MODEL = join(REPO, 'weights/fashion_cam.onnx');
 const SAMPLES = join(REPO, 'weights/samples');
 const sample = (f: string) => join(SAMPLES, f);
+const RELU4 = '/features/relu4/Relu_output_0';
+const RELU6 = '/features/relu6/Relu_output_0';
 
 function cli(args: string[]): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [join(REPO, 'scripts/run-ts.mjs'), 'src/cli/main.ts', ...args], {
@@ -303,6 +305,16 @@ describe('webgpu-cam usage (in this process)', () => {
     [['explain', '--model', MODEL, '--methods', 'gradcam,nope', 'x.png'], /unknown method 'nope'/],
     [['explain', '--model', MODEL, '--shard', '3/2', 'x.png'], /--shard must be i\/n/],
     [['explain', '--model', MODEL, '--layer', 'nope', 'x.png'], /'nope' is not a layer .* layers: /],
+    [['explain', '--model', MODEL, '--fuse', 'mean', 'x.png'], /--fuse needs several layers/],
+    [['explain', '--model', MODEL, '--layer', `${RELU4},${RELU4}`, 'x.png'], /--layer lists a layer twice/],
+    [
+      ['explain', '--model', MODEL, '--layer', `${RELU4},${RELU6}`, '--methods', 'gradcam,eigencam', 'x.png'],
+      /Eigen-CAM cannot be fused over several layers/,
+    ],
+    [
+      ['explain', '--model', MODEL, '--layer', `${RELU4},${RELU6}`, '--fuse', 'max', 'x.png'],
+      /Allowed choices are mean, layercam/,
+    ],
     [['explain', '--model', MODEL, '--classes', '10', 'x.png'], /10 is not a class of the model \(0 … 9\)/],
     [
       ['explain', '--model', join(REPO, 'weights/fashion_deep.onnx'), '--methods', 'cam', 'x.png'],
@@ -322,6 +334,14 @@ describe('webgpu-cam usage (in this process)', () => {
     [
       ['explain', '--model', MODEL, '--aug-smooth', '--methods', 'gradcam,scorecam', 'x.png'],
       /--aug-smooth does not apply to scorecam/,
+    ],
+    [
+      ['explain', '--model', MODEL, '--aug-smooth', '--layer', `${RELU4},${RELU6}`, 'x.png'],
+      /--aug-smooth does not apply with several layers/,
+    ],
+    [
+      ['explain', '--model', MODEL, '--eigen-smooth', '--layer', `${RELU4},${RELU6}`, 'x.png'],
+      /--eigen-smooth does not apply with several layers/,
     ],
     [['explain', 'x.png'], /required option '-m, --model <file>'/],
     [['nope'], /unknown command 'nope'/],
@@ -350,6 +370,44 @@ describe('webgpu-cam usage (in this process)', () => {
     const e = await explain(model, x, { methods: ['gradcam'], augSmooth: true });
     const npy = readNpy(join(out, s.images[0].explained[0].files.gradcam.map));
     expectAllclose(npy.data, await e.maps.gradcam!.input.read(), MAPS, 'augSmooth map');
+    e.destroy();
+    x.destroy();
+    model.destroy();
+  });
+
+  it('--layer L1,L2 --fuse layercam writes the fused maps, equal to explain() with the list', async () => {
+    const out = join(tmp, 'fused');
+    const png = sample('01_single_sneaker.png');
+    const r = await run([
+      'explain',
+      ...['--model', MODEL, '--methods', 'gradcam,layercam', '--layer', `${RELU4},${RELU6}`, '--fuse', 'layercam'],
+      ...['--progress', 'lines', '--out', out, png],
+    ]);
+    expect(r.status, r.err).toBe(0);
+    const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Summary & {
+      model: { layer: unknown; fuse: string };
+    };
+    expect(s.model.layer).toEqual([RELU4, RELU6]);
+    expect(s.model.fuse).toBe('layercam');
+    const engine = await getEngine();
+    const sidecar = JSON.parse(readFileSync(join(REPO, 'weights/fashion_cam.json'), 'utf8'));
+    const { model, preprocessing } = await loadOnnx(engine, readFileSync(MODEL), { sidecar });
+    const { inputSize: size, mean, std } = preprocessing!;
+    const rgb = (v: number[]) => v as [number, number, number];
+    const x = await preprocessImage(engine, decodeImage(readFileSync(png)), {
+      size,
+      mean: rgb(mean),
+      std: rgb(std),
+      fit: 'center-crop',
+    });
+    const e = await explain(model, x, { methods: ['gradcam', 'layercam'], layer: [RELU4, RELU6], fuse: 'layercam' });
+    const c = s.images[0].explained[0];
+    expect(c.class).toBe((await e.readClasses())[0][0]);
+    for (const m of ['gradcam', 'layercam'] as const) {
+      const npy = readNpy(join(out, c.files[m].map));
+      expect(npy.shape).toEqual([96, 96]);
+      expectAllclose(npy.data, await e.fused![m]!.input.read(), MAPS, m);
+    }
     e.destroy();
     x.destroy();
     model.destroy();
