@@ -23,7 +23,8 @@ import { accumulate } from '../ops/accumulate';
 import { binaryForward } from '../ops/elementwise';
 import { GPU_OPS, type GpuOp, type Grad, type Weights } from '../ops/registry';
 import { Graph, type GraphNode, type Layer } from './graph';
-import type { GraphSpec } from './spec';
+import { isDeferred, type Scratch } from '../defs/deferred';
+import type { GraphSpec, WeightSpec } from './spec';
 
 export interface ForwardOptions {
   /** Tensors to keep after the forward (e.g. the attribution layer, the logits). */
@@ -75,6 +76,23 @@ export class Activations {
   }
 }
 
+/**
+ * The scratch buffers of a set of weights' deferred reads: per slot one buffer, as large as the
+ * largest read into it, allocated once (none without deferred weights).
+ */
+function scratchFor(weights: readonly WeightSpec[]): Scratch {
+  const sizes: number[] = [];
+  for (const w of weights) {
+    if (isDeferred(w)) w.deferred.slots.forEach((n, k) => (sizes[k] = Math.max(sizes[k] ?? 0, n)));
+  }
+  const buffers = Array.from(sizes, (n) => new Float32Array(n ?? 0));
+  return (slot, length) => {
+    const b = buffers[slot];
+    if (!b || b.length < length) throw new Error(`unreachable: scratch slot ${slot} holds less than ${length}`);
+    return b.subarray(0, length);
+  };
+}
+
 export class Model {
   #destroyed = false;
 
@@ -95,18 +113,26 @@ export class Model {
    * `weights`) are deleted, so that the host arrays can be collected while the rest uploads; the
    * spec can then not be loaded or run by the CPU reference again. loadOnnx does this for a file
    * it reads itself (a path in Node), whose weights nobody else holds.
+   *
+   * Deferred weights (src/defs/deferred.ts: loadOnnx of a path defers its large ones) are read
+   * here, one after the other, into one set of scratch buffers made for the largest of them, and
+   * uploaded from there (the upload copies them), so the host holds one of them at a time; their
+   * values are checked for finiteness as they are uploaded (NonFiniteError), and a failed read
+   * rejects with its error, the uploads so far destroyed.
    */
   static async load(engine: Engine, spec: GraphSpec, opts: { releaseHostWeights?: boolean } = {}): Promise<Model> {
     const graph = new Graph(spec); // checks the spec, weights finite included, before any GPU work
     const shapes = new Map<string, Record<string, readonly number[]>>();
     const r = engine.recorder('Model.load');
+    const scratch = scratchFor(graph.nodes.flatMap((n) => Object.values(n.weights)));
     // run(): on any failure, the uploads and packed copies are destroyed with the recorded work.
     const weights = await r.run(async () => {
       const out = new Map<string, Weights>();
       for (const node of graph.nodes) {
         const w: Record<string, Tensor> = {};
         for (const [key, spec] of Object.entries(node.weights)) {
-          w[key] = r.upload(spec.data, spec.shape, `${node.name}.${key}`);
+          const data = isDeferred(spec) ? await spec.deferred.read(scratch) : spec.data;
+          w[key] = r.upload(data, spec.shape, `${node.name}.${key}`);
         }
         out.set(node.name, w);
         shapes.set(node.name, Object.fromEntries(Object.entries(node.weights).map(([k, s]) => [k, s.shape])));
