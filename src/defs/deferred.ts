@@ -26,12 +26,20 @@ export class DeferredValuesError extends Error {
 export type Scratch = (slot: number, length: number) => Float32Array;
 
 export interface Deferred {
-  /** The floats each scratch slot must hold for this weight's read (index = slot). */
+  /** The floats each scratch slot must hold for this weight's read, whole (index = slot). */
   readonly slots: readonly number[];
   /** The slot the values end in. */
   readonly slot: number;
-  /** Read the values into scratch buffers; the result is valid until the next read. */
-  read(scratch: Scratch): Promise<Float32Array>;
+  /**
+   * The rows (dim 0) the values can be read by, a few at a time, into slot 0 (the values and
+   * transformations are row by row: the file's layout, scaled rows); 0 when read only whole.
+   */
+  readonly rows: number;
+  /**
+   * Read the values (rows [first, first + count) of them: all by default) into scratch buffers;
+   * the result is valid until the next read.
+   */
+  read(scratch: Scratch, first?: number, count?: number): Promise<Float32Array>;
 }
 
 /** A weight read at Model.load (see the file comment). */
@@ -54,25 +62,27 @@ export function isDeferred(w: WeightSpec): w is DeferredWeight {
 }
 
 /**
- * `w` transformed into a weight of `shape`: `f(src, out)` writes the new values into `out`.
- * Values in memory are transformed now, into a new array; a deferred weight when it is read,
- * into its scratch slot when `inPlace` (f must then allow out === src, and keep the size), else
- * into the next slot.
+ * `w` transformed into a weight of `shape`: `f(src, out, first)` writes the new values into
+ * `out`. Values in memory are transformed now, into a new array; a deferred weight when it is
+ * read. With `inPlace`, f works row by row (rows of dim 0, out === src allowed, the shape kept):
+ * a deferred weight is then transformed in its scratch slot, a few rows at a time where it is
+ * read so, `src` and `out` then holding rows [first, …). Else into the next slot, whole.
  */
 export function mapWeight(
   w: WeightSpec,
   shape: number[],
-  f: (src: ArrayLike<number>, out: Float32Array) => void,
+  f: (src: ArrayLike<number>, out: Float32Array, first: number) => void,
   inPlace: boolean,
 ): WeightSpec {
   const n = sizeOf(shape);
   if (!(w instanceof DeferredWeight)) {
     const out = new Float32Array(n);
-    f(w.data, out);
+    f(w.data, out, 0);
     return { shape, data: out };
   }
   const d = w.deferred;
-  const slot = inPlace && n === sizeOf(w.shape) ? d.slot : d.slot + 1;
+  const same = inPlace && n === sizeOf(w.shape) && shape[0] === w.shape[0];
+  const slot = same ? d.slot : d.slot + 1;
   const slots = [...d.slots];
   slots[slot] = Math.max(slots[slot] ?? 0, n);
   return new DeferredWeight(
@@ -80,10 +90,16 @@ export function mapWeight(
     {
       slots,
       slot,
-      async read(scratch) {
+      rows: same ? d.rows : 0,
+      async read(scratch, first = 0, count) {
+        if (same) {
+          const values = await d.read(scratch, first, count);
+          f(values, values, first);
+          return values;
+        }
         const src = await d.read(scratch);
-        const out = slot === d.slot ? src : scratch(slot, n);
-        f(src, out);
+        const out = scratch(slot, n);
+        f(src, out, 0);
         return out;
       },
     },

@@ -154,19 +154,25 @@ async function largeTensor(
     tensor.float_data.length === 0 &&
     tensor.dims.every((d) => Number(d) >= 0) &&
     bytes === count * 4;
-  if (bytes >= deferBytes && plain) return { tensor, deferred: fileValues(file, last.data, count) };
+  if (bytes >= deferBytes && plain) {
+    const rows = tensor.dims.length > 0 ? Number(tensor.dims[0]) : 0;
+    return { tensor, deferred: fileValues(file, last.data, count, rows) };
+  }
   tensor.raw_data = await file.read(last.data, bytes);
   return { tensor, deferred: null };
 }
 
-/** `count` floats at `offset` of the file, read into scratch slot 0. */
-function fileValues(file: RandomAccessFile, offset: number, count: number): Deferred {
+/** `count` floats at `offset` of the file, `rows` rows of them, read into scratch slot 0. */
+function fileValues(file: RandomAccessFile, offset: number, count: number, rows: number): Deferred {
+  const per = rows > 0 ? count / rows : count;
   return {
     slots: [count],
     slot: 0,
-    async read(scratch) {
-      const out = scratch(0, count);
-      await file.readInto(offset, new Uint8Array(out.buffer, out.byteOffset, count * 4));
+    rows,
+    async read(scratch, first = 0, n = rows) {
+      const length = rows > 0 ? n * per : count;
+      const out = scratch(0, length);
+      await file.readInto(offset + first * per * 4, new Uint8Array(out.buffer, out.byteOffset, length * 4));
       return out;
     },
   };

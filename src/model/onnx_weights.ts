@@ -39,13 +39,17 @@ export function foldAffine(weight: WeightSpec, bias: WeightSpec | undefined, a: 
   const c = weight.shape[0];
   const b = new Float32Array(c);
   for (let o = 0; o < c; o++) b[o] = (bias ? bias.data[o] : 0) * a.scale[o] + a.shift[o];
-  // In place for a deferred weight (scaled where it is read: src/defs/deferred.ts).
+  // Row by row (the output channels), so that a deferred weight is scaled where it is read.
+  const per = weight.shape.slice(1).reduce((n, d) => n * d, 1);
   const w = mapWeight(
     weight,
     [...weight.shape],
-    (src, out) => {
-      const per = out.length / c;
-      for (let o = 0; o < c; o++) for (let j = 0; j < per; j++) out[o * per + j] = src[o * per + j] * a.scale[o];
+    (src, out, first) => {
+      const rows = out.length / per;
+      for (let o = 0; o < rows; o++) {
+        const s = a.scale[first + o];
+        for (let j = 0; j < per; j++) out[o * per + j] = src[o * per + j] * s;
+      }
     },
     true,
   );

@@ -172,6 +172,41 @@ describe('loadOnnx of a path defers its large weights', () => {
     expect(e.liveTensors).toBe(0);
   });
 
+  it('a weight read row by row, a few rows at a time: the same model, with one scratch buffer', async () => {
+    const e = await getEngine();
+    const file = await openFile(netPath, 'model');
+    const into: { buffer: ArrayBufferLike; length: number }[] = [];
+    const fromBytes = await loadOnnx(e, net);
+    try {
+      const recording = {
+        ...file,
+        readInto: (offset: number, b: Uint8Array) => {
+          into.push({ buffer: b.buffer, length: b.length });
+          return file.readInto(offset, b);
+        },
+      };
+      const m = await decodeModelFile(recording, LARGE_TENSOR_BYTES, DEFERRED_TENSOR_BYTES);
+      const spec = convertGraph(m.graph!, { opset: defaultOpset(m) });
+      // conv2's weight (BN folded in): 128 rows of 2304 floats, 7 rows (64.5 KB) per read; fc1's
+      // (transposed) is read whole.
+      const model = await Model.load(e, spec, { releaseHostWeights: true, deferredReadBytes: 1 << 16 });
+      try {
+        const rowReads = into.filter((r) => r.length <= 1 << 16);
+        expect(rowReads.length).toBe(Math.ceil(128 / 7));
+        expect(rowReads.reduce((n, r) => n + r.length, 0)).toBe(128 * 2304 * 4);
+        expect(into.length).toBe(rowReads.length + 1);
+        expect(new Set(into.map((r) => r.buffer)).size).toBe(1);
+        expect(await run(e, model, xs, shape)).toEqual(await run(e, fromBytes.model, xs, shape));
+      } finally {
+        model.destroy();
+      }
+    } finally {
+      fromBytes.model.destroy();
+      await file.close();
+    }
+    expect(e.liveTensors).toBe(0);
+  });
+
   it('a file that changes, or cannot be read, before its deferred weights are read: InvalidInputError, nothing left', async () => {
     const e = await getEngine();
     const path = join(dir, 'changing.onnx');

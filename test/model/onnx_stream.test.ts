@@ -168,6 +168,14 @@ describe('deferred tensors', () => {
       (x, i) => x * (g[Math.floor(i / per)] / Math.sqrt(v[Math.floor(i / per)] + eps)),
     );
     expect(got).toEqual(want);
+    // Read a few rows at a time (5 output channels, the last read 3), the same values.
+    if (!isDeferred(w)) return;
+    expect(w.deferred.rows).toBe(128);
+    const rows: number[] = [];
+    const scratch = scratchOf(lazy);
+    for (let first = 0; first < 128; first += 5)
+      rows.push(...(await w.deferred.read(scratch, first, Math.min(5, 128 - first))));
+    expect(Float32Array.from(rows)).toEqual(want);
   });
 
   it('Gemm and MatMul weights are transposed and scaled where they are read', async () => {
