@@ -8,7 +8,10 @@
  *
  * In the browser a string is a URL, fetched. In Node a string without a URL scheme is a file
  * path, and a file: URL (string or URL object) is a file too; both are read with node:fs, which
- * is imported only then, so the browser bundle does not contain it. http(s): and data: URLs are
+ * is imported only then, so the browser bundle does not contain it. Such a file is read piece by
+ * piece, its large weights only as Model.load uploads them (loadFile), so that the host never
+ * holds the file or all of its weights at once; it stays open until then, and a file that
+ * changes or cannot be read before is an InvalidInputError, with nothing left on the GPU. http(s): and data: URLs are
  * fetched in both. The same holds for a sidecar given as a string or URL.
  *
  * onnxToGraphSpec() is the converter alone (no GPU): it decodes the protobuf, converts the graph
@@ -71,8 +74,9 @@ export interface OnnxImport {
 
 /**
  * What loadOnnx gives. For a file loadOnnx read itself (a path or file: URL in Node), the
- * weights live on the GPU only: `spec`'s node `weights` are released once uploaded (use
- * onnxToGraphSpec for a spec with its weights).
+ * weights live on the GPU only: the large ones are read from the file as they are uploaded
+ * (deferred weights, src/defs/deferred.ts), and `spec`'s node `weights` are released once
+ * uploaded (use onnxToGraphSpec for a spec with its weights).
  */
 export interface LoadedModel extends OnnxImport {
   model: Model;

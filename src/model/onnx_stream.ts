@@ -14,6 +14,11 @@
  * raw_data are messages too. The pieces are put back together in their order. A file whose
  * layout the walk does not expect (no graph or several, a length past the end, a group wire
  * type) is decoded whole instead, by decodeModel, which then gives the typed errors.
+ *
+ * With `deferBytes` (loadOnnx of a path: DEFERRED_TENSOR_BYTES), the FLOAT initializers with at
+ * least that much raw_data are not read at all: their tensors carry a `deferred` reader instead
+ * (src/defs/deferred.ts), which reads the values, whole or some rows of dim 0 at a time, into
+ * Model.load's scratch buffers from the same file, still open.
  */
 import $protobuf from 'protobufjs/minimal.js';
 import { ModelFormatError } from '../core/errors';
