@@ -207,26 +207,37 @@ describe('loadOnnx of a path defers its large weights', () => {
     expect(e.liveTensors).toBe(0);
   });
 
-  it('a file that changes, or cannot be read, before its deferred weights are read: InvalidInputError, nothing left', async () => {
+  it('a file that changes or cannot be read before or while its deferred weights are read: InvalidInputError, nothing left', async () => {
     const e = await getEngine();
     const path = join(dir, 'changing.onnx');
-    for (const failure of ['changed', 'closed'] as const) {
+    // 'midway': the file changes after 5 of the rows read (64 KiB at a time) of conv2's weight,
+    // whose pieces so far were uploaded and submitted.
+    for (const failure of ['changed', 'closed', 'midway'] as const) {
       writeFileSync(path, net);
       const file = await openFile(path, 'model');
+      let reads = 0;
+      const counting = {
+        ...file,
+        readInto: async (offset: number, b: Uint8Array) => {
+          if (failure === 'midway' && ++reads === 6) writeFileSync(path, net.subarray(0, net.length - 100));
+          return file.readInto(offset, b);
+        },
+      };
       try {
-        const m = await decodeModelFile(file, LARGE_TENSOR_BYTES, DEFERRED_TENSOR_BYTES);
+        const m = await decodeModelFile(counting, LARGE_TENSOR_BYTES, DEFERRED_TENSOR_BYTES);
         const spec = convertGraph(m.graph!, { opset: defaultOpset(m) });
         if (failure === 'changed') writeFileSync(path, net.subarray(0, net.length - 100));
-        else await file.close();
+        if (failure === 'closed') await file.close();
         const before = e.liveTensors;
-        const load = Model.load(e, spec, { releaseHostWeights: true });
+        const load = Model.load(e, spec, { releaseHostWeights: true, deferredReadBytes: 1 << 16 });
         await expect(load).rejects.toThrow(InvalidInputError);
         await expect(load).rejects.toThrow(
-          failure === 'changed' ? `the model '${path}' changed while being read` : `could not read the model '${path}'`,
+          failure === 'closed' ? `could not read the model '${path}'` : `the model '${path}' changed while being read`,
         );
+        if (failure === 'midway') expect(reads).toBe(6);
         expect(e.liveTensors).toBe(before);
       } finally {
-        if (failure === 'changed') await file.close();
+        if (failure !== 'closed') await file.close();
       }
     }
     expect(e.liveTensors).toBe(0);
