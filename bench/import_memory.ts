@@ -6,8 +6,9 @@
  * V8 heap and ArrayBuffer memory at each step, and their ratio to the file size.
  *
  *   --bytes       loadOnnx on the file's bytes (read first with readFileSync) instead of on its
- *                 path; from a path the importer reads the file piece by piece and releases the
- *                 host weights as it uploads them (src/model/onnx_stream.ts)
+ *                 path; from a path the importer reads the file piece by piece, leaves the large
+ *                 weights in the file and reads each one, 16 MiB at a time, as Model.load uploads
+ *                 it (src/model/onnx_stream.ts, src/defs/deferred.ts)
  *   --breakdown   import the bytes in loadOnnx's three steps (decodeModel, convertGraph,
  *                 Model.load), the figures after each: where the memory goes
  *   --onnx FILE   another model

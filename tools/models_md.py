@@ -186,14 +186,28 @@ def memory_section(m, b, mb=None):
         "size of it; on a GPU they are device memory, and the host side is what the conversion holds (below)."
     )
     out.append("")
+    path_step = next((s for s in m["steps"] if s["step"].startswith("loadOnnx")), None) if m["mode"] == "loadOnnx(path)" else None
     out.append(
-        "`loadOnnx(path)` reads the file piece by piece (`src/model/onnx_stream.ts`): each large tensor's "
-        "`raw_data` into a buffer of its own, so nothing is copied to align it and the file is never in memory "
-        "whole, and `Model.load(…, { releaseHostWeights: true })` drops the spec's weight arrays as it uploads "
-        "them. The released arrays are freed at V8's next collection, which comes after the upload: the peak "
-        "still holds the host weights and the GPU buffers together, and the retained figure shows them gone. "
+        "`loadOnnx(path)` reads the file piece by piece (`src/model/onnx_stream.ts`) and leaves its FLOAT "
+        "initializers of 1 MiB or more in the file: the converted GraphSpec holds them as deferred weights "
+        "(`src/defs/deferred.ts`), the converter's transformations of a weight (a BatchNormalization folded into "
+        "the conv before it, Gemm's alpha, the transpose of Gemm with transB = 0 and of MatMul) applied where "
+        "it is read. `Model.load` reads them one after the other into one scratch buffer allocated once and "
+        "uploads them from there: a weight whose values go row by row (the file's rows, scaled rows) 16 MiB at "
+        "a time, each piece uploaded, copied into place and submitted, a transposed one whole (a second buffer "
+        "holds its transpose). So the host never holds the weights and their GPU buffers together: the peak "
+        "is the GPU buffers (host memory on SwiftShader), the scratch and the engine's working memory. A model "
+        "whose converter rule reads a large tensor value by value (a large constant operand) is converted "
+        "again with every tensor read, and loaded as before, the spec's weights released as they are uploaded. "
         "`loadOnnx(bytes)` keeps the caller's bytes, which the weights are views of."
     )
+    if path_step is not None:
+        out.append("")
+        out.append(
+            f"At the end of the path import the ArrayBuffers hold {path_step['arrayBuffers']:.0f} MB (vgg16's "
+            "Gemm weights are [M, K], transB = 1: no weight is transposed, every one is read 16 MiB at a time), "
+            f"and the GPU weights {m['gpuWeightsMB']:.0f} MB."
+        )
     out.append("")
     if b is not None:
         out.append(f"Where it goes (`--breakdown`: loadOnnx's three steps, figures in MB at the end of each):")

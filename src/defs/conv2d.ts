@@ -7,7 +7,7 @@
 import { InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { shapeStr, type Shape } from '../core/shape';
 import { foldZeroPad } from './layout';
-import { asFloat32, defineOp, type Attrs } from './op';
+import { asFloat32, constWeight, defineOp, type Attrs, type WeightSpec } from './op';
 
 export interface Conv2dParams {
   /** [sh, sw] */
@@ -96,9 +96,7 @@ export const CONV2D = defineOp<Conv2dParams>({
       }
       const stride = c.pair('strides');
       const dilation = c.pair('dilations');
-      const weights: Record<string, { shape: number[]; data: Float32Array }> = {
-        weight: { shape: w.dims, data: asFloat32(w.data) },
-      };
+      const weights: Record<string, WeightSpec> = { weight: constWeight(w) };
       if (c.inputs[2]) {
         const b = c.constant(2, 'bias', 'float');
         weights.bias = { shape: [b.data.length], data: asFloat32(b.data) };

@@ -6,7 +6,8 @@
  */
 import { ShapeMismatchError } from '../core/errors';
 import { shapeStr, type Shape } from '../core/shape';
-import { defineOp, type WeightSpec } from './op';
+import { isDeferred, mapWeight } from './deferred';
+import { constWeight, defineOp, type WeightSpec } from './op';
 
 /**
  * [..., M] for x [..., K] (any rank ≥ 2: the layer applies to the last axis, as nn.Linear on
@@ -30,19 +31,33 @@ export function linearOutputShape(x: Shape, w: Shape, b: Shape | null): number[]
   return [...x.slice(0, -1), w[0]];
 }
 
-/** A [K, M] matrix (MatMul's B, Gemm's B with transB = 0) as an [M, K] linear weight, times `scale`. */
-export function transposedWeight(data: ArrayLike<number>, [k, m]: number[], scale: number): WeightSpec {
-  const out = new Float32Array(k * m);
-  for (let i = 0; i < k; i++) for (let j = 0; j < m; j++) out[j * k + i] = scale * data[i * m + j];
-  return { shape: [m, k], data: out };
+/**
+ * A [K, M] matrix (MatMul's B, Gemm's B with transB = 0) as an [M, K] linear weight, times
+ * `scale` (a deferred matrix when it is read: src/defs/deferred.ts).
+ */
+export function transposedWeight(b: WeightSpec, scale: number): WeightSpec {
+  const [k, m] = b.shape;
+  return mapWeight(
+    b,
+    [m, k],
+    (data, out) => {
+      for (let i = 0; i < k; i++) for (let j = 0; j < m; j++) out[j * k + i] = scale * data[i * m + j];
+    },
+    false,
+  );
 }
 
 /** An [M, K] matrix (Gemm's B with transB = 1) as a linear weight, times `scale` (not copied for 1). */
-export function scaledWeight(data: ArrayLike<number>, [m, k]: number[], scale: number): WeightSpec {
-  if (scale === 1 && data instanceof Float32Array) return { shape: [m, k], data };
-  const out = new Float32Array(m * k);
-  for (let i = 0; i < out.length; i++) out[i] = scale * data[i];
-  return { shape: [m, k], data: out };
+export function scaledWeight(b: WeightSpec, scale: number): WeightSpec {
+  if (scale === 1 && (isDeferred(b) || b.data instanceof Float32Array)) return b;
+  return mapWeight(
+    b,
+    [...b.shape],
+    (data, out) => {
+      for (let i = 0; i < out.length; i++) out[i] = scale * data[i];
+    },
+    true,
+  );
 }
 
 export const LINEAR = defineOp<Record<string, never>>({
@@ -63,8 +78,8 @@ export const LINEAR = defineOp<Record<string, never>>({
       const b = c.constant(1, 'weight B', 'float');
       if (b.dims.length !== 2) c.fail(`B must be 2-D, got dims [${b.dims}]`);
       const alpha = c.attrs.float('alpha', 1);
-      const weight =
-        c.attrs.int('transB', 0) === 1 ? scaledWeight(b.data, b.dims, alpha) : transposedWeight(b.data, b.dims, alpha);
+      const bw = constWeight(b);
+      const weight = c.attrs.int('transB', 0) === 1 ? scaledWeight(bw, alpha) : transposedWeight(bw, alpha);
       const m = weight.shape[0];
       const weights: Record<string, WeightSpec> = { weight };
       if (c.inputs[2]) {

@@ -10,7 +10,7 @@
 import { ShapeMismatchError } from '../core/errors';
 import { shapeStr, type Shape } from '../core/shape';
 import { transposedWeight } from './linear';
-import { defineOp } from './op';
+import { constWeight, defineOp } from './op';
 
 /** [N, …, M, P]; throws ShapeMismatchError unless A [N, …, M, K] and B [N, …, K, P] match. */
 export function matmulShape(a: Shape, b: Shape): number[] {
@@ -47,7 +47,7 @@ export const MATMUL = defineOp<Record<string, never>>({
       }
       if (!k.float) c.fail('the weight is an integer tensor');
       if (k.dims.length !== 2) c.fail(`a constant right-hand side must be a 2-D weight [K, M], got dims [${k.dims}]`);
-      c.emit({ op: 'linear', inputs: [x], weights: { weight: transposedWeight(k.data, k.dims, 1) } });
+      c.emit({ op: 'linear', inputs: [x], weights: { weight: transposedWeight(constWeight(k), 1) } });
     },
   },
 });

@@ -9,6 +9,7 @@
  * per op type, typed over the registry's keys, so an op missing from either is a compile error.
  */
 import type { Shape } from '../core/shape';
+import type { DeferredWeight } from './deferred';
 
 /** A weight of a node: float32 values in PyTorch/ONNX layout. */
 export interface WeightSpec {
@@ -84,6 +85,11 @@ export function asFloat32(data: Float32Array | Float64Array): Float32Array {
   return data instanceof Float32Array ? data : Float32Array.from(data);
 }
 
+/** A float constant as a weight of its own shape: its deferred weight, or its values as float32. */
+export function constWeight(k: OnnxConst): WeightSpec {
+  return k.deferred ?? { shape: [...k.dims], data: asFloat32(k.data) };
+}
+
 /** Identity at run time; keeps the parameter type of the definition. */
 export function defineOp<P>(def: OpDef<P>): OpDef<P> {
   return def;
@@ -109,6 +115,12 @@ export interface OnnxConst {
   data: Float32Array | Float64Array;
   /** False: integer values (shapes, axes). */
   float: boolean;
+  /**
+   * A large float initializer whose values are read only when the model is loaded
+   * (src/defs/deferred.ts): its weight, while `data` throws DeferredValuesError. Rules make
+   * weights of constants with constWeight, and transform them with mapWeight.
+   */
+  deferred?: DeferredWeight;
 }
 
 /** Typed access to an ONNX node's attributes, with defaults. */

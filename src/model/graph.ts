@@ -8,6 +8,7 @@
  */
 import { GraphError, InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { checkFinite } from '../core/finite';
+import { isDeferred } from '../defs/deferred';
 import { shapeStr, sizeOf } from '../core/shape';
 import { BINARY } from '../defs/elementwise';
 import { isOpType, OP_TYPES, opDef, type OpParams, type OpType } from '../defs/index';
@@ -97,9 +98,10 @@ export class Graph {
       const node = this.#node(n, nodes.length);
       this.#checkConstants(node);
       // Weights must be finite (src/core/finite.ts): a NaN in a weight would spread through
-      // every map silently.
+      // every map silently. A deferred weight (src/defs/deferred.ts) is checked where it is read.
       for (const [key, w] of Object.entries(node.weights)) {
-        checkFinite(w.data, w.shape, `weight '${node.name}.${key}' of node '${node.name}' (${node.op})`);
+        if (!isDeferred(w))
+          checkFinite(w.data, w.shape, `weight '${node.name}.${key}' of node '${node.name}' (${node.op})`);
       }
       nodes.push(node);
       this.producer.set(node.output, node);
@@ -339,7 +341,9 @@ export class Graph {
           if (need === 'required') throw new ShapeMismatchError(`has no '${key}' weight`);
           continue;
         }
-        if (!Array.isArray(w.shape) || w.data?.length !== sizeOf(w.shape)) {
+        // A deferred weight's values are read at Model.load, as many as its shape has.
+        const length = isDeferred(w) ? sizeOf(w.shape) : w.data?.length;
+        if (!Array.isArray(w.shape) || length !== sizeOf(w.shape)) {
           throw new ShapeMismatchError(
             `weight '${key}' has ${w.data?.length} values for shape ${shapeStr(w.shape ?? [])}`,
           );

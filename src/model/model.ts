@@ -18,13 +18,14 @@ import type { Engine } from '../gpu/engine';
 import type { Recorder } from '../gpu/recorder';
 import { GraphError, InvalidInputError, ShapeMismatchError } from '../core/errors';
 import { Tensor } from '../gpu/tensor';
-import { shapeStr } from '../core/shape';
+import { shapeStr, sizeOf } from '../core/shape';
 import { opDef } from '../defs/index';
 import { accumulate } from '../ops/accumulate';
 import { binaryForward } from '../ops/elementwise';
 import { GPU_OPS, type GpuOp, type Grad, type Weights } from '../ops/registry';
 import { Graph, type GraphNode, type Layer } from './graph';
-import type { GraphSpec } from './spec';
+import { isDeferred, type DeferredWeight, type Scratch } from '../defs/deferred';
+import type { GraphSpec, WeightSpec } from './spec';
 
 export interface ForwardOptions {
   /** Tensors to keep after the forward (e.g. the attribution layer, the logits). */
@@ -80,6 +81,64 @@ export class Activations {
   }
 }
 
+/** Floats a deferred weight read row by row is read in at a time, by default (16 MiB). */
+const DEFERRED_READ_FLOATS = 1 << 22;
+
+/** The rows of a deferred weight read at a time: all when read whole. */
+function rowsPerRead(w: DeferredWeight, floats: number): number {
+  const d = w.deferred;
+  if (d.rows === 0) return 0;
+  return Math.min(d.rows, Math.max(1, Math.floor(floats / (sizeOf(w.shape) / d.rows))));
+}
+
+/**
+ * The scratch buffers of a set of weights' deferred reads: per slot one buffer, as large as the
+ * largest read into it (a weight read row by row needs slot 0 only, for its rows read at a
+ * time), allocated once (none without deferred weights).
+ */
+function scratchFor(weights: readonly WeightSpec[], floats: number): Scratch {
+  const sizes: number[] = [];
+  for (const w of weights) {
+    if (!isDeferred(w)) continue;
+    const rows = rowsPerRead(w, floats);
+    const need = rows > 0 ? [(sizeOf(w.shape) / w.deferred.rows) * rows] : w.deferred.slots;
+    need.forEach((n, k) => (sizes[k] = Math.max(sizes[k] ?? 0, n)));
+  }
+  const buffers = Array.from(sizes, (n) => new Float32Array(n ?? 0));
+  return (slot, length) => {
+    const b = buffers[slot];
+    if (!b || b.length < length) throw new Error(`unreachable: scratch slot ${slot} holds less than ${length}`);
+    return b.subarray(0, length);
+  };
+}
+
+/**
+ * A deferred weight on the GPU: read whole and uploaded, or read a few rows at a time, each
+ * piece uploaded and copied into its place, then submitted (so that the upload's staging memory
+ * is released piece by piece too).
+ */
+async function uploadDeferred(
+  r: Recorder,
+  w: DeferredWeight,
+  scratch: Scratch,
+  floats: number,
+  label: string,
+): Promise<Tensor> {
+  const step = rowsPerRead(w, floats);
+  const rows = w.deferred.rows;
+  if (step === 0 || step === rows) return r.upload(await w.deferred.read(scratch), w.shape, label);
+  const per = sizeOf(w.shape) / rows;
+  const out = r.empty(w.shape, label);
+  for (let first = 0; first < rows; first += step) {
+    const count = Math.min(step, rows - first);
+    const piece = r.upload(await w.deferred.read(scratch, first, count), [count * per], `${label}:rows`);
+    r.copy(piece, out, first * per);
+    piece.destroy();
+    await r.flush();
+  }
+  return out;
+}
+
 export class Model {
   #destroyed = false;
 
@@ -100,18 +159,39 @@ export class Model {
    * `weights`) are deleted, so that the host arrays can be collected while the rest uploads; the
    * spec can then not be loaded or run by the CPU reference again. loadOnnx does this for a file
    * it reads itself (a path in Node), whose weights nobody else holds.
+   *
+   * Deferred weights (src/defs/deferred.ts: loadOnnx of a path defers its large ones) are read
+   * here, one after the other, into one set of scratch buffers allocated once, and uploaded from
+   * there (the upload copies them): a weight whose values are read row by row (the file's rows,
+   * scaled by a folded BatchNormalization or Gemm's alpha) `deferredReadBytes` at a time
+   * (default 16 MiB), a transposed one whole. So the host holds at most that, or the largest
+   * transposed weight, whatever the model's size. Their values are checked for finiteness as
+   * they are uploaded (NonFiniteError), and a failed read rejects with its error, the uploads so
+   * far destroyed.
    */
-  static async load(engine: Engine, spec: GraphSpec, opts: { releaseHostWeights?: boolean } = {}): Promise<Model> {
+  static async load(
+    engine: Engine,
+    spec: GraphSpec,
+    opts: { releaseHostWeights?: boolean; deferredReadBytes?: number } = {},
+  ): Promise<Model> {
     const graph = new Graph(spec); // checks the spec, weights finite included, before any GPU work
     const shapes = new Map<string, Record<string, readonly number[]>>();
     const r = engine.recorder('Model.load');
+    const floats = Math.max(1, Math.floor((opts.deferredReadBytes ?? DEFERRED_READ_FLOATS * 4) / 4));
+    const scratch = scratchFor(
+      graph.nodes.flatMap((n) => Object.values(n.weights)),
+      floats,
+    );
     // run(): on any failure, the uploads and packed copies are destroyed with the recorded work.
     const weights = await r.run(async () => {
       const out = new Map<string, Weights>();
       for (const node of graph.nodes) {
         const w: Record<string, Tensor> = {};
         for (const [key, spec] of Object.entries(node.weights)) {
-          w[key] = r.upload(spec.data, spec.shape, `${node.name}.${key}`);
+          const label = `${node.name}.${key}`;
+          w[key] = isDeferred(spec)
+            ? await uploadDeferred(r, spec, scratch, floats, label)
+            : r.upload(spec.data, spec.shape, label);
         }
         out.set(node.name, w);
         shapes.set(node.name, Object.fromEntries(Object.entries(node.weights).map(([k, s]) => [k, s.shape])));

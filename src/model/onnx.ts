@@ -8,7 +8,10 @@
  *
  * In the browser a string is a URL, fetched. In Node a string without a URL scheme is a file
  * path, and a file: URL (string or URL object) is a file too; both are read with node:fs, which
- * is imported only then, so the browser bundle does not contain it. http(s): and data: URLs are
+ * is imported only then, so the browser bundle does not contain it. Such a file is read piece by
+ * piece, its large weights only as Model.load uploads them (loadFile), so that the host never
+ * holds the file or all of its weights at once; it stays open until then, and a file that
+ * changes or cannot be read before is an InvalidInputError, with nothing left on the GPU. http(s): and data: URLs are
  * fetched in both. The same holds for a sidecar given as a string or URL.
  *
  * onnxToGraphSpec() is the converter alone (no GPU): it decodes the protobuf, converts the graph
@@ -32,7 +35,8 @@ import { Graph } from './graph';
 import { Model } from './model';
 import { convertGraph } from './onnx_convert';
 import { decodeModel, defaultOpset, type OnnxModel } from './onnx_proto';
-import { decodeModelFile, type RandomAccessFile } from './onnx_stream';
+import { decodeModelFile, DEFERRED_TENSOR_BYTES, LARGE_TENSOR_BYTES, type RandomAccessFile } from './onnx_stream';
+import { DeferredValuesError } from '../defs/deferred';
 import type { GraphSpec } from './spec';
 
 export { ONNX_OPS } from './onnx_convert';
@@ -70,8 +74,9 @@ export interface OnnxImport {
 
 /**
  * What loadOnnx gives. For a file loadOnnx read itself (a path or file: URL in Node), the
- * weights live on the GPU only: `spec`'s node `weights` are released once uploaded (use
- * onnxToGraphSpec for a spec with its weights).
+ * weights live on the GPU only: the large ones are read from the file as they are uploaded
+ * (deferred weights, src/defs/deferred.ts), and `spec`'s node `weights` are released once
+ * uploaded (use onnxToGraphSpec for a spec with its weights).
  */
 export interface LoadedModel extends OnnxImport {
   model: Model;
@@ -146,12 +151,10 @@ export async function loadOnnx(engine: Engine, source: FileSource, opts: OnnxOpt
   const sidecar = typeof s === 'string' || s instanceof URL ? await sidecarFrom(s) : s;
   const o = { sidecar, name: opts.name };
   if (isLocalFile(source)) {
-    // A file the importer reads itself: piece by piece, each large tensor into a buffer of its
-    // own (onnx_stream.ts), and the host copies released as they are uploaded, so that a large
-    // model never needs the file and its weights in memory at once.
-    const imp = importModel(await decodeFile(source, 'model'), o);
-    const model = await Model.load(engine, imp.spec, { releaseHostWeights: true });
-    return { ...imp, model };
+    // A file the importer reads itself: piece by piece, the large weights read only as they are
+    // uploaded, through the same scratch buffers (loadFile), so that a large model never needs
+    // the file or its weights in host memory at once.
+    return loadFile(engine, source, o);
   }
   const bytes = typeof source === 'string' || source instanceof URL ? await readSource(source, 'model') : source;
   const imp = onnxToGraphSpec(bytes, o);
@@ -202,33 +205,81 @@ async function readFile(source: string | URL, what: string): Promise<Uint8Array>
   }
 }
 
-/** A model file in Node, decoded piece by piece (onnx_stream.ts). */
-async function decodeFile(source: string | URL, what: string): Promise<OnnxModel> {
+/** A file opened in Node for reads at offsets; close it when done. */
+export type OpenFile = RandomAccessFile & { close(): Promise<void> };
+
+/**
+ * Open a file in Node (a path or file: URL) for reads at offsets, as loadOnnx does. A read that
+ * fails is an InvalidInputError naming the file; so is one after the file's size or modification
+ * time changed ("changed while being read"): deferred tensors are read long after the decoding.
+ */
+export async function openFile(source: string | URL, what: string): Promise<OpenFile> {
   const fs = await nodeFs();
   let handle: Awaited<ReturnType<typeof fs.open>>;
-  let size: number;
+  let stat: Awaited<ReturnType<typeof handle.stat>>;
   try {
     handle = await fs.open(localPath(source), 'r');
-    size = (await handle.stat()).size;
   } catch (e) {
     throw readError(source, what, e);
   }
   try {
-    const file: RandomAccessFile = {
-      size,
-      async read(offset, length) {
-        const buf = new Uint8Array(length);
-        for (let done = 0; done < length;) {
-          const { bytesRead } = await handle.read(buf, done, length - done, offset + done);
-          if (bytesRead === 0) throw new InvalidInputError(`the ${what} '${String(source)}' changed while being read`);
-          done += bytesRead;
-        }
-        return buf;
-      },
-    };
-    return await decodeModelFile(file);
-  } finally {
+    stat = await handle.stat();
+  } catch (e) {
     await handle.close();
+    throw readError(source, what, e);
+  }
+  const changed = () => new InvalidInputError(`the ${what} '${String(source)}' changed while being read`);
+  const readInto = async (offset: number, into: Uint8Array) => {
+    try {
+      // Deferred tensors are read after the decoding: the file must be the one decoded.
+      const now = await handle.stat();
+      if (now.size !== stat.size || now.mtimeMs !== stat.mtimeMs) throw changed();
+      for (let done = 0; done < into.length;) {
+        const { bytesRead } = await handle.read(into, done, into.length - done, offset + done);
+        if (bytesRead === 0) throw changed();
+        done += bytesRead;
+      }
+    } catch (e) {
+      throw e instanceof InvalidInputError ? e : readError(source, what, e);
+    }
+  };
+  return {
+    size: stat.size,
+    readInto,
+    async read(offset, length) {
+      const buf = new Uint8Array(length);
+      await readInto(offset, buf);
+      return buf;
+    },
+    close: () => handle.close(),
+  };
+}
+
+/**
+ * A model file in Node: decoded piece by piece (onnx_stream.ts), its large FLOAT initializers
+ * deferred (read when Model.load uploads them, through one set of scratch buffers:
+ * src/defs/deferred.ts), then loaded with the host copies released. A rule that needs a deferred
+ * tensor's values at conversion (DeferredValuesError) has the file converted again with every
+ * tensor read. The file stays open until the weights are uploaded.
+ */
+async function loadFile(
+  engine: Engine,
+  source: string | URL,
+  o: { sidecar?: OnnxSidecar | string[]; name?: string },
+): Promise<LoadedModel> {
+  const file = await openFile(source, 'model');
+  try {
+    let imp: OnnxImport;
+    try {
+      imp = importModel(await decodeModelFile(file, LARGE_TENSOR_BYTES, DEFERRED_TENSOR_BYTES), o);
+    } catch (e) {
+      if (!(e instanceof DeferredValuesError)) throw e;
+      imp = importModel(await decodeModelFile(file), o);
+    }
+    const model = await Model.load(engine, imp.spec, { releaseHostWeights: true });
+    return { ...imp, model };
+  } finally {
+    await file.close();
   }
 }
 

@@ -8,6 +8,8 @@
  */
 import { sizeOf } from '../core/shape';
 import { ModelFormatError } from '../core/errors';
+import { DeferredValuesError, DeferredWeight, type Deferred } from '../defs/deferred';
+import type { OnnxConst } from '../defs/op';
 import { onnx } from './onnx_pb.js';
 
 // The subset of the schema's messages the importer reads (field names as in onnx.proto).
@@ -22,6 +24,11 @@ export interface OnnxTensor {
   double_data: number[];
   raw_data?: Uint8Array;
   data_location?: number;
+  /**
+   * Not a protobuf field: the raw_data of a large FLOAT initializer, left in the file and read
+   * when the model is loaded (decodeModelFile's deferred tensors, src/defs/deferred.ts).
+   */
+  deferred?: Deferred;
 }
 
 export interface OnnxAttribute {
@@ -152,11 +159,23 @@ function halfToFloat(h: number): number {
  * The values of a TensorProto, row-major: float types as a Float32Array, integer types as a
  * Float64Array of exact integers. Reads the typed fields or raw_data (little-endian).
  */
-export function tensorValues(t: OnnxTensor): { dims: number[]; data: Float32Array | Float64Array; float: boolean } {
+export function tensorValues(t: OnnxTensor): OnnxConst {
   const what = `tensor '${t.name ?? ''}'`;
   const dims = t.dims.map(Number);
   if (dims.some((d) => !Number.isInteger(d) || d < 0)) {
     throw new ModelFormatError(`${what}: invalid dims [${dims.join(', ')}]`);
+  }
+  if (t.deferred) {
+    // Values read at Model.load: the weight, and `data` for any rule that wants them now.
+    const deferred = new DeferredWeight(dims, t.deferred, t.name ?? '');
+    return {
+      dims,
+      float: true,
+      deferred,
+      get data(): Float32Array {
+        throw new DeferredValuesError(`${what}: its values are read from the file when the model is loaded`);
+      },
+    };
   }
   if (t.data_location === 1) {
     throw new ModelFormatError(

@@ -2,8 +2,9 @@
  * The weight arithmetic of the ONNX converter (onnx_convert.ts), as plain functions: folding a
  * per-channel affine map (BatchNormalization, a bias Add) into a conv or linear layer, and the
  * pads of auto_pad SAME. (Gemm/MatMul weights: src/defs/linear.ts.) Math in float64, results
- * stored as float32.
+ * stored as float32. A deferred weight (src/defs/deferred.ts) is folded when it is read.
  */
+import { mapWeight } from '../defs/deferred';
 import type { WeightSpec } from './spec';
 
 export interface Affine {
@@ -36,14 +37,23 @@ export function batchNormAffine(
  */
 export function foldAffine(weight: WeightSpec, bias: WeightSpec | undefined, a: Affine): Record<string, WeightSpec> {
   const c = weight.shape[0];
-  const per = weight.data.length / c;
-  const w = new Float32Array(weight.data.length);
   const b = new Float32Array(c);
-  for (let o = 0; o < c; o++) {
-    for (let j = 0; j < per; j++) w[o * per + j] = weight.data[o * per + j] * a.scale[o];
-    b[o] = (bias ? bias.data[o] : 0) * a.scale[o] + a.shift[o];
-  }
-  return { weight: { shape: [...weight.shape], data: w }, bias: { shape: [c], data: b } };
+  for (let o = 0; o < c; o++) b[o] = (bias ? bias.data[o] : 0) * a.scale[o] + a.shift[o];
+  // Row by row (the output channels), so that a deferred weight is scaled where it is read.
+  const per = weight.shape.slice(1).reduce((n, d) => n * d, 1);
+  const w = mapWeight(
+    weight,
+    [...weight.shape],
+    (src, out, first) => {
+      const rows = out.length / per;
+      for (let o = 0; o < rows; o++) {
+        const s = a.scale[first + o];
+        for (let j = 0; j < per; j++) out[o * per + j] = src[o * per + j] * s;
+      }
+    },
+    true,
+  );
+  return { weight: w, bias: { shape: [c], data: b } };
 }
 
 /** The affine map as its own layer: a depthwise 1×1 conv (for [N, C, H, W]). */

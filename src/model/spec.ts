@@ -6,7 +6,9 @@
  *
  * Batch: `input.shape` is [C, H, W] (the batch N is chosen per run).
  * Weights: float32 arrays in PyTorch/ONNX layouts: conv weight [Cout, Cin/groups, KH, KW],
- * linear weight [M, K] (y = x·Wᵀ + b).
+ * linear weight [M, K] (y = x·Wᵀ + b). A weight may also be deferred (src/defs/deferred.ts:
+ * loadOnnx of a path leaves its large ones in the file): its values are read when Model.load
+ * uploads it, and its `data` throws until then, so such a spec is for Model.load only.
  */
 
 import type { OpType } from '../defs/index';
