@@ -25,6 +25,7 @@ import {
   type SpatialMethodName,
 } from '../methods/registry';
 import type { Tensor } from '../gpu/tensor';
+import { isHalves } from '../ops/half';
 import { BILINEAR_SAMPLE, FINITE, GRADCAMPP, MINMAX_REDUCE, SUM_MAX_REDUCE } from '../ops/includes';
 import topkCode from '../../shaders/topk.wgsl?raw';
 import channelWeightsCode from '../../shaders/channel_weights.wgsl?raw';
@@ -234,7 +235,10 @@ export async function channelWeights(
   e.dispatch(kern, { A, G, weights }, u, serial ? grid1d(rows * k, WG_REDUCE) : grid1d(rows * k, 1));
 }
 
-/** CAM weights: row classes[b] of the linear weight [C_out, K] into `slot` of `weights` [M, B, K]. */
+/**
+ * CAM weights: row classes[b] of the linear weight [C_out, K] (or its halves, Model.load's
+ * weightStorage 'f16') into `slot` of `weights` [M, B, K].
+ */
 export async function camWeights(
   e: Recorder,
   linearWeight: Tensor,
@@ -243,8 +247,11 @@ export async function camWeights(
   slot: number,
 ): Promise<void> {
   const rows = classes.size;
-  const k = linearWeight.shape[1];
-  const kern = await e.kernel(CAM_WEIGHTS, { overrides: { WG: WG_ELEMENTWISE } });
+  const k = weights.shape[2];
+  const kern = await e.kernel(CAM_WEIGHTS, {
+    defines: { F16: isHalves(linearWeight) },
+    overrides: { WG: WG_ELEMENTWISE },
+  });
   e.dispatch(kern, { W: linearWeight, classes, weights }, { rows, k, slot }, grid1d(rows * k, WG_ELEMENTWISE));
 }
 

@@ -22,6 +22,7 @@ import { opDef } from '../defs/index';
 import { accumulate } from '../ops/accumulate';
 import { binaryForward } from '../ops/elementwise';
 import { GPU_OPS, type GpuOp, type Grad, type Weights } from '../ops/registry';
+import { checkHalves } from '../ops/half';
 import { Graph, type GraphNode, type Layer } from './graph';
 import type { GraphSpec } from './spec';
 
@@ -95,9 +96,32 @@ export class Model {
    * `weights`) are deleted, so that the host arrays can be collected while the rest uploads; the
    * spec can then not be loaded or run by the CPU reference again. loadOnnx does this for a file
    * it reads itself (a path in Node), whose weights nobody else holds.
+   *
+   * `weightStorage` (default 'f32'): 'f16' stores the conv weights that the tiled kernels read
+   * and the linear layers' weight matrices as IEEE halves, two per 32-bit word (src/ops/half.ts):
+   * half their memory and bandwidth, read back and accumulated in float32 by the kernels, each
+   * weight within 2^-10 of its float32 value (relative). Biases, depthwise convs and the backward
+   * pass's per-call re-layouts stay float32. A weight beyond ±65504 is an InvalidInputError.
+   * docs/BENCHMARKS.md states the accuracy measured against the float32 reference.
    */
-  static async load(engine: Engine, spec: GraphSpec, opts: { releaseHostWeights?: boolean } = {}): Promise<Model> {
+  static async load(
+    engine: Engine,
+    spec: GraphSpec,
+    opts: { releaseHostWeights?: boolean; weightStorage?: 'f32' | 'f16' } = {},
+  ): Promise<Model> {
     const graph = new Graph(spec); // checks the spec, weights finite included, before any GPU work
+    const weightStorage = opts.weightStorage ?? 'f32';
+    if (weightStorage !== 'f32' && weightStorage !== 'f16') {
+      throw new InvalidInputError(`Model.load: weightStorage must be 'f32' or 'f16', got '${String(weightStorage)}'`);
+    }
+    if (weightStorage === 'f16') {
+      for (const node of graph.nodes) {
+        for (const key of (GPU_OPS[node.op] as GpuOp<unknown>).halves ?? []) {
+          const w = node.weights[key];
+          if (w) checkHalves(w.data, `Model.load: weight '${node.name}.${key}' with weightStorage 'f16'`);
+        }
+      }
+    }
     const shapes = new Map<string, Record<string, readonly number[]>>();
     const r = engine.recorder('Model.load');
     // run(): on any failure, the uploads and packed copies are destroyed with the recorded work.
@@ -111,7 +135,9 @@ export class Model {
         out.set(node.name, w);
         shapes.set(node.name, Object.fromEntries(Object.entries(node.weights).map(([k, s]) => [k, s.shape])));
         const impl = GPU_OPS[node.op] as GpuOp<unknown>;
-        if (impl.load && Object.keys(w).length) out.set(node.name, await impl.load(r, node.params, w));
+        if (impl.load && Object.keys(w).length) {
+          out.set(node.name, await impl.load(r, node.params, w, { weightStorage }));
+        }
         if (opts.releaseHostWeights) {
           // The graph node's weights are the spec node's object (Graph keeps it): one delete each.
           const held = node.weights as Record<string, unknown>;
