@@ -9,7 +9,7 @@
  * eigen_project, top-k) have subgroup variants (`#if SUBGROUPS`, `enable subgroups;`), used
  * where the device has the 'subgroups' feature (acquireDevice requests it when the adapter
  * offers it); reductionConfig / setReductionConfig choose per engine, each dispatcher's
- * `subgroups` option per call.
+ * `subgroups` (channelWeights: `kernel`) option per call.
  */
 import type { Recorder } from '../gpu/recorder';
 import { grid1d, type Engine } from '../gpu/engine';
@@ -44,13 +44,18 @@ const WG_REDUCE = 64; // `override WG` of channel_weights and cam_combine (a pow
 const WG_UPSAMPLE = 256; // `override WG` of upsample_bilinear: one workgroup per (large) map
 export const NONE = 0xffffffff;
 
+/** The channel-weight kernels (channelWeights' `kernel`). */
+export type ChannelWeightsKernel = 'serial' | 'reduce' | 'subgroup';
+
 /** Per-engine choice of the reduction kernels; see reductionConfig. */
 export interface ReductionConfig {
   /**
-   * Run the subgroup variants of channel_weights (its 'subgroup' kernel), cam_combine,
-   * spatial_combine, eigen_project and topk. Needs the device's 'subgroups' feature.
+   * Run the subgroup variants of cam_combine, spatial_combine, eigen_project and topk (their
+   * min/max and selection by subgroup operations). Needs the device's 'subgroups' feature.
    */
   subgroups: boolean;
+  /** The channel weights' kernel; 'subgroup' needs the 'subgroups' feature. */
+  channelWeights: ChannelWeightsKernel;
   /** Why this choice. */
   reason: string;
 }
@@ -59,24 +64,34 @@ const reductionConfigs = new WeakMap<Engine, ReductionConfig>();
 
 /**
  * The engine's reduction kernels, chosen on first use: the subgroup variants when the device
- * has the 'subgroups' feature, else the workgroup-memory ones. Override with setReductionConfig().
+ * has the 'subgroups' feature (acquireDevice requests it where the adapter offers it), else the
+ * workgroup-memory ones; for the channel weights, on software adapters the serial kernel (one
+ * invocation per row and channel, no barriers: 60–200× faster than either workgroup kernel on
+ * SwiftShader, `npm run bench:reductions`), else 'subgroup' or 'reduce' likewise. Override with
+ * setReductionConfig().
  */
 export function reductionConfig(r: Recorder): ReductionConfig {
   const e = r.engine;
   let c = reductionConfigs.get(e);
   if (!c) {
     const has = e.device.features.has('subgroups');
-    c = has
-      ? { subgroups: true, reason: "the device has 'subgroups'" }
-      : { subgroups: false, reason: "the device has no 'subgroups'" };
+    const soft = e.adapter.isSoftware;
+    c = {
+      subgroups: has,
+      channelWeights: soft ? 'serial' : has ? 'subgroup' : 'reduce',
+      reason:
+        (has ? "the device has 'subgroups'" : "the device has no 'subgroups'") +
+        (soft ? '; software adapter: serial channel weights' : ''),
+    };
     reductionConfigs.set(e, c);
   }
   return c;
 }
 
 /**
- * Override the engine's reduction kernels (fields not given keep their value); `subgroups: true`
- * on a device without the 'subgroups' feature is an InvalidInputError. Returns the new config.
+ * Override the engine's reduction kernels (fields not given keep their value); a subgroup
+ * choice on a device without the 'subgroups' feature is an InvalidInputError. Returns the new
+ * config.
  */
 export function setReductionConfig(r: Recorder, c: Partial<ReductionConfig>): ReductionConfig {
   const e = r.engine;
@@ -84,7 +99,12 @@ export function setReductionConfig(r: Recorder, c: Partial<ReductionConfig>): Re
   if (typeof next.subgroups !== 'boolean') {
     throw new InvalidInputError(`setReductionConfig: subgroups must be true or false, got ${String(next.subgroups)}`);
   }
-  if (next.subgroups) checkSubgroups(e, 'setReductionConfig');
+  if (!['serial', 'reduce', 'subgroup'].includes(next.channelWeights)) {
+    throw new InvalidInputError(
+      `setReductionConfig: channelWeights must be 'serial', 'reduce' or 'subgroup', got '${String(next.channelWeights)}'`,
+    );
+  }
+  if (next.subgroups || next.channelWeights === 'subgroup') checkSubgroups(e, 'setReductionConfig');
   reductionConfigs.set(e, next);
   return next;
 }
@@ -206,8 +226,8 @@ export function channelWeightsKernel(methods: readonly ChannelMethodName[]) {
  * gradients (channel_weights.wgsl, generated from the methods' descriptors). Kernel 'reduce': a
  * workgroup per (row, channel) with a workgroup-memory tree reduction; 'subgroup': the same
  * workgroups reducing with subgroupAdd (needs the device's 'subgroups' feature); 'serial': one
- * invocation per (row, channel) looping over the map, no barriers. Default: 'subgroup' when
- * reductionConfig says subgroups, else 'reduce'.
+ * invocation per (row, channel) looping over the map, no barriers. Default: reductionConfig's
+ * (serial on software adapters, else subgroup where the device has 'subgroups', else reduce).
  */
 export async function channelWeights(
   e: Recorder,
@@ -215,17 +235,18 @@ export async function channelWeights(
   G: Tensor,
   weights: Tensor,
   methods: readonly ChannelMethodName[],
-  opts: { kernel?: 'reduce' | 'subgroup' | 'serial' } = {},
+  opts: { kernel?: ChannelWeightsKernel } = {},
 ): Promise<void> {
   const [n, k, h, w] = A.shape;
   const rows = G.shape[0];
-  const kernel = opts.kernel ?? (reductionConfig(e).subgroups ? 'subgroup' : 'reduce');
+  const kernel = opts.kernel ?? reductionConfig(e).channelWeights;
   if (kernel !== 'reduce' && kernel !== 'serial' && kernel !== 'subgroup') {
     throw new InvalidInputError(`channelWeights: unknown kernel '${kernel as string}' (reduce, subgroup or serial)`);
   }
   if (methods.length === 0) throw new InvalidInputError('channelWeights: no methods');
   const serial = kernel === 'serial';
-  const sg = kernel === 'subgroup' && useSubgroups(e, true, 'channelWeights');
+  if (kernel === 'subgroup') checkSubgroups(e, 'channelWeights');
+  const sg = kernel === 'subgroup';
   const { def, pass2 } = channelWeightsKernel(methods);
   const kern = await e.kernel(def, {
     defines: { SERIAL: serial, SUBGROUPS: sg, PASS2: pass2 },

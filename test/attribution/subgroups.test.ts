@@ -54,10 +54,13 @@ const SHAPES = [
 describe('subgroup reductions', () => {
   it("the engine chose them because the device has 'subgroups', and they can be forced off and on", async () => {
     const e = await subgroupEngine();
-    expect(reductionConfig(e).subgroups).toBe(true);
-    expect(setReductionConfig(e, { subgroups: false }).subgroups).toBe(false);
-    expect(reductionConfig(e).subgroups).toBe(false);
-    expect(setReductionConfig(e, { subgroups: true }).subgroups).toBe(true);
+    const c = reductionConfig(e);
+    expect(c.subgroups).toBe(true);
+    // Software adapters keep the serial channel weights (much faster there than any workgroup kernel).
+    expect(c.channelWeights).toBe(e.adapter.isSoftware ? 'serial' : 'subgroup');
+    expect(setReductionConfig(e, { subgroups: false, channelWeights: 'reduce' }).subgroups).toBe(false);
+    expect(reductionConfig(e)).toMatchObject({ subgroups: false, channelWeights: 'reduce' });
+    expect(setReductionConfig(e, c)).toMatchObject({ subgroups: true, channelWeights: c.channelWeights });
   });
 
   it.each(SHAPES)('channel weights, N %i K %i %i×%i T %i: every kernel equals the reference', async (...shape) => {
@@ -192,6 +195,7 @@ describe('subgroup reductions', () => {
       expect(e.device.features.has('subgroups')).toBe(false);
       expect(reductionConfig(e).subgroups).toBe(false);
       expect(() => setReductionConfig(e, { subgroups: true })).toThrow(InvalidInputError);
+      expect(() => setReductionConfig(e, { channelWeights: 'subgroup' })).toThrow(/'subgroups'/);
       const scores = e.upload(new Float32Array([1, 3, 2]), [1, 3]);
       await expect(topkClasses(e, scores, 2, { subgroups: true })).rejects.toThrow(/'subgroups'/);
       const classes = await topkClasses(e, scores, 2);
