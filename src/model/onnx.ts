@@ -88,6 +88,8 @@ export interface OnnxOptions {
   sidecar?: OnnxSidecar | string[] | string | URL;
   /** Name for the graph (default: the ONNX graph's name). */
   name?: string;
+  /** How the weights are stored on the GPU: Model.load's `weightStorage` (default 'f32'). */
+  weightStorage?: 'f32' | 'f16';
 }
 
 /** Convert ONNX bytes to a GraphSpec with labels and preprocessing. No GPU work. */
@@ -150,12 +152,12 @@ export async function loadOnnx(engine: Engine, source: FileSource, opts: OnnxOpt
     // own (onnx_stream.ts), and the host copies released as they are uploaded, so that a large
     // model never needs the file and its weights in memory at once.
     const imp = importModel(await decodeFile(source, 'model'), o);
-    const model = await Model.load(engine, imp.spec, { releaseHostWeights: true });
+    const model = await Model.load(engine, imp.spec, { releaseHostWeights: true, weightStorage: opts.weightStorage });
     return { ...imp, model };
   }
   const bytes = typeof source === 'string' || source instanceof URL ? await readSource(source, 'model') : source;
   const imp = onnxToGraphSpec(bytes, o);
-  const model = await Model.load(engine, imp.spec);
+  const model = await Model.load(engine, imp.spec, { weightStorage: opts.weightStorage });
   return { ...imp, model };
 }
 

@@ -16,6 +16,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/core/errors';
 import { Model } from '../../src/model/model';
+import { loadOnnx } from '../../src/model/onnx';
 import { f16Accuracy, formatRows, shippedCase, type ErrorFigures } from '../../bench/f16';
 import { residualNet } from '../cases/nets';
 import { getEngine } from '../util/gpu';
@@ -57,6 +58,20 @@ describe("weightStorage 'f16' against the float32 reference", () => {
     console.info(formatRows([r]));
     expectWithin(r.f32, F32_TOL, 'residual f32');
     expectWithin(r.f16, F16_TOL, 'residual f16');
+    expect(e.liveTensors).toBe(0);
+  });
+
+  it("loadOnnx passes weightStorage on: the shipped model's weights in half the memory", async () => {
+    const e = await getEngine();
+    const bytes: Record<string, number> = {};
+    for (const weightStorage of ['f32', 'f16'] as const) {
+      const before = e.pool.liveBytes;
+      const { model } = await loadOnnx(e, 'weights/fashion_cam.onnx', { weightStorage });
+      bytes[weightStorage] = e.pool.liveBytes - before;
+      model.destroy();
+    }
+    expect(bytes.f16).toBeGreaterThan(0);
+    expect(bytes.f16).toBeLessThanOrEqual(0.55 * bytes.f32);
     expect(e.liveTensors).toBe(0);
   });
 
