@@ -194,7 +194,8 @@ export class Model {
 
   /**
    * A weight by '<node>.<key>' (e.g. 'fc.weight'). A conv's weight may be held packed for the
-   * tiled kernels ([G, Cin/G, KH, KW, Cout/G rounded up to 4], see conv2dPackWeights).
+   * tiled kernels ([G, Cin/G, KH, KW, Cout/G rounded up to 4], see conv2dPackWeights). With
+   * weightStorage 'f16' a conv or linear weight is a word tensor of halves (isHalves, src/ops/half.ts).
    */
   weight(name: string): Tensor {
     this.checkUsable();

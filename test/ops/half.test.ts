@@ -85,6 +85,7 @@ describe('half-float storage', () => {
     { name: 'groups 2, Cout/g 5', x: [1, 6, 5, 6], w: [10, 3, 3, 3], p: { groups: 2, pads: [1, 1, 1, 1] }, bias: true },
   ];
   const forwardVariants: [string, Conv2dVariant][] = [
+    ['direct (unpacks the halves first)', { kernel: 'direct', co: 4, ow: 4 }],
     ['tiled co 4', { kernel: 'tiled', co: 4 }],
     ['tiled co 8', { kernel: 'tiled', co: 8 }],
     ['gemm 32×32×16', { kernel: 'gemm' }],
