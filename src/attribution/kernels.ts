@@ -6,7 +6,7 @@
  * eigen_power.wgsl, eigen_project.wgsl.
  *
  * The reductions (channel weights, the min/max of cam_combine, spatial_combine and
- * eigen_project, top-k) have subgroup variants (`#if SUBGROUPS`, `enable subgroups;`), used
+ * eigen_project, eigen_power's sums and maxima, top-k) have subgroup variants (`#if SUBGROUPS`, `enable subgroups;`), used
  * where the device has the 'subgroups' feature (acquireDevice requests it when the adapter
  * offers it); reductionConfig / setReductionConfig choose per engine, each dispatcher's
  * `subgroups` (channelWeights: `kernel`) option per call.
@@ -50,8 +50,9 @@ export type ChannelWeightsKernel = 'serial' | 'reduce' | 'subgroup';
 /** Per-engine choice of the reduction kernels; see reductionConfig. */
 export interface ReductionConfig {
   /**
-   * Run the subgroup variants of cam_combine, spatial_combine, eigen_project and topk (their
-   * min/max and selection by subgroup operations). Needs the device's 'subgroups' feature.
+   * Run the subgroup variants of cam_combine, spatial_combine, eigen_power, eigen_project and
+   * topk (their sums, min/max and selection by subgroup operations). Needs the device's
+   * 'subgroups' feature.
    */
   subgroups: boolean;
   /** The channel weights' kernel; 'subgroup' needs the 'subgroups' feature. */
@@ -483,7 +484,10 @@ async function principalMap(
   e.dispatch(center, { ...bind, X }, { rows: S, n, k, z, w_offset: wOffset }, grid1d(S * k, WG_REDUCE));
   const gram = await e.kernel(EIGEN_GRAM, { defines: { POSITIONS: positions }, overrides: { WG: WG_REDUCE } });
   e.dispatch(gram, { X, C }, { rows: S, k, z, d }, grid1d(S * d * d, WG_REDUCE));
-  const power = await e.kernel(EIGEN_POWER, { defines: { SERIAL: serial }, overrides: { WG: WG_REDUCE, DMAX: dmax } });
+  const power = await e.kernel(EIGEN_POWER, {
+    defines: { SERIAL: serial, SUBGROUPS: subgroups && !serial },
+    overrides: { WG: WG_REDUCE, DMAX: dmax },
+  });
   const work = serial ? e.empty([S, d], `${label}:power-work`) : null;
   e.dispatch(power, { C, evec, info, work }, { rows: S, d, iters, tol }, serial ? grid1d(S, WG_REDUCE) : grid1d(S, 1));
   work?.destroy();
@@ -560,7 +564,10 @@ export interface EigenOptions {
    * its rows share one workgroup, so one core, where 'reduce' spreads them over workgroups.
    */
   kernel?: 'reduce' | 'serial';
-  /** The projection's min/max by subgroup operations (eigen_project); default from reductionConfig. */
+  /**
+   * The power iteration's sums and maxima (eigen_power, 'reduce' kernel) and the projection's
+   * min/max (eigen_project) by subgroup operations; default from reductionConfig.
+   */
   subgroups?: boolean;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The subgroup variants of the attribution reductions (channel weights, the min/max of
- * cam_combine, spatial_combine and eigen_project, top-k), each forced on and off, against the
+ * cam_combine, spatial_combine and eigen_project, eigen_power's sums and maxima, top-k), each forced on and off, against the
  * CPU reference on awkward sizes: maps of 1 position and of fewer positions than a subgroup,
  * position counts that are not multiples of the subgroup (4 on SwiftShader) or of the workgroup
  * (64), many channels, classes fewer than, equal to and above the workgroup size, ties, NaN and
