@@ -3,13 +3,15 @@
  * machine's adapter, each at the shapes of the benchmark networks' explanations for the top 5
  * classes: the channel weights of the four gradient channel methods ('serial', 'reduce',
  * 'subgroup'), cam_combine's weighted sums with the min/max normalisation (workgroup tree
- * against subgroups), and top-k over 1000 classes (loop against subgroups). GPU time of the
+ * against subgroups), Eigen-Grad-CAM's centring, Gram matrix, power iteration (up to 300
+ * iterations) and projection at the smaller layers (workgroup tree against subgroups), and top-k
+ * over 1000 classes (loop against subgroups). GPU time of the
  * dispatch (timestamp queries) where the device has them, else wall time; median and best of
  * `reps` runs after one warm-up. The subgroup variants need the device's 'subgroups' feature.
  *
  * Run through scripts/run-ts.mjs (Vite's SSR loader: TypeScript and `?raw` shader imports).
  */
-import { channelWeights, combineMaps, topkClasses } from '../src/attribution/kernels';
+import { channelWeights, combineMaps, eigenMaps, topkClasses } from '../src/attribution/kernels';
 import { Engine } from '../src/gpu/engine';
 import { channelMethod, isChannel, METHODS, type ChannelMethodName } from '../src/methods/registry';
 import { measure } from './measure';
@@ -64,6 +66,20 @@ export async function main(argv: string[]): Promise<number> {
             r.norm.destroy();
           });
           row('cam_combine', `${methods.length}×T=5 maps, ${label}`, subgroups ? 'subgroup' : 'workgroup tree', t);
+        }
+        if (K * h * w <= 512 * 49) {
+          for (const subgroups of hasSg ? [false, true] : [false]) {
+            const t = await time(async () => {
+              const r = await eigenMaps(e, A, G, ['eigengradcam'], T * N, { subgroups });
+              for (const x of [r.raw, r.norm, ...r.info]) x.destroy();
+            });
+            row(
+              'Eigen-Grad-CAM (power iteration, projection)',
+              `T=5, ${label}`,
+              subgroups ? 'subgroup' : 'workgroup tree',
+              t,
+            );
+          }
         }
       });
     }
