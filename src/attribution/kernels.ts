@@ -67,7 +67,7 @@ const reductionConfigs = new WeakMap<Engine, ReductionConfig>();
  * The engine's reduction kernels, chosen on first use: the subgroup variants when the device
  * has the 'subgroups' feature (acquireDevice requests it where the adapter offers it), else the
  * workgroup-memory ones; for the channel weights, on software adapters the serial kernel (one
- * invocation per row and channel, no barriers: 60–200× faster than either workgroup kernel on
+ * invocation per row and channel, no barriers: 55–270× faster than either workgroup kernel on
  * SwiftShader, `npm run bench:reductions`), else 'subgroup' or 'reduce' likewise. Override with
  * setReductionConfig().
  */
