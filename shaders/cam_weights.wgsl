@@ -5,6 +5,7 @@
 // weights [M, B, K], this method's slot at ((slot·B + b)·K + k).
 // Threads: one invocation per (b, k), index (wg.y * nwg.x + wg.x) * WG + lid.x = b·K + k.
 // Edges: invocations past B·K return.
+// F16: W is stored as IEEE halves, two per u32 (src/ops/half.ts), read with unpack2x16float.
 
 struct Params {
   rows: u32,
@@ -13,7 +14,18 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+#if F16
+// The weights stored as halves (src/ops/half.ts): element j is half j % 2 of word j / 2.
+@group(0) @binding(1) var<storage, read> W: array<u32>;
+fn wat(j: u32) -> f32 {
+  return unpack2x16float(W[j >> 1u])[j & 1u];
+}
+#else
 @group(0) @binding(1) var<storage, read> W: array<f32>;
+fn wat(j: u32) -> f32 {
+  return W[j];
+}
+#endif
 @group(0) @binding(2) var<storage, read> classes: array<f32>;
 @group(0) @binding(3) var<storage, read_write> weights: array<f32>;
 
@@ -29,5 +41,5 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let b = idx / p.k;
   let k = idx % p.k;
   let c = u32(classes[b]);
-  weights[(p.slot * p.rows + b) * p.k + k] = W[c * p.k + k];
+  weights[(p.slot * p.rows + b) * p.k + k] = wat(c * p.k + k);
 }

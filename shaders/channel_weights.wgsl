@@ -12,8 +12,15 @@
 // Threads: with SERIAL (software adapters, where barriers are slow) one invocation per (b, k),
 // index (wg.y · nwg.x + wg.x) · WG + lid.x = b·K + k, summing its whole map in a loop.
 // Otherwise one workgroup per (b, k), workgroup index wg.y · nwg.x + wg.x = b·K + k: its WG
-// invocations stride over the Z positions, then each sum is reduced in workgroup memory.
+// invocations stride over the Z positions, then each sum is reduced in workgroup memory: by a
+// tree (log2(WG) barriers), or with SUBGROUPS (adapters with the `subgroups` feature) by
+// subgroupAdd within each subgroup and one exchange of the subgroups' sums through workgroup
+// memory (reduce_sums_sg: correct for any subgroup size and any grouping of the invocations).
 // Edges: invocations (or workgroups, uniformly, before any barrier) past B·K return.
+
+#if SUBGROUPS
+enable subgroups;
+#endif
 
 #include "finite"
 #include "gradcampp"
@@ -38,6 +45,34 @@ const NSUM2: u32 = {{nsum2}}u;
 const NRED: u32 = {{nred}}u;
 
 #if SERIAL
+#elif SUBGROUPS
+var<workgroup> red: array<array<f32, NRED>, WG>;
+
+// The sums s[0 .. n) over the workgroup, the same in every invocation: subgroupAdd within each
+// subgroup; the subgroup's first active lane stores its sums in its own slot red[lid], every
+// other invocation stores zeros in its slot; after a barrier every subgroup adds all WG slots,
+// lane l taking slots l, l + S, l + 2S, … with S the subgroup's active lanes (lane and S from
+// subgroupExclusiveAdd(1) and subgroupAdd(1): no assumption on the subgroup size, which may
+// even exceed WG, nor on which invocations form a subgroup), and subgroupAdd again. The order
+// of the additions is fixed by the grouping, so a run repeats bit for bit on one device.
+// Called in uniform control flow; begins with a barrier, so it may be called twice.
+fn reduce_sums_sg(lid: u32, s: ptr<function, array<f32, NRED>>, n: u32) {
+  let lane = subgroupExclusiveAdd(1u);
+  let size = subgroupAdd(1u);
+  workgroupBarrier();
+  for (var q = 0u; q < n; q++) {
+    let t = subgroupAdd((*s)[q]);
+    red[lid][q] = select(0.0, t, lane == 0u);
+  }
+  workgroupBarrier();
+  for (var q = 0u; q < n; q++) {
+    var acc = 0.0;
+    for (var j = lane; j < WG; j += size) {
+      acc += red[j][q];
+    }
+    (*s)[q] = subgroupAdd(acc);
+  }
+}
 #else
 var<workgroup> red: array<array<f32, NRED>, WG>;
 
@@ -79,13 +114,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let z = f32(p.z);
 
   // First pass: the sums over this invocation's share of the map.
-  var s1: array<f32, NSUM1>;
+  var s1: array<f32, NRED>;
   for (var j = lane; j < p.z; j += stride) {
     let a = A[a_base + j];
     let g = G[g_base + j];
     {{add1}}
   }
 #if SERIAL
+#elif SUBGROUPS
+  reduce_sums_sg(lane, &s1, NSUM1);
 #else
   for (var q = 0u; q < NSUM1; q++) {
     red[lane][q] = s1[q];
@@ -100,13 +137,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
 
 #if PASS2
   // Second pass: sums whose terms read the first pass's.
-  var s2: array<f32, NSUM2>;
+  var s2: array<f32, NRED>;
   for (var j = lane; j < p.z; j += stride) {
     let a = A[a_base + j];
     let g = G[g_base + j];
     {{add2}}
   }
 #if SERIAL
+#elif SUBGROUPS
+  reduce_sums_sg(lane, &s2, NSUM2);
 #else
   for (var q = 0u; q < NSUM2; q++) {
     red[lane][q] = s2[q];

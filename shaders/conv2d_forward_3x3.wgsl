@@ -25,6 +25,8 @@
 // Edges: invocations past p.count return. Input outside the image (padding) reads as 0 (the
 // index is clamped inside, the value selected away). Tile rows, columns or channels past OH, OW
 // or the group's Cout/G are computed and never stored.
+// F16: the packed weights are stored as IEEE halves, two per u32 (src/ops/half.ts), unpacked
+// with unpack2x16float on load; everything else, accumulation included, stays float32.
 
 struct Params {
   count: u32,
@@ -47,7 +49,19 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
+#if F16
+// Weights stored as halves (src/ops/half.ts): 4 output channels are 4 halves in one vec2u.
+@group(0) @binding(2) var<storage, read> w: array<vec2u>;
+fn wload(i: u32) -> vec4f {
+  let q = w[i];
+  return vec4f(unpack2x16float(q.x), unpack2x16float(q.y));
+}
+#else
 @group(0) @binding(2) var<storage, read> w: array<vec4f>;
+fn wload(i: u32) -> vec4f {
+  return w[i];
+}
+#endif
 #if BIAS
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
@@ -117,7 +131,7 @@ fn load_row(r: u32, ok: bool, q: Cols) -> Row6 {
 }
 
 fn load_w3(k: u32) -> W3 {
-  return W3(w[k], w[k + p.cop4], w[k + 2u * p.cop4]);
+  return W3(wload(k), wload(k + p.cop4), wload(k + 2u * p.cop4));
 }
 
 @compute @workgroup_size(WG)

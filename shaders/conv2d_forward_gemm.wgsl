@@ -44,6 +44,8 @@
 // Edges: a workgroup past the last pixel tile returns as a whole (uniformly, before any
 // barrier). Staged elements past kdim, cout_g or npix are 0; sub-tile rows past cout_g and
 // columns past npix are computed and never stored.
+// F16: the packed weights are stored as IEEE halves, two per u32 (src/ops/half.ts), unpacked
+// with unpack2x16float on load; everything else, accumulation included, stays float32.
 
 struct Params {
   Cin: u32,
@@ -76,7 +78,18 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
+#if F16
+// Weights stored as halves (src/ops/half.ts), two per u32.
+@group(0) @binding(2) var<storage, read> w: array<u32>;
+fn wload(i: u32) -> f32 {
+  return unpack2x16float(w[i >> 1u])[i & 1u];
+}
+#else
 @group(0) @binding(2) var<storage, read> w: array<f32>;
+fn wload(i: u32) -> f32 {
+  return w[i];
+}
+#endif
 #if BIAS
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
@@ -197,7 +210,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
       let k = k0 + kk;
       var v = 0.0;
       if (k < p.kdim && m0 + mm < p.cout_g) {
-        v = w[w_first + k * p.cop + mm];
+        v = wload(w_first + k * p.cop + mm);
       }
       wa[l] = v;
     }

@@ -28,6 +28,8 @@
 // Edges: invocations past p.count return. Input outside the image (padding) reads as 0 (the
 // index is clamped inside, the value selected away). Tile rows, columns or channels past OH, OW
 // or the group's Cout/G are computed and never stored.
+// F16: the packed weights are stored as IEEE halves, two per u32 (src/ops/half.ts), unpacked
+// with unpack2x16float on load; everything else, accumulation included, stays float32.
 
 struct Params {
   count: u32,
@@ -62,7 +64,19 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
+#if F16
+// Weights stored as halves (src/ops/half.ts): 4 output channels are 4 halves in one vec2u.
+@group(0) @binding(2) var<storage, read> w: array<vec2u>;
+fn wload(i: u32) -> vec4f {
+  let q = w[i];
+  return vec4f(unpack2x16float(q.x), unpack2x16float(q.y));
+}
+#else
 @group(0) @binding(2) var<storage, read> w: array<vec4f>;
+fn wload(i: u32) -> vec4f {
+  return w[i];
+}
+#endif
 #if BIAS
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
@@ -166,7 +180,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
       var k = (g * p.cin_g * taps + kh * p.KW + kw) * p.cop4 + co_in_g / 4u;
       var xc = 0u; // offset of input channel c from channel 0
       for (var c = 0u; c < p.cin_g; c++) {
-        let w0 = w[k];
+        let w0 = wload(k);
         let x0 = load4(o0 + xc, ok0, q);
         let x1 = load4(o1 + xc, ok1, q);
         let x2 = load4(o2 + xc, ok2, q);
@@ -176,7 +190,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         r2_0 = fma4(r2_0, x2, w0);
         r3_0 = fma4(r3_0, x3, w0);
 #if CO8
-        let w1 = w[k + 1u];
+        let w1 = wload(k + 1u);
         r0_1 = fma4(r0_1, x0, w1);
         r1_1 = fma4(r1_1, x1, w1);
         r2_1 = fma4(r2_1, x2, w1);

@@ -11,6 +11,8 @@
 // VEC4 (d4 a multiple of 4) one invocation per 4 consecutive elements along i4, stored as one
 // vec4 (p.count counts invocations). The index arithmetic is then done once per 4 elements,
 // which on SwiftShader is most of the work.
+// SRC_F16: src holds halves (f16 weight storage, src/ops/half.ts), unpacked to float32; out is
+// float32 either way.
 // Edges: invocations past p.count return; i4 ≥ p.n4 writes 0.
 
 struct Params {
@@ -29,7 +31,18 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+#if SRC_F16
+// The source stored as halves (src/ops/half.ts), two per u32: element j is half j % 2 of word j / 2.
+@group(0) @binding(1) var<storage, read> src: array<u32>;
+fn sload(j: u32) -> f32 {
+  return unpack2x16float(src[j >> 1u])[j & 1u];
+}
+#else
 @group(0) @binding(1) var<storage, read> src: array<f32>;
+fn sload(j: u32) -> f32 {
+  return src[j];
+}
+#endif
 #if VEC4
 @group(0) @binding(2) var<storage, read_write> out: array<vec4f>;
 #else
@@ -64,16 +77,16 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   // Lanes past n4 read a clamped (valid) index and are zeroed.
   let last = i32(p.n4) - 1 - i32(i4);
   out[i] = vec4f(
-    select(0.0, src[u32(s + min(0, last) * p.s4)], i4 < p.n4),
-    select(0.0, src[u32(s + min(1, last) * p.s4)], i4 + 1u < p.n4),
-    select(0.0, src[u32(s + min(2, last) * p.s4)], i4 + 2u < p.n4),
-    select(0.0, src[u32(s + min(3, last) * p.s4)], i4 + 3u < p.n4),
+    select(0.0, sload(u32(s + min(0, last) * p.s4)), i4 < p.n4),
+    select(0.0, sload(u32(s + min(1, last) * p.s4)), i4 + 1u < p.n4),
+    select(0.0, sload(u32(s + min(2, last) * p.s4)), i4 + 2u < p.n4),
+    select(0.0, sload(u32(s + min(3, last) * p.s4)), i4 + 3u < p.n4),
   );
 #else
   if (i4 >= p.n4) {
     out[i] = 0.0;
     return;
   }
-  out[i] = src[u32(s)];
+  out[i] = sload(u32(s));
 #endif
 }

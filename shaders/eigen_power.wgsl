@@ -24,6 +24,12 @@
 // workgroup's max reductions (sum_max_reduce.wgsl), whose results every invocation reads with
 // workgroupUniformLoad so that the loop's exits are uniform.
 // Edges: rows past S return (the workgroup variant: as a whole).
+// SUBGROUPS (adapters with the `subgroups` feature; the workgroup variant only): the sums and
+// maxima by subgroup operations (include/sum_max_reduce.wgsl), correct for any subgroup size.
+
+#if SUBGROUPS
+enable subgroups;
+#endif
 
 struct Params {
   rows: u32,

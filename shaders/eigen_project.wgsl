@@ -18,6 +18,12 @@
 // min/max reduction each rewrites the positions it wrote itself (no storage barrier needed),
 // with the min and max of the flipped, ReLU'd map derived from the reduction's.
 // Edges: workgroups past B return as a whole.
+// SUBGROUPS (adapters with the `subgroups` feature): the min/max reduction by subgroup operations
+// (include/minmax_reduce.wgsl), correct for any subgroup size.
+
+#if SUBGROUPS
+enable subgroups;
+#endif
 
 struct Params {
   rows: u32,

@@ -9,6 +9,8 @@
 // so any K works), then the K % 4 remaining terms one by one. A register-tiled variant (several
 // outputs per invocation) would be a preprocessor variant of this file.
 // Edges: invocations past p.count = R*M return.
+// F16: w is stored as IEEE halves, two per u32 (src/ops/half.ts), read back as float32 with
+// unpack2x16float; the accumulation is float32.
 
 struct Params {
   count: u32,
@@ -18,7 +20,18 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
+#if F16
+// The weights stored as halves (src/ops/half.ts): element j is half j % 2 of word j / 2.
+@group(0) @binding(2) var<storage, read> w: array<u32>;
+fn wat(j: u32) -> f32 {
+  return unpack2x16float(w[j >> 1u])[j & 1u];
+}
+#else
 @group(0) @binding(2) var<storage, read> w: array<f32>;
+fn wat(j: u32) -> f32 {
+  return w[j];
+}
+#endif
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 #if BIAS
 @group(0) @binding(4) var<storage, read> b: array<f32>;
@@ -41,12 +54,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var acc4 = vec4f(0.0);
   for (var j = 0u; j < k4; j += 4u) {
     let a = vec4f(x[xs + j], x[xs + j + 1u], x[xs + j + 2u], x[xs + j + 3u]);
-    let v = vec4f(w[ws + j], w[ws + j + 1u], w[ws + j + 2u], w[ws + j + 3u]);
+    let v = vec4f(wat(ws + j), wat(ws + j + 1u), wat(ws + j + 2u), wat(ws + j + 3u));
     acc4 = fma(a, v, acc4);
   }
   var acc = (acc4.x + acc4.y) + (acc4.z + acc4.w);
   for (var j = k4; j < p.k; j++) {
-    acc = fma(x[xs + j], w[ws + j], acc);
+    acc = fma(x[xs + j], wat(ws + j), acc);
   }
 #if BIAS
   acc += b[col];

@@ -19,6 +19,12 @@
 // min/max; a workgroup reduction gives the map's min/max; each invocation then normalises the
 // positions it wrote itself (so no storage barrier is needed).
 // Edges: workgroups past M·B return (uniformly, before any barrier).
+// SUBGROUPS (adapters with the `subgroups` feature): the min/max reduction by subgroup operations
+// (include/minmax_reduce.wgsl), correct for any subgroup size.
+
+#if SUBGROUPS
+enable subgroups;
+#endif
 
 struct Params {
   maps: u32,

@@ -4,9 +4,15 @@
  * channel_weights.wgsl, cam_weights.wgsl, cam_combine.wgsl, upsample_bilinear.wgsl,
  * guided_gradcam.wgsl; for the eigen methods eigen_center.wgsl, eigen_gram.wgsl,
  * eigen_power.wgsl, eigen_project.wgsl.
+ *
+ * The reductions (channel weights, the min/max of cam_combine, spatial_combine and
+ * eigen_project, eigen_power's sums and maxima, top-k) have subgroup variants (`#if SUBGROUPS`, `enable subgroups;`), used
+ * where the device has the 'subgroups' feature (acquireDevice requests it when the adapter
+ * offers it); reductionConfig / setReductionConfig choose per engine, each dispatcher's
+ * `subgroups` (channelWeights: `kernel`) option per call.
  */
 import type { Recorder } from '../gpu/recorder';
-import { grid1d } from '../gpu/engine';
+import { grid1d, type Engine } from '../gpu/engine';
 import { InvalidInputError, MethodNotApplicableError } from '../core/errors';
 import { sizeOf } from '../core/shape';
 import { defineKernel, fillTemplate, generatedKernel } from '../gpu/kernel';
@@ -19,6 +25,7 @@ import {
   type SpatialMethodName,
 } from '../methods/registry';
 import type { Tensor } from '../gpu/tensor';
+import { isHalves } from '../ops/half';
 import { BILINEAR_SAMPLE, FINITE, GRADCAMPP, MINMAX_REDUCE, SUM_MAX_REDUCE } from '../ops/includes';
 import topkCode from '../../shaders/topk.wgsl?raw';
 import channelWeightsCode from '../../shaders/channel_weights.wgsl?raw';
@@ -36,6 +43,88 @@ const WG_ELEMENTWISE = 256; // `override WG` of the one-invocation-per-element s
 const WG_REDUCE = 64; // `override WG` of channel_weights and cam_combine (a power of two)
 const WG_UPSAMPLE = 256; // `override WG` of upsample_bilinear: one workgroup per (large) map
 export const NONE = 0xffffffff;
+
+/** The channel-weight kernels (channelWeights' `kernel`). */
+export type ChannelWeightsKernel = 'serial' | 'reduce' | 'subgroup';
+
+/** Per-engine choice of the reduction kernels; see reductionConfig. */
+export interface ReductionConfig {
+  /**
+   * Run the subgroup variants of cam_combine, spatial_combine, eigen_power, eigen_project and
+   * topk (their sums, min/max and selection by subgroup operations). Needs the device's
+   * 'subgroups' feature.
+   */
+  subgroups: boolean;
+  /** The channel weights' kernel; 'subgroup' needs the 'subgroups' feature. */
+  channelWeights: ChannelWeightsKernel;
+  /** Why this choice. */
+  reason: string;
+}
+
+const reductionConfigs = new WeakMap<Engine, ReductionConfig>();
+
+/**
+ * The engine's reduction kernels, chosen on first use: the subgroup variants when the device
+ * has the 'subgroups' feature (acquireDevice requests it where the adapter offers it), else the
+ * workgroup-memory ones; for the channel weights, on software adapters the serial kernel (one
+ * invocation per row and channel, no barriers: 55–270× faster than either workgroup kernel on
+ * SwiftShader, `npm run bench:reductions`), else 'subgroup' or 'reduce' likewise. Override with
+ * setReductionConfig().
+ */
+export function reductionConfig(r: Recorder): ReductionConfig {
+  const e = r.engine;
+  let c = reductionConfigs.get(e);
+  if (!c) {
+    const has = e.device.features.has('subgroups');
+    const soft = e.adapter.isSoftware;
+    c = {
+      subgroups: has,
+      channelWeights: soft ? 'serial' : has ? 'subgroup' : 'reduce',
+      reason:
+        (has ? "the device has 'subgroups'" : "the device has no 'subgroups'") +
+        (soft ? '; software adapter: serial channel weights' : ''),
+    };
+    reductionConfigs.set(e, c);
+  }
+  return c;
+}
+
+/**
+ * Override the engine's reduction kernels (fields not given keep their value); a subgroup
+ * choice on a device without the 'subgroups' feature is an InvalidInputError. Returns the new
+ * config.
+ */
+export function setReductionConfig(r: Recorder, c: Partial<ReductionConfig>): ReductionConfig {
+  const e = r.engine;
+  const next: ReductionConfig = { ...reductionConfig(e), ...c, reason: c.reason ?? 'set by setReductionConfig' };
+  if (typeof next.subgroups !== 'boolean') {
+    throw new InvalidInputError(`setReductionConfig: subgroups must be true or false, got ${String(next.subgroups)}`);
+  }
+  if (!['serial', 'reduce', 'subgroup'].includes(next.channelWeights)) {
+    throw new InvalidInputError(
+      `setReductionConfig: channelWeights must be 'serial', 'reduce' or 'subgroup', got '${String(next.channelWeights)}'`,
+    );
+  }
+  if (next.subgroups || next.channelWeights === 'subgroup') checkSubgroups(e, 'setReductionConfig');
+  reductionConfigs.set(e, next);
+  return next;
+}
+
+function checkSubgroups(e: Recorder, what: string): void {
+  if (!e.engine.device.features.has('subgroups')) {
+    throw new InvalidInputError(
+      `${what}: the subgroup kernels need the device feature 'subgroups', which this device does not have ` +
+        `(adapter: ${e.adapter.description || e.adapter.vendor || 'unknown'}; features: ${[...e.engine.device.features].sort().join(', ') || 'none'})`,
+    );
+  }
+}
+
+/** Whether a dispatch runs its subgroup variant: `forced` (a call's option) or the engine's config. */
+function useSubgroups(e: Recorder, forced: boolean | undefined, what: string): boolean {
+  if (forced === undefined) return reductionConfig(e).subgroups;
+  if (forced) checkSubgroups(e, what);
+  return forced;
+}
 
 const TOPK = defineKernel({
   name: 'topk',
@@ -71,14 +160,24 @@ const GUIDED_GRADCAM = defineKernel({
   includes: [FINITE],
 });
 
-/** Class ids [T·N] (row t·N + i: image i's t-th best class) from scores [N, K]. */
-export async function topkClasses(e: Recorder, scores: Tensor, t: number): Promise<Tensor> {
+/**
+ * Class ids [T·N] (row t·N + i: image i's t-th best class) from scores [N, K]. `subgroups`:
+ * the subgroup variant (a workgroup per image) or the loop (an invocation per image); default
+ * from reductionConfig.
+ */
+export async function topkClasses(
+  e: Recorder,
+  scores: Tensor,
+  t: number,
+  opts: { subgroups?: boolean } = {},
+): Promise<Tensor> {
   const [n, k] = scores.shape;
   if (!Number.isInteger(t) || t < 1 || t > k)
     throw new InvalidInputError(`topK must be an integer in [1, ${k}], got ${t}`);
-  const kern = await e.kernel(TOPK, { overrides: { WG: 64 } });
+  const sg = useSubgroups(e, opts.subgroups, 'topkClasses');
+  const kern = await e.kernel(TOPK, { defines: { SUBGROUPS: sg }, overrides: { WG: WG_REDUCE } });
   const classes = e.empty([t * n], 'classes');
-  e.dispatch(kern, { scores, classes }, { n, k, t }, [Math.ceil(n / 64), 1, 1]);
+  e.dispatch(kern, { scores, classes }, { n, k, t }, sg ? grid1d(n, 1) : grid1d(n, WG_REDUCE));
   return classes;
 }
 
@@ -126,9 +225,10 @@ export function channelWeightsKernel(methods: readonly ChannelMethodName[]) {
  * The weights of the gradient channel methods `methods` for every (row, channel), into slots
  * 0 … methods.length − 1 of `weights` [M, B, K] (M ≥ methods.length), from one read of the
  * gradients (channel_weights.wgsl, generated from the methods' descriptors). Kernel 'reduce': a
- * workgroup per (row, channel) with a workgroup-memory reduction, for GPUs; 'serial': one
- * invocation per (row, channel) looping over the map, no barriers, for software adapters.
- * Default: 'serial' on software adapters, else 'reduce'.
+ * workgroup per (row, channel) with a workgroup-memory tree reduction; 'subgroup': the same
+ * workgroups reducing with subgroupAdd (needs the device's 'subgroups' feature); 'serial': one
+ * invocation per (row, channel) looping over the map, no barriers. Default: reductionConfig's
+ * (serial on software adapters, else subgroup where the device has 'subgroups', else reduce).
  */
 export async function channelWeights(
   e: Recorder,
@@ -136,23 +236,31 @@ export async function channelWeights(
   G: Tensor,
   weights: Tensor,
   methods: readonly ChannelMethodName[],
-  opts: { kernel?: 'reduce' | 'serial' } = {},
+  opts: { kernel?: ChannelWeightsKernel } = {},
 ): Promise<void> {
   const [n, k, h, w] = A.shape;
   const rows = G.shape[0];
-  const kernel = opts.kernel ?? 'reduce';
-  if (kernel !== 'reduce' && kernel !== 'serial') {
-    throw new InvalidInputError(`channelWeights: unknown kernel '${kernel as string}' (reduce or serial)`);
+  const kernel = opts.kernel ?? reductionConfig(e).channelWeights;
+  if (kernel !== 'reduce' && kernel !== 'serial' && kernel !== 'subgroup') {
+    throw new InvalidInputError(`channelWeights: unknown kernel '${kernel as string}' (reduce, subgroup or serial)`);
   }
   if (methods.length === 0) throw new InvalidInputError('channelWeights: no methods');
   const serial = kernel === 'serial';
+  if (kernel === 'subgroup') checkSubgroups(e, 'channelWeights');
+  const sg = kernel === 'subgroup';
   const { def, pass2 } = channelWeightsKernel(methods);
-  const kern = await e.kernel(def, { defines: { SERIAL: serial, PASS2: pass2 }, overrides: { WG: WG_REDUCE } });
+  const kern = await e.kernel(def, {
+    defines: { SERIAL: serial, SUBGROUPS: sg, PASS2: pass2 },
+    overrides: { WG: WG_REDUCE },
+  });
   const u = { rows, n, k, z: h * w };
   e.dispatch(kern, { A, G, weights }, u, serial ? grid1d(rows * k, WG_REDUCE) : grid1d(rows * k, 1));
 }
 
-/** CAM weights: row classes[b] of the linear weight [C_out, K] into `slot` of `weights` [M, B, K]. */
+/**
+ * CAM weights: row classes[b] of the linear weight [C_out, K] (or its halves, Model.load's
+ * weightStorage 'f16') into `slot` of `weights` [M, B, K].
+ */
 export async function camWeights(
   e: Recorder,
   linearWeight: Tensor,
@@ -161,21 +269,29 @@ export async function camWeights(
   slot: number,
 ): Promise<void> {
   const rows = classes.size;
-  const k = linearWeight.shape[1];
-  const kern = await e.kernel(CAM_WEIGHTS, { overrides: { WG: WG_ELEMENTWISE } });
+  const k = weights.shape[2];
+  const kern = await e.kernel(CAM_WEIGHTS, {
+    defines: { F16: isHalves(linearWeight) },
+    overrides: { WG: WG_ELEMENTWISE },
+  });
   e.dispatch(kern, { W: linearWeight, classes, weights }, { rows, k, slot }, grid1d(rows * k, WG_ELEMENTWISE));
 }
 
-/** Weighted channel sums, ReLU (per slot, from `reluMask`), min–max normalisation: raw and norm [M, B, h, w]. */
+/**
+ * Weighted channel sums, ReLU (per slot, from `reluMask`), min–max normalisation: raw and norm
+ * [M, B, h, w]. `subgroups`: the min/max by subgroup operations; default from reductionConfig.
+ */
 export async function combineMaps(
   e: Recorder,
   A: Tensor,
   weights: Tensor,
   reluMask: number,
+  opts: { subgroups?: boolean } = {},
 ): Promise<{ raw: Tensor; norm: Tensor }> {
   const [n, k, h, w] = A.shape;
   const [m, rows] = weights.shape;
-  const kern = await e.kernel(COMBINE, { overrides: { WG: WG_REDUCE } });
+  const sg = useSubgroups(e, opts.subgroups, 'combineMaps');
+  const kern = await e.kernel(COMBINE, { defines: { SUBGROUPS: sg }, overrides: { WG: WG_REDUCE } });
   const raw = e.empty([m, rows, h, w], 'maps:raw');
   const norm = e.empty([m, rows, h, w], 'maps:normalised');
   e.dispatch(
@@ -204,19 +320,22 @@ function spatialKernel(methods: readonly SpatialMethodName[]) {
 
 /**
  * The maps of the spatial methods `methods` (slot m = methods[m]) for every row: Σ_k term(A, G)
- * per position, the ReLU, min–max normalisation. raw and norm [M, B, h, w].
+ * per position, the ReLU, min–max normalisation. raw and norm [M, B, h, w]. `subgroups`: the
+ * min/max by subgroup operations; default from reductionConfig.
  */
 export async function spatialMaps(
   e: Recorder,
   A: Tensor,
   G: Tensor,
   methods: readonly SpatialMethodName[],
+  opts: { subgroups?: boolean } = {},
 ): Promise<{ raw: Tensor; norm: Tensor }> {
   const [n, k, h, w] = A.shape;
   const rows = G.shape[0];
   const m = methods.length;
   if (m === 0) throw new InvalidInputError('spatialMaps: no methods');
-  const kern = await e.kernel(spatialKernel(methods), { overrides: { WG: WG_REDUCE } });
+  const sg = useSubgroups(e, opts.subgroups, 'spatialMaps');
+  const kern = await e.kernel(spatialKernel(methods), { defines: { SUBGROUPS: sg }, overrides: { WG: WG_REDUCE } });
   const raw = e.empty([m, rows, h, w], 'spatial:raw');
   const norm = e.empty([m, rows, h, w], 'spatial:normalised');
   const reluMask = methods.reduce((mask, x, s) => (spatialMethod(x).relu ? mask | (1 << s) : mask), 0);
@@ -351,6 +470,7 @@ async function principalMap(
   tol: number,
   label: string,
   serial: boolean,
+  subgroups: boolean,
 ): Promise<Tensor> {
   const [n, k, h, w] = shape;
   const z = h * w;
@@ -364,11 +484,17 @@ async function principalMap(
   e.dispatch(center, { ...bind, X }, { rows: S, n, k, z, w_offset: wOffset }, grid1d(S * k, WG_REDUCE));
   const gram = await e.kernel(EIGEN_GRAM, { defines: { POSITIONS: positions }, overrides: { WG: WG_REDUCE } });
   e.dispatch(gram, { X, C }, { rows: S, k, z, d }, grid1d(S * d * d, WG_REDUCE));
-  const power = await e.kernel(EIGEN_POWER, { defines: { SERIAL: serial }, overrides: { WG: WG_REDUCE, DMAX: dmax } });
+  const power = await e.kernel(EIGEN_POWER, {
+    defines: { SERIAL: serial, SUBGROUPS: subgroups && !serial },
+    overrides: { WG: WG_REDUCE, DMAX: dmax },
+  });
   const work = serial ? e.empty([S, d], `${label}:power-work`) : null;
   e.dispatch(power, { C, evec, info, work }, { rows: S, d, iters, tol }, serial ? grid1d(S, WG_REDUCE) : grid1d(S, 1));
   work?.destroy();
-  const project = await e.kernel(EIGEN_PROJECT, { defines: { POSITIONS: positions }, overrides: { WG: WG_REDUCE } });
+  const project = await e.kernel(EIGEN_PROJECT, {
+    defines: { POSITIONS: positions, SUBGROUPS: subgroups },
+    overrides: { WG: WG_REDUCE },
+  });
   e.dispatch(
     project,
     { X: positions ? null : X, evec, info, raw, norm },
@@ -418,6 +544,7 @@ export async function eigenSmoothMaps(
       EIGEN_TOL,
       `eigen-smooth:${slot}`,
       false,
+      useSubgroups(e, undefined, 'eigenSmoothMaps'),
     );
     info.destroy();
   }
@@ -437,6 +564,11 @@ export interface EigenOptions {
    * its rows share one workgroup, so one core, where 'reduce' spreads them over workgroups.
    */
   kernel?: 'reduce' | 'serial';
+  /**
+   * The power iteration's sums and maxima (eigen_power, 'reduce' kernel) and the projection's
+   * min/max (eigen_project) by subgroup operations; default from reductionConfig.
+   */
+  subgroups?: boolean;
 }
 
 /**
@@ -472,6 +604,7 @@ export async function eigenMaps(
     if (eigenMethod(m).gradients && !G) throw new InvalidInputError(`eigenMaps: '${m}' needs the gradients`);
   }
   checkEigenLayer(k, h, w);
+  const sg = useSubgroups(e, opts.subgroups, 'eigenMaps');
   const raw = e.empty([methods.length, rows, h, w], 'eigen:raw');
   const norm = e.empty([methods.length, rows, h, w], 'eigen:normalised');
   const info: Tensor[] = [];
@@ -498,6 +631,7 @@ export async function eigenMaps(
         tol,
         m,
         kernel === 'serial',
+        sg,
       ),
     );
   }

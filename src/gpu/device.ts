@@ -40,6 +40,12 @@ export interface DeviceRequest {
   powerPreference?: GPUPowerPreference;
   /** Ask for 'timestamp-query' when the adapter has it (default true). */
   timestamps?: boolean;
+  /**
+   * Ask for 'subgroups' when the adapter has it (default true): the attribution reductions
+   * (channel weights, min/max normalisation, top-k) then use subgroup operations
+   * (src/attribution/kernels.ts, reductionConfig).
+   */
+  subgroups?: boolean;
 }
 
 export interface AcquiredDevice {
@@ -188,6 +194,7 @@ export async function acquireDevice(req: DeviceRequest = {}): Promise<AcquiredDe
   }
   const features: GPUFeatureName[] = [];
   if (req.timestamps !== false && adapter.features.has('timestamp-query')) features.push('timestamp-query');
+  if (req.subgroups !== false && adapter.features.has('subgroups')) features.push('subgroups');
   const l = adapter.limits;
   const device = await adapter.requestDevice({
     requiredFeatures: features,

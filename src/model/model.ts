@@ -23,6 +23,7 @@ import { opDef } from '../defs/index';
 import { accumulate } from '../ops/accumulate';
 import { binaryForward } from '../ops/elementwise';
 import { GPU_OPS, type GpuOp, type Grad, type Weights } from '../ops/registry';
+import { checkHalves } from '../ops/half';
 import { Graph, type GraphNode, type Layer } from './graph';
 import { isDeferred, type DeferredWeight, type Scratch } from '../defs/deferred';
 import type { GraphSpec, WeightSpec } from './spec';
@@ -123,15 +124,22 @@ async function uploadDeferred(
   scratch: Scratch,
   floats: number,
   label: string,
+  halves = false,
 ): Promise<Tensor> {
+  // With `halves` (weightStorage 'f16'), each piece read is checked against the half range.
+  const read = async (first?: number, count?: number) => {
+    const data = first === undefined ? await w.deferred.read(scratch) : await w.deferred.read(scratch, first, count);
+    if (halves) checkHalves(data, `Model.load: weight '${label}' with weightStorage 'f16'`);
+    return data;
+  };
   const step = rowsPerRead(w, floats);
   const rows = w.deferred.rows;
-  if (step === 0 || step === rows) return r.upload(await w.deferred.read(scratch), w.shape, label);
+  if (step === 0 || step === rows) return r.upload(await read(), w.shape, label);
   const per = sizeOf(w.shape) / rows;
   const out = r.empty(w.shape, label);
   for (let first = 0; first < rows; first += step) {
     const count = Math.min(step, rows - first);
-    const piece = r.upload(await w.deferred.read(scratch, first, count), [count * per], `${label}:rows`);
+    const piece = r.upload(await read(first, count), [count * per], `${label}:rows`);
     r.copy(piece, out, first * per);
     piece.destroy();
     await r.flush();
@@ -168,13 +176,35 @@ export class Model {
    * transposed weight, whatever the model's size. Their values are checked for finiteness as
    * they are uploaded (NonFiniteError), and a failed read rejects with its error, the uploads so
    * far destroyed.
+   *
+   * `weightStorage` (default 'f32'): 'f16' stores the conv weights that the tiled kernels read
+   * and the linear layers' weight matrices as IEEE halves, two per 32-bit word (src/ops/half.ts):
+   * half their memory and bandwidth, read back and accumulated in float32 by the kernels, each
+   * weight within 2^-10 of its float32 value (relative). Biases, depthwise convs and the backward
+   * pass's per-call re-layouts stay float32. A weight beyond ±65504 is an InvalidInputError (a
+   * deferred one as it is read). docs/BENCHMARKS.md states the accuracy measured against the
+   * float32 reference.
    */
   static async load(
     engine: Engine,
     spec: GraphSpec,
-    opts: { releaseHostWeights?: boolean; deferredReadBytes?: number } = {},
+    opts: { releaseHostWeights?: boolean; deferredReadBytes?: number; weightStorage?: 'f32' | 'f16' } = {},
   ): Promise<Model> {
     const graph = new Graph(spec); // checks the spec, weights finite included, before any GPU work
+    const weightStorage = opts.weightStorage ?? 'f32';
+    if (weightStorage !== 'f32' && weightStorage !== 'f16') {
+      throw new InvalidInputError(`Model.load: weightStorage must be 'f32' or 'f16', got '${String(weightStorage)}'`);
+    }
+    if (weightStorage === 'f16') {
+      for (const node of graph.nodes) {
+        for (const key of (GPU_OPS[node.op] as GpuOp<unknown>).halves ?? []) {
+          const w = node.weights[key];
+          // A deferred weight is checked as it is read (uploadDeferred).
+          if (w && !isDeferred(w))
+            checkHalves(w.data, `Model.load: weight '${node.name}.${key}' with weightStorage 'f16'`);
+        }
+      }
+    }
     const shapes = new Map<string, Record<string, readonly number[]>>();
     const r = engine.recorder('Model.load');
     const floats = Math.max(1, Math.floor((opts.deferredReadBytes ?? DEFERRED_READ_FLOATS * 4) / 4));
@@ -189,14 +219,17 @@ export class Model {
         const w: Record<string, Tensor> = {};
         for (const [key, spec] of Object.entries(node.weights)) {
           const label = `${node.name}.${key}`;
+          const halves = weightStorage === 'f16' && !!(GPU_OPS[node.op] as GpuOp<unknown>).halves?.includes(key);
           w[key] = isDeferred(spec)
-            ? await uploadDeferred(r, spec, scratch, floats, label)
+            ? await uploadDeferred(r, spec, scratch, floats, label, halves)
             : r.upload(spec.data, spec.shape, label);
         }
         out.set(node.name, w);
         shapes.set(node.name, Object.fromEntries(Object.entries(node.weights).map(([k, s]) => [k, s.shape])));
         const impl = GPU_OPS[node.op] as GpuOp<unknown>;
-        if (impl.load && Object.keys(w).length) out.set(node.name, await impl.load(r, node.params, w));
+        if (impl.load && Object.keys(w).length) {
+          out.set(node.name, await impl.load(r, node.params, w, { weightStorage }));
+        }
         if (opts.releaseHostWeights) {
           // The graph node's weights are the spec node's object (Graph keeps it): one delete each.
           const held = node.weights as Record<string, unknown>;
@@ -253,7 +286,9 @@ export class Model {
 
   /**
    * A weight by '<node>.<key>' (e.g. 'fc.weight'). A conv's weight may be held packed for the
-   * tiled kernels ([G, Cin/G, KH, KW, Cout/G rounded up to 4], see conv2dPackWeights).
+   * tiled kernels ([G, Cin/G, KH, KW, Cout/G rounded up to 4], see conv2dPackWeights). With
+   * weightStorage 'f16' a conv or linear weight is a word tensor of halves (isHalves,
+   * src/ops/half.ts).
    */
   weight(name: string): Tensor {
     this.checkUsable();

@@ -93,6 +93,8 @@ export interface OnnxOptions {
   sidecar?: OnnxSidecar | string[] | string | URL;
   /** Name for the graph (default: the ONNX graph's name). */
   name?: string;
+  /** How the weights are stored on the GPU: Model.load's `weightStorage` (default 'f32'). */
+  weightStorage?: 'f32' | 'f16';
 }
 
 /** Convert ONNX bytes to a GraphSpec with labels and preprocessing. No GPU work. */
@@ -149,7 +151,7 @@ function importModel(model: OnnxModel, opts: { sidecar?: OnnxSidecar | string[];
 export async function loadOnnx(engine: Engine, source: FileSource, opts: OnnxOptions = {}): Promise<LoadedModel> {
   const s = opts.sidecar;
   const sidecar = typeof s === 'string' || s instanceof URL ? await sidecarFrom(s) : s;
-  const o = { sidecar, name: opts.name };
+  const o = { sidecar, name: opts.name, weightStorage: opts.weightStorage };
   if (isLocalFile(source)) {
     // A file the importer reads itself: piece by piece, the large weights read only as they are
     // uploaded, through the same scratch buffers (loadFile), so that a large model never needs
@@ -158,7 +160,7 @@ export async function loadOnnx(engine: Engine, source: FileSource, opts: OnnxOpt
   }
   const bytes = typeof source === 'string' || source instanceof URL ? await readSource(source, 'model') : source;
   const imp = onnxToGraphSpec(bytes, o);
-  const model = await Model.load(engine, imp.spec);
+  const model = await Model.load(engine, imp.spec, { weightStorage: opts.weightStorage });
   return { ...imp, model };
 }
 
@@ -265,7 +267,7 @@ export async function openFile(source: string | URL, what: string): Promise<Open
 async function loadFile(
   engine: Engine,
   source: string | URL,
-  o: { sidecar?: OnnxSidecar | string[]; name?: string },
+  o: { sidecar?: OnnxSidecar | string[]; name?: string; weightStorage?: 'f32' | 'f16' },
 ): Promise<LoadedModel> {
   const file = await openFile(source, 'model');
   try {
@@ -276,7 +278,7 @@ async function loadFile(
       if (!(e instanceof DeferredValuesError)) throw e;
       imp = importModel(await decodeModelFile(file), o);
     }
-    const model = await Model.load(engine, imp.spec, { releaseHostWeights: true });
+    const model = await Model.load(engine, imp.spec, { releaseHostWeights: true, weightStorage: o.weightStorage });
     return { ...imp, model };
   } finally {
     await file.close();

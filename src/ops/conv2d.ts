@@ -26,6 +26,10 @@
  * use a gather kernel (conv2d_backward.wgsl).
  * Which kernels and tile sizes run is chosen per engine from the adapter (conv2dConfig) and can
  * be overridden per engine (setConv2dConfig) or per call (options).
+ * Half-float weights (Model.load's weightStorage 'f16'): packed weights may be stored as halves
+ * (conv2dPackWeights' `f16`, PackedConv2dWeights.f16); the tiled, 3x3 and gemm kernels read them
+ * in their F16 variants, and the backward's re-layouts (conv2d_pack.wgsl, SRC_F16) read them
+ * into float32 temporaries of one call, as they do from float32 weights: no float32 copy is kept.
  */
 import type { Engine } from '../gpu/engine';
 import type { Recorder } from '../gpu/recorder';
@@ -43,6 +47,7 @@ import backwardCode from '../../shaders/conv2d_backward.wgsl?raw';
 import packCode from '../../shaders/conv2d_pack.wgsl?raw';
 import { CONV2D_TILE } from './includes';
 import { targetsOf } from './util';
+import { toHalves } from './half';
 
 export type Conv2dKernel = 'direct' | 'tiled' | '3x3' | 'gemm';
 
@@ -342,6 +347,11 @@ export interface PackedConv2dWeights {
   readonly data: Tensor;
   readonly shape: Shape;
   readonly groups: number;
+  /**
+   * `data` holds the packed weights as halves, two per u32 (src/ops/half.ts; its last dim is
+   * COP / 2 words): the kernels' F16 variants read them, accumulating in float32.
+   */
+  readonly f16?: boolean;
 }
 
 /** Weights as given ([Cout, Cin/G, KH, KW] tensor) or packed by conv2dPackWeights. */
@@ -362,19 +372,28 @@ async function gather5(
   base: number,
   s: [number, number, number, number, number],
   label: string,
+  srcHalves = false,
 ): Promise<Tensor> {
   const out = e.empty(d, label);
   const vec4 = d[4] % 4 === 0;
   const count = vec4 ? out.size / 4 : out.size;
-  const k = await e.kernel(PACK, { defines: { VEC4: vec4 }, overrides: { WG: PACK_WG } });
+  const k = await e.kernel(PACK, { defines: { VEC4: vec4, SRC_F16: srcHalves }, overrides: { WG: PACK_WG } });
   const [s0, s1, s2, s3, s4] = s;
   const u = { count, d1: d[1], d2: d[2], d3: d[3], d4: d[4], n4, base, s0, s1, s2, s3, s4 };
   e.dispatch(k, { src, out }, u, grid1d(count, PACK_WG));
   return out;
 }
 
-/** Pack w [Cout, Cin/G, KH, KW] for the tiled forward kernels. The caller owns the result. */
-export async function conv2dPackWeights(e: Recorder, w: Tensor, groups: number): Promise<PackedConv2dWeights> {
+/**
+ * Pack w [Cout, Cin/G, KH, KW] for the tiled forward kernels; with `f16`, stored as halves
+ * (the float32 packing is a temporary). The caller owns the result.
+ */
+export async function conv2dPackWeights(
+  e: Recorder,
+  w: Tensor,
+  groups: number,
+  opts: { f16?: boolean } = {},
+): Promise<PackedConv2dWeights> {
   const [Cout, CinG, KH, KW] = w.shape;
   if (w.rank !== 4 || !Number.isInteger(groups) || groups < 1 || Cout % groups !== 0) {
     throw new ShapeMismatchError(`conv2dPackWeights: weight ${shapeStr(w.shape)} does not fit groups ${groups}`);
@@ -390,7 +409,13 @@ export async function conv2dPackWeights(e: Recorder, w: Tensor, groups: number):
     [coutG * CinG * taps, taps, KW, 1, CinG * taps],
     `${w.label}:packed`,
   );
-  return { data, shape: [...w.shape], groups };
+  if (!opts.f16) return { data, shape: [...w.shape], groups };
+  try {
+    const halves = await toHalves(e, data, [groups, CinG, KH, KW, ceil4(coutG) / 2], `${w.label}:packed:f16`);
+    return { data: halves, shape: [...w.shape], groups, f16: true };
+  } finally {
+    data.destroy();
+  }
 }
 
 /**
@@ -446,6 +471,7 @@ async function packPhase(
     ((ph.k0 + sh * (ph.nk - 1)) * KW + pw.k0 + sw * (pw.nk - 1)) * cop,
     [CinG * taps * cop, 1, -sh * KW * cop, -sw * cop, taps * cop],
     'conv2d:backward-weights',
+    !!w.f16,
   );
   return { data, shape: [CinG * G, coutG, ph.nk, pw.nk], groups: G };
 }
@@ -467,6 +493,7 @@ async function unpacked(e: Recorder, w: Conv2dWeights): Promise<{ t: Tensor; tem
     0,
     [CinG * taps * cop, 1, taps * cop, KW * cop, cop],
     'conv2d:weights',
+    !!w.f16,
   );
   // The caller destroys the view it gets; the gathered tensor itself is released here (the
   // buffer stays while the view holds it).
@@ -623,7 +650,10 @@ async function tiled(
   const owTiles = Math.ceil(OW / 4);
   const count = N * G * coTiles * ohTiles * owTiles;
   const is3 = v.kernel === '3x3';
-  const variant = { defines: { CO8: v.co === 8, BIAS: b !== null, RELU: relu }, overrides: { WG: v.wg } };
+  const variant = {
+    defines: { CO8: v.co === 8, BIAS: b !== null, RELU: relu, F16: !!w.f16 },
+    overrides: { WG: v.wg },
+  };
   if (place && is3) throw new Error('unreachable: only the tiled kernel places its output');
   const y = place?.y ?? e.empty(outShape, label);
   const tiles = {
@@ -689,7 +719,7 @@ async function gemm(
   }
   const [gx, gy] = grid1d(npix, tile.tn, maxDim);
   const k = await e.kernel(GEMM, {
-    defines: { BIAS: b !== null, RELU: relu },
+    defines: { BIAS: b !== null, RELU: relu, F16: !!w.f16 },
     overrides: { TM: tile.tm, TN: tile.tn, TK: tile.tk },
   });
   const y = place?.y ?? e.empty(outShape, label);

@@ -37,6 +37,7 @@ import {
 import { linearBackward, linearForward } from './linear';
 import { matmulBackwardA, matmulBackwardB, matmulForward } from './matmul';
 import { reduceForward } from './reduce';
+import { isHalves, toHalves } from './half';
 import {
   avgPool2dBackward,
   avgPool2dForward,
@@ -84,9 +85,20 @@ export interface BackwardArgs<P> {
   guided: boolean;
 }
 
+/** How Model.load stores weights (ModelLoadOptions.weightStorage). */
+export interface LoadOptions {
+  /**
+   * 'f16': the op may store the weights named in its `halves` as IEEE halves (src/ops/half.ts),
+   * which its kernels read back and accumulate in float32; 'f32': as given.
+   */
+  weightStorage: 'f32' | 'f16';
+}
+
 export interface GpuOp<P> {
   /** At Model.load: turn the uploaded weights into what forward/backward read (default: as uploaded). */
-  load?(e: Recorder, params: P, weights: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  load?(e: Recorder, params: P, weights: Record<string, Tensor>, opts: LoadOptions): Promise<Record<string, Tensor>>;
+  /** The weight keys load() may store as halves under weightStorage 'f16' (range-checked on the host first). */
+  readonly halves?: readonly string[];
   /** The op can fuse a ReLU that alone reads its output into its own store. */
   readonly fusesRelu?: boolean;
   forward(e: Recorder, a: ForwardArgs<P>): Promise<Tensor>;
@@ -136,7 +148,7 @@ function binaryOp(op: BinaryType): GpuOp<Record<string, number>> {
 /** Conv weights as the conv kernels take them: packed (5-D, see conv2dPackWeights) or as given. */
 function convWeights(w: Tensor, shape: Shape, p: Conv2dParams): Conv2dWeights {
   if (w.rank !== 5) return w;
-  const packed: PackedConv2dWeights = { data: w, shape, groups: p.groups };
+  const packed: PackedConv2dWeights = { data: w, shape, groups: p.groups, f16: isHalves(w) };
   return packed;
 }
 
@@ -151,11 +163,14 @@ export const GPU_OPS: { readonly [K in OpType]: GpuOp<OpParams[K]> } = {
   ...mapKeys(BINARY, binaryOp),
   conv2d: {
     fusesRelu: true,
-    // Weights that the tiled kernels read are packed once here and kept only in that layout.
-    async load(e, p, w) {
+    // Weights that the tiled kernels read are packed once here and kept only in that layout
+    // (as halves with weightStorage 'f16'); the others (depthwise convs, or an engine on the
+    // direct kernel) stay float32 as given.
+    halves: ['weight'],
+    async load(e, p, w, opts) {
       const weight = w.weight;
       if (!conv2dConfig(e).tiled || weight.shape[0] / p.groups < 4) return w;
-      const packed = await conv2dPackWeights(e, weight, p.groups);
+      const packed = await conv2dPackWeights(e, weight, p.groups, { f16: opts.weightStorage === 'f16' });
       weight.destroy();
       return { ...w, weight: packed.data };
     },
@@ -195,8 +210,16 @@ export const GPU_OPS: { readonly [K in OpType]: GpuOp<OpParams[K]> } = {
     backward: async (e, a) => [own(await globalAvgPoolBackward(e, a.dy, a.inputShapes[0]))],
   },
   linear: {
-    forward: (e, a) => linearForward(e, a.inputs[0], a.weights.weight, a.weights.bias ?? null),
-    backward: async (e, a) => [own(await linearBackward(e, a.dy, a.weights.weight))],
+    // With weightStorage 'f16' the weight matrix is stored as halves (the bias stays float32).
+    halves: ['weight'],
+    async load(e, _p, w, opts) {
+      if (opts.weightStorage !== 'f16') return w;
+      const halves = await toHalves(e, w.weight);
+      w.weight.destroy();
+      return { ...w, weight: halves };
+    },
+    forward: (e, a) => linearForward(e, a.inputs[0], a.weights.weight, a.weights.bias ?? null, a.weightShapes.weight),
+    backward: async (e, a) => [own(await linearBackward(e, a.dy, a.weights.weight, a.weightShapes.weight))],
   },
   concat: {
     forward: (e, a) => concatForward(e, [...a.inputs], a.params.axis),
