@@ -12,14 +12,17 @@
 // residual). Then out_t = v_t + p.sigma·normal(key, c·hw + t), key = pcg(pcg(pcg(seed) + o·P + j) + r);
 // kept pixels are copied from x.
 //
-// Layout: x [n, C, hw] f32; ranks [R, hw] u32; counts [P] f32 (integers); out [B, C, hw] f32;
-// work [B·C, 3, hw] f32 (CG's r, d and A·d per system; d is 0 at kept pixels, so A·d reads every
-// neighbour); stats [total·C, 2] f32 (per system of the whole batch: iterations, final ‖r‖/‖b‖).
+// Layout: x [n, C, hw] f32; ranks [R, hw] u32; order [R, p2] u32 (row r's pixels by rank, the
+// sort of metric_bitonic: the removed pixels are slots 0 … k − 1 for MoRF, hw − k … hw − 1 for
+// LeRF); counts [P] f32 (integers); out [B, C, hw] f32; work [B·C, 3, hw] f32 (per system CG's r
+// and A·d by unknown u < k, and d by pixel, 0 at kept pixels so that A·d reads every neighbour);
+// stats [total·C, 2] f32 (per system of the whole batch: iterations, final ‖r‖/‖b‖).
 // Threads: one workgroup per system (chunk image b, channel c) = wg.y * nwg.x + wg.x; invocation
-// lid.x owns pixels lid.x, lid.x + WG, … of it: it alone writes their v (in out), r, A·d and d,
-// so only d, read at the neighbours, needs a storage barrier before A·d. The dot products are
-// workgroup tree reductions (sum_max_reduce.wgsl), the stopping test a workgroupUniformLoad so
-// that the loop stays in uniform control flow.
+// lid.x owns unknowns u = lid.x, lid.x + WG, … < k: it alone writes their v (in out), r, A·d and
+// d, so only d, read at the neighbours, needs a storage barrier before A·d. Interior pixels read
+// their 8 neighbours without bounds checks (S = 1). The dot products are workgroup tree
+// reductions (sum_max_reduce.wgsl), the stopping test a workgroupUniformLoad so that the loop
+// stays in uniform control flow.
 // Edges: workgroups past p.systems return as a whole; neighbours outside the image do not exist
 // (they count in neither S nor the sums).
 
@@ -29,6 +32,7 @@ struct Params {
   per: u32,
   np: u32,
   o0: u32,
+  p2: u32,
   h: u32,
   w: u32,
   c: u32,
@@ -42,10 +46,11 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> ranks: array<u32>;
-@group(0) @binding(3) var<storage, read> counts: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> work: array<f32>;
-@group(0) @binding(6) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(3) var<storage, read> order: array<u32>;
+@group(0) @binding(4) var<storage, read> counts: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<storage, read_write> work: array<f32>;
+@group(0) @binding(7) var<storage, read_write> stats: array<f32>;
 
 override WG: u32 = 256;
 
@@ -54,6 +59,7 @@ override WG: u32 = 256;
 
 // The system's constants, set once per invocation.
 var<private> rank0: u32;
+var<private> slot0: u32;
 var<private> k: u32;
 var<private> lerf: bool;
 
@@ -105,6 +111,20 @@ fn neighbours(t: u32, base: u32, from_x: bool) -> vec2f {
   return acc;
 }
 
+// (A·d)_t's neighbour part: Σ w_ts·d_s over t's neighbours and S_t, with d in work[base …].
+fn d_sum(t: u32, base: u32) -> vec2f {
+  let y = t / p.w;
+  let xx = t % p.w;
+  if (y > 0u && y + 1u < p.h && xx > 0u && xx + 1u < p.w) {
+    let up = base + t - p.w;
+    let dn = base + t + p.w;
+    let direct = work[up] + work[dn] + work[base + t - 1u] + work[base + t + 1u];
+    let diag = work[up - 1u] + work[up + 1u] + work[dn - 1u] + work[dn + 1u];
+    return vec2f(direct / 6.0 + diag / 12.0, 1.0);
+  }
+  return neighbours(t, base, false);
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u) {
@@ -117,31 +137,32 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let c = sys % p.c;
   let q = p.first + b;
   let r = q / p.per;
-  let u = (q % p.per) / p.np;
+  let u0 = (q % p.per) / p.np;
   let j = q % p.np;
-  let o = p.o0 + u;
+  let o = p.o0 + u0;
   rank0 = r * hw;
   k = u32(counts[j]);
   lerf = o == 1u;
+  slot0 = r * p.p2 + select(0u, hw - k, lerf);
   let xb = ((r % p.n) * p.c + c) * hw;
   let ob = sys * hw;
-  let rb = sys * 3u * hw; // r
-  let db = rb + hw; // d
-  let ab = db + hw; // A·d
+  let rb = sys * 3u * hw; // r, by unknown
+  let db = rb + hw; // d, by pixel
+  let ab = db + hw; // A·d, by unknown
 
-  // v = 0, r = d = b at removed pixels; x copied, r = d = 0 at kept ones.
-  var part = 0.0;
+  // x copied, d = 0 everywhere; then at the unknowns v = 0, r = d = b.
   for (var t = lid.x; t < hw; t += WG) {
-    var bt = 0.0;
-    if (is_removed(t)) {
-      bt = neighbours(t, xb, true).x;
-      out[ob + t] = 0.0;
-    } else {
-      out[ob + t] = x[xb + t];
-    }
-    work[rb + t] = bt;
+    out[ob + t] = x[xb + t];
+    work[db + t] = 0.0;
+  }
+  storageBarrier();
+  var part = 0.0;
+  for (var u = lid.x; u < k; u += WG) {
+    let t = order[slot0 + u];
+    let bt = neighbours(t, xb, true).x;
+    out[ob + t] = 0.0;
+    work[rb + u] = bt;
     work[db + t] = bt;
-    work[ab + t] = 0.0;
     part += bt * bt;
   }
   storageBarrier();
@@ -157,34 +178,31 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
     workgroupBarrier();
     // A·d and d·A·d.
     var dad = 0.0;
-    for (var t = lid.x; t < hw; t += WG) {
-      if (is_removed(t)) {
-        let nb = neighbours(t, db, false);
-        let dt = work[db + t];
-        let ad = nb.y * dt - nb.x;
-        work[ab + t] = ad;
-        dad += dt * ad;
-      }
+    for (var u = lid.x; u < k; u += WG) {
+      let t = order[slot0 + u];
+      let nb = d_sum(t, db);
+      let dt = work[db + t];
+      let ad = nb.y * dt - nb.x;
+      work[ab + u] = ad;
+      dad += dt * ad;
     }
     sum_reduce(lid.x, dad);
     let alpha = rr / workgroupUniformLoad(&red[0]);
     workgroupBarrier();
     var rn = 0.0;
-    for (var t = lid.x; t < hw; t += WG) {
-      if (is_removed(t)) {
-        out[ob + t] += alpha * work[db + t];
-        let rt = work[rb + t] - alpha * work[ab + t];
-        work[rb + t] = rt;
-        rn += rt * rt;
-      }
+    for (var u = lid.x; u < k; u += WG) {
+      let t = order[slot0 + u];
+      out[ob + t] += alpha * work[db + t];
+      let rt = work[rb + u] - alpha * work[ab + u];
+      work[rb + u] = rt;
+      rn += rt * rt;
     }
     sum_reduce(lid.x, rn);
     let next = workgroupUniformLoad(&red[0]);
     let beta = next / rr;
-    for (var t = lid.x; t < hw; t += WG) {
-      if (is_removed(t)) {
-        work[db + t] = work[rb + t] + beta * work[db + t];
-      }
+    for (var u = lid.x; u < k; u += WG) {
+      let t = order[slot0 + u];
+      work[db + t] = work[rb + u] + beta * work[db + t];
     }
     storageBarrier();
     rr = next;
@@ -196,10 +214,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   if (p.sigma > 0.0) {
     let key = pcg(pcg(pcg(p.seed) + o * p.np + j) + r);
-    for (var t = lid.x; t < hw; t += WG) {
-      if (is_removed(t)) {
-        out[ob + t] += p.sigma * normal(key, c * hw + t);
-      }
+    for (var u = lid.x; u < k; u += WG) {
+      let t = order[slot0 + u];
+      out[ob + t] += p.sigma * normal(key, c * hw + t);
     }
   }
 }

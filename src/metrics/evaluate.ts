@@ -24,7 +24,16 @@ import { isInputGradient, isMethod, METHODS, type Method } from '../methods/regi
 import { ROAD_PERCENTILES, ROAD_SIGMA, roadCount, roadOrders, type RoadMetric } from '../methods/road';
 import { Model } from '../model/model';
 import { softmaxForward } from '../ops/softmax';
-import { curveBatch, gaussianBlur, mapRanks, maskedBatch, roadBatch, roadMaxIterations, ROAD_TOL } from './kernels';
+import {
+  curveBatch,
+  gaussianBlur,
+  mapOrder,
+  mapRanks,
+  maskedBatch,
+  roadBatch,
+  roadMaxIterations,
+  ROAD_TOL,
+} from './kernels';
 import { energyInBoxes, pointingHit, type Box } from './localization';
 
 export const METRICS = [
@@ -284,8 +293,8 @@ export async function evaluate(model: Model, input: Tensor, opts: EvaluateOption
       const per = orders.length * P;
       const total = rows * per;
       const counts = Float32Array.from(percentiles, (p) => roadCount(p, hw));
-      const { ranks, cnt, stats } = await e.run(async () => ({
-        ranks: await mapRanks(e, map, hw),
+      const { sorted, cnt, stats } = await e.run(async () => ({
+        sorted: await mapOrder(e, map, hw),
         cnt: e.upload(counts, [P], 'metric:road-counts'),
         stats: e.zeros([total * C, 2], 'metric:road-stats'),
       }));
@@ -302,7 +311,7 @@ export async function evaluate(model: Model, input: Tensor, opts: EvaluateOption
         };
         const imageTargets = Array.from({ length: total }, (_, q) => targets[Math.floor(q / per)]);
         const { scores, forwards } = await batchedScores(model, e, total, cap, imageTargets, opts, (first, count) =>
-          roadBatch(e, input, ranks, solve, first, count),
+          roadBatch(e, input, sorted.ranks, sorted.order, solve, first, count),
         );
         const st = await stats.read();
         let iterations = 0;
@@ -323,7 +332,8 @@ export async function evaluate(model: Model, input: Tensor, opts: EvaluateOption
         const value = mean(out.map((r) => r.value));
         return { metric, value, rows: out, images: total, forwards, imputation: { iterations, residual } };
       } finally {
-        ranks.destroy();
+        sorted.ranks.destroy();
+        sorted.order.destroy();
         cnt.destroy();
         stats.destroy();
       }

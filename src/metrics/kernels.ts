@@ -84,6 +84,7 @@ const ROAD = defineKernel({
     per: 'u32',
     np: 'u32',
     o0: 'u32',
+    p2: 'u32',
     h: 'u32',
     w: 'u32',
     c: 'u32',
@@ -93,7 +94,7 @@ const ROAD = defineKernel({
     tol: 'f32',
     sigma: 'f32',
   },
-  bindings: ['x', 'ranks', 'counts', 'out', 'work', 'stats'],
+  bindings: ['x', 'ranks', 'order', 'counts', 'out', 'work', 'stats'],
   includes: [SUM_MAX_REDUCE, PCG_NORMAL],
 });
 
@@ -104,6 +105,16 @@ const ROAD = defineKernel({
  * dispatches.
  */
 export async function mapRanks(e: Recorder, map: Tensor, hw: number): Promise<Tensor> {
+  const { ranks, order } = await mapOrder(e, map, hw);
+  order.destroy();
+  return ranks;
+}
+
+/**
+ * mapRanks' ranks, and the sorted pixels they come from: `order` [R, p2] (u32 bits; p2 = hw
+ * rounded up to a power of two), row r's pixels by rank in slots 0 … hw − 1, padding after.
+ */
+export async function mapOrder(e: Recorder, map: Tensor, hw: number): Promise<{ ranks: Tensor; order: Tensor }> {
   const R = map.size / hw;
   let p2 = 1;
   while (p2 < hw) p2 *= 2;
@@ -124,8 +135,7 @@ export async function mapRanks(e: Recorder, map: Tensor, hw: number): Promise<Te
   const scatter = await e.kernel(SCATTER, { overrides: { WG } });
   e.dispatch(scatter, { idx, ranks }, { count: R * hw, hw, p2 }, grid1d(R * hw, WG));
   keys.destroy();
-  idx.destroy();
-  return ranks;
+  return { ranks, order: idx };
 }
 
 /** x [N, C, H, W] blurred per channel with a klen × klen Gaussian of σ, zero padding. */
@@ -209,6 +219,7 @@ export async function roadBatch(
   e: Recorder,
   x: Tensor,
   ranks: Tensor,
+  order: Tensor,
   s: RoadSolve,
   first: number,
   count: number,
@@ -225,6 +236,7 @@ export async function roadBatch(
     per: s.orders * P,
     np: P,
     o0: s.o0,
+    p2: (order.size / ranks.size) * h * w,
     h,
     w,
     c,
@@ -234,7 +246,7 @@ export async function roadBatch(
     tol: s.tol,
     sigma: s.sigma,
   };
-  e.dispatch(k, { x, ranks, counts: s.counts, out, work, stats: s.stats }, params, grid1d(count * c, 1));
+  e.dispatch(k, { x, ranks, order, counts: s.counts, out, work, stats: s.stats }, params, grid1d(count * c, 1));
   work.destroy();
   return out;
 }

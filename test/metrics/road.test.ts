@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/core/errors';
 import { evaluate, type Evaluation } from '../../src/metrics/evaluate';
-import { mapRanks, roadBatch, roadMaxIterations, ROAD_TOL } from '../../src/metrics/kernels';
+import { mapOrder, roadBatch, roadMaxIterations, ROAD_TOL } from '../../src/metrics/kernels';
 import { ROAD_NEIGHBOURS, roadCount, roadNoiseKey, roadOrders, roadRemoved } from '../../src/methods/road';
 import { noiseAt } from '../../src/methods/sampling';
 import { Model } from '../../src/model/model';
@@ -139,7 +139,7 @@ describe('ROAD', () => {
     const want = ref.roadBatch(x, ref.mapRanks(maps), R, orders, percentiles, sigma, seed);
     await e.scope(async () => {
       const xin = e.upload(x.data, x.shape);
-      const ranks = await mapRanks(e, e.upload(maps.data, maps.shape), HW);
+      const { ranks, order } = await mapOrder(e, e.upload(maps.data, maps.shape), HW);
       const counts = e.upload(
         percentiles.map((p) => roadCount(p, HW)),
         [percentiles.length],
@@ -156,8 +156,8 @@ describe('ROAD', () => {
         seed,
       };
       // Two chunks: images 0 … 4 and 5 … total − 1.
-      const a = await roadBatch(e, xin, ranks, solve, 0, 5);
-      const b = await roadBatch(e, xin, ranks, solve, 5, total - 5);
+      const a = await roadBatch(e, xin, ranks, order, solve, 0, 5);
+      const b = await roadBatch(e, xin, ranks, order, solve, 5, total - 5);
       const got = new Float32Array(total * C * HW);
       got.set(await a.read());
       got.set(await b.read(), 5 * C * HW);
