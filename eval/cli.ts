@@ -200,8 +200,9 @@ export async function main(argv: string[]): Promise<number> {
       '--road-scenes <n>',
       'faithfulness: scenes for ROAD (18 imputed images per scene-class pair)',
       positiveInt,
-      10,
+      2,
     )
+    .option('--methods <names>', 'faithfulness: only these comma-separated methods (default: every map method)')
     .option(
       '--no-perturbation',
       'leave out Score-CAM and Ablation-CAM (one forward pass per channel each: slow on a software adapter)',
@@ -224,6 +225,7 @@ export async function main(argv: string[]): Promise<number> {
     curveScenes: number;
     steps: number;
     roadScenes: number;
+    methods?: string;
     perturbation: boolean;
   }>();
   const parts = opts.parts.split(',').map((s) => s.trim());
@@ -263,6 +265,7 @@ export async function main(argv: string[]): Promise<number> {
     curveScenes: opts.curveScenes,
     steps: opts.steps,
     roadScenes: opts.roadScenes,
+    methods: opts.methods?.split(',').map((s) => s.trim()),
   };
   try {
     for (const name of opts.models

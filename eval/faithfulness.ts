@@ -53,6 +53,8 @@ export interface FaithOptions {
   curveScenes: number;
   steps: number;
   roadScenes: number;
+  /** Only these methods (of those applicable), when given. */
+  methods?: readonly string[];
 }
 
 export async function faithfulnessModel(e: Engine, name: string, split: Split, o: FaithOptions): Promise<FaithResult> {
@@ -64,7 +66,7 @@ export async function faithfulnessModel(e: Engine, name: string, split: Split, o
   // The methods of many passes (Score-CAM, Ablation-CAM: one forward per channel) are left out:
   // with the curves' own batched forwards they would dominate the run.
   const methods = applicableMethods(model.graph, layer).filter(
-    (m) => !isInputGradient(m) && !isMultiPass(m),
+    (m) => !isInputGradient(m) && !isMultiPass(m) && (!o.methods || o.methods.includes(m)),
   ) as Method[];
   const tallies = Object.fromEntries(
     methods.map((m) => [

@@ -186,6 +186,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
       work[ab + u] = ad;
       dad += dt * ad;
     }
+    storageBarrier(); // every read of d above before the update of d below
     sum_reduce(lid.x, dad);
     let alpha = rr / workgroupUniformLoad(&red[0]);
     workgroupBarrier();
