@@ -189,6 +189,13 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json <file>', 'results as JSON', 'data/eval-results.json')
     .option('--parts <list>', 'comma-separated: localization, faithfulness', 'localization,faithfulness')
     .option(
+      '--road-scenes <n>',
+      'faithfulness: scenes for ROAD (18 imputed images per scene-class pair)',
+      positiveInt,
+      2,
+    )
+    .option('--methods <names>', 'faithfulness: only these comma-separated methods (default: every map method)')
+    .option(
       '--confidence-scenes <n>',
       'faithfulness: scenes for Average Drop and Increase in Confidence',
       positiveInt,
@@ -196,13 +203,6 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option('--curve-scenes <n>', 'faithfulness: scenes for deletion and insertion', positiveInt, 10)
     .option('--steps <n>', 'faithfulness: steps of the deletion and insertion curves', positiveInt, 10)
-    .option(
-      '--road-scenes <n>',
-      'faithfulness: scenes for ROAD (18 imputed images per scene-class pair)',
-      positiveInt,
-      2,
-    )
-    .option('--methods <names>', 'faithfulness: only these comma-separated methods (default: every map method)')
     .option(
       '--no-perturbation',
       'leave out Score-CAM and Ablation-CAM (one forward pass per channel each: slow on a software adapter)',
@@ -221,11 +221,11 @@ export async function main(argv: string[]): Promise<number> {
     out: string;
     json: string;
     parts: string;
+    roadScenes: number;
+    methods?: string;
     confidenceScenes: number;
     curveScenes: number;
     steps: number;
-    roadScenes: number;
-    methods?: string;
     perturbation: boolean;
   }>();
   const parts = opts.parts.split(',').map((s) => s.trim());
