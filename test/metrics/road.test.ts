@@ -260,14 +260,13 @@ describe('ROAD', () => {
     ac.abort();
     await expect(evaluate(model, xin, { metric: 'road', map, targets: t, signal: ac.signal })).rejects.toThrow();
     expect(e.liveTensors).toBe(before + 2);
-    // Still usable, and equal to the reference (no noise, one percentile).
-    const ok = await evaluate(model, xin, { metric: 'road-lerf', map, targets: t, percentiles: [50], sigma: 0 });
-    const want = ref.roadReference(new RefModel(spec), x, maps, t, {
-      metric: 'road-lerf',
-      percentiles: [50],
-      sigma: 0,
-    });
+    // Still usable, and equal to the reference (no noise; at 0 % nothing is removed).
+    const few = { percentiles: [0, 50], sigma: 0 };
+    const ok = await evaluate(model, xin, { metric: 'road-lerf', map, targets: t, ...few });
+    const want = ref.roadReference(new RefModel(spec), x, maps, t, { metric: 'road-lerf', ...few });
     ok.rows.forEach((r, k) => expectAllclose(r.curve!, want[k].curve, NETWORK, `row ${k}`));
+    const Y = ref.confidenceReference(new RefModel(spec), x, maps, t).map((r) => r.score);
+    ok.rows.forEach((r, k) => expectAllclose([r.curve![0]], [Y[k]], NETWORK, `row ${k} at 0 %: the input's score`));
     xin.destroy();
     map.destroy();
     expect(e.liveTensors).toBe(before);
