@@ -7,7 +7,7 @@
  *   coverage           share of the target class's instances whose box holds ≥ `share` of the
  *                      map's peak (all instances, and only classes with ≥ 2 instances in the scene)
  * and, on the first scenes, the faithfulness metrics of every map method (eval/faithfulness.ts:
- * deletion, insertion, Average Drop, Increase in Confidence, Win %).
+ * deletion, insertion, Average Drop, Increase in Confidence, Win %, ROAD).
  * Prints a table and writes it, with the settings, to docs/RESULTS.md (`--parts faithfulness`
  * alone replaces only the faithfulness section of the file).
  */
@@ -221,6 +221,13 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json <file>', 'results as JSON', 'data/eval-results.json')
     .option('--parts <list>', 'comma-separated: localization, faithfulness', 'localization,faithfulness')
     .option(
+      '--road-scenes <n>',
+      'faithfulness: scenes for ROAD (18 imputed images per scene-class pair)',
+      positiveInt,
+      2,
+    )
+    .option('--methods <names>', 'faithfulness: only these comma-separated methods (default: every map method)')
+    .option(
       '--confidence-scenes <n>',
       'faithfulness: scenes for Average Drop and Increase in Confidence',
       positiveInt,
@@ -247,6 +254,8 @@ export async function main(argv: string[]): Promise<number> {
     out: string;
     json: string;
     parts: string;
+    roadScenes: number;
+    methods?: string;
     confidenceScenes: number;
     curveScenes: number;
     steps: number;
@@ -263,7 +272,7 @@ export async function main(argv: string[]): Promise<number> {
   const faithfulness = parts.includes('faithfulness');
   const needed = Math.max(
     localization ? opts.scenes : 0,
-    faithfulness ? Math.max(opts.confidenceScenes, opts.curveScenes) : 0,
+    faithfulness ? Math.max(opts.confidenceScenes, opts.curveScenes, opts.roadScenes) : 0,
   );
   const SW = '/usr/lib/chromium/vk_swiftshader_icd.json';
   if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(SW))
@@ -285,7 +294,13 @@ export async function main(argv: string[]): Promise<number> {
   console.log(`adapter: ${adapter}`);
   const results: ModelResult[] = [];
   const faith: FaithResult[] = [];
-  const fopts = { confidenceScenes: opts.confidenceScenes, curveScenes: opts.curveScenes, steps: opts.steps };
+  const fopts = {
+    confidenceScenes: opts.confidenceScenes,
+    curveScenes: opts.curveScenes,
+    steps: opts.steps,
+    roadScenes: opts.roadScenes,
+    methods: opts.methods?.split(',').map((s) => s.trim()),
+  };
   try {
     for (const name of opts.models
       .split(',')
@@ -375,13 +390,16 @@ function faithfulnessSection(faith: FaithResult[], argv: string[], date: string,
 Measured with \`npm run eval${argv.length ? ` -- ${argv.join(' ')}` : ''}\` on ${date} (adapter: ${adapter}).
 
 - Data: the first ${f0?.confidenceScenes ?? 0} test scenes for Average Drop and Increase in Confidence, the first
-  ${f0?.curveScenes ?? 0} for deletion and insertion (${f0?.steps ?? 0} steps, ${(f0?.steps ?? 0) + 1} images per curve); every class
+  ${f0?.curveScenes ?? 0} for deletion and insertion (${f0?.steps ?? 0} steps, ${(f0?.steps ?? 0) + 1} images per curve), the first
+  ${f0?.roadScenes ?? 0} for ROAD; every class
   present in a scene is a target. Maps: each method's normalised map upsampled to the input (the guided
   methods, a gradient per channel, are left out).
 - Score: the softmax probability of the target. Deletion: pixels set to zero (the normalisation's mean
   colour) in the map's order; insertion: pixels put back into a blurred copy (11 × 11 Gaussian, σ = 5);
   AUC by the trapezoid rule over [0, 1]. Average Drop: mean of max(0, Y − O)/Y on x ⊙ map; Increase in
-  Confidence: share of pairs with O > Y (docs/METRICS.md).
+  Confidence: share of pairs with O > Y. ROAD: the mean probability over 10, 20, …, 90 % of the pixels
+  removed, most (MoRF) or least (LeRF) relevant first, and filled by noisy linear imputation (σ = 0.01,
+  seed 0), and the combined (LeRF − MoRF)/2 (docs/METRICS.md).
 - Reading the numbers: the counterfactual map shows evidence *against* the class, so it is expected
   to do worst here; CAM's map is signed (no ReLU) before normalisation. Where the layer is followed
   by a global average pool, the gradient is the same at every position, so Grad-CAM, XGrad-CAM and

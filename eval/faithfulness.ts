@@ -4,6 +4,9 @@
  * present as a target, evaluate() (src/metrics/evaluate.ts, docs/METRICS.md):
  *   deletion, insertion   AUC of the softmax probability, `steps` steps, zero / blurred baseline
  *   Average Drop, IC      on x ⊙ map, and Win % of Grad-CAM++ against Grad-CAM
+ *   ROAD                  mean probability over 10 … 90 % removed, most (MoRF) and least (LeRF)
+ *                         relevant first, the removed pixels imputed (noise σ 0.01, seed 0), and
+ *                         the combined (LeRF − MoRF)/2, on the first `roadScenes` scenes
  * All methods of a scene are explained in one call; their maps then go to evaluate() as tensors.
  */
 import { applicableMethods, explain, type LayerMaps } from '../src/attribution/explain';
@@ -27,6 +30,11 @@ export interface FaithTally {
   insertion: number;
   /** Per confidence row, its drop (for Win %). */
   drops: number[];
+  /** Rows of ROAD, and the sums of their mean MoRF and LeRF scores and of the combined value. */
+  roadRows: number;
+  morf: number;
+  lerf: number;
+  road: number;
 }
 
 export interface FaithResult {
@@ -35,6 +43,7 @@ export interface FaithResult {
   confidenceScenes: number;
   curveScenes: number;
   steps: number;
+  roadScenes: number;
   methods: Record<string, FaithTally>;
   msPerScene: number;
 }
@@ -43,6 +52,9 @@ export interface FaithOptions {
   confidenceScenes: number;
   curveScenes: number;
   steps: number;
+  roadScenes: number;
+  /** Only these methods (of those applicable), when given. */
+  methods?: readonly string[];
 }
 
 export async function faithfulnessModel(e: Engine, name: string, split: Split, o: FaithOptions): Promise<FaithResult> {
@@ -54,13 +66,28 @@ export async function faithfulnessModel(e: Engine, name: string, split: Split, o
   // The methods of many passes (Score-CAM, Ablation-CAM: one forward per channel) are left out:
   // with the curves' own batched forwards they would dominate the run.
   const methods = applicableMethods(model.graph, layer).filter(
-    (m) => !isInputGradient(m) && !isMultiPass(m),
+    (m) => !isInputGradient(m) && !isMultiPass(m) && (!o.methods || o.methods.includes(m)),
   ) as Method[];
   const tallies = Object.fromEntries(
-    methods.map((m) => [m, { rows: 0, drop: 0, increases: 0, curveRows: 0, deletion: 0, insertion: 0, drops: [] }]),
+    methods.map((m) => [
+      m,
+      {
+        rows: 0,
+        drop: 0,
+        increases: 0,
+        curveRows: 0,
+        deletion: 0,
+        insertion: 0,
+        drops: [],
+        roadRows: 0,
+        morf: 0,
+        lerf: 0,
+        road: 0,
+      },
+    ]),
   ) as Record<string, FaithTally>;
   const [H, W] = preprocessing.inputSize;
-  const scenes = Math.max(o.confidenceScenes, o.curveScenes);
+  const scenes = Math.max(o.confidenceScenes, o.curveScenes, o.roadScenes);
   const bar = sceneBar(`${name.padEnd(14)} faithfulness`);
   bar.start(scenes, 0);
   const t0 = performance.now();
@@ -105,6 +132,17 @@ export async function faithfulnessModel(e: Engine, name: string, split: Split, o
             t.deletion += del.rows.reduce((s, row) => s + row.value, 0);
             t.insertion += ins.rows.reduce((s, row) => s + row.value, 0);
           }
+          if (n < o.roadScenes) {
+            // One call gives both orders: the MoRF and LeRF curves and the combined value.
+            const road = await evaluate(model, x, { metric: 'road', map, targets });
+            const avg = (v: Float64Array) => v.reduce((a, b) => a + b, 0) / v.length;
+            for (const row of road.rows) {
+              t.roadRows++;
+              t.morf += avg(row.morf!);
+              t.lerf += avg(row.lerf!);
+              t.road += row.value;
+            }
+          }
         }
       } finally {
         r.destroy();
@@ -122,6 +160,7 @@ export async function faithfulnessModel(e: Engine, name: string, split: Split, o
     confidenceScenes: o.confidenceScenes,
     curveScenes: o.curveScenes,
     steps: o.steps,
+    roadScenes: o.roadScenes,
     methods: tallies,
     msPerScene: (performance.now() - t0) / scenes,
   };
@@ -139,11 +178,12 @@ function win(a: FaithTally, b: FaithTally): number {
 export function faithfulnessTable(r: FaithResult): string {
   const rows = Object.entries(r.methods).map(
     ([m, t]) =>
-      `| ${m} | ${f(t.deletion / t.curveRows, 3)} | ${f(t.insertion / t.curveRows, 3)} | ${f(t.drop / t.rows, 2)} % | ${f((100 * t.increases) / t.rows, 1)} % |`,
+      `| ${m} | ${f(t.deletion / t.curveRows, 3)} | ${f(t.insertion / t.curveRows, 3)} | ${f(t.drop / t.rows, 2)} % | ${f((100 * t.increases) / t.rows, 1)} % |` +
+      ` ${f(t.morf / t.roadRows, 3)} | ${f(t.lerf / t.roadRows, 3)} | ${f(t.road / t.roadRows, 3)} |`,
   );
   return [
-    `| method | deletion AUC ↓ | insertion AUC ↑ | Average Drop ↓ | Increase in Confidence ↑ |`,
-    `|---|---|---|---|---|`,
+    `| method | deletion AUC ↓ | insertion AUC ↑ | Average Drop ↓ | Increase in Confidence ↑ | ROAD MoRF ↓ | ROAD LeRF ↑ | ROAD (LeRF − MoRF)/2 ↑ |`,
+    `|---|---|---|---|---|---|---|---|`,
     ...rows,
   ].join('\n');
 }

@@ -16,6 +16,15 @@ Written from the papers, not from the engine's code:
              per channel with F.conv2d(padding=5) (zeros outside the image).
   confidence (Chattopadhay et al. 2018): Y = p_c(x), O = p_c(x * map);
              drop = max(0, Y - O) / Y * 100, increase = O > Y.
+  road       (Rong et al. 2022) at percentile p the k = floor(p*HW/100) pixels first in the order
+             (MoRF) or last (LeRF) are removed and filled by linear imputation: each removed pixel
+             the weighted mean of its in-image neighbours (direct 1/6, diagonal 1/12, renormalised
+             by their sum at the border), removed neighbours included. Solved here as one dense
+             HW x HW system per image (identity rows for kept pixels, torch.linalg.solve), then
+             sigma * z added to the removed values only, z from make_fixtures.py's SmoothGrad
+             generator (normal_noise) with copy s = o*P + j (order o: 0 MoRF, 1 LeRF; percentile j
+             of P) and image index r (the map row), element c*HW + pixel. The curve is p_c per
+             percentile; combined = (LeRF - MoRF) / 2 per percentile, and its mean.
 """
 
 import json
@@ -24,6 +33,8 @@ import os
 
 import torch
 import torch.nn.functional as F
+
+from make_fixtures import normal_noise
 
 SCRIPT_VERSION = "make_metric_fixtures.py 1.0.0"
 SEED = 20261201
@@ -110,7 +121,68 @@ def curve(net, x, m, c, steps, baseline, insertion):
     return p
 
 
+NEIGHBOURS = [(-1, 0, 1 / 6), (1, 0, 1 / 6), (0, -1, 1 / 6), (0, 1, 1 / 6),
+              (-1, -1, 1 / 12), (-1, 1, 1 / 12), (1, -1, 1 / 12), (1, 1, 1 / 12)]
+ROAD_PERCENTILES = [10, 35.5, 90]
+ROAD_SIGMA = 0.05
+ROAD_SEED = 11
+
+
+def impute(x, removed):
+    """x [C, H, W], removed [H, W] bool: one dense system over all HW pixels, x_p = x_p for kept
+    pixels and S_p v_p - sum_q w_pq v_q = 0 for removed ones (q over p's in-image neighbours)."""
+    C, H, W = x.shape
+    P = H * W
+    M = torch.zeros(P, P)
+    rhs = x.reshape(C, P).T.clone()
+    rem = removed.reshape(-1)
+    for p in range(P):
+        if not rem[p]:
+            M[p, p] = 1
+            continue
+        rhs[p] = 0
+        y, xx = divmod(p, W)
+        for dy, dx, w in NEIGHBOURS:
+            if 0 <= y + dy < H and 0 <= xx + dx < W:
+                M[p, p] += w
+                M[p, (y + dy) * W + xx + dx] -= w
+    return torch.linalg.solve(M, rhs).T.reshape(C, H, W)
+
+
+def road_images(x, m, r, o):
+    """x [C, H, W], map m [H, W] of row r, order o (0 MoRF, 1 LeRF): one image per percentile."""
+    C, H, W = x.shape
+    HW = H * W
+    _, order = torch.sort(-m.reshape(-1), stable=True)
+    if o == 1:
+        order = order.flip(0)
+    P = len(ROAD_PERCENTILES)
+    out = []
+    for j, pc in enumerate(ROAD_PERCENTILES):
+        k = int(math.floor(pc * HW / 100))
+        removed = torch.zeros(HW, dtype=torch.bool)
+        removed[order[:k]] = True
+        img = impute(x, removed.reshape(H, W))
+        z = normal_noise(ROAD_SEED, o * P + j, r, C * HW).reshape(C, H, W)
+        out.append(torch.where(removed.reshape(1, H, W), img + ROAD_SIGMA * z, x))
+    return torch.stack(out)
+
+
+def check_impute():
+    # The centre of a 3x3 ramp, its neighbours kept: the weighted mean, 4 by symmetry.
+    x3 = torch.arange(9.0).reshape(1, 3, 3)
+    mid = torch.zeros(3, 3, dtype=torch.bool)
+    mid[1, 1] = True
+    assert abs(float(impute(x3, mid)[0, 1, 1]) - 4.0) < 1e-12
+    # A corner: its neighbours right (1/6), below (1/6), diagonal (1/12), renormalised by 5/12.
+    corner = torch.zeros(3, 3, dtype=torch.bool)
+    corner[0, 0] = True
+    want = (1 / 6 * 1 + 1 / 6 * 3 + 1 / 12 * 4) / (5 / 12)
+    assert abs(float(impute(x3, corner)[0, 0, 0]) - want) < 1e-12
+
+
 def main():
+    check_impute()
     fx = json.load(open(os.path.join(FIXTURES, "gap_head.json")))
     spec = fx["graph"]
     net = net_from_spec(spec)
@@ -145,16 +217,34 @@ def main():
             conf["masked"].append(rnd(O))
             conf["drop"].append(rnd(max(0.0, float(Y - O)) / float(Y) * 100))
             conf["increase"].append(bool(O > Y))
+    road = {"road_morf": [], "road_lerf": [], "road": []}
+    road_row0 = []
+    for t, c in enumerate(targets):
+        for i in range(N):
+            r = t * N + i
+            curves = []
+            for o, key in ((0, "road_morf"), (1, "road_lerf")):
+                imgs = road_images(x[i], maps[t, i], r, o)
+                if r == 0:
+                    road_row0.append(imgs)
+                cv = torch.softmax(net(imgs), dim=1)[:, c]
+                road[key].append({"curve": [rnd(v) for v in cv.tolist()]})
+                curves.append(cv)
+            comb = (curves[1] - curves[0]) / 2
+            road["road"].append({"curve": [rnd(v) for v in comb.tolist()], "value": rnd(comb.mean())})
     res = {
         "version": f"{SCRIPT_VERSION}; torch {torch.__version__}",
         "source": "gap_head.json",
         "notes": {"rows": "row r = t*N + i (target t, image i)", "steps": steps,
-                  "blur": "11x11 Gaussian, sigma 5, zero padding"},
+                  "blur": "11x11 Gaussian, sigma 5, zero padding",
+                  "road": {"percentiles": ROAD_PERCENTILES, "sigma": ROAD_SIGMA, "seed": ROAD_SEED,
+                           "images": "road_images: row 0, MoRF then LeRF, one image per percentile"}},
         "input": tensor_json(x),
         "targets": targets,
         "maps": tensor_json(maps),
         "blurred": tensor_json(blurred),
-        "expected": {**out, **conf},
+        "expected": {**out, **conf, **road},
+        "road_images": tensor_json(torch.cat(road_row0)),
     }
     with open(os.path.join(FIXTURES, "metrics.json"), "w") as f:
         json.dump(res, f)

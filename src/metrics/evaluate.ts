@@ -1,7 +1,8 @@
 /**
  * evaluate(): how faithful is a map? The faithfulness metrics of docs/METRICS.md on the GPU,
  * with batched forwards: deletion and insertion (Petsiuk et al. 2018), Average Drop and
- * Increase in Confidence (Chattopadhay et al. 2018), and Win % between two evaluations.
+ * Increase in Confidence (Chattopadhay et al. 2018), Win % between two evaluations, and ROAD
+ * (Rong et al. 2022: MoRF, LeRF and combined, the noisy linear imputation solved on the GPU).
  *
  * A map is a Tensor of R = T·N rows at the input's resolution ([T, (N,) H, W] as explain()'s
  * `maps[m].input`, row r = t·N + i: target t, image i), or a method name, which explain() turns
@@ -11,7 +12,8 @@
  *
  * Conventions (the CPU reference's, src/reference/metrics.ts): pixels ordered by the map,
  * ties by pixel index; n steps give n + 1 images, k_s = ⌊s·HW/n⌋ pixels changed at step s; the
- * score is the softmax probability of the target; AUC by the trapezoid rule over [0, 1].
+ * score is the softmax probability of the target; AUC by the trapezoid rule over [0, 1]; ROAD's
+ * definitions are src/methods/road.ts.
  */
 import { GPUExecutionError, InvalidInputError, MethodNotApplicableError, ResourceLimitError } from '../core/errors';
 import { sizeOf } from '../core/shape';
@@ -19,9 +21,19 @@ import type { Recorder } from '../gpu/recorder';
 import { Tensor } from '../gpu/tensor';
 import { explain, type LayerMaps, type Targets } from '../attribution/explain';
 import { isInputGradient, isMethod, METHODS, type Method } from '../methods/registry';
+import { ROAD_PERCENTILES, ROAD_SIGMA, roadCount, roadOrders, type RoadMetric } from '../methods/road';
 import { Model } from '../model/model';
 import { softmaxForward } from '../ops/softmax';
-import { curveBatch, gaussianBlur, mapRanks, maskedBatch } from './kernels';
+import {
+  curveBatch,
+  gaussianBlur,
+  mapOrder,
+  mapRanks,
+  maskedBatch,
+  roadBatch,
+  roadMaxIterations,
+  ROAD_TOL,
+} from './kernels';
 import { energyInBoxes, pointingHit, type Box } from './localization';
 
 export const METRICS = [
@@ -31,6 +43,9 @@ export const METRICS = [
   'increase-in-confidence',
   'pointing-game',
   'energy-in-boxes',
+  'road-morf',
+  'road-lerf',
+  'road',
 ] as const;
 export type Metric = (typeof METRICS)[number];
 export type Baseline = 'zero' | 'blur';
@@ -55,6 +70,15 @@ export interface EvaluateOptions {
    * boxes [x0, y0, x1, y1] at the input's resolution.
    */
   boxes?: readonly (readonly Box[])[];
+  /**
+   * ROAD: the percentages of the pixels removed, each in [0, 100) (default 10, 20, …, 90). The
+   * k = ⌊p·H·W/100⌋ most (MoRF) or least (LeRF) relevant pixels are removed.
+   */
+  percentiles?: readonly number[];
+  /** ROAD: σ of the Gaussian noise added to the imputed values (default 0.01, in the model's input space). */
+  sigma?: number;
+  /** ROAD: the noise's seed, an integer in [0, 2³²) (default 0). */
+  seed?: number;
   /** The most images per forward pass (default: from the device limits). */
   batch?: number;
   /** Called after each batch with the images done and the total. */
@@ -67,8 +91,14 @@ export interface EvaluationRow {
   target: number;
   /** The metric's value for this row: the AUC, or the drop in %, or 1/0 for an increase. */
   value: number;
-  /** Deletion and insertion: the score at each of the n + 1 steps. */
+  /**
+   * Deletion and insertion: the score at each of the n + 1 steps. ROAD: the score at each
+   * percentile (road: (LeRF − MoRF)/2 at each percentile).
+   */
   curve?: Float64Array;
+  /** road: the MoRF and the LeRF scores at each percentile. */
+  morf?: Float64Array;
+  lerf?: Float64Array;
   /** The confidence metrics: Y, the score on the input, and O, the score on x ⊙ map. */
   score?: number;
   masked?: number;
@@ -78,16 +108,36 @@ export interface Evaluation {
   metric: Metric;
   /**
    * The metric over all rows: the mean AUC, Average Drop in %, the % of rows with an increase,
-   * the % of rows whose map peaks in a box (pointing game), the mean % of the map's mass in the boxes.
+   * the % of rows whose map peaks in a box (pointing game), the mean % of the map's mass in the boxes,
+   * ROAD's mean score over the percentiles (road-morf ↓, road-lerf ↑) or of (LeRF − MoRF)/2 (road ↑).
    */
   value: number;
   rows: EvaluationRow[];
   /** The number of images that went through the model, and in how many forward passes. */
   images: number;
   forwards: number;
+  /**
+   * ROAD: the imputation's conjugate-gradient solves (one per image and channel), their most
+   * iterations and largest final relative residual ‖r‖/‖b‖ (the solve stops at 1e-6).
+   */
+  imputation?: { iterations: number; residual: number };
 }
 
-const KNOWN = ['metric', 'map', 'targets', 'layer', 'steps', 'baseline', 'boxes', 'batch', 'onProgress', 'signal'];
+const KNOWN = [
+  'metric',
+  'map',
+  'targets',
+  'layer',
+  'steps',
+  'baseline',
+  'boxes',
+  'percentiles',
+  'sigma',
+  'seed',
+  'batch',
+  'onProgress',
+  'signal',
+];
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -151,6 +201,22 @@ export async function evaluate(model: Model, input: Tensor, opts: EvaluateOption
     throw new InvalidInputError(`evaluate: batch must be a positive integer, got ${describe(opts.batch)}`);
   if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function')
     throw new InvalidInputError('evaluate: onProgress must be a function');
+  const road = metric === 'road-morf' || metric === 'road-lerf' || metric === 'road';
+  const percentiles = opts.percentiles ?? ROAD_PERCENTILES;
+  if (
+    !Array.isArray(percentiles) ||
+    percentiles.length === 0 ||
+    !percentiles.every((v) => typeof v === 'number' && v >= 0 && v < 100)
+  )
+    throw new InvalidInputError(
+      `evaluate: percentiles must be a non-empty list of numbers in [0, 100), got ${describe(opts.percentiles)}`,
+    );
+  const sigma = opts.sigma ?? ROAD_SIGMA;
+  if (typeof sigma !== 'number' || !Number.isFinite(sigma) || sigma < 0)
+    throw new InvalidInputError(`evaluate: sigma must be a finite number ≥ 0, got ${describe(opts.sigma)}`);
+  const seed = opts.seed ?? 0;
+  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
+    throw new InvalidInputError(`evaluate: seed must be an integer in [0, 2^32), got ${describe(opts.seed)}`);
   const K = model.graph.shape(model.graph.scores)[1];
   const localization = metric === 'pointing-game' || metric === 'energy-in-boxes';
   if (localization) {
@@ -221,6 +287,57 @@ export async function evaluate(model: Model, input: Tensor, opts: EvaluateOption
       return { metric, value: 100 * mean(out.map((r) => r.value)), rows: out, images: 0, forwards: 0 };
     }
     const e = model.engine.recorder('evaluate');
+    if (road) {
+      const orders = roadOrders(metric as RoadMetric);
+      const P = percentiles.length;
+      const per = orders.length * P;
+      const total = rows * per;
+      const counts = Float32Array.from(percentiles, (p) => roadCount(p, hw));
+      const { sorted, cnt, stats } = await e.run(async () => ({
+        sorted: await mapOrder(e, map, hw),
+        cnt: e.upload(counts, [P], 'metric:road-counts'),
+        stats: e.zeros([total * C, 2], 'metric:road-stats'),
+      }));
+      try {
+        const solve = {
+          o0: orders[0],
+          orders: orders.length,
+          counts: cnt,
+          stats,
+          maxIterations: roadMaxIterations(H, W),
+          tol: ROAD_TOL,
+          sigma,
+          seed,
+        };
+        const imageTargets = Array.from({ length: total }, (_, q) => targets[Math.floor(q / per)]);
+        const { scores, forwards } = await batchedScores(model, e, total, cap, imageTargets, opts, (first, count) =>
+          roadBatch(e, input, sorted.ranks, sorted.order, solve, first, count),
+        );
+        const st = await stats.read();
+        let iterations = 0;
+        let residual = 0;
+        for (let s = 0; s < total * C; s++) {
+          iterations = Math.max(iterations, st[2 * s]);
+          residual = Math.max(residual, st[2 * s + 1]);
+        }
+        const out = Array.from({ length: rows }, (_, r): EvaluationRow => {
+          const part = (u: number) => scores.slice(r * per + u * P, r * per + (u + 1) * P);
+          const row = { image: r % n, target: targets[r] };
+          if (metric !== 'road') return { ...row, value: meanOf(part(0)), curve: part(0) };
+          const morf = part(0);
+          const lerf = part(1);
+          const c = lerf.map((l, j) => (l - morf[j]) / 2);
+          return { ...row, value: meanOf(c), curve: c, morf, lerf };
+        });
+        const value = mean(out.map((r) => r.value));
+        return { metric, value, rows: out, images: total, forwards, imputation: { iterations, residual } };
+      } finally {
+        sorted.ranks.destroy();
+        sorted.order.destroy();
+        cnt.destroy();
+        stats.destroy();
+      }
+    }
     if (curve) {
       const per = steps + 1;
       const total = rows * per;
@@ -353,4 +470,8 @@ function trapezoid(c: Float64Array): number {
 
 function mean(v: number[]): number {
   return v.reduce((a, b) => a + b, 0) / v.length;
+}
+
+function meanOf(v: Float64Array): number {
+  return mean(Array.from(v));
 }

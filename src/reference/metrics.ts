@@ -1,7 +1,8 @@
 /**
  * The CPU reference of the faithfulness metrics (docs/METRICS.md), in float64 plain loops on
  * RefModel: the pixel order of a map, the Gaussian-blurred baseline, the deletion and insertion
- * batches and curves with their area, Average Drop and Increase in Confidence. Same names,
+ * batches and curves with their area, Average Drop and Increase in Confidence, ROAD's imputed
+ * batch (noisy linear imputation by conjugate gradients) and its curves. Same names,
  * arguments and conventions as the GPU implementation (src/metrics/); no GPU, no shaders.
  *
  * Conventions (shared with the GPU):
@@ -14,6 +15,18 @@
  *              already ends in a softmax or sigmoid);
  *   AUC        the trapezoid rule over s/n ∈ [0, 1]: (1/n)·Σ_s (c_s + c_{s+1})/2.
  */
+import {
+  ROAD_NEIGHBOURS,
+  ROAD_ORDERS,
+  ROAD_PERCENTILES,
+  ROAD_SIGMA,
+  roadCount,
+  roadNoiseKey,
+  roadOrders,
+  roadRemoved,
+  type RoadMetric,
+} from '../methods/road';
+import { noiseAt } from '../methods/sampling';
 import { RefModel } from './model';
 import { softmaxForward } from './softmax';
 import { hostTensor, type HostTensor } from './tensor';
@@ -227,4 +240,199 @@ export function confidenceReference(
       increase: O > Y,
     };
   });
+}
+
+// ROAD (Rong et al. 2022): src/methods/road.ts has the definitions shared with the GPU.
+
+export interface Imputation {
+  /** The image [C, H, W] with the removed pixels imputed (no noise). */
+  values: Float64Array;
+  /** The conjugate-gradient iterations of each channel's solve, and its final ‖r‖/‖b‖. */
+  iterations: number[];
+  residual: number[];
+}
+
+/**
+ * Noisy linear imputation without the noise, of one image [C, H, W] (flat): the removed pixels
+ * (removed[p] = 1) solve S_p·v_p − Σ_{q removed} w_pq·v_q = Σ_{q kept} w_pq·x_q per channel
+ * (ROAD_NEIGHBOURS inside the image; S_p the sum of their weights), kept pixels are copied. The
+ * matrix is symmetric (w_pq = w_qp) and positive definite while a pixel is kept (every group of
+ * removed pixels touches a kept one); solved by conjugate gradients from v = 0 in float64 until
+ * ‖r‖ ≤ tol·‖b‖.
+ */
+export function linearImputation(
+  image: ArrayLike<number>,
+  C: number,
+  H: number,
+  W: number,
+  removed: Uint8Array,
+  tol = 1e-12,
+): Imputation {
+  const P = H * W;
+  const values = Float64Array.from(image);
+  const ids: number[] = [];
+  for (let p = 0; p < P; p++) if (removed[p]) ids.push(p);
+  const n = ids.length;
+  const iterations: number[] = [];
+  const residual: number[] = [];
+  if (n === 0) return { values, iterations: new Array(C).fill(0), residual: new Array(C).fill(0) };
+  if (n === P) throw new Error('linearImputation: every pixel removed, nothing to impute from');
+  const index = new Int32Array(P).fill(-1);
+  ids.forEach((p, j) => (index[p] = j));
+  // Per unknown j: S_j, its removed neighbours (unknown index, weight), its kept ones (pixel, weight).
+  const S = new Float64Array(n);
+  const inner: [number, number][][] = [];
+  const outer: [number, number][][] = [];
+  ids.forEach((p, j) => {
+    const y = Math.floor(p / W);
+    const x = p % W;
+    const rin: [number, number][] = [];
+    const rout: [number, number][] = [];
+    for (const [dy, dx, w] of ROAD_NEIGHBOURS) {
+      const yy = y + dy;
+      const xx = x + dx;
+      if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+      S[j] += w;
+      const q = yy * W + xx;
+      if (removed[q]) rin.push([index[q], w]);
+      else rout.push([q, w]);
+    }
+    inner.push(rin);
+    outer.push(rout);
+  });
+  const apply = (v: Float64Array, into: Float64Array) => {
+    for (let j = 0; j < n; j++) {
+      let s = S[j] * v[j];
+      for (const [k, w] of inner[j]) s -= w * v[k];
+      into[j] = s;
+    }
+  };
+  const dot = (a: Float64Array, b: Float64Array) => {
+    let s = 0;
+    for (let j = 0; j < n; j++) s += a[j] * b[j];
+    return s;
+  };
+  for (let c = 0; c < C; c++) {
+    const b = new Float64Array(n);
+    for (let j = 0; j < n; j++) for (const [q, w] of outer[j]) b[j] += w * image[c * P + q];
+    const v = new Float64Array(n);
+    const r = Float64Array.from(b);
+    const d = Float64Array.from(b);
+    const Ad = new Float64Array(n);
+    const bb = dot(b, b);
+    let rr = bb;
+    let it = 0;
+    for (; it < 10 * n && rr > tol * tol * bb; it++) {
+      apply(d, Ad);
+      const alpha = rr / dot(d, Ad);
+      for (let j = 0; j < n; j++) {
+        v[j] += alpha * d[j];
+        r[j] -= alpha * Ad[j];
+      }
+      const next = dot(r, r);
+      for (let j = 0; j < n; j++) d[j] = r[j] + (next / rr) * d[j];
+      rr = next;
+    }
+    iterations.push(it);
+    residual.push(bb > 0 ? Math.sqrt(rr / bb) : 0);
+    ids.forEach((p, j) => (values[c * P + p] = v[j]));
+  }
+  return { values, iterations, residual };
+}
+
+/**
+ * ROAD's batch for every map row: [R·per, C, H, W] with per = orders.length·P, image
+ * r·per + u·P + j: image r mod N of x with the pixels of order orders[u] at percentile j removed
+ * and imputed, plus σ·z on the imputed values (src/methods/road.ts). Also each solve's
+ * iterations and residual, per image and channel.
+ */
+export function roadBatch(
+  x: HostTensor,
+  ranks: Int32Array,
+  rows: number,
+  orders: readonly number[],
+  percentiles: readonly number[],
+  sigma: number,
+  seed: number,
+): { batch: HostTensor; iterations: number[]; residual: number[] } {
+  const [N, C, H, W] = x.shape;
+  const hw = H * W;
+  const P = percentiles.length;
+  const per = orders.length * P;
+  const batch = hostTensor([rows * per, C, H, W]);
+  const iterations: number[] = [];
+  const residual: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    const image = x.data.subarray((r % N) * C * hw, ((r % N) + 1) * C * hw);
+    orders.forEach((o, u) => {
+      percentiles.forEach((pct, j) => {
+        const k = roadCount(pct, hw);
+        const removed = new Uint8Array(hw);
+        for (let p = 0; p < hw; p++) removed[p] = roadRemoved(ranks[r * hw + p], k, hw, ROAD_ORDERS[o]) ? 1 : 0;
+        const imp = linearImputation(image, C, H, W, removed);
+        const key = roadNoiseKey(seed, o, j, P, r);
+        if (sigma > 0) {
+          for (let c = 0; c < C; c++) {
+            for (let p = 0; p < hw; p++) if (removed[p]) imp.values[c * hw + p] += sigma * noiseAt(key, c * hw + p);
+          }
+        }
+        batch.data.set(imp.values, (r * per + u * P + j) * C * hw);
+        iterations.push(...imp.iterations);
+        residual.push(...imp.residual);
+      });
+    });
+  }
+  return { batch, iterations, residual };
+}
+
+export interface RefRoadRow {
+  image: number;
+  target: number;
+  /** road-morf, road-lerf: the mean score over the percentiles; road: the mean of (LeRF − MoRF)/2. */
+  value: number;
+  /** The score per percentile (road: (LeRF − MoRF)/2 per percentile). */
+  curve: Float64Array;
+  /** road: the MoRF and LeRF scores per percentile. */
+  morf?: Float64Array;
+  lerf?: Float64Array;
+}
+
+/**
+ * ROAD for each map row (rows t·N + i, targets[t]): the score of the row's target on each
+ * imputed image (roadBatch), per order and percentile, and the row's value.
+ */
+export function roadReference(
+  model: RefModel,
+  x: HostTensor,
+  map: HostTensor,
+  targets: readonly number[],
+  opts: { metric: RoadMetric; percentiles?: readonly number[]; sigma?: number; seed?: number },
+): RefRoadRow[] {
+  const N = x.shape[0];
+  const [R] = rowsShape(map);
+  const percentiles = opts.percentiles ?? ROAD_PERCENTILES;
+  const P = percentiles.length;
+  const orders = roadOrders(opts.metric);
+  const per = orders.length * P;
+  const { batch } = roadBatch(x, mapRanks(map), R, orders, percentiles, opts.sigma ?? ROAD_SIGMA, opts.seed ?? 0);
+  const tj = Array.from({ length: R * per }, (_, q) => targets[Math.floor(Math.floor(q / per) / N)]);
+  const scores = targetScores(model, batch, tj);
+  return Array.from({ length: R }, (_, r) => {
+    const part = (u: number) => scores.slice(r * per + u * P, r * per + (u + 1) * P);
+    const row = { image: r % N, target: targets[Math.floor(r / N)] };
+    if (opts.metric !== 'road') {
+      const curve = part(0);
+      return { ...row, value: meanOf(curve), curve };
+    }
+    const morf = part(0);
+    const lerf = part(1);
+    const curve = lerf.map((l, j) => (l - morf[j]) / 2);
+    return { ...row, value: meanOf(curve), curve, morf, lerf };
+  });
+}
+
+function meanOf(v: ArrayLike<number>): number {
+  let s = 0;
+  for (let k = 0; k < v.length; k++) s += v[k];
+  return s / v.length;
 }

@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { faithfulnessClaim, faithfulnessTable, type FaithResult, type FaithTally } from '../../eval/faithfulness';
 
-// Hand-made tallies: Grad-CAM++ drops 10 and 20 % on two pairs, Grad-CAM 30 and 10 %.
-const tally = (drops: number[], increases: number, deletion: number, insertion: number): FaithTally => ({
+// Hand-made tallies: Grad-CAM++ drops 10 and 20 % on two pairs, Grad-CAM 30 and 10 %; ROAD on 4 pairs.
+const tally = (
+  drops: number[],
+  increases: number,
+  deletion: number,
+  insertion: number,
+  road = { morf: 0, lerf: 0, road: 0 },
+): FaithTally => ({
   rows: drops.length,
   drop: drops.reduce((a, b) => a + b, 0),
   drops,
@@ -10,6 +16,8 @@ const tally = (drops: number[], increases: number, deletion: number, insertion: 
   curveRows: 2,
   deletion,
   insertion,
+  roadRows: 4,
+  ...road,
 });
 const result = (pp: FaithTally, gc: FaithTally): FaithResult => ({
   model: 'net',
@@ -17,6 +25,7 @@ const result = (pp: FaithTally, gc: FaithTally): FaithResult => ({
   confidenceScenes: 2,
   curveScenes: 1,
   steps: 10,
+  roadScenes: 1,
   methods: { gradcam: gc, 'gradcam++': pp },
   msPerScene: 1,
 });
@@ -36,8 +45,9 @@ describe('eval faithfulness report', () => {
   });
 
   it('tabulates the means per method', () => {
-    const t = faithfulnessTable(result(tally([10, 20], 1, 0.2, 1.2), tally([30, 10], 0, 0.4, 1)));
-    expect(t).toContain('| gradcam | 0.200 | 0.500 | 20.00 % | 0.0 % |');
-    expect(t).toContain('| gradcam++ | 0.100 | 0.600 | 15.00 % | 50.0 % |');
+    const road = { morf: 1, lerf: 3, road: 1 };
+    const t = faithfulnessTable(result(tally([10, 20], 1, 0.2, 1.2, road), tally([30, 10], 0, 0.4, 1)));
+    expect(t).toContain('| gradcam | 0.200 | 0.500 | 20.00 % | 0.0 % | 0.000 | 0.000 | 0.000 |');
+    expect(t).toContain('| gradcam++ | 0.100 | 0.600 | 15.00 % | 50.0 % | 0.250 | 0.750 | 0.250 |');
   });
 });
