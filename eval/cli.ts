@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { applicableMethods, explain } from '../src/attribution/explain';
-import { isInputGradient, isMultiPass } from '../src/methods/registry';
+import { isInputGradient, isMultiPass, methodOf, METHODS } from '../src/methods/registry';
 import { Engine } from '../src/gpu/engine';
 import { loadOnnx } from '../src/model/onnx';
 import { preprocessImage } from '../src/ops/preprocess';
@@ -329,8 +329,11 @@ WebGPU in Node (adapter: ${adapter}).
   target (${results[0]?.methods.gradcam?.pairs ?? 0} scene–class pairs), all targets of a scene explained in one call.${
     multiPassScenes < opts.scenes
       ? `
-  The methods of many passes (Score-CAM, Ablation-CAM, SmoothGrad, Guided SmoothGrad, Integrated
-  Gradients) ${multiPassScenes ? `on the first ${multiPassScenes} scenes only (their pairs column)` : 'left out'}: they take one forward pass per channel or 16–32
+  The methods of many passes (${METHODS.filter(isMultiPass)
+    .map((m) => methodOf(m).label)
+    .join(
+      ', ',
+    )}) ${multiPassScenes ? `on the first ${multiPassScenes} scenes only (their pairs column)` : 'left out'}: they take one forward pass per channel or 4–32
   copies of the input each.`
       : ''
   }
