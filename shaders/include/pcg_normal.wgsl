@@ -1,5 +1,5 @@
-// pcg_normal: the seeded standard normal values of src/methods/sampling.ts (noiseAt) in float32,
-// the same generator as input_perturb.wgsl's SmoothGrad noise.
+// pcg_normal: the seeded standard normal values of src/methods/sampling.ts (noiseAt) in float32:
+// SmoothGrad's and Smooth Grad-CAM++'s noise (input_perturb.wgsl) and ROAD's (road_impute.wgsl).
 //
 // Provides:
 //   pcg(v)           the PCG-RXS-M-XS 32-bit hash (Jarzynski & Olano 2020), wrapping u32 arithmetic;

@@ -17,7 +17,7 @@ import { defineKernel } from '../gpu/kernel';
 import type { Tensor } from '../gpu/tensor';
 import { sizeOf } from '../core/shape';
 import { binaryForward } from '../ops/elementwise';
-import { FINITE, MINMAX_REDUCE } from '../ops/includes';
+import { FINITE, MINMAX_REDUCE, PCG_NORMAL } from '../ops/includes';
 import { sampleCount } from '../methods/sampling';
 import type { InputGradientMethod, InputSamples } from '../methods/types';
 import type { Model } from '../model/model';
@@ -41,7 +41,7 @@ const PERTURB = defineKernel({
     baseline: 'f32',
   },
   bindings: ['x', 'out'],
-  includes: [MINMAX_REDUCE],
+  includes: [MINMAX_REDUCE, PCG_NORMAL],
 });
 
 const REDUCE = defineKernel({

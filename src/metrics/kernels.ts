@@ -17,9 +17,7 @@ import blurCode from '../../shaders/metric_blur.wgsl?raw';
 import perturbCode from '../../shaders/metric_perturb.wgsl?raw';
 import maskCode from '../../shaders/metric_mask.wgsl?raw';
 import roadCode from '../../shaders/road_impute.wgsl?raw';
-import pcgNormalCode from '../../shaders/include/pcg_normal.wgsl?raw';
-import type { Include } from '../gpu/kernel';
-import { SUM_MAX_REDUCE } from '../ops/includes';
+import { PCG_NORMAL, SUM_MAX_REDUCE } from '../ops/includes';
 
 const WG = 256; // `override WG` of every metric kernel
 
@@ -73,8 +71,6 @@ const MASK = defineKernel({
   bindings: ['x', 'map', 'out'],
 });
 
-/** The seeded normal values of src/methods/sampling.ts in WGSL (shaders/include/pcg_normal.wgsl). */
-const PCG_NORMAL: Include = { name: 'pcg_normal', code: pcgNormalCode };
 const ROAD = defineKernel({
   name: 'road_impute',
   code: roadCode,

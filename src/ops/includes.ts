@@ -10,6 +10,7 @@ import erfCode from '../../shaders/include/erf.wgsl?raw';
 import finiteCode from '../../shaders/include/finite.wgsl?raw';
 import gradcamppCode from '../../shaders/include/gradcampp.wgsl?raw';
 import minmaxReduceCode from '../../shaders/include/minmax_reduce.wgsl?raw';
+import pcgNormalCode from '../../shaders/include/pcg_normal.wgsl?raw';
 import poolGatherCode from '../../shaders/include/pool_gather.wgsl?raw';
 import sumMaxReduceCode from '../../shaders/include/sum_max_reduce.wgsl?raw';
 import windowMaxCode from '../../shaders/include/window_max.wgsl?raw';
@@ -24,6 +25,8 @@ export const FINITE: Include = { name: 'finite', code: finiteCode };
 export const GRADCAMPP: Include = { name: 'gradcampp', code: gradcamppCode };
 /** The min and max over a workgroup. */
 export const MINMAX_REDUCE: Include = { name: 'minmax_reduce', code: minmaxReduceCode };
+/** The seeded standard normal values of src/methods/sampling.ts (PCG hash, Box–Muller). */
+export const PCG_NORMAL: Include = { name: 'pcg_normal', code: pcgNormalCode };
 /** The pooling windows that contain a cell. */
 export const POOL_GATHER: Include = { name: 'pool_gather', code: poolGatherCode };
 /** The sum and the max over a workgroup. */
@@ -34,9 +37,18 @@ export const WINDOW_MAX: Include = { name: 'window_max', code: windowMaxCode };
 export const ERF: Include = { name: 'erf', code: erfCode };
 
 const BY_NAME: Readonly<Record<string, Include>> = Object.fromEntries(
-  [BILINEAR_SAMPLE, CONV2D_TILE, ERF, FINITE, GRADCAMPP, MINMAX_REDUCE, POOL_GATHER, SUM_MAX_REDUCE, WINDOW_MAX].map(
-    (i) => [i.name, i],
-  ),
+  [
+    BILINEAR_SAMPLE,
+    CONV2D_TILE,
+    ERF,
+    FINITE,
+    GRADCAMPP,
+    MINMAX_REDUCE,
+    PCG_NORMAL,
+    POOL_GATHER,
+    SUM_MAX_REDUCE,
+    WINDOW_MAX,
+  ].map((i) => [i.name, i]),
 );
 
 /** The snippets named in an op's definition (e.g. an elementwise entry's `includes`). */
