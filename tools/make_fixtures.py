@@ -62,7 +62,7 @@ import torch.nn.functional as F
 
 from cam_formulas import combine, eigen_projection, gradcam_weights, gradcampp_weights, normalise
 
-SCRIPT_VERSION = "make_fixtures.py 1.3.0"
+SCRIPT_VERSION = "make_fixtures.py 1.4.0"
 SEED = 20240611
 DIGITS = 9
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures")
@@ -465,6 +465,56 @@ def compute(net, x, targets):
     return exp, logits, methods
 
 
+def seed_vector(K):
+    """The fixtures' seed vector over the classes: v_c = (-1)^c (c + 1) / K (no RNG drawn)."""
+    return torch.tensor([(-1) ** c * (c + 1) / K for c in range(K)], dtype=torch.float64)
+
+
+def score_targets(net, x, targets):
+    """Explained scores other than the logit, by autograd of the score itself: softmax(y)[c],
+    sigmoid(y)[c] for each target c, and the seed-vector scores v . y and v . softmax(y)
+    (one row). Gradients to the layer and to the input, and Grad-CAM of each; plus the classes
+    above a threshold (sigmoid > 0.5; softmax > 1/K), highest logit first."""
+    C, H, W = net.in_shape
+    set_guided(net, False)
+    with torch.no_grad():
+        logits, _ = net(x)
+    K = logits.shape[1]
+    v = seed_vector(K)
+    scores = {
+        "probability": [lambda y, c=c: F.softmax(y[0], dim=0)[c] for c in targets],
+        "sigmoid": [lambda y, c=c: torch.sigmoid(y[0, c]) for c in targets],
+        "seed": [lambda y: (v * y[0]).sum()],
+        "seed_probability": [lambda y: (v * F.softmax(y[0], dim=0)).sum()],
+    }
+    out = {"seed_vector": [rnd(u) for u in v.tolist()]}
+    for name, fns in scores.items():
+        grads, input_grads, cams, values = [], [], [], []
+        for fn in fns:
+            xi = x.clone().requires_grad_(True)
+            y, tc = net(xi)
+            s = fn(y)
+            g, gx = torch.autograd.grad(s, [tc[net.layer], xi])
+            Ac = tc[net.layer][0].detach()
+            grads.append(g[0])
+            input_grads.append(gx[0])
+            cams.append(method_entry(gradcam_weights(g[0]), Ac, True, H, W))
+            values.append(s.detach())
+        out[name] = {
+            "score": tensor_json(torch.stack(values)),
+            "gradients": tensor_json(torch.stack(grads)),
+            "input_gradients": tensor_json(torch.stack(input_grads)),
+            "gradcam": {k: tensor_json(torch.stack([e[k] for e in cams])) for k in cams[0]},
+        }
+    order = torch.argsort(logits[0], descending=True).tolist()
+    sig, prob = torch.sigmoid(logits[0]), F.softmax(logits[0], dim=0)
+    out["above"] = {
+        "sigmoid": {"threshold": 0.5, "classes": [c for c in order if sig[c] > 0.5]},
+        "probability": {"threshold": rnd(1 / K), "classes": [c for c in order if prob[c] > rnd(1 / K)]},
+    }
+    return out
+
+
 def check_input_grad_fd(net, x, c, gx, n=8, eps=1e-6):
     """Central differences of y^c at a few input positions. The net is piecewise linear and the
     smallest |pre-activation| is ~1e-4, far above eps, so the difference quotient is exact up to
@@ -641,6 +691,7 @@ def main():
         targets = pick_targets(logits)
         exp, logits, methods = compute(net, x, targets)
         prerelu_layer = exp.pop("prerelu_layer")
+        scored = score_targets(net, x, targets)
 
         spec = graph_spec(net)
         fixture = {
@@ -672,6 +723,10 @@ def main():
                 "guided_backprop": "d y^c / d input with every ReLU backward R_in = R_out [x>0] [R_out>0], not normalised",
                 "guided_gradcam": "gradcam.map_up broadcast over the input channels times guided_backprop",
                 "input_gradients": "plain d y^c / d input (normal ReLU backward)",
+                "score_targets": "explained scores other than the logit y^c, by autograd of the score: probability "
+                                 "softmax(y)[c] and sigmoid(y)[c] per target c; seed v . y and seed_probability "
+                                 "v . softmax(y) (one row, v = seed_vector); gradients (layer), input_gradients, gradcam "
+                                 "as above; above: the classes with sigmoid > 0.5 / softmax > threshold, highest logit first",
                 "saliency": "|input_gradients| per input channel",
                 "gradient_x_input": "input * input_gradients",
                 "smoothgrad": "mean of input gradients over 'sampling.smoothgrad.samples' copies input + sigma z, "
@@ -690,6 +745,7 @@ def main():
                 "integratedGradients": {"steps": IG_STEPS, "baseline": IG_BASELINE},
             },
             "expected": exp,
+            "score_targets": scored,
         }
         text = json.dumps(fixture, separators=(",", ":"))
 

@@ -79,7 +79,8 @@ export function sampledInputGradient(
   d: InputGradientMethod,
   x: HostTensor,
   samples: InputSamples,
-  rowClass: (b: number) => number,
+  /** Row b's class (−1: a zero seed), or its seed row over the K classes (a logit seed vector). */
+  rowClass: (b: number) => number | ArrayLike<number>,
   T: number,
 ): HostTensor {
   const g = model.graph;
@@ -91,7 +92,12 @@ export function sampledInputGradient(
   const seeds = hostTensor([T * S * N, K]);
   for (let t = 0; t < T; t++)
     for (let s = 0; s < S; s++)
-      for (let i = 0; i < N; i++) seeds.data[((t * S + s) * N + i) * K + rowClass(t * N + i)] = 1;
+      for (let i = 0; i < N; i++) {
+        const v = rowClass(t * N + i);
+        const row = ((t * S + s) * N + i) * K;
+        if (typeof v !== 'number') seeds.data.set(v, row);
+        else if (v >= 0) seeds.data[row + v] = 1;
+      }
   const grad = model.backward(values, seeds, g.input, { from: g.scores, guided: d.guided });
   return reduceInputGradients(d, grad, x, samples);
 }
