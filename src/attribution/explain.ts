@@ -55,7 +55,15 @@ import {
 } from '../methods/registry';
 import type { Graph } from '../model/graph';
 import { Model } from '../model/model';
-import { seedFromClasses } from '../ops/seed';
+import {
+  checkScore,
+  checkTargetMethods,
+  checkTargets,
+  targetClasses,
+  targetSeeds,
+  type Score,
+  type Targets,
+} from './targets';
 import type { InputSamples } from '../methods/types';
 import { checkSamplingOptions, resolveSamples, type SamplingOptions } from '../methods/sampling';
 import { reduceInputGradients, sampledInputGradients, timesBaseline } from './input_gradients';
@@ -70,19 +78,25 @@ import {
   eigenSmoothMaps,
   guidedGradcam,
   spatialMaps,
-  topkClasses,
   upsampleBilinear,
 } from './kernels';
 
 export { METHODS, type Method } from '../methods/registry';
 
-export type Targets = readonly number[] | { topK: number };
+export { SCORES, type Score, type Targets } from './targets';
 
 export interface ExplainOptions extends SamplingOptions {
   /** Default ['gradcam']. Any subset of METHODS. */
   methods?: readonly Method[];
-  /** Class indices (the same for every image), or the top k classes of each image. Default { topK: 1 }. */
+  /**
+   * Class indices (the same for every image), the top k classes of each image, { seed: v } a
+   * seed vector over the classes (or one per image, [N][K]), or { above: threshold } every class
+   * of each image whose sigmoid (softmax probability with score 'probability') is above the
+   * threshold (one readback; padding rows of class −1). Default { topK: 1 }. See targets.ts.
+   */
   targets?: Targets;
+  /** The explained score: 'logit' (default), 'probability' (softmax) or 'sigmoid' (multi-label models). */
+  score?: Score;
   /**
    * The layer: a 4-D tensor of the graph, by tensor name or by the name of the module that
    * produced it ('layer4', 'features.28'; Graph.layer()). Default: Graph.defaultLayer(), the last
@@ -294,27 +308,6 @@ function checkMethods(requested: unknown): Method[] {
   return [...new Set(requested as Method[])];
 }
 
-/** The number of targets T, after checking the targets against the model's K classes. */
-function checkTargets(targets: unknown, numClasses: number): number {
-  if (Array.isArray(targets)) {
-    if (targets.length === 0) throw new InvalidInputError('targets is an empty list');
-    for (const c of targets) {
-      if (!Number.isInteger(c) || c < 0 || c >= numClasses) {
-        throw new InvalidInputError(`target class ${c} is not a class index of this model (0 … ${numClasses - 1})`);
-      }
-    }
-    return targets.length;
-  }
-  if (typeof targets !== 'object' || targets === null || !('topK' in targets)) {
-    throw new InvalidInputError(`targets must be a list of class indices or { topK: k }, got ${describe(targets)}`);
-  }
-  const t = (targets as { topK: unknown }).topK;
-  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > numClasses) {
-    throw new InvalidInputError(`topK must be an integer in [1, ${numClasses}], got ${t}`);
-  }
-  return t;
-}
-
 /** A value as an error message shows it. */
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -331,6 +324,7 @@ function checkOptions(opts: unknown): ExplainOptions {
   const known = [
     'methods',
     'targets',
+    'score',
     'layer',
     'smoothgrad',
     'integratedGradients',
@@ -392,8 +386,11 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     throw new InvalidInputError(`explain: eigenSmooth must be true or false, got ${describe(o.eigenSmooth)}`);
   }
   const eigenSmooth = o.eigenSmooth === true;
-  const targets = o.targets === undefined ? { topK: 1 } : o.targets;
-  const t = checkTargets(targets, numClasses);
+  const plan = checkTargets(o.targets === undefined ? { topK: 1 } : o.targets, numClasses, n);
+  const score = checkScore(o.score);
+  checkTargetMethods(plan, score, methods);
+  // T; for { above } known only after the forward pass (set in the run below).
+  let t = plan.t ?? 0;
   const perturb = methods.filter(isPerturbation);
   for (const m of perturb) {
     if (perturbationMethod(m).perturb === 'ablate-channel' && !separates(g, layer)) {
@@ -458,7 +455,7 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
   const guidedKinds = [...new Set(atInput.map((m) => inputGradientMethod(m).guided))];
   const [, , H, W] = input.shape;
   const C = input.shape[1];
-  const rows = t * n;
+  let rows = t * n;
   if (eigen.length || (eigenSmooth && slots.length)) checkEigenLayer(layerShape[1], layerShape[2], layerShape[3]);
   const lead = (rest: number[]) => (n === 1 ? [t, ...rest] : [t, n, ...rest]);
 
@@ -478,17 +475,16 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     });
     const scores = acts.get(scoresName);
     const probabilities = scoresName === g.output ? await softmaxForward(e, scores) : acts.output;
-    const classes = Array.isArray(targets)
-      ? e.upload(
-          Array.from({ length: rows }, (_, b) => targets[Math.floor(b / n)]),
-          [rows],
-          'classes',
-        )
-      : await topkClasses(e, scores, t);
+    const chosen = await targetClasses(e, plan, scores, score);
+    const classes = chosen.classes;
+    [t, rows] = [chosen.t, chosen.t * n];
     const A = acts.get(layer);
 
     e.stage('backward');
-    const seeds = needGrad || guidedKinds.length || sampled.size ? await seedFromClasses(e, classes, numClasses) : null;
+    const seeds =
+      needGrad || guidedKinds.length || sampled.size
+        ? await targetSeeds(e, plan, classes, scores, probabilities, score)
+        : null;
     const G = needGrad ? await model.backward(acts, seeds!, { to: layer, from: scoresName, recorder: e }) : null;
     const inputGrads = new Map<boolean, Tensor>();
     for (const guided of guidedKinds) {

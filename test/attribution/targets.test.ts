@@ -12,8 +12,13 @@ import { explainReference } from '../../src/reference/explain';
 import { RefModel } from '../../src/reference/model';
 import { hostTensor } from '../../src/reference/tensor';
 import { FIXTURES, loadFixture, type FixtureMaps, type FixtureTensor } from '../cases/fixtures';
-import { expectAllclose, MAPS, NETWORK, type Tol } from '../util/compare';
+import { NETS } from '../cases/nets';
+import type { Method } from '../../src/methods/registry';
+import type { GraphSpec } from '../../src/model/spec';
+import type { Score, Targets } from '../../src/attribution/targets';
+import { ABLATION, expectAllclose, MAPS, NETWORK, type Tol } from '../util/compare';
 import { getEngine } from '../util/gpu';
+import { randn } from '../util/random';
 
 // As in pytorch.test.ts: both float64 on the same float32 weights, fixtures with 9 digits.
 const REF_TOL: Tol = { atol: 1e-8, rtol: 1e-6 };
@@ -74,5 +79,191 @@ describe.each(FIXTURES)('fixture %s', (name) => {
       score: s === 'probability' ? 'probability' : 'logit',
     });
     expect(ref.classes).toEqual([classes]);
+  });
+
+  it('the GPU engine equals PyTorch autograd for every score and seed vectors', async () => {
+    const e = await getEngine();
+    const model = await Model.load(e, fx.graph);
+    const input = e.upload(fx.input.data, fx.input.shape);
+    for (const { name: what, want, opts } of cases(fx, st)) {
+      const r = await explain(model, input, { methods: [...methods], layer: fx.layer, ...opts });
+      expectAllclose(await r.gradients!.read(), want.gradients.data, NETWORK, `${what} gradients`);
+      const cam = r.maps.gradcam!;
+      expectAllclose(await cam.weights.read(), want.gradcam.weights!.data, NETWORK, `${what} gradcam weights`);
+      expectAllclose(await cam.raw.read(), want.gradcam.map.data, NETWORK, `${what} gradcam map`);
+      expectAllclose(await cam.input.read(), want.gradcam.map_up.data, MAPS, `${what} gradcam upsampled`);
+      const saliency = want.input_gradients.data.map(Math.abs);
+      expectAllclose(await r.maps.saliency!.input.read(), saliency, NETWORK, `${what} saliency`);
+      if ('seed' in opts.targets) expect(await r.readClasses()).toEqual([[-1]]);
+      else expect(await r.readClasses()).toEqual([fx.targets]);
+      r.destroy();
+    }
+    for (const s of ['sigmoid', 'probability'] as const) {
+      const { threshold, classes } = st.above[s];
+      const score = s === 'probability' ? 'probability' : 'sigmoid';
+      const r = await explain(model, input, {
+        methods: ['gradcam'],
+        layer: fx.layer,
+        targets: { above: threshold },
+        score,
+      });
+      expect(await r.readClasses()).toEqual([classes]);
+      expect(r.t).toBe(classes.length);
+      r.destroy();
+    }
+    input.destroy();
+    model.destroy();
+    expect(e.liveTensors).toBe(0);
+  });
+});
+
+/** explain() on the GPU against the CPU reference with the same options; returns the classes. */
+async function compareWithReference(
+  spec: GraphSpec,
+  n: number,
+  opts: { methods: Method[]; targets: Targets; score?: Score; layer?: string },
+): Promise<number[][]> {
+  const e = await getEngine();
+  const [c, h, w] = spec.input.shape;
+  const xs = randn(n * c * h * w, 7);
+  const model = await Model.load(e, spec);
+  const input = e.upload(xs, [n, c, h, w]);
+  const r = await explain(model, input, opts);
+  const ref = explainReference(new RefModel(spec), hostTensor([n, c, h, w], xs), opts);
+  const classes = await r.readClasses();
+  expect(classes).toEqual(ref.classes);
+  for (const m of opts.methods) {
+    const want = ref.maps[m]!;
+    const got = r.maps[m] as unknown as Record<string, { read(): Promise<Float32Array> }>;
+    const tol = m === 'ablationcam' ? ABLATION : NETWORK;
+    for (const key of ['weights', 'raw', 'layer', 'input'] as const) {
+      if (!want[key]) continue;
+      const t = key === 'layer' || (key === 'input' && 'layer' in want) ? MAPS : tol;
+      expectAllclose(await got[key].read(), want[key].data, t, `${m} ${key}`);
+    }
+  }
+  r.destroy();
+  input.destroy();
+  model.destroy();
+  expect(e.liveTensors).toBe(0);
+  return classes;
+}
+
+describe('targets and scores on the GPU equal the CPU reference', () => {
+  const all: Method[] = ['cam', 'gradcam', 'counterfactual', 'gradcam++', 'hirescam', 'guided-gradcam', 'saliency'];
+  const gradient: Method[] = all.filter((m) => m !== 'cam');
+
+  it.each(['probability', 'sigmoid'] as const)('score %s, top 2 of N = 2 images', async (score) => {
+    await compareWithReference(NETS.plain(), 2, { methods: gradient, targets: { topK: 2 }, score });
+  });
+
+  it('score probability: Score-CAM keeps its softmax', async () => {
+    await compareWithReference(NETS.plain(), 1, {
+      methods: ['scorecam', 'gradcam'],
+      targets: [0, 3],
+      score: 'probability',
+    });
+  });
+
+  it('a seed vector per image, N = 2, with SmoothGrad, on the residual net', async () => {
+    const seed = [
+      [1, -0.5, 0, 2],
+      [0, 1, -1, 0.5],
+    ];
+    const classes = await compareWithReference(NETS.residual(), 2, {
+      methods: ['gradcam', 'layercam', 'smoothgrad'],
+      targets: { seed },
+    });
+    expect(classes).toEqual([[-1], [-1]]);
+  });
+
+  it('a shared seed vector with score probability', async () => {
+    await compareWithReference(NETS.plain(), 2, {
+      methods: gradient,
+      targets: { seed: [0.5, -1, 0, 2, 1] },
+      score: 'probability',
+    });
+  });
+
+  it('{ above }: images with fewer classes get rows of class -1 whose maps are zero', async () => {
+    const spec = NETS.plain();
+    const [c, h, w] = spec.input.shape;
+    // A threshold between image 0's second and third sigmoid, from the reference's logits.
+    const ref = explainReference(new RefModel(spec), hostTensor([2, c, h, w], randn(2 * c * h * w, 7)), {
+      methods: ['gradcam'],
+    });
+    const sig = Array.from(ref.scores.data.subarray(0, 5), (y) => 1 / (1 + Math.exp(-y))).sort((a, b) => b - a);
+    const above = (sig[1] + sig[2]) / 2;
+    const classes = await compareWithReference(spec, 2, {
+      methods: [...all, 'scorecam', 'ablationcam'],
+      targets: { above },
+    });
+    expect(classes[0]).toHaveLength(classes[1].length);
+    expect(classes[0].filter((k) => k >= 0)).toHaveLength(2);
+    // The images differ in how many classes pass: padding is exercised.
+    expect(classes.flat().filter((k) => k === -1).length).toBeGreaterThan(0);
+  });
+
+  it('{ above } with no class above the threshold: T = 1, every row class -1 and zero maps', async () => {
+    const e = await getEngine();
+    const spec = NETS.plain();
+    const [c, h, w] = spec.input.shape;
+    const model = await Model.load(e, spec);
+    const input = e.upload(randn(c * h * w, 7), [1, c, h, w]);
+    const r = await explain(model, input, {
+      methods: ['gradcam', 'cam', 'guided-backprop'],
+      targets: { above: 0.999999 },
+    });
+    expect(await r.readClasses()).toEqual([[-1]]);
+    for (const t of [r.maps.gradcam!.input, r.maps.cam!.input, r.maps.cam!.weights, r.maps['guided-backprop']!.input]) {
+      expect(Array.from(await t.read()).every((v) => v === 0)).toBe(true);
+    }
+    r.destroy();
+    input.destroy();
+    model.destroy();
+    expect(e.liveTensors).toBe(0);
+  });
+});
+
+describe('bad targets and scores are refused with typed errors', () => {
+  const bad: [string, object, RegExp][] = [
+    ['an unknown score', { score: 'softmax' }, /unknown score 'softmax'/],
+    ['a seed vector of the wrong length', { targets: { seed: [1, 2] } }, /one number per class \(5\), got 2/],
+    ['a NaN in the seed vector', { targets: { seed: [1, 0, NaN, 0, 0] } }, /targets.seed\[2\] is number NaN/],
+    ['per-image seeds for the wrong N', { targets: { seed: [[1, 0, 0, 0, 0]] } }, /1 vectors for 2 images/],
+    ['a threshold of 1', { targets: { above: 1 } }, /above must be a threshold in \(0, 1\)/],
+    ['a threshold of 0', { targets: { above: 0 } }, /above must be a threshold/],
+    ['a NaN threshold', { targets: { above: NaN } }, /above must be a threshold/],
+    ['two kinds at once', { targets: { topK: 1, above: 0.5 } }, /targets must be .* with keys topK, above/],
+  ];
+  const refused: [string, object, RegExp][] = [
+    [
+      'CAM of the probability',
+      { methods: ['cam'], score: 'probability' },
+      /CAM cannot explain the score 'probability'/,
+    ],
+    ['CAM of a seed vector', { methods: ['cam'], targets: { seed: [1, 0, 0, 0, 1] } }, /seed-vector/],
+    ['Score-CAM of the sigmoid', { methods: ['scorecam'], score: 'sigmoid' }, /Score-CAM cannot explain/],
+    ['Ablation-CAM of the probability', { methods: ['ablationcam'], score: 'probability' }, /Ablation-CAM cannot/],
+    ['SmoothGrad of the sigmoid', { methods: ['smoothgrad'], score: 'sigmoid' }, /SmoothGrad cannot explain/],
+  ];
+
+  it.each([...bad, ...refused])('%s', async (_what, opts, message) => {
+    const e = await getEngine();
+    const spec = NETS.plain();
+    const [c, h, w] = spec.input.shape;
+    const model = await Model.load(e, spec);
+    const input = e.upload(randn(2 * c * h * w, 7), [2, c, h, w]);
+    const run = () => explain(model, input, opts);
+    const type = refused.some((r) => r[1] === opts) ? MethodNotApplicableError : InvalidInputError;
+    await expect(run()).rejects.toThrow(type);
+    await expect(run()).rejects.toThrow(message);
+    // Nothing was allocated, and the engine is still usable.
+    const ok = await explain(model, input, { methods: ['gradcam'], score: 'sigmoid', targets: { topK: 1 } });
+    expect(ok.maps.gradcam!.input.shape).toEqual([1, 2, h, w]);
+    ok.destroy();
+    input.destroy();
+    model.destroy();
+    expect(e.liveTensors).toBe(0);
   });
 });

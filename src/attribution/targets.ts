@@ -1,0 +1,244 @@
+/**
+ * What explain() explains: the targets (which class, or which combination of classes, each row
+ * b = t·N + i stands for) and the explained score (the logit, the softmax probability or the
+ * sigmoid), and the backward seed rows ∂score/∂y that follow from them, built on the GPU.
+ * CPU reference: src/reference/targets.ts (the formulas are written out there).
+ *
+ * Targets:
+ *   number[]            the same classes for every image (T = the list's length);
+ *   { topK }            the k highest logits of each image (topk.wgsl, no readback);
+ *   { seed: v }         one row per image whose score-space vector is v (length K; or [N][K],
+ *                       one vector per image): score Σ_c v_c·s_c with s the logit, probability
+ *                       or sigmoid; T = 1 and the row's class id is −1 (no single class);
+ *   { above: thr }      every class whose sigmoid (score 'logit' or 'sigmoid') or softmax
+ *                       probability (score 'probability') is above thr ∈ (0, 1), per image,
+ *                       highest logit first. T is data-dependent: the logits are read back once
+ *                       (one readback and one more submission, after the forward pass). T is
+ *                       the largest count over the images (at least 1); an image with fewer
+ *                       classes gets rows of class −1 at the end, whose seeds, weights and maps
+ *                       are all zero. readClasses() tells which rows are real.
+ *
+ * Seeds: one-hot rows (seed_onehot.wgsl; class −1 a zero row) or the uploaded seed vectors, as
+ * ∂(logit score)/∂y; the other scores through the ops' own backward kernels, which are the
+ * score's chain rule: 'probability' softmax_backward (p ⊙ (v − Σ v⊙p): for a one-hot v,
+ * p_c·(onehot(c) − p)), 'sigmoid' the sigmoid's elementwise backward (v ⊙ σ(y) ⊙ (1 − σ(y))).
+ */
+import { InvalidInputError, MethodNotApplicableError } from '../core/errors';
+import type { Recorder } from '../gpu/recorder';
+import type { Tensor } from '../gpu/tensor';
+import {
+  channelMethod,
+  inputGradientMethod,
+  isChannel,
+  isInputGradient,
+  isPerturbation,
+  methodOf,
+  perturbationMethod,
+  type Method,
+} from '../methods/registry';
+import { unaryBackward, unaryForward } from '../ops/elementwise';
+import { seedFromClasses } from '../ops/seed';
+import { softmaxBackward } from '../ops/softmax';
+import { topkClasses } from './kernels';
+
+/** The explained score of a target: its logit y_c (default), softmax(y)_c, or σ(y_c) (multi-label models). */
+export type Score = 'logit' | 'probability' | 'sigmoid';
+export const SCORES: readonly Score[] = ['logit', 'probability', 'sigmoid'];
+
+/**
+ * Class indices (the same for every image), the top k classes of each image, a seed vector over
+ * the classes (the same for every image, or [N][K]), or every class above a threshold.
+ */
+export type Targets =
+  | readonly number[]
+  | { topK: number }
+  | { seed: readonly number[] | readonly (readonly number[])[] }
+  | { above: number };
+
+/** The class id of rows that explain no single class: padding rows of { above }, seed-vector rows. */
+export const NO_CLASS = -1;
+
+/** The checked targets: t is T, or null where it is known only after the forward pass ({ above }). */
+export type TargetPlan =
+  | { kind: 'classes'; classes: readonly number[]; t: number }
+  | { kind: 'topK'; t: number }
+  | { kind: 'seed'; vectors: Float32Array; t: 1 }
+  | { kind: 'above'; threshold: number; t: null };
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'string' ? `'${v}'` : typeof v;
+}
+
+export function checkScore(score: unknown): Score {
+  if (score === undefined) return 'logit';
+  if (!SCORES.includes(score as Score)) {
+    throw new InvalidInputError(
+      `explain: unknown score ${describe(score)} ${String(score)}; choose from ${SCORES.join(', ')}`,
+    );
+  }
+  return score as Score;
+}
+
+/** The targets, checked against the model's K classes and the batch's N images. */
+export function checkTargets(targets: unknown, numClasses: number, n: number): TargetPlan {
+  if (Array.isArray(targets)) {
+    if (targets.length === 0) throw new InvalidInputError('targets is an empty list');
+    for (const c of targets) {
+      if (!Number.isInteger(c) || c < 0 || c >= numClasses) {
+        throw new InvalidInputError(`target class ${c} is not a class index of this model (0 … ${numClasses - 1})`);
+      }
+    }
+    return { kind: 'classes', classes: targets as number[], t: targets.length };
+  }
+  const keys = typeof targets === 'object' && targets !== null ? Object.keys(targets) : [];
+  if (keys.length !== 1 || !['topK', 'seed', 'above'].includes(keys[0])) {
+    throw new InvalidInputError(
+      `targets must be a list of class indices, { topK: k }, { seed: vector } or { above: threshold }, got ${describe(targets)}` +
+        (keys.length ? ` with keys ${keys.join(', ')}` : ''),
+    );
+  }
+  const value: unknown = (targets as Record<string, unknown>)[keys[0]];
+  if (keys[0] === 'topK') {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > numClasses) {
+      throw new InvalidInputError(`topK must be an integer in [1, ${numClasses}], got ${String(value)}`);
+    }
+    return { kind: 'topK', t: value };
+  }
+  if (keys[0] === 'above') {
+    if (typeof value !== 'number' || !(value > 0 && value < 1)) {
+      throw new InvalidInputError(
+        `targets.above must be a threshold in (0, 1), got ${describe(value)} ${String(value)}`,
+      );
+    }
+    return { kind: 'above', threshold: value, t: null };
+  }
+  return { kind: 'seed', vectors: checkSeed(value, numClasses, n), t: 1 };
+}
+
+/** A seed vector [K] or per-image vectors [N][K], finite numbers, as one [N, K] array. */
+function checkSeed(v: unknown, k: number, n: number): Float32Array {
+  if (!Array.isArray(v) || v.length === 0) {
+    throw new InvalidInputError(
+      `targets.seed must be a vector of ${k} numbers or ${n} such vectors, got ${describe(v)}`,
+    );
+  }
+  const perImage = Array.isArray(v[0]);
+  const rows = (perImage ? v : [v]) as unknown[];
+  if (perImage && rows.length !== n) {
+    throw new InvalidInputError(`targets.seed has ${rows.length} vectors for ${n} images`);
+  }
+  const out = new Float32Array(n * k);
+  rows.forEach((r, i) => {
+    const where = perImage ? `targets.seed[${i}]` : 'targets.seed';
+    if (!Array.isArray(r) || r.length !== k) {
+      throw new InvalidInputError(
+        `${where} must have one number per class (${k}), got ${Array.isArray(r) ? r.length : describe(r)}`,
+      );
+    }
+    r.forEach((x: unknown, c) => {
+      if (typeof x !== 'number' || !Number.isFinite(x)) {
+        throw new InvalidInputError(`${where}[${c}] is ${describe(x)} ${String(x)}, not a finite number`);
+      }
+    });
+  });
+  for (let i = 0; i < n; i++) out.set((perImage ? rows[i] : rows[0]) as number[], i * k);
+  return out;
+}
+
+/**
+ * Refuses (MethodNotApplicableError) the methods that do not start from a backward seed where
+ * the score or the targets have no meaning for them:
+ *   CAM (the linear head's row w^c: the logit's)      score 'logit', class targets only;
+ *   Score-CAM (weights are softmax probabilities)     score 'logit' or 'probability' (both give
+ *                                                     the published softmax), class targets only;
+ *   Ablation-CAM ((y − y_k)/y on the logit)           score 'logit', class targets only;
+ *   SmoothGrad, Integrated Gradients (seeds at every  score 'logit' (a seed vector is fine: its
+ *   copy would need that copy's p or σ)               logit seed is the same at every copy).
+ */
+export function checkTargetMethods(plan: TargetPlan, score: Score, methods: readonly Method[]): void {
+  const seed = plan.kind === 'seed';
+  for (const m of methods) {
+    let why: string | null = null;
+    if (isChannel(m) && channelMethod(m).source === 'linear-head') {
+      if (score !== 'logit') why = `its weights are the linear head's row of the logit, not of the ${score}`;
+      else if (seed) why = 'it explains one class per row, not a seed vector';
+    } else if (isPerturbation(m)) {
+      const mask = perturbationMethod(m).perturb === 'mask-input';
+      if (seed) why = 'it explains one class per row, not a seed vector';
+      else if (mask && score === 'sigmoid') why = 'its channel weights are the softmax probabilities, as published';
+      else if (!mask && score !== 'logit') why = 'its weights (y − y_k)/y are defined on the logit';
+    } else if (isInputGradient(m) && inputGradientMethod(m).samples && score !== 'logit') {
+      why = `its seed at each perturbed copy would depend on that copy's ${score}, which is not implemented`;
+    }
+    if (why) {
+      throw new MethodNotApplicableError(
+        `${methodOf(m).label} cannot explain the score '${score}'${seed ? ' of seed-vector targets' : ''}: ${why}. ` +
+          `Use score 'logit' with class targets, or a gradient method such as 'gradcam'.`,
+      );
+    }
+  }
+}
+
+/**
+ * The class id of every row, [T·N] float32 (row t·N + i), and T. { above } reads the logits
+ * back: this submits what `e` recorded so far (the forward pass).
+ */
+export async function targetClasses(
+  e: Recorder,
+  plan: TargetPlan,
+  scores: Tensor,
+  score: Score,
+): Promise<{ classes: Tensor; t: number }> {
+  const [n, k] = scores.shape;
+  if (plan.kind === 'topK') return { classes: await topkClasses(e, scores, plan.t), t: plan.t };
+  if (plan.kind === 'classes') {
+    const rows = Array.from({ length: plan.t * n }, (_, b) => plan.classes[Math.floor(b / n)]);
+    return { classes: e.upload(rows, [rows.length], 'classes'), t: plan.t };
+  }
+  if (plan.kind === 'seed') return { classes: e.upload(new Array<number>(n).fill(NO_CLASS), [n], 'classes'), t: 1 };
+  const y = await e.read(scores);
+  const perImage = Array.from({ length: n }, (_, i) =>
+    classesAbove(y.subarray(i * k, (i + 1) * k), plan.threshold, score),
+  );
+  const t = Math.max(1, ...perImage.map((c) => c.length));
+  const rows = Array.from({ length: t * n }, (_, b) => perImage[b % n][Math.floor(b / n)] ?? NO_CLASS);
+  return { classes: e.upload(rows, [rows.length], 'classes'), t };
+}
+
+/** One image's classes whose σ(y_c) (or softmax probability) is above thr, highest logit first, lower index on ties. */
+function classesAbove(y: Float32Array, thr: number, score: Score): number[] {
+  const m = Math.max(...y);
+  const z = y.reduce((s, v) => s + Math.exp(v - m), 0);
+  const value = (c: number) => (score === 'probability' ? Math.exp(y[c] - m) / z : 1 / (1 + Math.exp(-y[c])));
+  const above = Array.from(y, (_, c) => c).filter((c) => value(c) > thr);
+  return above.sort((a, b) => y[b] - y[a] || a - b);
+}
+
+/**
+ * The backward seeds [T·N, K]: ∂score/∂y of every row. `probabilities` is softmax(scores)
+ * [N, K] (used by score 'probability'). Records 1 to 3 dispatches; no readback.
+ */
+export async function targetSeeds(
+  e: Recorder,
+  plan: TargetPlan,
+  classes: Tensor,
+  scores: Tensor,
+  probabilities: Tensor,
+  score: Score,
+): Promise<Tensor> {
+  const [n, k] = scores.shape;
+  const v = plan.kind === 'seed' ? e.upload(plan.vectors, [n, k], 'seeds') : await seedFromClasses(e, classes, k);
+  if (score === 'logit') return v;
+  let seeds: Tensor;
+  if (score === 'probability') {
+    seeds = await softmaxBackward(e, v, probabilities);
+  } else {
+    const s = await unaryForward(e, 'sigmoid', scores);
+    seeds = await unaryBackward(e, 'sigmoid', v, s);
+    s.destroy(); // the dispatches are recorded; a later reuse of the pooled buffer is ordered after them
+  }
+  v.destroy();
+  return seeds;
+}
