@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { explain } from '../../src/attribution/explain';
+import { evaluate } from '../../src/metrics/evaluate';
 import { InvalidInputError, MethodNotApplicableError } from '../../src/core/errors';
 import { Model } from '../../src/model/model';
 import { explainReference } from '../../src/reference/explain';
@@ -266,4 +267,19 @@ describe('bad targets and scores are refused with typed errors', () => {
     model.destroy();
     expect(e.liveTensors).toBe(0);
   });
+});
+
+it('evaluate() refuses seed-vector and { above } targets (a metric scores one class per row)', async () => {
+  const e = await getEngine();
+  const spec = NETS.plain();
+  const [c, h, w] = spec.input.shape;
+  const model = await Model.load(e, spec);
+  const input = e.upload(randn(c * h * w, 7), [1, c, h, w]);
+  for (const targets of [{ above: 0.5 }, { seed: [1, 0, 0, 0, 0] }]) {
+    const run = evaluate(model, input, { metric: 'deletion', map: 'gradcam', targets, steps: 2 });
+    await expect(run).rejects.toThrow(/evaluate: targets must be class indices or \{ topK \}/);
+  }
+  input.destroy();
+  model.destroy();
+  expect(e.liveTensors).toBe(0);
 });
