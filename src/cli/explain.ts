@@ -24,6 +24,7 @@ import {
   type Explanation,
   type Fit,
   type Method,
+  type Score,
   type Tensor,
 } from '../node';
 import { collectInputs, shardOf, type InputFile } from './files';
@@ -33,8 +34,10 @@ import { Progress, type ProgressMode } from './progress';
 
 export interface ExplainSettings {
   methods: Method[];
-  /** { topK } or the class indices. */
-  targets: { topK: number } | number[];
+  /** { topK }, the class indices, or { above } (every class above a threshold; per image). */
+  targets: { topK: number } | number[] | { above: number };
+  /** The explained score (explain()'s `score`). */
+  score: Score;
   layer: string;
   batch: number;
   out: string;
@@ -153,6 +156,7 @@ export async function runExplain(
     options: {
       methods: s.methods,
       targets: Array.isArray(s.targets) ? { classes: s.targets } : s.targets,
+      score: s.score,
       batch: s.batch,
       colormap: s.colormap,
       opacity: s.opacity,
@@ -204,7 +208,7 @@ export async function runExplain(
     steps.preprocess += performance.now() - t;
 
     t = performance.now();
-    const r = await explain(model, x, { methods: s.methods, targets: s.targets, layer: s.layer });
+    const r = await explain(model, x, { methods: s.methods, targets: s.targets, score: s.score, layer: s.layer });
     const stages = await r.stageTimings();
     if (stages) for (const [k, v] of Object.entries(stages)) gpu[k] = (gpu[k] ?? 0) + v;
     else gpuTimed = false;
@@ -231,7 +235,8 @@ export async function runExplain(
         width: d.image.width,
         height: d.image.height,
         top: order.slice(0, 5).map(row),
-        explained: classes[i].map((c) => ({ ...row(c), files: {} })),
+        // Rows of class −1 pad an image with fewer classes above the --above threshold: no files.
+        explained: classes[i].filter((c) => c >= 0).map((c) => ({ ...row(c), files: {} })),
       };
     });
     // Record every overlay, then read them back one by one (the first read submits them all).
@@ -245,6 +250,7 @@ export async function runExplain(
         for (let ti = 0; ti < T; ti++) {
           const row = ti * n + i;
           const cls = classes[i][ti];
+          if (cls < 0) continue; // padding (the real classes come first)
           const base = `${ok[i].file.key}.${m}.${cls}`;
           const rgba =
             methodOf(m).family === 'input-gradient'

@@ -3,7 +3,8 @@
  * library's public API (src/node.ts) alone:
  *
  *   webgpu-cam explain --model m.onnx [--sidecar s.json] [--methods gradcam,gradcam++]
- *                      [--top 3 | --classes 1,4] [--layer L] [--batch 8] [--out dir] images-or-folders…
+ *                      [--top 3 | --classes 1,4 | --above 0.5] [--score logit|probability|sigmoid]
+ *                      [--layer L] [--batch 8] [--out dir] images-or-folders…
  *   webgpu-cam layers --model m.onnx       the layers explain can use, and the methods at each
  *   webgpu-cam info                        the WebGPU adapter, its features and limits
  *
@@ -17,9 +18,11 @@ import {
   explainableLayers,
   METHODS,
   methodOf,
+  SCORES,
   type ColormapName,
   type Fit,
   type Method,
+  type Score,
 } from '../node';
 import { labelsOf, runExplain } from './explain';
 import { parseShard } from './files';
@@ -41,6 +44,12 @@ const classList = (v: string) => {
     throw new InvalidArgumentError(`--classes must be class indices separated by commas, got '${v}'.`);
   }
   return out;
+};
+
+const threshold = (v: string) => {
+  const x = Number(v);
+  if (!(x > 0 && x < 1)) throw new InvalidArgumentError(`--above must be a number in (0, 1), got '${v}'.`);
+  return x;
 };
 
 const methodList = (v: string): Method[] => {
@@ -68,6 +77,8 @@ interface ExplainOpts {
   methods: Method[];
   top?: number;
   classes?: number[];
+  above?: number;
+  score: Score;
   layer?: string;
   batch: number;
   out: string;
@@ -114,6 +125,19 @@ export function program(done: (status: number) => void): Command {
       new Option('--classes <list>', 'explain these class indices (comma-separated) in every image').argParser(
         classList,
       ),
+    )
+    .addOption(
+      new Option(
+        '--above <p>',
+        'explain every class of each image whose sigmoid (softmax probability with --score probability) is above p',
+      )
+        .argParser(threshold)
+        .conflicts(['top', 'classes']),
+    )
+    .addOption(
+      new Option('--score <s>', 'the explained score of each class: the logit, its softmax probability, its sigmoid')
+        .choices([...SCORES])
+        .default('logit'),
     )
     .option(
       '--layer <name>',
@@ -175,7 +199,8 @@ export function program(done: (status: number) => void): Command {
         done(
           await runExplain(engine, opened, images, {
             methods: [...new Set(o.methods)],
-            targets: o.classes ?? { topK: o.top ?? 1 },
+            targets: o.classes ?? (o.above !== undefined ? { above: o.above } : { topK: o.top ?? 1 }),
+            score: o.score,
             layer,
             batch: o.batch,
             out: o.out,
