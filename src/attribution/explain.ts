@@ -161,11 +161,11 @@ export interface ExplanationData {
   scores: Tensor;
   /** Softmax of the scores [N, K]. */
   probabilities: Tensor;
-  /** Class ids per row, float32 [T·N] (row t·N + i); see readClasses(). */
+  /** Class ids per row, float32 [T·N] (row t·N + i); −1 for padding and seed-vector rows (targets.ts); see readClasses(). */
   classes: Tensor;
   /** The layer's activations A [N, K, h, w]. */
   activations: Tensor;
-  /** dy^c/dA for every row [T·N, K, h, w] (present when a gradient method ran). */
+  /** ∂score/∂A for every row [T·N, K, h, w] (the logit y^c by default; present when a gradient method ran). */
   gradients: Tensor | null;
   maps: ExplanationMaps;
 }
@@ -206,7 +206,7 @@ export class Explanation implements ExplanationData {
     return out;
   }
 
-  /** The explained class ids, per image: [N][T]. */
+  /** The explained class ids, per image: [N][T]; −1 marks a padding row ({ above }) or a seed-vector row. */
   async readClasses(): Promise<number[][]> {
     const c = await this.classes.read();
     return Array.from({ length: this.n }, (_, i) => Array.from({ length: this.t }, (_, t) => c[t * this.n + i]));
