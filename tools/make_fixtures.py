@@ -500,7 +500,14 @@ def score_targets(net, x, targets):
             input_grads.append(gx[0])
             cams.append(method_entry(gradcam_weights(g[0]), Ac, True, H, W))
             values.append(s.detach())
+        sampled = {
+            "smoothgrad": [score_smoothgrad(net, x, fn) for fn in fns],
+            "integrated_gradients": [score_integrated_gradients(net, x, fn) for fn in fns],
+        }
+        for fn in fns:
+            check_score_completeness(net, x, fn)
         out[name] = {
+            **{k: tensor_json(torch.stack(v)) for k, v in sampled.items()},
             "score": tensor_json(torch.stack(values)),
             "gradients": tensor_json(torch.stack(grads)),
             "input_gradients": tensor_json(torch.stack(input_grads)),
@@ -615,6 +622,34 @@ def integrated_gradients(net, x, c, steps=IG_STEPS, baseline=IG_BASELINE):
     return (x - b)[0] * torch.stack(grads).mean(0)
 
 
+def score_input_grad(net, x, fn):
+    """d fn(logits) / d input, fn a scalar score of the logits [1, K]."""
+    xi = x.clone().requires_grad_(True)
+    (gx,) = torch.autograd.grad(fn(net(xi)[0]), xi)
+    return gx[0]
+
+
+def score_smoothgrad(net, x, fn):
+    sigma = SG_SIGMA * (x.max() - x.min())
+    grads = [score_input_grad(net, x + sigma * normal_noise(SG_SEED, s, 0, x.numel()).reshape(x.shape), fn)
+             for s in range(SG_SAMPLES)]
+    return torch.stack(grads).mean(0)
+
+
+def score_integrated_gradients(net, x, fn, steps=IG_STEPS, baseline=IG_BASELINE):
+    b = torch.full_like(x, baseline)
+    grads = [score_input_grad(net, b + (s + 0.5) / steps * (x - b), fn) for s in range(steps)]
+    return (x - b)[0] * torch.stack(grads).mean(0)
+
+
+def check_score_completeness(net, x, fn):
+    """Sum of IG of a score = score(x) - score(x'), within 2 % (or 1e-4) at 256 steps."""
+    ig = score_integrated_gradients(net, x, fn, steps=256)
+    with torch.no_grad():
+        ds = fn(net(x)[0]) - fn(net(torch.full_like(x, IG_BASELINE))[0])
+    assert abs(ig.sum() - ds) <= max(0.02 * abs(ds), 1e-4), (net.name, float(ig.sum()), float(ds))
+
+
 def check_completeness(net, x, c):
     """Sum of IG = y(x) - y(x') up to the Riemann sum's error: within 1 % at 256 steps."""
     ig = integrated_gradients(net, x, c, steps=256)
@@ -726,7 +761,7 @@ def main():
                 "score_targets": "explained scores other than the logit y^c, by autograd of the score: probability "
                                  "softmax(y)[c] and sigmoid(y)[c] per target c; seed v . y and seed_probability "
                                  "v . softmax(y) (one row, v = seed_vector); gradients (layer), input_gradients, gradcam "
-                                 "as above; above: the classes with sigmoid > 0.5 / softmax > threshold, highest logit first",
+                                 "as above; smoothgrad and integrated_gradients of the score as the logit's (same sampling); above: the classes with sigmoid > 0.5 / softmax > threshold, highest logit first",
                 "saliency": "|input_gradients| per input channel",
                 "gradient_x_input": "input * input_gradients",
                 "smoothgrad": "mean of input gradients over 'sampling.smoothgrad.samples' copies input + sigma z, "

@@ -59,8 +59,9 @@ import {
   checkScore,
   checkTargetMethods,
   checkTargets,
+  logitSeeds,
+  scoreSeeds,
   targetClasses,
-  targetSeeds,
   type Score,
   type Targets,
 } from './targets';
@@ -481,10 +482,9 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     const A = acts.get(layer);
 
     e.stage('backward');
-    const seeds =
-      needGrad || guidedKinds.length || sampled.size
-        ? await targetSeeds(e, plan, classes, scores, probabilities, score)
-        : null;
+    // The logit seeds (the sampled methods map them at each copy), then ∂score/∂y at x.
+    const v = needGrad || guidedKinds.length || sampled.size ? await logitSeeds(e, plan, classes, numClasses) : null;
+    const seeds = needGrad || guidedKinds.length ? await scoreSeeds(e, v!, scores, probabilities, score) : null;
     const G = needGrad ? await model.backward(acts, seeds!, { to: layer, from: scoresName, recorder: e }) : null;
     const inputGrads = new Map<boolean, Tensor>();
     for (const guided of guidedKinds) {
@@ -494,7 +494,7 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     const sampledMaps = new Map<string, Tensor>();
     for (const { samples, methods: ms } of sampled.values()) {
       const group = ms.map((name) => ({ name, d: inputGradientMethod(name) }));
-      for (const [m, out] of await sampledInputGradients(e, model, input, seeds!, samples, group, t)) {
+      for (const [m, out] of await sampledInputGradients(e, model, input, v!, samples, group, t, Infinity, score)) {
         sampledMaps.set(m, out);
       }
     }

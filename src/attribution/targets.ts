@@ -19,18 +19,18 @@
  *                       are all zero. readClasses() tells which rows are real.
  *
  * Seeds: one-hot rows (seed_onehot.wgsl; class −1 a zero row) or the uploaded seed vectors, as
- * ∂(logit score)/∂y; the other scores through the ops' own backward kernels, which are the
- * score's chain rule: 'probability' softmax_backward (p ⊙ (v − Σ v⊙p): for a one-hot v,
- * p_c·(onehot(c) − p)), 'sigmoid' the sigmoid's elementwise backward (v ⊙ σ(y) ⊙ (1 − σ(y))).
+ * ∂(logit score)/∂y (logitSeeds); the other scores through the ops' own backward kernels, which
+ * are the score's chain rule (scoreSeeds): 'probability' softmax_backward (p ⊙ (v − Σ v⊙p): for
+ * a one-hot v, p_c·(onehot(c) − p)), 'sigmoid' the sigmoid's elementwise backward
+ * (v ⊙ σ(y) ⊙ (1 − σ(y))). The sampled input-gradient methods map each perturbed copy's logit
+ * seeds at that copy's own logits (input_gradients.ts).
  */
 import { InvalidInputError, MethodNotApplicableError } from '../core/errors';
 import type { Recorder } from '../gpu/recorder';
 import type { Tensor } from '../gpu/tensor';
 import {
   channelMethod,
-  inputGradientMethod,
   isChannel,
-  isInputGradient,
   isPerturbation,
   methodOf,
   perturbationMethod,
@@ -38,7 +38,7 @@ import {
 } from '../methods/registry';
 import { unaryBackward, unaryForward } from '../ops/elementwise';
 import { seedFromClasses } from '../ops/seed';
-import { softmaxBackward } from '../ops/softmax';
+import { softmaxBackward, softmaxForward } from '../ops/softmax';
 import { topkClasses } from './kernels';
 
 /** The explained score of a target: its logit y_c (default), softmax(y)_c, or σ(y_c) (multi-label models). */
@@ -154,8 +154,6 @@ function checkSeed(v: unknown, k: number, n: number): Float32Array {
  *   Score-CAM (weights are softmax probabilities)     score 'logit' or 'probability' (both give
  *                                                     the published softmax), class targets only;
  *   Ablation-CAM ((y − y_k)/y on the logit)           score 'logit', class targets only;
- *   SmoothGrad, Integrated Gradients (seeds at every  score 'logit' (a seed vector is fine: its
- *   copy would need that copy's p or σ)               logit seed is the same at every copy).
  */
 export function checkTargetMethods(plan: TargetPlan, score: Score, methods: readonly Method[]): void {
   const seed = plan.kind === 'seed';
@@ -169,8 +167,6 @@ export function checkTargetMethods(plan: TargetPlan, score: Score, methods: read
       if (seed) why = 'it explains one class per row, not a seed vector';
       else if (mask && score === 'sigmoid') why = 'its channel weights are the softmax probabilities, as published';
       else if (!mask && score !== 'logit') why = 'its weights (y − y_k)/y are defined on the logit';
-    } else if (isInputGradient(m) && inputGradientMethod(m).samples && score !== 'logit') {
-      why = `its seed at each perturbed copy would depend on that copy's ${score}, which is not implemented`;
     }
     if (why) {
       throw new MethodNotApplicableError(
@@ -217,28 +213,36 @@ function classesAbove(y: Float32Array, thr: number, score: Score): number[] {
 }
 
 /**
- * The backward seeds [T·N, K]: ∂score/∂y of every row. `probabilities` is softmax(scores)
- * [N, K] (used by score 'probability'). Records 1 to 3 dispatches; no readback.
+ * The rows' seeds for the logit score, [T·N, K]: one-hot at each row's class (a zero row for
+ * class −1) or the seed vectors. What scoreSeeds maps to the explained score.
  */
-export async function targetSeeds(
+export async function logitSeeds(e: Recorder, plan: TargetPlan, classes: Tensor, k: number): Promise<Tensor> {
+  if (plan.kind !== 'seed') return seedFromClasses(e, classes, k);
+  return e.upload(plan.vectors, [plan.vectors.length / k, k], 'seeds');
+}
+
+/**
+ * ∂score/∂y [R, K] from the logit seeds `v` [R, K] (R a multiple of the rows of `scores`, row r
+ * at scores row r mod M): `scores` are the logits [M, K], `probabilities` their softmax (score
+ * 'probability'; made here when null). Returns `v` itself for score 'logit', else a new tensor
+ * (v is left to the caller). One or two dispatches; no readback.
+ */
+export async function scoreSeeds(
   e: Recorder,
-  plan: TargetPlan,
-  classes: Tensor,
+  v: Tensor,
   scores: Tensor,
-  probabilities: Tensor,
+  probabilities: Tensor | null,
   score: Score,
 ): Promise<Tensor> {
-  const [n, k] = scores.shape;
-  const v = plan.kind === 'seed' ? e.upload(plan.vectors, [n, k], 'seeds') : await seedFromClasses(e, classes, k);
   if (score === 'logit') return v;
-  let seeds: Tensor;
   if (score === 'probability') {
-    seeds = await softmaxBackward(e, v, probabilities);
-  } else {
-    const s = await unaryForward(e, 'sigmoid', scores);
-    seeds = await unaryBackward(e, 'sigmoid', v, s);
-    s.destroy(); // the dispatches are recorded; a later reuse of the pooled buffer is ordered after them
+    const p = probabilities ?? (await softmaxForward(e, scores));
+    const seeds = await softmaxBackward(e, v, p);
+    if (!probabilities) p.destroy(); // recorded; a later reuse of the pooled buffer is ordered after it
+    return seeds;
   }
-  v.destroy();
+  const s = await unaryForward(e, 'sigmoid', scores);
+  const seeds = await unaryBackward(e, 'sigmoid', v, s);
+  s.destroy();
   return seeds;
 }

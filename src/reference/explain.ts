@@ -167,8 +167,9 @@ export function explainReference(
     if (d.samples) {
       // SmoothGrad, Integrated Gradients: the gradients at the method's perturbed copies.
       const samples = resolveSamples(d.samples, opts);
-      if (score !== 'logit') throw new Error(`${m}: only with score 'logit'`);
-      maps[m] = { input: sampledInputGradient(model, d, x, samples, (b) => (seedOf ? rowVector(b) : rowClass(b)), T) };
+      maps[m] = {
+        input: sampledInputGradient(model, d, x, samples, (b) => (seedOf ? rowVector(b) : rowClass(b)), T, score),
+      };
       continue;
     }
     if (!guided.has(d.guided))

@@ -17,6 +17,7 @@ import { NETS } from '../cases/nets';
 import type { Method } from '../../src/methods/registry';
 import type { GraphSpec } from '../../src/model/spec';
 import type { Score, Targets } from '../../src/attribution/targets';
+import type { SamplingOptions } from '../../src/methods/sampling';
 import { ABLATION, expectAllclose, MAPS, NETWORK, type Tol } from '../util/compare';
 import { getEngine } from '../util/gpu';
 import { randn } from '../util/random';
@@ -27,6 +28,8 @@ const REF_MAP_TOL: Tol = { atol: 1e-6, rtol: 1e-6 };
 
 interface Scored {
   score: FixtureTensor;
+  smoothgrad: FixtureTensor;
+  integrated_gradients: FixtureTensor;
   gradients: FixtureTensor;
   input_gradients: FixtureTensor;
   gradcam: FixtureMaps;
@@ -58,10 +61,10 @@ describe.each(FIXTURES)('fixture %s', (name) => {
   const fx = loadFixture(name);
   const st = (fx as unknown as { score_targets: ScoreTargets }).score_targets;
   const x = hostTensor(fx.input.shape, fx.input.data);
-  const methods = ['gradcam', 'saliency'] as const;
+  const methods = ['gradcam', 'saliency', 'smoothgrad', 'integrated-gradients'] as const;
 
   it.each(cases(fx, st))('the CPU reference equals PyTorch autograd: $name', ({ want, opts }) => {
-    const ref = explainReference(new RefModel(fx.graph), x, { methods, layer: fx.layer, ...opts });
+    const ref = explainReference(new RefModel(fx.graph), x, { methods, layer: fx.layer, ...fx.sampling, ...opts });
     expectAllclose(ref.gradients.data, want.gradients.data, REF_TOL, 'gradients');
     const cam = ref.maps.gradcam!;
     expectAllclose(cam.weights!.data, want.gradcam.weights!.data, REF_TOL, 'gradcam weights');
@@ -69,6 +72,10 @@ describe.each(FIXTURES)('fixture %s', (name) => {
     expectAllclose(cam.input!.data, want.gradcam.map_up.data, REF_MAP_TOL, 'gradcam upsampled map');
     const saliency = want.input_gradients.data.map(Math.abs);
     expectAllclose(ref.maps.saliency!.input!.data, saliency, REF_TOL, 'saliency');
+    // Each perturbed copy seeded with the score's gradient at that copy's own logits.
+    expectAllclose(ref.maps.smoothgrad!.input!.data, want.smoothgrad.data, REF_TOL, 'smoothgrad');
+    const ig = want.integrated_gradients.data;
+    expectAllclose(ref.maps['integrated-gradients']!.input!.data, ig, REF_TOL, 'integrated gradients');
   });
 
   it.each(['sigmoid', 'probability'] as const)('the CPU reference picks the classes above a threshold: %s', (s) => {
@@ -87,7 +94,7 @@ describe.each(FIXTURES)('fixture %s', (name) => {
     const model = await Model.load(e, fx.graph);
     const input = e.upload(fx.input.data, fx.input.shape);
     for (const { name: what, want, opts } of cases(fx, st)) {
-      const r = await explain(model, input, { methods: [...methods], layer: fx.layer, ...opts });
+      const r = await explain(model, input, { methods: [...methods], layer: fx.layer, ...fx.sampling, ...opts });
       expectAllclose(await r.gradients!.read(), want.gradients.data, NETWORK, `${what} gradients`);
       const cam = r.maps.gradcam!;
       expectAllclose(await cam.weights.read(), want.gradcam.weights!.data, NETWORK, `${what} gradcam weights`);
@@ -95,6 +102,9 @@ describe.each(FIXTURES)('fixture %s', (name) => {
       expectAllclose(await cam.input.read(), want.gradcam.map_up.data, MAPS, `${what} gradcam upsampled`);
       const saliency = want.input_gradients.data.map(Math.abs);
       expectAllclose(await r.maps.saliency!.input.read(), saliency, NETWORK, `${what} saliency`);
+      expectAllclose(await r.maps.smoothgrad!.input.read(), want.smoothgrad.data, NETWORK, `${what} smoothgrad`);
+      const ig = want.integrated_gradients.data;
+      expectAllclose(await r.maps['integrated-gradients']!.input.read(), ig, NETWORK, `${what} integrated gradients`);
       if ('seed' in opts.targets) expect(await r.readClasses()).toEqual([[-1]]);
       else expect(await r.readClasses()).toEqual([fx.targets]);
       r.destroy();
@@ -122,7 +132,7 @@ describe.each(FIXTURES)('fixture %s', (name) => {
 async function compareWithReference(
   spec: GraphSpec,
   n: number,
-  opts: { methods: Method[]; targets: Targets; score?: Score; layer?: string },
+  opts: { methods: Method[]; targets: Targets; score?: Score; layer?: string } & SamplingOptions,
 ): Promise<number[][]> {
   const e = await getEngine();
   const [c, h, w] = spec.input.shape;
@@ -165,6 +175,19 @@ describe('targets and scores on the GPU equal the CPU reference', () => {
       score: 'probability',
     });
   });
+
+  it.each(['probability', 'sigmoid'] as const)(
+    'score %s: SmoothGrad and Integrated Gradients, N = 2',
+    async (score) => {
+      const methods: Method[] = ['smoothgrad', 'guided-smoothgrad', 'integrated-gradients'];
+      await compareWithReference(NETS.residual(), 2, {
+        methods,
+        targets: { topK: 2 },
+        score,
+        smoothgrad: { samples: 3 },
+      });
+    },
+  );
 
   it('a seed vector per image, N = 2, with SmoothGrad, on the residual net', async () => {
     const seed = [
@@ -246,7 +269,6 @@ describe('bad targets and scores are refused with typed errors', () => {
     ['CAM of a seed vector', { methods: ['cam'], targets: { seed: [1, 0, 0, 0, 1] } }, /seed-vector/],
     ['Score-CAM of the sigmoid', { methods: ['scorecam'], score: 'sigmoid' }, /Score-CAM cannot explain/],
     ['Ablation-CAM of the probability', { methods: ['ablationcam'], score: 'probability' }, /Ablation-CAM cannot/],
-    ['SmoothGrad of the sigmoid', { methods: ['smoothgrad'], score: 'sigmoid' }, /SmoothGrad cannot explain/],
   ];
 
   it.each([...bad, ...refused])('%s', async (_what, opts, message) => {
