@@ -465,6 +465,11 @@ def compute(net, x, targets):
     return exp, logits, methods
 
 
+def t_layer(net, x):
+    with torch.no_grad():
+        return net(x)[1][net.layer][0]
+
+
 def seed_vector(K):
     """The fixtures' seed vector over the classes: v_c = (-1)^c (c + 1) / K (no RNG drawn)."""
     return torch.tensor([(-1) ** c * (c + 1) / K for c in range(K)], dtype=torch.float64)
@@ -513,6 +518,12 @@ def score_targets(net, x, targets):
             "input_gradients": tensor_json(torch.stack(input_grads)),
             "gradcam": {k: tensor_json(torch.stack([e[k] for e in cams])) for k in cams[0]},
         }
+        if name == "seed" and net.cam_fc is not None:
+            # CAM of the seed vector: the head is linear, so its weights are v . W (rows of W mixed).
+            fc = dict((n["name"], n["module"]) for n in net.nodes)[net.cam_fc]
+            Ac = t_layer(net, x)
+            cam = method_entry(v @ fc.weight.detach(), Ac, False, H, W)
+            out[name]["cam"] = {k: tensor_json(val[None]) for k, val in cam.items()}
     order = torch.argsort(logits[0], descending=True).tolist()
     sig, prob = torch.sigmoid(logits[0]), F.softmax(logits[0], dim=0)
     out["above"] = {
@@ -761,7 +772,8 @@ def main():
                 "score_targets": "explained scores other than the logit y^c, by autograd of the score: probability "
                                  "softmax(y)[c] and sigmoid(y)[c] per target c; seed v . y and seed_probability "
                                  "v . softmax(y) (one row, v = seed_vector); gradients (layer), input_gradients, gradcam "
-                                 "as above; smoothgrad and integrated_gradients of the score as the logit's (same sampling); above: the classes with sigmoid > 0.5 / softmax > threshold, highest logit first",
+                                 "as above; seed.cam (GAP -> linear heads only) CAM with weights v . W; "
+                                 "smoothgrad and integrated_gradients of the score as the logit's (same sampling); above: the classes with sigmoid > 0.5 / softmax > threshold, highest logit first",
                 "saliency": "|input_gradients| per input channel",
                 "gradient_x_input": "input * input_gradients",
                 "smoothgrad": "mean of input gradients over 'sampling.smoothgrad.samples' copies input + sigma z, "

@@ -58,6 +58,7 @@ import { Model } from '../model/model';
 import {
   checkScore,
   checkTargetMethods,
+  camSeedWeights,
   checkTargets,
   logitSeeds,
   scoreSeeds,
@@ -529,7 +530,9 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     if (weights) {
       if (gradientChannel.length) await channelWeights(e, A, G!, weights, gradientChannel);
       for (const m of headChannel) {
-        await camWeights(e, model.weight(heads.get(m)!), classes, weights, slots.indexOf(m));
+        const W = model.weight(heads.get(m)!);
+        if (plan.kind === 'seed') await camSeedWeights(e, plan, W, weights, slots.indexOf(m));
+        else await camWeights(e, W, classes, weights, slots.indexOf(m));
       }
       const reluMask = slots.reduce((mask, m, s) => (slotRelu(m) ? mask | (1 << s) : mask), 0);
       const { raw, norm } = eigenSmooth

@@ -37,6 +37,7 @@ import {
   type Method,
 } from '../methods/registry';
 import { unaryBackward, unaryForward } from '../ops/elementwise';
+import { matmulForward } from '../ops/matmul';
 import { seedFromClasses } from '../ops/seed';
 import { softmaxBackward, softmaxForward } from '../ops/softmax';
 import { topkClasses } from './kernels';
@@ -150,7 +151,7 @@ function checkSeed(v: unknown, k: number, n: number): Float32Array {
 /**
  * Refuses (MethodNotApplicableError) the methods that do not start from a backward seed where
  * the score or the targets have no meaning for them:
- *   CAM (the linear head's row w^c: the logit's)      score 'logit', class targets only;
+ *   CAM (the linear head's row w^c: the logit's)      score 'logit' (a seed vector v: weights v·W);
  *   Score-CAM (weights are softmax probabilities)     score 'logit' or 'probability' (both give
  *                                                     the published softmax), class targets only;
  *   Ablation-CAM ((y − y_k)/y on the logit)           score 'logit', class targets only;
@@ -161,7 +162,6 @@ export function checkTargetMethods(plan: TargetPlan, score: Score, methods: read
     let why: string | null = null;
     if (isChannel(m) && channelMethod(m).source === 'linear-head') {
       if (score !== 'logit') why = `its weights are the linear head's row of the logit, not of the ${score}`;
-      else if (seed) why = 'it explains one class per row, not a seed vector';
     } else if (isPerturbation(m)) {
       const mask = perturbationMethod(m).perturb === 'mask-input';
       if (seed) why = 'it explains one class per row, not a seed vector';
@@ -245,4 +245,25 @@ export async function scoreSeeds(
   const seeds = await unaryBackward(e, 'sigmoid', v, s);
   s.destroy();
   return seeds;
+}
+
+/**
+ * CAM's weights for seed-vector targets: the head is linear in the pooled activations, so the
+ * score Σ_c v_c·y_c has the weights Σ_c v_c·W[c, :] = (V·W) [N, K] (V the seed vectors [N, classes],
+ * W the linear weight [classes, K]), written to slot `slot` of `weights` [M, N, K].
+ */
+export async function camSeedWeights(
+  e: Recorder,
+  plan: Extract<TargetPlan, { kind: 'seed' }>,
+  linearWeight: Tensor,
+  weights: Tensor,
+  slot: number,
+): Promise<void> {
+  const [classes, k] = linearWeight.shape;
+  // matmul takes stacks of matrices: one stack of one [N, classes] · [classes, K].
+  const v = e.upload(plan.vectors, [1, plan.vectors.length / classes, classes], 'cam:seeds');
+  const W = linearWeight.reshape([1, classes, k]);
+  const w = await matmulForward(e, v, W);
+  e.copy(w, weights, slot * w.size);
+  for (const t of [v, W, w]) t.destroy();
 }

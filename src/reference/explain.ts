@@ -31,7 +31,7 @@ import { reduceInputGradients, sampledInputGradient } from './input_gradients';
 import type { RefModel } from './model';
 import { ablationCamWeights, scoreCamWeights } from './perturbation';
 import { softmaxForward } from './softmax';
-import { type HostTensor } from './tensor';
+import { hostTensor, type HostTensor } from './tensor';
 import { aboveClasses, NO_CLASS, oneHot, padClasses, scoreSeeds, type Score, type TargetSpec } from './targets';
 
 export interface RefMaps {
@@ -109,8 +109,11 @@ export function explainReference(
     const noHead = opts.methods.filter(
       (m) => isPerturbation(m) || (isChannel(m) && channelMethod(m).source === 'linear-head'),
     );
-    // Score-CAM scores the softmax probability as published: 'probability' is its own meaning.
-    const refused = noHead.filter((m) => seedOf || !(m === 'scorecam' && score === 'probability'));
+    // Score-CAM scores the softmax probability as published: 'probability' is its own meaning;
+    // CAM of a seed vector v has the weights v·W.
+    const refused = noHead.filter(
+      (m) => !(m === 'scorecam' && score === 'probability' && !seedOf) && !(m === 'cam' && score === 'logit'),
+    );
     if (refused.length) throw new Error(`${refused.join(', ')}: not with score '${score}' or seed-vector targets`);
   }
 
@@ -133,10 +136,21 @@ export function explainReference(
       const head = g.camHead(layer);
       if ('reason' in head) throw new Error(head.reason);
       const Wfc = model.weights.get(`${head.linear.name}.weight`)!;
-      weights = camWeights(
-        Wfc,
-        Array.from({ length: T * n }, (_, b) => Math.max(0, rowClass(b))),
-      );
+      if (seedOf) {
+        // A seed vector v: the head is linear, so the weights are Σ_c v_c·W[c, :].
+        const [classes, Kc] = Wfc.shape;
+        weights = hostTensor([T * n, Kc]);
+        for (let b = 0; b < T * n; b++) {
+          const v = rowVector(b);
+          for (let c = 0; c < classes; c++)
+            for (let k = 0; k < Kc; k++) weights.data[b * Kc + k] += v[c] * Wfc.data[c * Kc + k];
+        }
+      } else {
+        weights = camWeights(
+          Wfc,
+          Array.from({ length: T * n }, (_, b) => Math.max(0, rowClass(b))),
+        );
+      }
       zeroPadding(weights, padding);
     } else {
       weights = channelWeights(m, A, G);

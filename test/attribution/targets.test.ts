@@ -33,6 +33,8 @@ interface Scored {
   gradients: FixtureTensor;
   input_gradients: FixtureTensor;
   gradcam: FixtureMaps;
+  /** seed only, for GAP → linear heads: CAM with weights v·W. */
+  cam?: FixtureMaps;
 }
 interface ScoreTargets {
   seed_vector: number[];
@@ -72,6 +74,12 @@ describe.each(FIXTURES)('fixture %s', (name) => {
     expectAllclose(cam.input!.data, want.gradcam.map_up.data, REF_MAP_TOL, 'gradcam upsampled map');
     const saliency = want.input_gradients.data.map(Math.abs);
     expectAllclose(ref.maps.saliency!.input!.data, saliency, REF_TOL, 'saliency');
+    if (want.cam) {
+      const refCam = explainReference(new RefModel(fx.graph), x, { methods: ['cam'], layer: fx.layer, ...opts });
+      expectAllclose(refCam.maps.cam!.weights!.data, want.cam.weights!.data, REF_TOL, 'cam weights');
+      expectAllclose(refCam.maps.cam!.raw!.data, want.cam.map.data, REF_TOL, 'cam map');
+      expectAllclose(refCam.maps.cam!.input!.data, want.cam.map_up.data, REF_MAP_TOL, 'cam upsampled map');
+    }
     // Each perturbed copy seeded with the score's gradient at that copy's own logits.
     expectAllclose(ref.maps.smoothgrad!.input!.data, want.smoothgrad.data, REF_TOL, 'smoothgrad');
     const ig = want.integrated_gradients.data;
@@ -105,6 +113,13 @@ describe.each(FIXTURES)('fixture %s', (name) => {
       expectAllclose(await r.maps.smoothgrad!.input.read(), want.smoothgrad.data, NETWORK, `${what} smoothgrad`);
       const ig = want.integrated_gradients.data;
       expectAllclose(await r.maps['integrated-gradients']!.input.read(), ig, NETWORK, `${what} integrated gradients`);
+      if (want.cam) {
+        const c = await explain(model, input, { methods: ['cam'], layer: fx.layer, ...opts });
+        expectAllclose(await c.maps.cam!.weights.read(), want.cam.weights!.data, NETWORK, `${what} cam weights`);
+        expectAllclose(await c.maps.cam!.raw.read(), want.cam.map.data, NETWORK, `${what} cam map`);
+        expectAllclose(await c.maps.cam!.input.read(), want.cam.map_up.data, MAPS, `${what} cam upsampled`);
+        c.destroy();
+      }
       if ('seed' in opts.targets) expect(await r.readClasses()).toEqual([[-1]]);
       else expect(await r.readClasses()).toEqual([fx.targets]);
       r.destroy();
@@ -201,6 +216,14 @@ describe('targets and scores on the GPU equal the CPU reference', () => {
     expect(classes).toEqual([[-1], [-1]]);
   });
 
+  it('a seed vector per image with CAM (weights v·W) and Grad-CAM, N = 2', async () => {
+    const seed = [
+      [1, 0, -2, 0.5, 0],
+      [0, 1, 1, 0, -1],
+    ];
+    await compareWithReference(NETS.plain(), 2, { methods: ['cam', 'gradcam', 'guided-gradcam'], targets: { seed } });
+  });
+
   it('a shared seed vector with score probability', async () => {
     await compareWithReference(NETS.plain(), 2, {
       methods: gradient,
@@ -266,7 +289,7 @@ describe('bad targets and scores are refused with typed errors', () => {
       { methods: ['cam'], score: 'probability' },
       /CAM cannot explain the score 'probability'/,
     ],
-    ['CAM of a seed vector', { methods: ['cam'], targets: { seed: [1, 0, 0, 0, 1] } }, /seed-vector/],
+    ['Score-CAM of a seed vector', { methods: ['scorecam'], targets: { seed: [1, 0, 0, 0, 1] } }, /seed-vector/],
     ['Score-CAM of the sigmoid', { methods: ['scorecam'], score: 'sigmoid' }, /Score-CAM cannot explain/],
     ['Ablation-CAM of the probability', { methods: ['ablationcam'], score: 'probability' }, /Ablation-CAM cannot/],
   ];
