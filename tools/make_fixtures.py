@@ -304,7 +304,7 @@ def xgradcam_weights(A, g):
     return (g * A).sum(dim=(1, 2)) / (A.sum(dim=(1, 2)) + 1e-7)
 
 
-def scorecam_weights(net, x, A, c):
+def scorecam_weights(net, x, A, c, squash=lambda y: torch.softmax(y, dim=1)):
     """Score-CAM: every channel's map resized to the input (bilinear, half-pixel centres),
     min-max normalised per channel (constant -> zeros), multiplied into the input; the batch of
     K masked inputs through the network; the softmax probability of class c of each."""
@@ -318,10 +318,10 @@ def scorecam_weights(net, x, A, c):
     with torch.no_grad():
         logits, _ = net(x[0][None] * masks[:, None])  # [K, classes]
     assert logits.shape[0] == K
-    return torch.softmax(logits, dim=1)[:, c]
+    return squash(logits)[:, c]
 
 
-def ablationcam_weights(net, x, K, c):
+def ablationcam_weights(net, x, K, c, squash=lambda y: y):
     """Ablation-CAM: K copies of the input; a forward hook on the layer's module zeroes channel k
     of copy k; w_k = (y - y_k) / y with y the unablated logit of class c (0 where y = 0)."""
     layer_module = dict((n["name"], n["module"]) for n in net.nodes)[net.layer]
@@ -339,10 +339,10 @@ def ablationcam_weights(net, x, K, c):
     finally:
         handle.remove()
     with torch.no_grad():
-        y = net(x)[0][0, c]
+        y = squash(net(x)[0])[0, c]
     if y == 0:
         return torch.zeros(K)
-    return (y - ablated[:, c]) / y
+    return (y - squash(ablated)[:, c]) / y
 
 
 def spatial_entry(m, H, W):
@@ -465,6 +465,9 @@ def compute(net, x, targets):
     return exp, logits, methods
 
 
+SQUASH = {"probability": lambda y: torch.softmax(y, dim=1), "sigmoid": torch.sigmoid}
+
+
 def t_layer(net, x):
     with torch.no_grad():
         return net(x)[1][net.layer][0]
@@ -518,6 +521,14 @@ def score_targets(net, x, targets):
             "input_gradients": tensor_json(torch.stack(input_grads)),
             "gradcam": {k: tensor_json(torch.stack([e[k] for e in cams])) for k in cams[0]},
         }
+        if name in SQUASH:
+            # The perturbation methods on this score: Score-CAM's weights the score of each masked
+            # input (softmax as published for 'probability'), Ablation-CAM's (s - s_k) / s.
+            Ac = t_layer(net, x)
+            for method, weights in (("scorecam", scorecam_weights), ("ablationcam", ablationcam_weights)):
+                entries = [method_entry(weights(net, x, Ac if method == "scorecam" else Ac.shape[0], c, SQUASH[name]),
+                                        Ac, True, H, W) for c in targets]
+                out[name][method] = {k: tensor_json(torch.stack([e[k] for e in entries])) for k in entries[0]}
         if name == "seed" and net.cam_fc is not None:
             # CAM of the seed vector: the head is linear, so its weights are v . W (rows of W mixed).
             fc = dict((n["name"], n["module"]) for n in net.nodes)[net.cam_fc]
@@ -772,7 +783,8 @@ def main():
                 "score_targets": "explained scores other than the logit y^c, by autograd of the score: probability "
                                  "softmax(y)[c] and sigmoid(y)[c] per target c; seed v . y and seed_probability "
                                  "v . softmax(y) (one row, v = seed_vector); gradients (layer), input_gradients, gradcam "
-                                 "as above; seed.cam (GAP -> linear heads only) CAM with weights v . W; "
+                                 "as above; scorecam, ablationcam (probability, sigmoid) with the score in place of "
+                                 "softmax / the logit; seed.cam (GAP -> linear heads only) CAM with weights v . W; "
                                  "smoothgrad and integrated_gradients of the score as the logit's (same sampling); above: the classes with sigmoid > 0.5 / softmax > threshold, highest logit first",
                 "saliency": "|input_gradients| per input channel",
                 "gradient_x_input": "input * input_gradients",

@@ -70,6 +70,7 @@ import type { InputSamples } from '../methods/types';
 import { checkSamplingOptions, resolveSamples, type SamplingOptions } from '../methods/sampling';
 import { reduceInputGradients, sampledInputGradients, timesBaseline } from './input_gradients';
 import { softmaxForward } from '../ops/softmax';
+import { unaryForward } from '../ops/elementwise';
 import {
   camWeights,
   channelWeights,
@@ -513,7 +514,9 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
           input,
           layer,
           A,
-          scores,
+          // Ablation-CAM's unablated y^c, as the explained score.
+          scores: score === 'logit' ? scores : score === 'probability' ? probabilities : await sigmoidOf(e, scores),
+          score,
           classes,
           t,
           weights: weights!,
@@ -602,4 +605,9 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
   // The results are the caller's: inside an open engine.scope(), they belong to it.
   model.engine.adopt(...ex.tensors());
   return ex;
+}
+
+/** σ(scores) elementwise: the explained score 'sigmoid' of every class. */
+function sigmoidOf(e: Recorder, scores: Tensor): Promise<Tensor> {
+  return unaryForward(e, 'sigmoid', scores);
 }

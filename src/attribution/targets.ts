@@ -28,14 +28,7 @@
 import { InvalidInputError, MethodNotApplicableError } from '../core/errors';
 import type { Recorder } from '../gpu/recorder';
 import type { Tensor } from '../gpu/tensor';
-import {
-  channelMethod,
-  isChannel,
-  isPerturbation,
-  methodOf,
-  perturbationMethod,
-  type Method,
-} from '../methods/registry';
+import { channelMethod, isChannel, isPerturbation, methodOf, type Method } from '../methods/registry';
 import { unaryBackward, unaryForward } from '../ops/elementwise';
 import { matmulForward } from '../ops/matmul';
 import { seedFromClasses } from '../ops/seed';
@@ -152,9 +145,10 @@ function checkSeed(v: unknown, k: number, n: number): Float32Array {
  * Refuses (MethodNotApplicableError) the methods that do not start from a backward seed where
  * the score or the targets have no meaning for them:
  *   CAM (the linear head's row w^c: the logit's)      score 'logit' (a seed vector v: weights v·W);
- *   Score-CAM (weights are softmax probabilities)     score 'logit' or 'probability' (both give
- *                                                     the published softmax), class targets only;
- *   Ablation-CAM ((y − y_k)/y on the logit)           score 'logit', class targets only;
+ *   Score-CAM, Ablation-CAM                           class targets only (every score: Score-CAM
+ *                                                     weights by the softmax as published, or by
+ *                                                     the sigmoid; Ablation-CAM's (y − y_k)/y on
+ *                                                     the explained score).
  */
 export function checkTargetMethods(plan: TargetPlan, score: Score, methods: readonly Method[]): void {
   const seed = plan.kind === 'seed';
@@ -162,11 +156,8 @@ export function checkTargetMethods(plan: TargetPlan, score: Score, methods: read
     let why: string | null = null;
     if (isChannel(m) && channelMethod(m).source === 'linear-head') {
       if (score !== 'logit') why = `its weights are the linear head's row of the logit, not of the ${score}`;
-    } else if (isPerturbation(m)) {
-      const mask = perturbationMethod(m).perturb === 'mask-input';
-      if (seed) why = 'it explains one class per row, not a seed vector';
-      else if (mask && score === 'sigmoid') why = 'its channel weights are the softmax probabilities, as published';
-      else if (!mask && score !== 'logit') why = 'its weights (y − y_k)/y are defined on the logit';
+    } else if (isPerturbation(m) && seed) {
+      why = 'it explains one class per row, not a seed vector';
     }
     if (why) {
       throw new MethodNotApplicableError(

@@ -109,11 +109,9 @@ export function explainReference(
     const noHead = opts.methods.filter(
       (m) => isPerturbation(m) || (isChannel(m) && channelMethod(m).source === 'linear-head'),
     );
-    // Score-CAM scores the softmax probability as published: 'probability' is its own meaning;
-    // CAM of a seed vector v has the weights v·W.
-    const refused = noHead.filter(
-      (m) => !(m === 'scorecam' && score === 'probability' && !seedOf) && !(m === 'cam' && score === 'logit'),
-    );
+    // The perturbation methods take every score of class targets; CAM of a seed vector v has
+    // the weights v·W (logit only).
+    const refused = noHead.filter((m) => (m === 'cam' ? score !== 'logit' : !!seedOf));
     if (refused.length) throw new Error(`${refused.join(', ')}: not with score '${score}' or seed-vector targets`);
   }
 
@@ -168,8 +166,8 @@ export function explainReference(
       const rows = Array.from({ length: T * n }, (_, b) => Math.max(0, rowClass(b)));
       const weights =
         d.perturb === 'mask-input'
-          ? scoreCamWeights(model, x, A, rows)
-          : ablationCamWeights(model, x, layer, A, scores, rows);
+          ? scoreCamWeights(model, x, A, rows, score)
+          : ablationCamWeights(model, x, layer, A, scores, rows, score);
       zeroPadding(weights, padding);
       const raw = opts.eigenSmooth ? eigenSmoothMap(A, weights, d.relu) : weightedSum(A, weights, d.relu);
       maps[m] = { weights, ...finish(raw) };
