@@ -24,6 +24,10 @@
  * a one-hot v, p_c·(onehot(c) − p)), 'sigmoid' the sigmoid's elementwise backward
  * (v ⊙ σ(y) ⊙ (1 − σ(y))). The sampled input-gradient methods map each perturbed copy's logit
  * seeds at that copy's own logits (input_gradients.ts).
+ *
+ * The methods without a backward seed: CAM of a seed vector has the weights v·W (camSeedWeights);
+ * the perturbation methods take the score (perturbation.ts); checkTargetMethods refuses the
+ * rest (CAM of the probability or sigmoid, perturbation methods of a seed vector).
  */
 import { InvalidInputError, MethodNotApplicableError } from '../core/errors';
 import type { Recorder } from '../gpu/recorder';
