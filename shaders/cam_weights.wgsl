@@ -4,7 +4,7 @@
 // Layout: W [C_out, K] (linear weight, y = x·Wᵀ + b); classes [B] float32 class ids; output
 // weights [M, B, K], this method's slot at ((slot·B + b)·K + k).
 // Threads: one invocation per (b, k), index (wg.y * nwg.x + wg.x) * WG + lid.x = b·K + k.
-// Edges: invocations past B·K return.
+// Edges: invocations past B·K return. A row of class −1 (padding) gets zero weights.
 // F16: W is stored as IEEE halves, two per u32 (src/ops/half.ts), read with unpack2x16float.
 
 struct Params {
@@ -40,6 +40,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   let b = idx / p.k;
   let k = idx % p.k;
-  let c = u32(classes[b]);
-  weights[(p.slot * p.rows + b) * p.k + k] = wat(c * p.k + k);
+  // Class −1 (a padding row of the { above } targets): zero weights, so a zero map.
+  let cf = classes[b];
+  let c = u32(max(cf, 0.0));
+  weights[(p.slot * p.rows + b) * p.k + k] = select(wat(c * p.k + k), 0.0, cf < 0.0);
 }

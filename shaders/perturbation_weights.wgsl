@@ -10,7 +10,7 @@
 // (Ablation-CAM only), classes [T·N] (float32 class ids), weights [M, T·N, K], row-major.
 // Threads: one invocation per (job, target) pair, e = b·T + t (global id
 // gid.y * nwg.x·WG + gid.x = e).
-// Edges: invocations past count·T return.
+// Edges: invocations past count·T return. A row of class −1 (padding) gets weight 0.
 
 struct Params {
   count: u32,
@@ -48,7 +48,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let k = j % p.k;
   let rows = p.t * p.n;
   let r = t * p.n + i;
-  let cls = u32(classes[r]);
+  // Class −1 (a padding row of the { above } targets): weight 0, so a zero map.
+  let cf = classes[r];
+  let cls = u32(max(cf, 0.0));
   let v = probs[b * p.classes + cls];
 #if SCORE
   let w = v;
@@ -56,5 +58,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let y = base[i * p.classes + cls];
   let w = select(0.0, (y - v) / y, y != 0.0);
 #endif
-  weights[(p.slot * rows + r) * p.k + k] = finite(w);
+  weights[(p.slot * rows + r) * p.k + k] = select(finite(w), 0.0, cf < 0.0);
 }

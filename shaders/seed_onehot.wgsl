@@ -2,6 +2,7 @@
 //
 // Layout: classes [B] float32 class ids (row b = t·N + i); seeds [B, K] row-major with
 // seeds[b, k] = sign if k == classes[b] else 0. sign = −1 seeds counterfactual explanations.
+// A row of class −1 (padding, or no single class) gets a zero seed: compared as floats.
 // Threads: one invocation per seed element, index (wg.y * nwg.x + wg.x) * WG + lid.x.
 // Edges: invocations past B·K return.
 
@@ -26,5 +27,5 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   let b = idx / p.k;
   let k = idx % p.k;
-  seeds[idx] = select(0.0, p.sign, k == u32(classes[b]));
+  seeds[idx] = select(0.0, p.sign, f32(k) == classes[b]);
 }

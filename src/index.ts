@@ -55,6 +55,8 @@ export {
   type LayerInfo,
   type ExplainOptions,
   type Targets,
+  SCORES,
+  type Score,
   type LayerMaps,
   type ChannelMaps,
   type GuidedMaps,

@@ -76,7 +76,7 @@ import torch.nn.functional as F
 
 from cam_formulas import combine, eigen_projection, gradcam_weights, gradcampp_weights, normalise
 
-SCRIPT_VERSION = "make_fixtures.py 1.3.0"
+SCRIPT_VERSION = "make_fixtures.py 1.4.0"
 SEED = 20240611
 DIGITS = 9
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures")
@@ -318,7 +318,7 @@ def xgradcam_weights(A, g):
     return (g * A).sum(dim=(1, 2)) / (A.sum(dim=(1, 2)) + 1e-7)
 
 
-def scorecam_weights(net, x, A, c):
+def scorecam_weights(net, x, A, c, squash=lambda y: torch.softmax(y, dim=1)):
     """Score-CAM: every channel's map resized to the input (bilinear, half-pixel centres),
     min-max normalised per channel (constant -> zeros), multiplied into the input; the batch of
     K masked inputs through the network; the softmax probability of class c of each."""
@@ -332,10 +332,10 @@ def scorecam_weights(net, x, A, c):
     with torch.no_grad():
         logits, _ = net(x[0][None] * masks[:, None])  # [K, classes]
     assert logits.shape[0] == K
-    return torch.softmax(logits, dim=1)[:, c]
+    return squash(logits)[:, c]
 
 
-def ablationcam_weights(net, x, K, c):
+def ablationcam_weights(net, x, K, c, squash=lambda y: y):
     """Ablation-CAM: K copies of the input; a forward hook on the layer's module zeroes channel k
     of copy k; w_k = (y - y_k) / y with y the unablated logit of class c (0 where y = 0)."""
     layer_module = dict((n["name"], n["module"]) for n in net.nodes)[net.layer]
@@ -353,10 +353,10 @@ def ablationcam_weights(net, x, K, c):
     finally:
         handle.remove()
     with torch.no_grad():
-        y = net(x)[0][0, c]
+        y = squash(net(x)[0])[0, c]
     if y == 0:
         return torch.zeros(K)
-    return (y - ablated[:, c]) / y
+    return (y - squash(ablated)[:, c]) / y
 
 
 def spatial_entry(m, H, W):
@@ -577,6 +577,85 @@ def augsmooth(net, x, targets):
     return out
 
 
+SQUASH = {"probability": lambda y: torch.softmax(y, dim=1), "sigmoid": torch.sigmoid}
+
+
+def t_layer(net, x):
+    with torch.no_grad():
+        return net(x)[1][net.layer][0]
+
+
+def seed_vector(K):
+    """The fixtures' seed vector over the classes: v_c = (-1)^c (c + 1) / K (no RNG drawn)."""
+    return torch.tensor([(-1) ** c * (c + 1) / K for c in range(K)], dtype=torch.float64)
+
+
+def score_targets(net, x, targets):
+    """Explained scores other than the logit, by autograd of the score itself: softmax(y)[c],
+    sigmoid(y)[c] for each target c, and the seed-vector scores v . y and v . softmax(y)
+    (one row). Gradients to the layer and to the input, and Grad-CAM of each; plus the classes
+    above a threshold (sigmoid > 0.5; softmax > 1/K), highest logit first."""
+    C, H, W = net.in_shape
+    set_guided(net, False)
+    with torch.no_grad():
+        logits, _ = net(x)
+    K = logits.shape[1]
+    v = seed_vector(K)
+    scores = {
+        "probability": [lambda y, c=c: F.softmax(y[0], dim=0)[c] for c in targets],
+        "sigmoid": [lambda y, c=c: torch.sigmoid(y[0, c]) for c in targets],
+        "seed": [lambda y: (v * y[0]).sum()],
+        "seed_probability": [lambda y: (v * F.softmax(y[0], dim=0)).sum()],
+    }
+    out = {"seed_vector": [rnd(u) for u in v.tolist()]}
+    for name, fns in scores.items():
+        grads, input_grads, cams, values = [], [], [], []
+        for fn in fns:
+            xi = x.clone().requires_grad_(True)
+            y, tc = net(xi)
+            s = fn(y)
+            g, gx = torch.autograd.grad(s, [tc[net.layer], xi])
+            Ac = tc[net.layer][0].detach()
+            grads.append(g[0])
+            input_grads.append(gx[0])
+            cams.append(method_entry(gradcam_weights(g[0]), Ac, True, H, W))
+            values.append(s.detach())
+        sampled = {
+            "smoothgrad": [score_smoothgrad(net, x, fn) for fn in fns],
+            "integrated_gradients": [score_integrated_gradients(net, x, fn) for fn in fns],
+        }
+        for fn in fns:
+            check_score_completeness(net, x, fn)
+        out[name] = {
+            **{k: tensor_json(torch.stack(v)) for k, v in sampled.items()},
+            "score": tensor_json(torch.stack(values)),
+            "gradients": tensor_json(torch.stack(grads)),
+            "input_gradients": tensor_json(torch.stack(input_grads)),
+            "gradcam": {k: tensor_json(torch.stack([e[k] for e in cams])) for k in cams[0]},
+        }
+        if name in SQUASH:
+            # The perturbation methods on this score: Score-CAM's weights the score of each masked
+            # input (softmax as published for 'probability'), Ablation-CAM's (s - s_k) / s.
+            Ac = t_layer(net, x)
+            for method, weights in (("scorecam", scorecam_weights), ("ablationcam", ablationcam_weights)):
+                entries = [method_entry(weights(net, x, Ac if method == "scorecam" else Ac.shape[0], c, SQUASH[name]),
+                                        Ac, True, H, W) for c in targets]
+                out[name][method] = {k: tensor_json(torch.stack([e[k] for e in entries])) for k in entries[0]}
+        if name == "seed" and net.cam_fc is not None:
+            # CAM of the seed vector: the head is linear, so its weights are v . W (rows of W mixed).
+            fc = dict((n["name"], n["module"]) for n in net.nodes)[net.cam_fc]
+            Ac = t_layer(net, x)
+            cam = method_entry(v @ fc.weight.detach(), Ac, False, H, W)
+            out[name]["cam"] = {k: tensor_json(val[None]) for k, val in cam.items()}
+    order = torch.argsort(logits[0], descending=True).tolist()
+    sig, prob = torch.sigmoid(logits[0]), F.softmax(logits[0], dim=0)
+    out["above"] = {
+        "sigmoid": {"threshold": 0.5, "classes": [c for c in order if sig[c] > 0.5]},
+        "probability": {"threshold": rnd(1 / K), "classes": [c for c in order if prob[c] > rnd(1 / K)]},
+    }
+    return out
+
+
 def check_input_grad_fd(net, x, c, gx, n=8, eps=1e-6):
     """Central differences of y^c at a few input positions. The net is piecewise linear and the
     smallest |pre-activation| is ~1e-4, far above eps, so the difference quotient is exact up to
@@ -703,6 +782,34 @@ def integrated_gradients(net, x, c, steps=IG_STEPS, baseline=IG_BASELINE):
     return (x - b)[0] * torch.stack(grads).mean(0)
 
 
+def score_input_grad(net, x, fn):
+    """d fn(logits) / d input, fn a scalar score of the logits [1, K]."""
+    xi = x.clone().requires_grad_(True)
+    (gx,) = torch.autograd.grad(fn(net(xi)[0]), xi)
+    return gx[0]
+
+
+def score_smoothgrad(net, x, fn):
+    sigma = SG_SIGMA * (x.max() - x.min())
+    grads = [score_input_grad(net, x + sigma * normal_noise(SG_SEED, s, 0, x.numel()).reshape(x.shape), fn)
+             for s in range(SG_SAMPLES)]
+    return torch.stack(grads).mean(0)
+
+
+def score_integrated_gradients(net, x, fn, steps=IG_STEPS, baseline=IG_BASELINE):
+    b = torch.full_like(x, baseline)
+    grads = [score_input_grad(net, b + (s + 0.5) / steps * (x - b), fn) for s in range(steps)]
+    return (x - b)[0] * torch.stack(grads).mean(0)
+
+
+def check_score_completeness(net, x, fn):
+    """Sum of IG of a score = score(x) - score(x'), within 2 % (or 1e-4) at 256 steps."""
+    ig = score_integrated_gradients(net, x, fn, steps=256)
+    with torch.no_grad():
+        ds = fn(net(x)[0]) - fn(net(torch.full_like(x, IG_BASELINE))[0])
+    assert abs(ig.sum() - ds) <= max(0.02 * abs(ds), 1e-4), (net.name, float(ig.sum()), float(ds))
+
+
 def check_completeness(net, x, c):
     """Sum of IG = y(x) - y(x') up to the Riemann sum's error: within 1 % at 256 steps."""
     ig = integrated_gradients(net, x, c, steps=256)
@@ -782,6 +889,7 @@ def main():
         if net.name in MULTILAYER:
             multilayer[net.name] = compute_multilayer(net, x, targets, MULTILAYER[net.name], single)
         prerelu_layer = exp.pop("prerelu_layer")
+        scored = score_targets(net, x, targets)
 
         spec = graph_spec(net)
         fixture = {
@@ -819,6 +927,12 @@ def main():
                 "guided_backprop": "d y^c / d input with every ReLU backward R_in = R_out [x>0] [R_out>0], not normalised",
                 "guided_gradcam": "gradcam.map_up broadcast over the input channels times guided_backprop",
                 "input_gradients": "plain d y^c / d input (normal ReLU backward)",
+                "score_targets": "explained scores other than the logit y^c, by autograd of the score: probability "
+                                 "softmax(y)[c] and sigmoid(y)[c] per target c; seed v . y and seed_probability "
+                                 "v . softmax(y) (one row, v = seed_vector); gradients (layer), input_gradients, gradcam "
+                                 "as above; scorecam, ablationcam (probability, sigmoid) with the score in place of "
+                                 "softmax / the logit; seed.cam (GAP -> linear heads only) CAM with weights v . W; "
+                                 "smoothgrad and integrated_gradients of the score as the logit's (same sampling); above: the classes with sigmoid > 0.5 / softmax > threshold, highest logit first",
                 "saliency": "|input_gradients| per input channel",
                 "gradient_x_input": "input * input_gradients",
                 "smoothgrad": "mean of input gradients over 'sampling.smoothgrad.samples' copies input + sigma z, "
@@ -838,6 +952,7 @@ def main():
                 "smoothgradcampp": {"samples": SGPP_SAMPLES, "sigma": SGPP_SIGMA, "seed": SGPP_SEED},
             },
             "expected": exp,
+            "score_targets": scored,
         }
         text = json.dumps(fixture, separators=(",", ":"))
 

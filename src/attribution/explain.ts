@@ -64,13 +64,24 @@ import {
 } from '../methods/registry';
 import type { Graph } from '../model/graph';
 import { Model } from '../model/model';
-import { seedFromClasses } from '../ops/seed';
+import {
+  checkScore,
+  checkTargetMethods,
+  camSeedWeights,
+  checkTargets,
+  logitSeeds,
+  scoreSeeds,
+  targetClasses,
+  type Score,
+  type Targets,
+} from './targets';
 import type { InputSamples } from '../methods/types';
 import { checkSamplingOptions, resolveNoise, resolveSamples, type SamplingOptions } from '../methods/sampling';
 import { reduceInputGradients, sampledInputGradients, timesBaseline } from './input_gradients';
 import { augmentedMaps, familySlices } from './augment';
 import { smoothGradcamppWeights } from './smooth_gradcampp';
 import { softmaxForward } from '../ops/softmax';
+import { unaryForward } from '../ops/elementwise';
 import {
   camWeights,
   channelWeights,
@@ -81,7 +92,6 @@ import {
   eigenSmoothMaps,
   guidedGradcam,
   spatialMaps,
-  topkClasses,
   upsampleBilinear,
 } from './kernels';
 import { explainLayers } from './multilayer';
@@ -89,13 +99,20 @@ import type { Fusion } from '../methods/fusion';
 
 export { METHODS, type Method } from '../methods/registry';
 
-export type Targets = readonly number[] | { topK: number };
+export { SCORES, type Score, type Targets } from './targets';
 
 export interface ExplainOptions extends SamplingOptions {
   /** Default ['gradcam']. Any subset of METHODS. */
   methods?: readonly Method[];
-  /** Class indices (the same for every image), or the top k classes of each image. Default { topK: 1 }. */
+  /**
+   * Class indices (the same for every image), the top k classes of each image, { seed: v } a
+   * seed vector over the classes (or one per image, [N][K]), or { above: threshold } every class
+   * of each image whose sigmoid (softmax probability with score 'probability') is above the
+   * threshold (one readback; padding rows of class −1). Default { topK: 1 }. See targets.ts.
+   */
   targets?: Targets;
+  /** The explained score: 'logit' (default), 'probability' (softmax) or 'sigmoid' (multi-label models). */
+  score?: Score;
   /**
    * The layer: a 4-D tensor of the graph, by tensor name or by the name of the module that
    * produced it ('layer4', 'features.28'; Graph.layer()). Default: Graph.defaultLayer(), the last
@@ -199,11 +216,11 @@ export interface ExplanationData {
   scores: Tensor;
   /** Softmax of the scores [N, K]. */
   probabilities: Tensor;
-  /** Class ids per row, float32 [T·N] (row t·N + i); see readClasses(). */
+  /** Class ids per row, float32 [T·N] (row t·N + i); −1 for padding and seed-vector rows (targets.ts); see readClasses(). */
   classes: Tensor;
   /** The layer's activations A [N, K, h, w]. */
   activations: Tensor;
-  /** dy^c/dA for every row [T·N, K, h, w] (present when a gradient method ran). */
+  /** ∂score/∂A for every row [T·N, K, h, w] (the logit y^c by default; present when a gradient method ran). */
   gradients: Tensor | null;
   maps: ExplanationMaps;
   /** With a list of layers: each layer's activations, gradients and maps, in the order given. */
@@ -253,7 +270,7 @@ export class Explanation implements ExplanationData {
     return out;
   }
 
-  /** The explained class ids, per image: [N][T]. */
+  /** The explained class ids, per image: [N][T]; −1 marks a padding row ({ above }) or a seed-vector row. */
   async readClasses(): Promise<number[][]> {
     const c = await this.classes.read();
     return Array.from({ length: this.n }, (_, i) => Array.from({ length: this.t }, (_, t) => c[t * this.n + i]));
@@ -361,27 +378,6 @@ export function checkMethods(requested: unknown): Method[] {
   return [...new Set(requested as Method[])];
 }
 
-/** The number of targets T, after checking the targets against the model's K classes. */
-export function checkTargets(targets: unknown, numClasses: number): number {
-  if (Array.isArray(targets)) {
-    if (targets.length === 0) throw new InvalidInputError('targets is an empty list');
-    for (const c of targets) {
-      if (!Number.isInteger(c) || c < 0 || c >= numClasses) {
-        throw new InvalidInputError(`target class ${c} is not a class index of this model (0 … ${numClasses - 1})`);
-      }
-    }
-    return targets.length;
-  }
-  if (typeof targets !== 'object' || targets === null || !('topK' in targets)) {
-    throw new InvalidInputError(`targets must be a list of class indices or { topK: k }, got ${describe(targets)}`);
-  }
-  const t = (targets as { topK: unknown }).topK;
-  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > numClasses) {
-    throw new InvalidInputError(`topK must be an integer in [1, ${numClasses}], got ${t}`);
-  }
-  return t;
-}
-
 /** A value as an error message shows it. */
 export function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -398,6 +394,7 @@ function checkOptions(opts: unknown): ExplainOptions {
   const known = [
     'methods',
     'targets',
+    'score',
     'layer',
     'fuse',
     'smoothgrad',
@@ -447,8 +444,15 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
   const scoresName = g.scores;
   const numClasses = g.shape(scoresName)[1];
   if (Array.isArray(o.layer)) {
-    const targets = o.targets === undefined ? { topK: 1 } : o.targets;
-    return explainLayers(model, input, o, { n, methods, targets, t: checkTargets(targets, numClasses) });
+    const plan = checkTargets(o.targets === undefined ? { topK: 1 } : o.targets, numClasses, n);
+    if (plan.kind !== 'classes' && plan.kind !== 'topK') {
+      throw new InvalidInputError('explain: seed-vector and { above } targets are not available with a list of layers');
+    }
+    if (checkScore(o.score) !== 'logit') {
+      throw new InvalidInputError(`explain: score '${String(o.score)}' is not available with a list of layers`);
+    }
+    const targets = plan.kind === 'classes' ? plan.classes : { topK: plan.t };
+    return explainLayers(model, input, o, { n, methods, targets, t: plan.t });
   }
   if (o.fuse !== undefined) {
     throw new InvalidInputError(`explain: fuse applies to a list of layers; layer is ${describe(o.layer)}`);
@@ -473,8 +477,11 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     throw new InvalidInputError(`explain: augSmooth must be true or false, got ${describe(o.augSmooth)}`);
   }
   const augSmooth = o.augSmooth === true;
-  const targets = o.targets === undefined ? { topK: 1 } : o.targets;
-  const t = checkTargets(targets, numClasses);
+  const plan = checkTargets(o.targets === undefined ? { topK: 1 } : o.targets, numClasses, n);
+  const score = checkScore(o.score);
+  checkTargetMethods(plan, score, methods);
+  // T; for { above } known only after the forward pass (set in the run below).
+  let t = plan.t ?? 0;
   const perturb = methods.filter(isPerturbation);
   // Not with augSmooth: the perturbation methods (one forward pass per channel, six times over)
   // and Smooth Grad-CAM++ (noisy copies of every augmented copy).
@@ -555,7 +562,7 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
   const guidedKinds = [...new Set(atInput.map((m) => inputGradientMethod(m).guided))];
   const [, , H, W] = input.shape;
   const C = input.shape[1];
-  const rows = t * n;
+  let rows = t * n;
   if (eigen.length || (eigenSmooth && slots.length)) checkEigenLayer(layerShape[1], layerShape[2], layerShape[3]);
   const lead = (rest: number[]) => (n === 1 ? [t, ...rest] : [t, n, ...rest]);
 
@@ -575,17 +582,15 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     });
     const scores = acts.get(scoresName);
     const probabilities = scoresName === g.output ? await softmaxForward(e, scores) : acts.output;
-    const classes = Array.isArray(targets)
-      ? e.upload(
-          Array.from({ length: rows }, (_, b) => targets[Math.floor(b / n)]),
-          [rows],
-          'classes',
-        )
-      : await topkClasses(e, scores, t);
+    const chosen = await targetClasses(e, plan, scores, score);
+    const classes = chosen.classes;
+    [t, rows] = [chosen.t, chosen.t * n];
     const A = acts.get(layer);
 
     e.stage('backward');
-    const seeds = needGrad || guidedKinds.length || sampled.size ? await seedFromClasses(e, classes, numClasses) : null;
+    // The logit seeds (the sampled methods map them at each copy), then ∂score/∂y at x.
+    const v = needGrad || guidedKinds.length || sampled.size ? await logitSeeds(e, plan, classes, numClasses) : null;
+    const seeds = needGrad || guidedKinds.length ? await scoreSeeds(e, v!, scores, probabilities, score) : null;
     const G = needGrad ? await model.backward(acts, seeds!, { to: layer, from: scoresName, recorder: e }) : null;
     const inputGrads = new Map<boolean, Tensor>();
     for (const guided of guidedKinds) {
@@ -595,7 +600,7 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     const sampledMaps = new Map<string, Tensor>();
     for (const { samples, methods: ms } of sampled.values()) {
       const group = ms.map((name) => ({ name, d: inputGradientMethod(name) }));
-      for (const [m, out] of await sampledInputGradients(e, model, input, seeds!, samples, group, t)) {
+      for (const [m, out] of await sampledInputGradients(e, model, input, v!, samples, group, t, Infinity, score)) {
         sampledMaps.set(m, out);
       }
     }
@@ -613,7 +618,9 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
           input,
           layer,
           A,
-          scores,
+          // Ablation-CAM's unablated y^c, as the explained score.
+          scores: score === 'logit' ? scores : score === 'probability' ? probabilities : await sigmoidOf(e, scores),
+          score,
           classes,
           t,
           weights: weights!,
@@ -630,7 +637,9 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
     if (weights) {
       if (gradientChannel.length) await channelWeights(e, A, G!, weights, gradientChannel);
       for (const m of headChannel) {
-        await camWeights(e, model.weight(heads.get(m)!), classes, weights, slots.indexOf(m));
+        const W = model.weight(heads.get(m)!);
+        if (plan.kind === 'seed') await camSeedWeights(e, plan, W, weights, slots.indexOf(m));
+        else await camWeights(e, W, classes, weights, slots.indexOf(m));
       }
       for (const m of noisyChannel) {
         // Smooth Grad-CAM++: its noisy copies' forward and backward (smooth_gradcampp.ts).
@@ -725,4 +734,9 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
   // The results are the caller's: inside an open engine.scope(), they belong to it.
   model.engine.adopt(...ex.tensors());
   return ex;
+}
+
+/** σ(scores) elementwise: the explained score 'sigmoid' of every class. */
+function sigmoidOf(e: Recorder, scores: Tensor): Promise<Tensor> {
+  return unaryForward(e, 'sigmoid', scores);
 }

@@ -21,6 +21,7 @@ import { FINITE, MINMAX_REDUCE, PCG_NORMAL } from '../ops/includes';
 import { sampleCount } from '../methods/sampling';
 import type { InputGradientMethod, InputSamples } from '../methods/types';
 import type { Model } from '../model/model';
+import { scoreSeeds, type Score } from './targets';
 import perturbCode from '../../shaders/input_perturb.wgsl?raw';
 import reduceCode from '../../shaders/input_gradient_reduce.wgsl?raw';
 
@@ -157,8 +158,10 @@ export function copiesPerChunk(model: Model, e: Recorder, t: number, n: number, 
 /**
  * The maps of the sampled methods `methods` (all with the same `samples`), [T·N, C, H, W] each:
  * per chunk of copies one perturb dispatch, one forward, one backward per guided kind and one
- * reduce per method. `seeds` [T·N, K] are the rows' one-hot seeds. `maxChunk` caps the copies
- * per chunk below what the device allows (for tests of the accumulation).
+ * reduce per method. `seeds` [T·N, K] are the rows' logit seeds (one-hot, or seed vectors);
+ * with another `score` each copy's seed is ∂score/∂y at that copy's logits (targets.ts
+ * scoreSeeds). `maxChunk` caps the copies per chunk below what the device allows (for tests of
+ * the accumulation).
  */
 export async function sampledInputGradients(
   e: Recorder,
@@ -169,6 +172,7 @@ export async function sampledInputGradients(
   methods: readonly { name: string; d: InputGradientMethod }[],
   t: number,
   maxChunk = Infinity,
+  score: Score = 'logit',
 ): Promise<Map<string, Tensor>> {
   const g = model.graph;
   const [n, c, h, w] = x.shape;
@@ -191,8 +195,10 @@ export async function sampledInputGradients(
     // Seeds [T, count, N, K]: row (t·count + s)·N + i has the class of row t·N + i.
     const ones = e.upload(new Float32Array(count).fill(1), [1, count, 1, 1], 'copies:ones');
     const expanded = await binaryForward(e, 'mul', rowSeeds, ones);
-    const batchSeeds = expanded.reshape([t * count * n, k]);
+    const logitSeeds = expanded.reshape([t * count * n, k]);
     expanded.destroy();
+    const batchSeeds = await scoreSeeds(e, logitSeeds, acts.get(g.scores), null, score);
+    if (batchSeeds !== logitSeeds) logitSeeds.destroy();
     ones.destroy();
     for (const guided of guidedKinds) {
       const grad = await model.backward(acts, batchSeeds, { to: g.input, from: g.scores, guided, recorder: e });

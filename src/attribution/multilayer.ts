@@ -42,7 +42,6 @@ import {
   type ExplanationMaps,
   type FusedMaps,
   type LayerExplanation,
-  type Targets,
 } from './explain';
 import { channelWeights, combineMaps, spatialMaps, topkClasses, upsampleBilinear } from './kernels';
 import fuseCode from '../../shaders/multilayer_fuse.wgsl?raw';
@@ -162,7 +161,7 @@ export async function explainLayers(
   model: Model,
   input: Tensor,
   o: ExplainOptions,
-  c: { n: number; methods: readonly Method[]; targets: Targets; t: number },
+  c: { n: number; methods: readonly Method[]; targets: readonly number[] | { topK: number }; t: number },
 ): Promise<Explanation> {
   const g = model.graph;
   const { n, methods, targets, t } = c;

@@ -25,6 +25,8 @@ import type { Model } from '../model/model';
 import type { Tensor } from '../gpu/tensor';
 import { BILINEAR_SAMPLE, MINMAX_REDUCE, FINITE } from '../ops/includes';
 import { softmaxForward } from '../ops/softmax';
+import { unaryForward } from '../ops/elementwise';
+import type { Score } from './targets';
 import masksCode from '../../shaders/scorecam_masks.wgsl?raw';
 import copiesCode from '../../shaders/ablation_copies.wgsl?raw';
 import weightsCode from '../../shaders/perturbation_weights.wgsl?raw';
@@ -102,8 +104,17 @@ export interface PerturbationInputs {
   input: Tensor;
   layer: string;
   A: Tensor;
-  /** The unperturbed class scores [N, classes] and the class of every row [T·N]. */
+  /**
+   * The unperturbed class scores [N, classes], as the explained score (the logits, or their
+   * softmax or sigmoid: Ablation-CAM's y^c), and the class of every row [T·N].
+   */
   scores: Tensor;
+  /**
+   * The explained score (targets.ts); default 'logit'. Score-CAM weights by the softmax, as
+   * published, except with 'sigmoid' (σ of each masked input's logits); Ablation-CAM's
+   * (y − y_k)/y takes y and y_k as this score.
+   */
+  score?: Score;
   classes: Tensor;
   t: number;
   /** Channel weights [M, T·N, K]: each method writes its slot. */
@@ -170,7 +181,12 @@ export async function perturbationWeights(
         const acts = await model.forward(masked, { keep: [g.scores], recorder: e });
         try {
           const s = acts.get(g.scores);
-          const probs = g.scores === g.output ? await softmaxForward(e, s) : acts.output;
+          const probs =
+            p.score === 'sigmoid'
+              ? await unaryForward(e, 'sigmoid', s)
+              : g.scores === g.output
+                ? await softmaxForward(e, s)
+                : acts.output;
           e.dispatch(scoreKernel, { probs, base: null, classes, weights }, u, grid1d(count * t, WG_ELEMENTWISE));
           if (probs !== acts.output) probs.destroy();
         } finally {
@@ -190,12 +206,20 @@ export async function perturbationWeights(
         );
         const acts = await model.forwardFrom({ [layer]: edited }, { keep: [g.scores], recorder: e });
         try {
+          const y = acts.get(g.scores);
+          const ys =
+            p.score === 'probability'
+              ? await softmaxForward(e, y)
+              : p.score === 'sigmoid'
+                ? await unaryForward(e, 'sigmoid', y)
+                : y;
           e.dispatch(
             ablationKernel,
-            { probs: acts.get(g.scores), base: scores, classes, weights },
+            { probs: ys, base: scores, classes, weights },
             u,
             grid1d(count * t, WG_ELEMENTWISE),
           );
+          if (ys !== y) ys.destroy();
         } finally {
           acts.destroy();
         }

@@ -26,6 +26,7 @@ import {
   type Fit,
   type Fusion,
   type Method,
+  type Score,
   type Tensor,
 } from '../node';
 import { collectInputs, shardOf, type InputFile } from './files';
@@ -35,8 +36,10 @@ import { Progress, type ProgressMode } from './progress';
 
 export interface ExplainSettings {
   methods: Method[];
-  /** { topK } or the class indices. */
-  targets: { topK: number } | number[];
+  /** { topK }, the class indices, or { above } (every class above a threshold; per image). */
+  targets: { topK: number } | number[] | { above: number };
+  /** The explained score (explain()'s `score`). */
+  score: Score;
   /** One layer, or several: then the maps written are the methods' fused maps. */
   layer: string | string[];
   /** With several layers, the fusion rule; null with one. */
@@ -164,6 +167,7 @@ export async function runExplain(
       methods: s.methods,
       targets: Array.isArray(s.targets) ? { classes: s.targets } : s.targets,
       augSmooth: s.augSmooth ?? false,
+      score: s.score,
       batch: s.batch,
       colormap: s.colormap,
       opacity: s.opacity,
@@ -219,6 +223,7 @@ export async function runExplain(
       ...s.options,
       methods: s.methods,
       targets: s.targets,
+      score: s.score,
       layer: s.layer,
       augSmooth: s.augSmooth ?? false,
       ...(s.fuse ? { fuse: s.fuse } : {}),
@@ -249,7 +254,8 @@ export async function runExplain(
         width: d.image.width,
         height: d.image.height,
         top: order.slice(0, 5).map(row),
-        explained: classes[i].map((c) => ({ ...row(c), files: {} })),
+        // Rows of class −1 pad an image with fewer classes above the --above threshold: no files.
+        explained: classes[i].filter((c) => c >= 0).map((c) => ({ ...row(c), files: {} })),
       };
     });
     // Record every overlay, then read them back one by one (the first read submits them all).
@@ -263,6 +269,7 @@ export async function runExplain(
         for (let ti = 0; ti < T; ti++) {
           const row = ti * n + i;
           const cls = classes[i][ti];
+          if (cls < 0) continue; // padding (the real classes come first)
           const base = `${ok[i].file.key}.${m}.${cls}`;
           const rgba =
             methodOf(m).family === 'input-gradient'

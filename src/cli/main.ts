@@ -3,8 +3,9 @@
  * library's public API (src/node.ts) alone:
  *
  *   webgpu-cam explain --model m.onnx [--sidecar s.json] [--methods gradcam,gradcam++]
- *                      [--top 3 | --classes 1,4] [--layer L | --layer L1,L2 [--fuse mean|layercam]]
- *                      [--aug-smooth] [--batch 8] [--out dir] images-or-folders…
+ *                      [--top 3 | --classes 1,4 | --above 0.5] [--score logit|probability|sigmoid]
+ *                      [--layer L | --layer L1,L2 [--fuse mean|layercam]] [--aug-smooth] [--batch 8]
+ *                      [--out dir] images-or-folders…
  *   webgpu-cam layers --model m.onnx       the layers explain can use, and the methods at each
  *   webgpu-cam info                        the WebGPU adapter, its features and limits
  *
@@ -21,11 +22,13 @@ import {
   isFusable,
   METHODS,
   methodOf,
+  SCORES,
   type ColormapName,
   type Fit,
   type Fusion,
   type Method,
   type SamplingOptions,
+  type Score,
 } from '../node';
 import { labelsOf, runExplain } from './explain';
 import { parseShard } from './files';
@@ -47,6 +50,12 @@ const classList = (v: string) => {
     throw new InvalidArgumentError(`--classes must be class indices separated by commas, got '${v}'.`);
   }
   return out;
+};
+
+const threshold = (v: string) => {
+  const x = Number(v);
+  if (!(x > 0 && x < 1)) throw new InvalidArgumentError(`--above must be a number in (0, 1), got '${v}'.`);
+  return x;
 };
 
 const methodList = (v: string): Method[] => {
@@ -80,6 +89,8 @@ interface ExplainOpts {
   methods: Method[];
   top?: number;
   classes?: number[];
+  above?: number;
+  score: Score;
   layer?: string;
   augSmooth?: boolean;
   fuse?: Fusion;
@@ -151,6 +162,19 @@ export function program(done: (status: number) => void): Command {
       new Option('--classes <list>', 'explain these class indices (comma-separated) in every image').argParser(
         classList,
       ),
+    )
+    .addOption(
+      new Option(
+        '--above <p>',
+        'explain every class of each image whose sigmoid (softmax probability with --score probability) is above p',
+      )
+        .argParser(threshold)
+        .conflicts(['top', 'classes']),
+    )
+    .addOption(
+      new Option('--score <s>', 'the explained score of each class: the logit, its softmax probability, its sigmoid')
+        .choices([...SCORES])
+        .default('logit'),
     )
     .option(
       '--layer <name>',
@@ -241,6 +265,12 @@ export function program(done: (status: number) => void): Command {
           exitCode: USAGE,
         });
       }
+      if (listed.length > 1 && (o.above !== undefined || o.score !== 'logit')) {
+        cmd.error(
+          `error: ${o.above !== undefined ? '--above' : `--score ${o.score}`} does not apply with several layers`,
+          { exitCode: USAGE },
+        );
+      }
       if (new Set(listed).size !== listed.length) {
         cmd.error(`error: --layer lists a layer twice: ${listed.join(',')}`, { exitCode: USAGE });
       }
@@ -287,7 +317,8 @@ export function program(done: (status: number) => void): Command {
         done(
           await runExplain(engine, opened, images, {
             methods: [...new Set(o.methods)],
-            targets: o.classes ?? { topK: o.top ?? 1 },
+            targets: o.classes ?? (o.above !== undefined ? { above: o.above } : { topK: o.top ?? 1 }),
+            score: o.score,
             layer,
             augSmooth: o.augSmooth === true,
             fuse: listed.length > 1 ? (o.fuse ?? 'mean') : null,

@@ -263,6 +263,11 @@ export async function evaluate(model: Model, input: Tensor, opts: EvaluateOption
       throw new MethodNotApplicableError(
         `evaluate: '${m}' gives a gradient per channel, not a map; pass its saliency as a tensor`,
       );
+    const tg: unknown = opts.targets;
+    if (typeof tg === 'object' && tg !== null && ('seed' in tg || 'above' in tg))
+      throw new InvalidInputError(
+        'evaluate: targets must be class indices or { topK } (a metric scores one class per row)',
+      );
     const ex = await explain(model, input, { methods: [m], targets: opts.targets, layer: opts.layer });
     own = ex;
     map = (ex.maps[m] as LayerMaps).input;

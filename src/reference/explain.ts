@@ -35,6 +35,7 @@ import { softmaxForward } from './softmax';
 import { hostTensor, type HostTensor } from './tensor';
 import { AUGMENTATIONS } from '../methods/augment';
 import { augmentImage, flipLast, meanOf } from './augment';
+import { aboveClasses, NO_CLASS, oneHot, padClasses, scoreSeeds, type Score, type TargetSpec } from './targets';
 
 export interface RefMaps {
   /** Channel methods only. */
@@ -68,7 +69,9 @@ export function explainReference(
   x: HostTensor,
   opts: {
     methods: readonly Method[];
-    targets?: readonly number[] | { topK: number };
+    targets?: TargetSpec;
+    /** The explained score (src/reference/targets.ts). Default 'logit'. */
+    score?: Score;
     layer?: string;
     eigenSmooth?: boolean;
     augSmooth?: boolean;
@@ -83,22 +86,41 @@ export function explainReference(
   const K = scores.shape[1];
   const probabilities = softmaxForward(scores);
 
-  // 1. Targets: class c of row b = t·N + i.
+  // 1. Targets: class c of row b = t·N + i (NO_CLASS for padding rows and seed-vector rows).
   const targets = opts.targets ?? { topK: 1 };
-  const classes: number[][] = [];
-  for (let i = 0; i < n; i++) {
-    classes.push(
-      Array.isArray(targets)
-        ? [...targets]
-        : topk(scores.data.subarray(i * K, (i + 1) * K), (targets as { topK: number }).topK),
-    );
+  const score = opts.score ?? 'logit';
+  const row = (i: number) => scores.data.subarray(i * K, (i + 1) * K);
+  let classes: number[][] = [];
+  // The seed vector of each image (the { seed } targets), else null.
+  let seedOf: ((i: number) => readonly number[]) | null = null;
+  if (Array.isArray(targets)) {
+    for (let i = 0; i < n; i++) classes.push([...(targets as readonly number[])]);
+  } else if ('topK' in targets) {
+    for (let i = 0; i < n; i++) classes.push(topk(row(i), targets.topK));
+  } else if ('above' in targets) {
+    classes = padClasses(Array.from({ length: n }, (_, i) => aboveClasses(row(i), targets.above, score)));
+  } else {
+    const v = (targets as Extract<TargetSpec, { seed: unknown }>).seed;
+    seedOf = Array.isArray(v[0]) ? (i) => (v as readonly (readonly number[])[])[i] : () => v as readonly number[];
+    for (let i = 0; i < n; i++) classes.push([NO_CLASS]);
   }
   const T = classes[0].length;
   const rowClass = (b: number) => classes[b % n][Math.floor(b / n)];
+  // The row's vector in score space: its seed vector, or one-hot at its class.
+  const rowVector = (b: number) => (seedOf ? seedOf(b % n) : oneHot(rowClass(b), K));
+  const padding = (b: number) => !seedOf && rowClass(b) === NO_CLASS;
+  if (seedOf || score !== 'logit') {
+    const noHead = opts.methods.filter(
+      (m) => isPerturbation(m) || (isChannel(m) && channelMethod(m).source === 'linear-head'),
+    );
+    // The perturbation methods take every score of class targets; CAM of a seed vector v has
+    // the weights v·W (logit only).
+    const refused = noHead.filter((m) => (m === 'cam' ? score !== 'logit' : !!seedOf));
+    if (refused.length) throw new Error(`${refused.join(', ')}: not with score '${score}' or seed-vector targets`);
+  }
 
-  // 2. Seeds: one-hot at each row's class; one backward pass for all rows.
-  const seeds = hostTensor([T * n, K]);
-  for (let b = 0; b < T * n; b++) seeds.data[b * K + rowClass(b)] = 1;
+  // 2. Seeds: ∂score/∂y of each row; one backward pass for all rows.
+  const seeds = scoreSeeds(scores, T, rowVector, score);
   const A = values.get(layer)!;
   const G = model.backward(values, seeds, layer, { from: g.scores });
 
@@ -116,10 +138,22 @@ export function explainReference(
       const head = g.camHead(layer);
       if ('reason' in head) throw new Error(head.reason);
       const Wfc = model.weights.get(`${head.linear.name}.weight`)!;
-      weights = camWeights(
-        Wfc,
-        Array.from({ length: T * n }, (_, b) => rowClass(b)),
-      );
+      if (seedOf) {
+        // A seed vector v: the head is linear, so the weights are Σ_c v_c·W[c, :].
+        const [classes, Kc] = Wfc.shape;
+        weights = hostTensor([T * n, Kc]);
+        for (let b = 0; b < T * n; b++) {
+          const v = rowVector(b);
+          for (let c = 0; c < classes; c++)
+            for (let k = 0; k < Kc; k++) weights.data[b * Kc + k] += v[c] * Wfc.data[c * Kc + k];
+        }
+      } else {
+        weights = camWeights(
+          Wfc,
+          Array.from({ length: T * n }, (_, b) => Math.max(0, rowClass(b))),
+        );
+      }
+      zeroPadding(weights, padding);
     } else if (d.source === 'noisy-gradients') {
       weights = smoothGradcamppWeights(model, x, layer, A, rowClass, T, resolveNoise(d.noise!, opts));
     } else {
@@ -135,11 +169,12 @@ export function explainReference(
     else if (isEigen(m)) maps[m] = finish(eigenMap(m, A, G));
     else if (isPerturbation(m)) {
       const d = perturbationMethod(m);
-      const rows = Array.from({ length: T * n }, (_, b) => rowClass(b));
+      const rows = Array.from({ length: T * n }, (_, b) => Math.max(0, rowClass(b)));
       const weights =
         d.perturb === 'mask-input'
-          ? scoreCamWeights(model, x, A, rows)
-          : ablationCamWeights(model, x, layer, A, scores, rows);
+          ? scoreCamWeights(model, x, A, rows, score)
+          : ablationCamWeights(model, x, layer, A, scores, rows, score);
+      zeroPadding(weights, padding);
       const raw = opts.eigenSmooth ? eigenSmoothMap(A, weights, d.relu) : weightedSum(A, weights, d.relu);
       maps[m] = { weights, ...finish(raw) };
     }
@@ -154,7 +189,9 @@ export function explainReference(
     if (d.samples) {
       // SmoothGrad, Integrated Gradients: the gradients at the method's perturbed copies.
       const samples = resolveSamples(d.samples, opts);
-      maps[m] = { input: sampledInputGradient(model, d, x, samples, rowClass, T) };
+      maps[m] = {
+        input: sampledInputGradient(model, d, x, samples, (b) => (seedOf ? rowVector(b) : rowClass(b)), T, score),
+      };
       continue;
     }
     if (!guided.has(d.guided))
@@ -220,4 +257,10 @@ function augSmoothMaps(
     out[m] = res;
   }
   return out;
+}
+
+/** Zero the channel weights [T·N, K] of the padding rows (class −1): their maps are then zero. */
+function zeroPadding(weights: HostTensor, padding: (b: number) => boolean): void {
+  const k = weights.shape[weights.shape.length - 1];
+  for (let b = 0; b < weights.data.length / k; b++) if (padding(b)) weights.data.fill(0, b * k, (b + 1) * k);
 }

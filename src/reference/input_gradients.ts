@@ -9,6 +9,7 @@
 import { noiseAt, noiseKey, pathAlpha, sampleCount } from '../methods/sampling';
 import type { InputGradientMethod, InputSamples } from '../methods/types';
 import type { RefModel } from './model';
+import { oneHot, scoreSeeds, type Score } from './targets';
 import { hostTensor, type HostTensor } from './tensor';
 
 /** The S copies of every image, [S·N, C, H, W], row s·N + i: x + σ·z (SmoothGrad) or x' + α_s(x − x') (IG). */
@@ -79,8 +80,11 @@ export function sampledInputGradient(
   d: InputGradientMethod,
   x: HostTensor,
   samples: InputSamples,
-  rowClass: (b: number) => number,
+  /** Row b's class (−1: a zero seed), or its seed row over the K classes (a logit seed vector). */
+  rowClass: (b: number) => number | ArrayLike<number>,
   T: number,
+  /** The explained score: each copy's seed is ∂score/∂y at that copy's logits (src/reference/targets.ts). */
+  score: Score = 'logit',
 ): HostTensor {
   const g = model.graph;
   const N = x.shape[0];
@@ -88,10 +92,16 @@ export function sampledInputGradient(
   const copies = perturbedCopies(x, samples);
   const values = model.forward(copies);
   const K = values.get(g.scores)!.shape[1];
-  const seeds = hostTensor([T * S * N, K]);
-  for (let t = 0; t < T; t++)
-    for (let s = 0; s < S; s++)
-      for (let i = 0; i < N; i++) seeds.data[((t * S + s) * N + i) * K + rowClass(t * N + i)] = 1;
+  // Row (t·S + s)·N + i: the score of row t·N + i at copy s·N + i (scoreSeeds takes b mod S·N).
+  const seeds = scoreSeeds(
+    values.get(g.scores)!,
+    T,
+    (b) => {
+      const v = rowClass(Math.floor(b / (S * N)) * N + (b % N));
+      return typeof v === 'number' ? oneHot(v, K) : v;
+    },
+    score,
+  );
   const grad = model.backward(values, seeds, g.input, { from: g.scores, guided: d.guided });
   return reduceInputGradients(d, grad, x, samples);
 }

@@ -6,11 +6,21 @@
  * Score-CAM (Wang et al. 2020):   M_k = norm(up(A^k)), α_k = softmax(y(x ⊙ M_k))^c
  * Ablation-CAM (Desai & Ramaswamy 2020):   w_k = (y^c − y^c_k) / y^c, y^c_k the score with
  *                                          channel k of the layer zeroed (0 where y^c = 0)
+ * With another explained score (src/reference/targets.ts): Score-CAM's α_k is σ(y(x ⊙ M_k))^c
+ * for 'sigmoid' (the softmax otherwise); Ablation-CAM's y are the probabilities or sigmoids.
  */
 import { normalizeMinMax, upsampleBilinear } from './attribution';
 import type { RefModel } from './model';
 import { softmaxForward } from './softmax';
+import { sigmoid, type Score } from './targets';
 import { hostTensor, type HostTensor } from './tensor';
+
+/** The logits [R, classes] as the explained score: themselves, their softmax, their sigmoid. */
+function asScore(y: HostTensor, score: Score): HostTensor {
+  if (score === 'logit') return y;
+  if (score === 'probability') return softmaxForward(y);
+  return hostTensor(y.shape, Array.from(y.data, sigmoid));
+}
 
 /**
  * Score-CAM's weights [B, K]: for every channel k, each image i masked by its own upsampled
@@ -23,6 +33,7 @@ export function scoreCamWeights(
   x: HostTensor,
   A: HostTensor,
   rowClasses: readonly number[],
+  score: Score = 'logit',
 ): HostTensor {
   const [N, C, H, W] = x.shape;
   const [, K, h, w] = A.shape;
@@ -40,7 +51,8 @@ export function scoreCamWeights(
         }
       }
     }
-    const probs = softmaxForward(model.forward(masked).get(model.graph.scores)!);
+    const logits = model.forward(masked).get(model.graph.scores)!;
+    const probs = asScore(logits, score === 'sigmoid' ? 'sigmoid' : 'probability');
     const nc = probs.shape[1];
     for (let b = 0; b < B; b++) out.data[b * K + k] = probs.data[(b % N) * nc + rowClasses[b]];
   }
@@ -60,8 +72,10 @@ export function ablationCamWeights(
   A: HostTensor,
   scores: HostTensor,
   rowClasses: readonly number[],
+  score: Score = 'logit',
 ): HostTensor {
   const [N, K, h, w] = A.shape;
+  const base = asScore(scores, score);
   const Z = h * w;
   const nc = scores.shape[1];
   const B = rowClasses.length;
@@ -69,10 +83,10 @@ export function ablationCamWeights(
   for (let k = 0; k < K; k++) {
     const ablated = hostTensor(A.shape, A.data);
     for (let i = 0; i < N; i++) ablated.data.fill(0, (i * K + k) * Z, (i * K + k + 1) * Z);
-    const yk = model.forward(x, new Map([[layer, ablated]])).get(model.graph.scores)!;
+    const yk = asScore(model.forward(x, new Map([[layer, ablated]])).get(model.graph.scores)!, score);
     for (let b = 0; b < B; b++) {
       const at = (b % N) * nc + rowClasses[b];
-      const y = scores.data[at];
+      const y = base.data[at];
       out.data[b * K + k] = y !== 0 ? (y - yk.data[at]) / y : 0;
     }
   }

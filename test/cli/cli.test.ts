@@ -7,6 +7,8 @@
  *   are explained, the two are reported, skipped and listed in summary.json, the status is 1;
  *   every map (.npy) and class equals explain() of that image alone in this process, every
  *   overlay is a PNG of the model input's size;
+ * - --above with --score sigmoid: per image the classes above the threshold (a batch pads the
+ *   image with fewer, and writes no files for the padding), as explain() gives them alone;
  * - --shard 1/2 and 2/2 split a folder into two disjoint halves that cover it; progress as lines
  *   and as a bar with images per second;
  * - layers and info, as text and JSON;
@@ -214,6 +216,47 @@ describe('webgpu-cam explain', () => {
     }
   });
 
+  it('--above 0.5 --score sigmoid: every class of each image above the threshold, as explain() gives it alone', async () => {
+    const out = join(tmp, 'above');
+    const pngs = ['13_shirt_and_tshirt.png', '01_single_sneaker.png'].map(sample);
+    const r = cli(['explain', '--model', MODEL, '--above', '0.5', '--score', 'sigmoid', '--out', out, ...pngs]);
+    expect(r.status, r.stderr).toBe(0);
+    const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Summary & {
+      options: { targets: unknown; score: string };
+    };
+    expect(s.options).toMatchObject({ targets: { above: 0.5 }, score: 'sigmoid' });
+    const engine = await getEngine();
+    const sidecar = JSON.parse(readFileSync(join(REPO, 'weights/fashion_cam.json'), 'utf8'));
+    const { model, preprocessing } = await loadOnnx(engine, readFileSync(MODEL), { sidecar });
+    try {
+      let files = 0;
+      for (const img of s.images) {
+        const { inputSize: size, mean, std } = preprocessing!;
+        const rgb = (v: number[]) => v as [number, number, number];
+        const image = decodeImage(readFileSync(img.file));
+        const x = await preprocessImage(engine, image, { size, mean: rgb(mean), std: rgb(std), fit: 'center-crop' });
+        const e = await explain(model, x, { methods: ['gradcam'], targets: { above: 0.5 }, score: 'sigmoid' });
+        const classes = (await e.readClasses())[0];
+        // Alone, an image has no padding rows unless nothing is above the threshold.
+        expect(img.explained.map((c) => c.class)).toEqual(classes.filter((c) => c >= 0));
+        expect(img.explained.every((c) => 1 / (1 + Math.exp(-c.score)) > 0.5)).toBe(true);
+        const maps = await e.maps.gradcam!.input.read();
+        const per = maps.length / e.t;
+        img.explained.forEach((c, t) => {
+          const npy = readNpy(join(out, c.files.gradcam.map));
+          expectAllclose(npy.data, maps.subarray(t * per, (t + 1) * per), MAPS, `${img.file} class ${c.class}`);
+        });
+        files += img.explained.length;
+        e.destroy();
+        x.destroy();
+      }
+      expect(files).toBe(3); // shirt and T-shirt, sneaker: the batch padded the sneaker's row
+      expect(readdirSync(out).filter((f) => f.endsWith('.npy'))).toHaveLength(files);
+    } finally {
+      model.destroy();
+    }
+  });
+
   it('--shard 1/2 and 2/2 split a folder (and its subfolders) into disjoint halves that cover it; --progress bar shows images per second', () => {
     // Five images, two in a subfolder, and a file that is not an image (left out by its extension).
     const folder = join(tmp, 'folder');
@@ -303,6 +346,9 @@ describe('webgpu-cam usage (in this process)', () => {
   it.each([
     [['explain', '--model', MODEL, '--top', '2', '--classes', '1', 'x.png'], /cannot be used with option '--classes/],
     [['explain', '--model', MODEL, '--methods', 'gradcam,nope', 'x.png'], /unknown method 'nope'/],
+    [['explain', '--model', MODEL, '--above', '1.5', 'x.png'], /--above must be a number in \(0, 1\)/],
+    [['explain', '--model', MODEL, '--above', '0.5', '--top', '2', 'x.png'], /cannot be used with option '--top/],
+    [['explain', '--model', MODEL, '--score', 'softmax', 'x.png'], /argument 'softmax' is invalid/],
     [['explain', '--model', MODEL, '--shard', '3/2', 'x.png'], /--shard must be i\/n/],
     [['explain', '--model', MODEL, '--layer', 'nope', 'x.png'], /'nope' is not a layer .* layers: /],
     [['explain', '--model', MODEL, '--fuse', 'mean', 'x.png'], /--fuse needs several layers/],
