@@ -315,6 +315,17 @@ describe('bad targets and scores are refused with typed errors', () => {
     ],
     ['Score-CAM of a seed vector', { methods: ['scorecam'], targets: { seed: [1, 0, 0, 0, 1] } }, /seed-vector/],
     ['Ablation-CAM of a seed vector', { methods: ['ablationcam'], targets: { seed: [1, 0, 0, 0, 1] } }, /seed-vector/],
+    [
+      'Smooth Grad-CAM++ of the sigmoid',
+      { methods: ['smoothgradcam++'], score: 'sigmoid' },
+      /Smooth Grad-CAM\+\+ cannot explain the score 'sigmoid'/,
+    ],
+    ['Smooth Grad-CAM++ above a threshold', { methods: ['smoothgradcam++'], targets: { above: 0.5 } }, /class logit/],
+    [
+      'a list of layers with the probability',
+      { layer: ['relu1', 'relu2'], score: 'probability' },
+      /score 'probability' is not available with a list of layers/,
+    ],
   ];
 
   it.each([...bad, ...refused])('%s', async (_what, opts, message) => {
@@ -324,7 +335,8 @@ describe('bad targets and scores are refused with typed errors', () => {
     const model = await Model.load(e, spec);
     const input = e.upload(randn(2 * c * h * w, 7), [2, c, h, w]);
     const run = () => explain(model, input, opts);
-    const type = refused.some((r) => r[1] === opts) ? MethodNotApplicableError : InvalidInputError;
+    const type =
+      refused.some((r) => r[1] === opts) && !('layer' in opts) ? MethodNotApplicableError : InvalidInputError;
     await expect(run()).rejects.toThrow(type);
     await expect(run()).rejects.toThrow(message);
     // Nothing was allocated, and the engine is still usable.
