@@ -226,7 +226,10 @@ export async function main(argv: string[]): Promise<number> {
       positiveInt,
       2,
     )
-    .option('--methods <names>', 'faithfulness: only these comma-separated methods (default: every map method)')
+    .option(
+      '--methods <names>',
+      'faithfulness: only these comma-separated methods (default: every map method of one pass; the methods of many passes only when named here)',
+    )
     .option(
       '--confidence-scenes <n>',
       'faithfulness: scenes for Average Drop and Increase in Confidence',

@@ -63,10 +63,11 @@ export async function faithfulnessModel(e: Engine, name: string, split: Split, o
   const { model, preprocessing } = await loadOnnx(e, onnx, { sidecar, name });
   if (!preprocessing) throw new Error(`weights/${name}.json gives no mean/std`);
   const layer = model.graph.defaultLayer();
-  // The methods of many passes (Score-CAM, Ablation-CAM: one forward per channel) are left out:
-  // with the curves' own batched forwards they would dominate the run.
+  // The methods of many passes (Score-CAM, Ablation-CAM: one forward per channel; Smooth
+  // Grad-CAM++: noisy copies) only when named in o.methods: with the curves' own batched forwards
+  // they would dominate the run.
   const methods = applicableMethods(model.graph, layer).filter(
-    (m) => !isInputGradient(m) && !isMultiPass(m) && (!o.methods || o.methods.includes(m)),
+    (m) => !isInputGradient(m) && (o.methods ? o.methods.includes(m) : !isMultiPass(m)),
   ) as Method[];
   const tallies = Object.fromEntries(
     methods.map((m) => [
