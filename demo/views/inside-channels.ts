@@ -129,21 +129,33 @@ export async function renderChannels(
     );
   });
 
-  right.append(
-    el('h3', {}, 'The result at the layer'),
-    el('div', { class: 'result-tiles' }, [
-      panel.mapTile(maps.layer, 0, `${d.relu ? 'L' : 'M'} (normalised)`, app.settings.colormap, point(null)),
-    ]),
-    el('h3', {}, 'Under the pointer'),
-    readout,
-    el('p', { class: 'note' }, 'Point at any tile (or focus one and use the arrow keys).'),
-  );
+  right.append(...resultColumn(panel, maps.layer, `${d.relu ? 'L' : 'M'} (normalised)`, point(null), readout));
   await panel.drawTiles();
 
   // Start at the map's peak, first channel.
   let peak = 0;
   for (let p = 1; p < raw.length; p++) if (raw[p] > raw[peak]) peak = p;
   show(Math.floor(peak / w), peak % w, ids[0]);
+}
+
+/**
+ * The right-hand column of an inside view: the map at the layer (row 0 of `layerMap`, in the
+ * page's colormap) and the readout of the cell under the pointer.
+ */
+export function resultColumn(
+  panel: InsidePanel,
+  layerMap: Tensor,
+  caption: string,
+  point: (i: number, j: number) => void,
+  readout: HTMLElement,
+): HTMLElement[] {
+  return [
+    el('h3', {}, 'The result at the layer'),
+    el('div', { class: 'result-tiles' }, [panel.mapTile(layerMap, 0, caption, panel.app.settings.colormap, point)]),
+    el('h3', {}, 'Under the pointer'),
+    readout,
+    el('p', { class: 'note' }, 'Point at any tile (or focus one and use the arrow keys).'),
+  ];
 }
 
 /**
@@ -355,15 +367,7 @@ export async function renderSpatial(panel: InsidePanel, r: RunResult, m: Spatial
     el('h3', {}, `The ${ids.length} channels with the largest terms at the map's peak`),
     cards,
   ]);
-  const right = el('div', {}, [
-    el('h3', {}, 'The result at the layer'),
-    el('div', { class: 'result-tiles' }, [
-      panel.mapTile(maps.layer, 0, 'L (normalised)', app.settings.colormap, point(null)),
-    ]),
-    el('h3', {}, 'Under the pointer'),
-    readout,
-    el('p', { class: 'note' }, 'Point at any tile (or focus one and use the arrow keys).'),
-  ]);
+  const right = el('div', {}, resultColumn(panel, maps.layer, 'L (normalised)', point(null), readout));
   panel.body.append(el('div', { class: 'inside-grid' }, [left, right]));
   await panel.drawTiles();
   show(Math.floor(peak / w), peak % w, ids[0]);

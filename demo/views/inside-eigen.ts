@@ -16,7 +16,7 @@ import { normalizeChannels } from '../../src/render/display';
 import type { RunResult } from '../app';
 import { el, fmt } from './dom';
 import type { InsidePanel } from './inside';
-import { ablateControl, weightsChart } from './inside-channels';
+import { ablateControl, resultColumn, weightsChart } from './inside-channels';
 
 /** How many channels are shown. */
 const SHOWN = 8;
@@ -110,15 +110,7 @@ export async function renderEigen(panel: InsidePanel, r: RunResult, m: EigenMeth
     el('h3', {}, `The ${ids.length} feature maps with the largest |v_k|`),
     cards,
   ]);
-  const right = el('div', {}, [
-    el('h3', {}, 'The result at the layer'),
-    el('div', { class: 'result-tiles' }, [
-      panel.mapTile(maps.layer, 0, 'L (normalised)', app.settings.colormap, point(null)),
-    ]),
-    el('h3', {}, 'Under the pointer'),
-    readout,
-    el('p', { class: 'note' }, 'Point at any tile (or focus one and use the arrow keys).'),
-  ]);
+  const right = el('div', {}, resultColumn(panel, maps.layer, 'L (normalised)', point(null), readout));
   panel.body.append(el('div', { class: 'inside-grid' }, [left, right]));
   await panel.drawTiles();
   let peak = 0;
