@@ -76,7 +76,7 @@ import torch.nn.functional as F
 
 from cam_formulas import combine, eigen_projection, gradcam_weights, gradcampp_weights, normalise
 
-SCRIPT_VERSION = "make_fixtures.py 1.4.0"
+SCRIPT_VERSION = "make_fixtures.py 1.5.0"
 SEED = 20240611
 DIGITS = 9
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures")
@@ -321,7 +321,8 @@ def xgradcam_weights(A, g):
 def scorecam_weights(net, x, A, c, squash=lambda y: torch.softmax(y, dim=1)):
     """Score-CAM: every channel's map resized to the input (bilinear, half-pixel centres),
     min-max normalised per channel (constant -> zeros), multiplied into the input; the batch of
-    K masked inputs through the network; the softmax probability of class c of each."""
+    K masked inputs through the network; the softmax probability of class c of each (c a seed
+    vector v over the classes: v . p)."""
     K = A.shape[0]
     H, W = x.shape[2:]
     up = F.interpolate(A[None], size=(H, W), mode="bilinear", align_corners=False)[0]  # [K, H, W]
@@ -332,12 +333,18 @@ def scorecam_weights(net, x, A, c, squash=lambda y: torch.softmax(y, dim=1)):
     with torch.no_grad():
         logits, _ = net(x[0][None] * masks[:, None])  # [K, classes]
     assert logits.shape[0] == K
-    return squash(logits)[:, c]
+    return pick(squash(logits), c)
+
+
+def pick(s, c):
+    """Column c of the scores s [R, classes], or for a seed vector c the scores s . c."""
+    return s[:, c] if isinstance(c, int) else s @ c.to(s.dtype)
 
 
 def ablationcam_weights(net, x, K, c, squash=lambda y: y):
     """Ablation-CAM: K copies of the input; a forward hook on the layer's module zeroes channel k
-    of copy k; w_k = (y - y_k) / y with y the unablated logit of class c (0 where y = 0)."""
+    of copy k; w_k = (y - y_k) / y with y the unablated logit of class c (0 where y = 0); c a
+    seed vector v: y = v . logits."""
     layer_module = dict((n["name"], n["module"]) for n in net.nodes)[net.layer]
 
     def zero_channel(module, inp, out):
@@ -353,10 +360,10 @@ def ablationcam_weights(net, x, K, c, squash=lambda y: y):
     finally:
         handle.remove()
     with torch.no_grad():
-        y = squash(net(x)[0])[0, c]
+        y = pick(squash(net(x)[0]), c)[0]
     if y == 0:
         return torch.zeros(K)
-    return (y - squash(ablated)[:, c]) / y
+    return (y - pick(squash(ablated), c)) / y
 
 
 def spatial_entry(m, H, W):
@@ -503,12 +510,14 @@ def fuse_layercam(raws, deepest, H, W):
 
 
 def compute_multilayer(net, x, targets, layers, single):
-    """Grad-CAM and LayerCAM at several layers from one autograd call per target, and their fused maps."""
+    """Grad-CAM, LayerCAM, Eigen-CAM and Eigen-Grad-CAM at several layers from one autograd call
+    per target, and their fused maps."""
     C, H, W = net.in_shape
     order = [n["output"] for n in net.nodes]
     deepest = max(range(len(layers)), key=lambda l: order.index(layers[l]))
-    per = {m: [[] for _ in layers] for m in ("gradcam", "layercam")}
-    fused = {f"{m}:{f}": [] for m in ("gradcam", "layercam") for f in ("mean", "layercam")}
+    names = ("gradcam", "layercam", "eigencam", "eigengradcam")
+    per = {m: [[] for _ in layers] for m in names}
+    fused = {f"{m}:{f}": [] for m in names for f in ("mean", "layercam")}
     grads = [[] for _ in layers]
     for ti, c in enumerate(targets):
         xi = x.clone().requires_grad_(True)
@@ -519,6 +528,8 @@ def compute_multilayer(net, x, targets, layers, single):
             grads[l].append(g)
             per["gradcam"][l].append(spatial_entry(combine(gradcam_weights(g), A, True), H, W))
             per["layercam"][l].append(spatial_entry(F.relu((F.relu(g) * A).sum(0)), H, W))
+            per["eigencam"][l].append(spatial_entry(F.relu(eigen_projection(A)), H, W))
+            per["eigengradcam"][l].append(spatial_entry(F.relu(eigen_projection(g * A)), H, W))
             if name == net.layer:
                 # The same gradient as the single-layer computation's.
                 assert torch.allclose(g, single["grad"][ti], rtol=0, atol=1e-12), (net.name, name, c)
@@ -578,6 +589,12 @@ def augsmooth(net, x, targets):
 
 
 SQUASH = {"probability": lambda y: torch.softmax(y, dim=1), "sigmoid": torch.sigmoid}
+SEED_SQUASH = {"seed": lambda y: y, "seed_probability": lambda y: torch.softmax(y, dim=1)}
+
+
+def entry_json(entry):
+    """One row's method entry as the fixtures store it: each tensor with a leading axis of 1."""
+    return {k: tensor_json(val[None]) for k, val in entry.items()}
 
 
 def t_layer(net, x):
@@ -641,6 +658,13 @@ def score_targets(net, x, targets):
                 entries = [method_entry(weights(net, x, Ac if method == "scorecam" else Ac.shape[0], c, SQUASH[name]),
                                         Ac, True, H, W) for c in targets]
                 out[name][method] = {k: tensor_json(torch.stack([e[k] for e in entries])) for k in entries[0]}
+        if name in SEED_SQUASH:
+            # The perturbation methods of the seed vector: Score-CAM's weights v . softmax of each
+            # masked input (as published), Ablation-CAM's (v.s - v.s_k) / v.s on the score s.
+            Ac = t_layer(net, x)
+            out[name]["scorecam"] = entry_json(method_entry(scorecam_weights(net, x, Ac, v), Ac, True, H, W))
+            ablation = ablationcam_weights(net, x, Ac.shape[0], v, SEED_SQUASH[name])
+            out[name]["ablationcam"] = entry_json(method_entry(ablation, Ac, True, H, W))
         if name == "seed" and net.cam_fc is not None:
             # CAM of the seed vector: the head is linear, so its weights are v . W (rows of W mixed).
             fc = dict((n["name"], n["module"]) for n in net.nodes)[net.cam_fc]
@@ -931,7 +955,7 @@ def main():
                                  "softmax(y)[c] and sigmoid(y)[c] per target c; seed v . y and seed_probability "
                                  "v . softmax(y) (one row, v = seed_vector); gradients (layer), input_gradients, gradcam "
                                  "as above; scorecam, ablationcam (probability, sigmoid) with the score in place of "
-                                 "softmax / the logit; seed.cam (GAP -> linear heads only) CAM with weights v . W; "
+                                 "softmax / the logit; scorecam, ablationcam (seed, seed_probability) of the seed vector: Score-CAM alpha_k = v . softmax(logits(input * M_k)), Ablation-CAM (v.s - v.s_k) / v.s with s the logits (seed) or their softmax (seed_probability); seed.cam (GAP -> linear heads only) CAM with weights v . W; "
                                  "smoothgrad and integrated_gradients of the score as the logit's (same sampling); above: the classes with sigmoid > 0.5 / softmax > threshold, highest logit first",
                 "saliency": "|input_gradients| per input channel",
                 "gradient_x_input": "input * input_gradients",

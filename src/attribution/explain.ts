@@ -622,6 +622,7 @@ export async function explain(model: Model, input: Tensor, opts?: ExplainOptions
           scores: score === 'logit' ? scores : score === 'probability' ? probabilities : await sigmoidOf(e, scores),
           score,
           classes,
+          seeds: plan.kind === 'seed' ? (v ?? (await logitSeeds(e, plan, classes, numClasses))) : null,
           t,
           weights: weights!,
           batchSize: batchSize!,

@@ -3,15 +3,15 @@
  * keeps every listed layer, ONE batched backward pass for all T targets that yields the
  * gradient at every listed layer (Model.backward with a list in `to`: it runs down to the
  * shallowest, each node once), then per layer the per-family kernels of a single-layer explain
- * (channel_weights, cam_combine, spatial_combine, upsample_bilinear), then per family one
- * multilayer_fuse dispatch per layer that fuses every (method, row) map of the family into one
- * map at the input resolution — all recorded into one command buffer of the call's own
+ * (channel_weights, cam_combine, spatial_combine, the eigen kernels, upsample_bilinear), then
+ * per family one multilayer_fuse dispatch per layer that fuses every (method, row) map of the
+ * family into one map at the input resolution — all recorded into one command buffer of the call's own
  * recorder, with no readback in between. Rows b = t·N + i.
  *
- * Methods: the channel methods with gradient weights and the spatial methods (isFusable,
- * src/methods/fusion.ts); any other is refused with MethodNotApplicableError. The fusion rules
- * are in src/methods/fusion.ts and docs/METHODS.md ("Several layers at once"); the CPU
- * reference is src/reference/multilayer.ts.
+ * Methods: the channel methods with gradient weights, the spatial and the eigen methods
+ * (isFusable, src/methods/fusion.ts); any other is refused with MethodNotApplicableError. The
+ * fusion rules are in src/methods/fusion.ts and docs/METHODS.md ("Several layers at once"); the
+ * CPU reference is src/reference/multilayer.ts.
  */
 import type { Recorder } from '../gpu/recorder';
 import { grid1d } from '../gpu/engine';
@@ -23,9 +23,11 @@ import { FUSIONS, isFusable, isFusion, LAYERCAM_GAMMA, type Fusion } from '../me
 import {
   channelMethod,
   isChannel,
+  isEigen,
   isSpatial,
   methodOf,
   type ChannelMethodName,
+  type EigenMethodName,
   type Method,
   type SpatialMethodName,
 } from '../methods/registry';
@@ -43,7 +45,15 @@ import {
   type FusedMaps,
   type LayerExplanation,
 } from './explain';
-import { channelWeights, combineMaps, spatialMaps, topkClasses, upsampleBilinear } from './kernels';
+import {
+  channelWeights,
+  checkEigenLayer,
+  combineMaps,
+  eigenMaps,
+  spatialMaps,
+  topkClasses,
+  upsampleBilinear,
+} from './kernels';
 import fuseCode from '../../shaders/multilayer_fuse.wgsl?raw';
 
 const WG_FUSE = 256; // `override WG` of multilayer_fuse: one workgroup per map
@@ -155,7 +165,9 @@ function deepestLayer(g: Graph, layers: readonly string[]): number {
  * InvalidInputError for an empty list, a name that is not a string, the same tensor twice,
  * an unknown `fuse`, eigenSmooth; GraphError for a name the graph lacks (or a layer the scores
  * do not depend on); ShapeMismatchError for a layer that is not 4-D; MethodNotApplicableError
- * for a method that cannot be fused (CAM, the eigen, perturbation and input-gradient methods).
+ * for a method that cannot be fused (CAM, Smooth Grad-CAM++, the perturbation and
+ * input-gradient methods); for the eigen methods, every layer within the power iteration's size
+ * (checkEigenLayer's ResourceLimitError).
  */
 export async function explainLayers(
   model: Model,
@@ -174,8 +186,9 @@ export async function explainLayers(
     if (!isFusable(m)) {
       throw new MethodNotApplicableError(
         `${methodOf(m).label} cannot be computed at a list of layers: only the channel methods with gradient ` +
-          `weights and the spatial methods are fused over layers (CAM needs the GAP → linear head after its one ` +
-          `layer; the eigen, perturbation and input-gradient methods are not fused). Explain one layer at a time.`,
+          `weights, the spatial and the eigen methods are fused over layers (CAM needs the GAP → linear head ` +
+          `after its one layer; Smooth Grad-CAM++, the perturbation and input-gradient methods are not fused). ` +
+          `Explain one layer at a time.`,
       );
     }
   }
@@ -184,6 +197,13 @@ export async function explainLayers(
   checkAborted(o.signal, 'explain');
   const channel = methods.filter(isChannel) as ChannelMethodName[];
   const spatial = methods.filter(isSpatial) as SpatialMethodName[];
+  const eigen = methods.filter(isEigen) as EigenMethodName[];
+  if (eigen.length) {
+    for (const name of layers) {
+      const [, K, h, w] = g.shape(name, n);
+      checkEigenLayer(K, h, w);
+    }
+  }
   const scoresName = g.scores;
   const numClasses = g.shape(scoresName)[1];
   const [, , H, W] = input.shape;
@@ -219,6 +239,7 @@ export async function explainLayers(
     const families = [
       { kind: 'channel', methods: channel as readonly Method[], raw: [] as Tensor[], up: [] as Tensor[] },
       { kind: 'spatial', methods: spatial as readonly Method[], raw: [] as Tensor[], up: [] as Tensor[] },
+      { kind: 'eigen', methods: eigen as readonly Method[], raw: [] as Tensor[], up: [] as Tensor[] },
     ].filter((f) => f.methods.length);
     const perLayer: LayerExplanation[] = [];
     for (const [l, name] of layers.entries()) {
@@ -235,8 +256,12 @@ export async function explainLayers(
           await channelWeights(e, A, G, weights, channel);
           const reluMask = channel.reduce((mask, m, s) => (channelMethod(m).relu ? mask | (1 << s) : mask), 0);
           ({ raw, norm } = await combineMaps(e, A, weights, reluMask));
-        } else {
+        } else if (f.kind === 'spatial') {
           ({ raw, norm } = await spatialMaps(e, A, G, spatial));
+        } else {
+          const r = await eigenMaps(e, A, G, eigen, rows);
+          for (const x of r.info) x.destroy();
+          ({ raw, norm } = r);
         }
         const up = await upsampleBilinear(e, norm, H, W);
         f.raw.push(raw);

@@ -65,7 +65,7 @@ const WEIGHTS = defineKernel({
   name: 'perturbation_weights',
   code: weightsCode,
   params: { count: 'u32', j0: 'u32', n: 'u32', k: 'u32', t: 'u32', classes: 'u32', slot: 'u32' },
-  bindings: ['probs', 'base', 'classes', 'weights'],
+  bindings: ['probs', 'base', 'classes', 'weights', 'seeds'],
   includes: [FINITE],
 });
 
@@ -116,6 +116,11 @@ export interface PerturbationInputs {
    */
   score?: Score;
   classes: Tensor;
+  /**
+   * Seed-vector targets ({ seed }, t = 1): the vectors [N, classes]; each row's score is then
+   * Σ_c v_c·s_c of the scores above instead of one class's (null or absent otherwise).
+   */
+  seeds?: Tensor | null;
   t: number;
   /** Channel weights [M, T·N, K]: each method writes its slot. */
   weights: Tensor;
@@ -158,8 +163,14 @@ export async function perturbationWeights(
     e.kernel(MASKS, { overrides: { WG: WG_MASKS } }),
     e.kernel(COPIES, { overrides: { WG: WG_ELEMENTWISE } }),
   ]);
-  const scoreKernel = await e.kernel(WEIGHTS, { defines: { SCORE: true }, overrides: { WG: WG_ELEMENTWISE } });
-  const ablationKernel = await e.kernel(WEIGHTS, { defines: { SCORE: false }, overrides: { WG: WG_ELEMENTWISE } });
+  const seeds = p.seeds ?? null;
+  const SEED = seeds !== null;
+  const scoreKernel = await e.kernel(WEIGHTS, { defines: { SCORE: true, SEED }, overrides: { WG: WG_ELEMENTWISE } });
+  const ablationKernel = await e.kernel(WEIGHTS, {
+    defines: { SCORE: false, SEED },
+    overrides: { WG: WG_ELEMENTWISE },
+  });
+  const rowsOf = SEED ? { classes: null, seeds } : { classes, seeds: null };
 
   // What is recorded so far (the forward and backward passes) goes first, on its own.
   await e.flush();
@@ -187,7 +198,7 @@ export async function perturbationWeights(
               : g.scores === g.output
                 ? await softmaxForward(e, s)
                 : acts.output;
-          e.dispatch(scoreKernel, { probs, base: null, classes, weights }, u, grid1d(count * t, WG_ELEMENTWISE));
+          e.dispatch(scoreKernel, { probs, base: null, weights, ...rowsOf }, u, grid1d(count * t, WG_ELEMENTWISE));
           if (probs !== acts.output) probs.destroy();
         } finally {
           acts.destroy();
@@ -215,7 +226,7 @@ export async function perturbationWeights(
                 : y;
           e.dispatch(
             ablationKernel,
-            { probs: ys, base: scores, classes, weights },
+            { probs: ys, base: scores, weights, ...rowsOf },
             u,
             grid1d(count * t, WG_ELEMENTWISE),
           );

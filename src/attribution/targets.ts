@@ -26,13 +26,14 @@
  * seeds at that copy's own logits (input_gradients.ts).
  *
  * The methods without a backward seed: CAM of a seed vector has the weights v·W (camSeedWeights);
- * the perturbation methods take the score (perturbation.ts); checkTargetMethods refuses the
- * rest (CAM of the probability or sigmoid, perturbation methods of a seed vector).
+ * the perturbation methods take the score and the seed vectors (perturbation.ts: each score is
+ * then v·s); checkTargetMethods refuses the rest (CAM of the probability or sigmoid, Smooth
+ * Grad-CAM++ of anything but class logits).
  */
 import { InvalidInputError, MethodNotApplicableError } from '../core/errors';
 import type { Recorder } from '../gpu/recorder';
 import type { Tensor } from '../gpu/tensor';
-import { channelMethod, isChannel, isPerturbation, methodOf, type Method } from '../methods/registry';
+import { channelMethod, isChannel, methodOf, type Method } from '../methods/registry';
 import { unaryBackward, unaryForward } from '../ops/elementwise';
 import { matmulForward } from '../ops/matmul';
 import { seedFromClasses } from '../ops/seed';
@@ -149,10 +150,9 @@ function checkSeed(v: unknown, k: number, n: number): Float32Array {
  * Refuses (MethodNotApplicableError) the methods that do not start from a backward seed where
  * the score or the targets have no meaning for them:
  *   CAM (the linear head's row w^c: the logit's)      score 'logit' (a seed vector v: weights v·W);
- *   Score-CAM, Ablation-CAM                           class targets only (every score: Score-CAM
- *                                                     weights by the softmax as published, or by
- *                                                     the sigmoid; Ablation-CAM's (y − y_k)/y on
- *                                                     the explained score).
+ * (Score-CAM and Ablation-CAM take every score and every target: Score-CAM weights by the softmax
+ * as published, or by the sigmoid; Ablation-CAM's (y − y_k)/y is on the explained score; a seed
+ * vector v makes each of those scores Σ_c v_c·s_c.)
  */
 export function checkTargetMethods(plan: TargetPlan, score: Score, methods: readonly Method[]): void {
   const seed = plan.kind === 'seed';
@@ -160,8 +160,6 @@ export function checkTargetMethods(plan: TargetPlan, score: Score, methods: read
     let why: string | null = null;
     if (isChannel(m) && channelMethod(m).source === 'linear-head') {
       if (score !== 'logit') why = `its weights are the linear head's row of the logit, not of the ${score}`;
-    } else if (isPerturbation(m) && seed) {
-      why = 'it explains one class per row, not a seed vector';
     } else if (isChannel(m) && channelMethod(m).source === 'noisy-gradients') {
       // Smooth Grad-CAM++ seeds its noisy copies' backward pass with the logit's one-hot rows.
       if (score !== 'logit' || seed || plan.kind === 'above') {

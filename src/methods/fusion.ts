@@ -12,7 +12,7 @@
  *               (the paper's equation for shallow layers, γ = 2) and to M / max M for the deepest,
  *               upsampled to the input, then their element-wise maximum, min–max normalised.
  */
-import { channelMethod, isChannel, isSpatial, type Method } from './registry';
+import { channelMethod, isChannel, isEigen, isSpatial, type Method } from './registry';
 
 export const FUSIONS = ['mean', 'layercam'] as const;
 export type Fusion = (typeof FUSIONS)[number];
@@ -26,11 +26,11 @@ export function isFusion(x: unknown): x is Fusion {
 
 /**
  * Whether a method's maps can be computed at several layers at once and fused: the channel
- * methods with gradient weights and the spatial methods (each layer's map from that layer's
- * activations and gradients, all non-negative). Not CAM (it needs the GAP → linear head after
- * the layer, which at most one layer of a list has), the eigen, perturbation and input-gradient
- * methods.
+ * methods with gradient weights, the spatial and the eigen methods (each layer's map from that
+ * layer's activations and gradients, all non-negative). Not CAM (it needs the GAP → linear head
+ * after the layer, which at most one layer of a list has), Smooth Grad-CAM++ (its noisy copies'
+ * passes), the perturbation and input-gradient methods.
  */
 export function isFusable(m: Method): boolean {
-  return (isChannel(m) && channelMethod(m).source === 'gradients') || isSpatial(m);
+  return (isChannel(m) && channelMethod(m).source === 'gradients') || isSpatial(m) || isEigen(m);
 }

@@ -109,14 +109,11 @@ export function explainReference(
   // The row's vector in score space: its seed vector, or one-hot at its class.
   const rowVector = (b: number) => (seedOf ? seedOf(b % n) : oneHot(rowClass(b), K));
   const padding = (b: number) => !seedOf && rowClass(b) === NO_CLASS;
-  if (seedOf || score !== 'logit') {
-    const noHead = opts.methods.filter(
-      (m) => isPerturbation(m) || (isChannel(m) && channelMethod(m).source === 'linear-head'),
-    );
-    // The perturbation methods take every score of class targets; CAM of a seed vector v has
-    // the weights v·W (logit only).
-    const refused = noHead.filter((m) => (m === 'cam' ? score !== 'logit' : !!seedOf));
-    if (refused.length) throw new Error(`${refused.join(', ')}: not with score '${score}' or seed-vector targets`);
+  if (score !== 'logit') {
+    // The perturbation methods take every score and every target; CAM (of a class, or of a
+    // seed vector v with the weights v·W) the logit only.
+    const refused = opts.methods.filter((m) => isChannel(m) && channelMethod(m).source === 'linear-head');
+    if (refused.length) throw new Error(`${refused.join(', ')}: not with score '${score}'`);
   }
 
   // 2. Seeds: ∂score/∂y of each row; one backward pass for all rows.
@@ -169,7 +166,7 @@ export function explainReference(
     else if (isEigen(m)) maps[m] = finish(eigenMap(m, A, G));
     else if (isPerturbation(m)) {
       const d = perturbationMethod(m);
-      const rows = Array.from({ length: T * n }, (_, b) => Math.max(0, rowClass(b)));
+      const rows = Array.from({ length: T * n }, (_, b) => rowVector(b));
       const weights =
         d.perturb === 'mask-input'
           ? scoreCamWeights(model, x, A, rows, score)

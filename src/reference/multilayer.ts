@@ -5,9 +5,9 @@
  * fused map at the input resolution by the rule of src/methods/fusion.ts. Rows b = t·N + i.
  */
 import { LAYERCAM_GAMMA, isFusable, type Fusion } from '../methods/fusion';
-import { channelMethod, isChannel, isSpatial, type Method } from '../methods/registry';
+import { channelMethod, isChannel, isEigen, isSpatial, type Method } from '../methods/registry';
 import type { Graph } from '../model/graph';
-import { channelWeights, normalizeMinMax, spatialMap, upsampleBilinear, weightedSum } from './attribution';
+import { channelWeights, eigenMap, normalizeMinMax, spatialMap, upsampleBilinear, weightedSum } from './attribution';
 import { topk, type RefMaps } from './explain';
 import type { RefModel } from './model';
 import { softmaxForward } from './softmax';
@@ -134,7 +134,9 @@ export function explainLayersReference(
         ? weightedSum(A, weights!, channelMethod(m).relu)
         : isSpatial(m)
           ? spatialMap(m, A, G)
-          : null;
+          : isEigen(m)
+            ? eigenMap(m, A, G)
+            : null;
       if (!raw) throw new Error(`unreachable: ${m}`);
       const norm = normalizeMinMax(raw);
       maps[m] = {
