@@ -14,6 +14,7 @@ import {
   explain,
   explainableLayers,
   guidedRGBA,
+  MethodNotApplicableError,
   methodOf,
   Model,
   overlay,
@@ -36,8 +37,11 @@ import { Progress, type ProgressMode } from './progress';
 
 export interface ExplainSettings {
   methods: Method[];
-  /** { topK }, the class indices, or { above } (every class above a threshold; per image). */
-  targets: { topK: number } | number[] | { above: number };
+  /**
+   * { topK }, the class indices, { above } (every class above a threshold; per image), or
+   * { seed } (one row per image: the score v·s of a vector over the classes).
+   */
+  targets: { topK: number } | number[] | { above: number } | { seed: number[] };
   /** The explained score (explain()'s `score`). */
   score: Score;
   /** One layer, or several: then the maps written are the methods' fused maps. */
@@ -138,6 +142,8 @@ export async function runExplain(
           const recs = await engine.scope(() => runBatch(decoded));
           images.push(...recs);
         } catch (e) {
+          // A method that does not apply to these options fails every batch alike: the caller's.
+          if (e instanceof MethodNotApplicableError) throw e;
           for (const d of decoded) fail(d.file.path, e);
         }
       }
@@ -239,6 +245,9 @@ export async function runExplain(
     t = performance.now();
     const K = labels.length;
     const T = r.t;
+    const seed = 'seed' in s.targets ? s.targets.seed : null;
+    const dot = (v: readonly number[], y: ArrayLike<number>, i: number) =>
+      v.reduce((acc, vc, c) => acc + vc * y[i * K + c], 0);
     const records: ImageRecord[] = ok.map((d, i) => {
       const row = (c: number) => ({
         class: c,
@@ -255,7 +264,18 @@ export async function runExplain(
         height: d.image.height,
         top: order.slice(0, 5).map(row),
         // Rows of class −1 pad an image with fewer classes above the --above threshold: no files.
-        explained: classes[i].filter((c) => c >= 0).map((c) => ({ ...row(c), files: {} })),
+        // A seed vector's one row explains v·s (its score and probability: v·y and v·p).
+        explained: seed
+          ? [
+              {
+                class: -1,
+                label: 'seed vector',
+                score: dot(seed, scores, i),
+                probability: dot(seed, probs, i),
+                files: {},
+              },
+            ]
+          : classes[i].filter((c) => c >= 0).map((c) => ({ ...row(c), files: {} })),
       };
     });
     // Record every overlay, then read them back one by one (the first read submits them all).
@@ -269,8 +289,8 @@ export async function runExplain(
         for (let ti = 0; ti < T; ti++) {
           const row = ti * n + i;
           const cls = classes[i][ti];
-          if (cls < 0) continue; // padding (the real classes come first)
-          const base = `${ok[i].file.key}.${m}.${cls}`;
+          if (cls < 0 && !seed) continue; // padding (the real classes come first)
+          const base = `${ok[i].file.key}.${m}.${seed ? 'seed' : cls}`;
           const rgba =
             methodOf(m).family === 'input-gradient'
               ? await guidedRGBA(engine, maps, { target: row })

@@ -3,7 +3,8 @@
  * library's public API (src/node.ts) alone:
  *
  *   webgpu-cam explain --model m.onnx [--sidecar s.json] [--methods gradcam,gradcam++]
- *                      [--top 3 | --classes 1,4 | --above 0.5] [--score logit|probability|sigmoid]
+ *                      [--top 3 | --classes 1,4 | --above 0.5 | --seed-vector v0,v1,…|@v.json]
+ *                      [--score logit|probability|sigmoid]
  *                      [--layer L | --layer L1,L2 [--fuse mean|layercam]] [--aug-smooth] [--batch 8]
  *                      [--out dir] images-or-folders…
  *   webgpu-cam layers --model m.onnx       the layers explain can use, and the methods at each
@@ -12,6 +13,7 @@
  * `--help` on every command. Exit status: 0 done, 1 something failed (an image, the model, the
  * GPU), 2 a usage error. In the repository: npm run cli -- explain … (scripts/run-ts.mjs).
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   checkSamplingOptions,
@@ -21,6 +23,7 @@ import {
   FUSIONS,
   isFusable,
   METHODS,
+  MethodNotApplicableError,
   methodOf,
   SCORES,
   type ColormapName,
@@ -58,6 +61,26 @@ const threshold = (v: string) => {
   return x;
 };
 
+/** --seed-vector: numbers separated by commas, or @file with a JSON array of numbers. */
+const seedVector = (v: string): number[] => {
+  let values: unknown;
+  if (v.startsWith('@')) {
+    try {
+      values = JSON.parse(readFileSync(v.slice(1), 'utf8'));
+    } catch (err) {
+      throw new InvalidArgumentError(`--seed-vector: cannot read ${v.slice(1)} as JSON: ${(err as Error).message}`);
+    }
+  } else {
+    values = v.split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
+  }
+  if (!Array.isArray(values) || !values.length || values.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
+    throw new InvalidArgumentError(
+      `--seed-vector must be finite numbers separated by commas, or @file.json holding an array of them; got '${v}'.`,
+    );
+  }
+  return values as number[];
+};
+
 const methodList = (v: string): Method[] => {
   const out = v.split(',').map((s) => s.trim());
   const bad = out.filter((m) => !(METHODS as readonly string[]).includes(m));
@@ -90,6 +113,7 @@ interface ExplainOpts {
   top?: number;
   classes?: number[];
   above?: number;
+  seedVector?: number[];
   score: Score;
   layer?: string;
   augSmooth?: boolean;
@@ -170,6 +194,15 @@ export function program(done: (status: number) => void): Command {
       )
         .argParser(threshold)
         .conflicts(['top', 'classes']),
+    )
+    .addOption(
+      new Option(
+        '--seed-vector <v>',
+        'explain one score per image, Σ_c v_c·s_c over the classes (s the --score of each): one number per class, ' +
+          'comma-separated, or @file.json with an array; files are named <image>.<method>.seed',
+      )
+        .argParser(seedVector)
+        .conflicts(['top', 'classes', 'above']),
     )
     .addOption(
       new Option('--score <s>', 'the explained score of each class: the logit, its softmax probability, its sigmoid')
@@ -265,11 +298,10 @@ export function program(done: (status: number) => void): Command {
           exitCode: USAGE,
         });
       }
-      if (listed.length > 1 && (o.above !== undefined || o.score !== 'logit')) {
-        cmd.error(
-          `error: ${o.above !== undefined ? '--above' : `--score ${o.score}`} does not apply with several layers`,
-          { exitCode: USAGE },
-        );
+      if (listed.length > 1 && (o.above !== undefined || o.seedVector !== undefined || o.score !== 'logit')) {
+        const flag =
+          o.above !== undefined ? '--above' : o.seedVector !== undefined ? '--seed-vector' : `--score ${o.score}`;
+        cmd.error(`error: ${flag} does not apply with several layers`, { exitCode: USAGE });
       }
       if (new Set(listed).size !== listed.length) {
         cmd.error(`error: --layer lists a layer twice: ${listed.join(',')}`, { exitCode: USAGE });
@@ -292,7 +324,7 @@ export function program(done: (status: number) => void): Command {
           if (listed.length > 1 && !isFusable(m)) {
             cmd.error(
               `error: ${methodOf(m).label} cannot be fused over several layers; only the channel methods with ` +
-                'gradient weights and the spatial methods can',
+                'gradient weights, the spatial and the eigen methods can',
               { exitCode: USAGE },
             );
           }
@@ -312,12 +344,20 @@ export function program(done: (status: number) => void): Command {
       const bad = o.classes?.find((c) => c >= k);
       if (bad !== undefined)
         cmd.error(`error: --classes: ${bad} is not a class of the model (0 … ${k - 1})`, { exitCode: USAGE });
+      if (o.seedVector && o.seedVector.length !== k) {
+        cmd.error(`error: --seed-vector has ${o.seedVector.length} numbers; the model has ${k} classes`, {
+          exitCode: USAGE,
+        });
+      }
+      const targets =
+        o.classes ??
+        (o.above !== undefined ? { above: o.above } : o.seedVector ? { seed: o.seedVector } : { topK: o.top ?? 1 });
       const engine = await Engine.create();
       try {
         done(
           await runExplain(engine, opened, images, {
             methods: [...new Set(o.methods)],
-            targets: o.classes ?? (o.above !== undefined ? { above: o.above } : { topK: o.top ?? 1 }),
+            targets,
             score: o.score,
             layer,
             augSmooth: o.augSmooth === true,
@@ -336,6 +376,11 @@ export function program(done: (status: number) => void): Command {
             },
           }),
         );
+      } catch (err) {
+        // A method that cannot explain these targets or this score (explain()'s own check, made
+        // on the first batch): the options are at fault, not an image.
+        if (err instanceof MethodNotApplicableError) cmd.error(`error: ${err.message}`, { exitCode: USAGE });
+        throw err;
       } finally {
         engine.destroy();
       }

@@ -15,6 +15,7 @@
  *   sidecar   URL of its JSON sidecar: labels, mean, std, inputSize (optional)
  *   src       URL of the image (PNG, JPEG, anything the browser decodes)
  *   method    one of METHODS (default gradcam)
+ *   score     the explained score of each class: logit (default), probability (softmax) or sigmoid
  *   layer     the layer to explain at (default: the model's last spatial layer)
  *   classes   how many of the top classes the picker offers (default 5)
  *   colormap  one of COLORMAPS (default turbo)
@@ -39,6 +40,7 @@ import {
   METHODS,
   methodOf,
   ModelFormatError,
+  SCORES,
   overlay,
   preprocessImage,
   readRGBA,
@@ -50,6 +52,7 @@ import {
   type Method,
   type OnnxSidecar,
   type Recorder,
+  type Score,
   type Tensor,
 } from '../index';
 
@@ -59,6 +62,8 @@ export const TAG = 'webgpu-cam-explainer';
 /** What the element shows: the image's top classes and the one whose map is drawn. */
 export interface ExplainerResult {
   method: Method;
+  /** The explained score (the `score` attribute). */
+  score: Score;
   layer: string;
   /** The top classes, best first, with score and probability (sigmoid for a multi-label model, else softmax). */
   classes: { class: number; label: string; score: number; probability: number }[];
@@ -162,6 +167,7 @@ export class WebGpuCamExplainer extends HTMLElement {
     'sidecar',
     'src',
     'method',
+    'score',
     'layer',
     'classes',
     'colormap',
@@ -375,6 +381,11 @@ export class WebGpuCamExplainer extends HTMLElement {
       (v) => ((METHODS as readonly string[]).includes(v) ? (v as Method) : undefined),
       'gradcam' as Method,
     );
+    const score = this.#attr(
+      'score',
+      (v) => ((SCORES as readonly string[]).includes(v) ? (v as Score) : undefined),
+      'logit' as Score,
+    );
     const count = this.#attr('classes', (v) => (/^\d+$/.test(v) && Number(v) >= 1 ? Number(v) : undefined), 5);
     const fit = this.#attr(
       'fit',
@@ -419,13 +430,14 @@ export class WebGpuCamExplainer extends HTMLElement {
     try {
       x = await preprocessImage(r, pixels, { size, mean: rgb(pre?.mean), std: rgb(pre?.std), fit });
       display = await preprocessImage(r, pixels, { size, fit });
-      explanation = await explain(loaded.model, x, { methods: [method], targets: { topK: t }, layer });
+      explanation = await explain(loaded.model, x, { methods: [method], targets: { topK: t }, score, layer });
       const scores = await explanation.scores.read();
       const probs = multiLabel ? scores.map((y) => 1 / (1 + Math.exp(-y))) : await explanation.probabilities.read();
       const classes = (await explanation.readClasses())[0];
       const labels = loaded.labels ?? [];
       const result: ExplainerResult = {
         method,
+        score,
         layer,
         classes: classes.map((c) => ({
           class: c,

@@ -5,7 +5,8 @@
  * - it explains the sample: the top class is one of its items, the shown map equals the CPU
  *   reference (src/reference/) of the same pixels, and the drawn pixels equal the CPU overlay;
  * - the class picker shows another class's map, the opacity slider redraws, a new `src` is
- *   explained again;
+ *   explained again, and `score="probability"` explains the softmax probability (the CPU
+ *   reference's map of that score);
  * - with its own engine it frees every tensor when replaced and when removed from the page;
  * - a screenshot (test-artifacts/element.png) shows an image, not an empty box;
  * - without WebGPU it says what the browser needs.
@@ -17,6 +18,7 @@ import type { Page } from 'puppeteer';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ExplainerResult, WebGpuCamExplainer } from '../../src/element/index';
 import { onnxToGraphSpec } from '../../src/model/onnx';
+import type { Score } from '../../src/attribution/targets';
 import { explainReference } from '../../src/reference/explain';
 import { RefModel } from '../../src/reference/model';
 import { preprocessImage } from '../../src/reference/preprocess';
@@ -47,7 +49,7 @@ function pixelsInPage(page: Page, url: string) {
   }, url);
 }
 
-async function reference(page: Page, url: string, topK: number) {
+async function reference(page: Page, url: string, topK: number, score: Score = 'logit') {
   const p = await pixelsInPage(page, url);
   const image = { width: p.width, height: p.height, data: Uint8ClampedArray.from(p.data) };
   const rgb = (v: number[]) => v as [number, number, number];
@@ -58,7 +60,7 @@ async function reference(page: Page, url: string, topK: number) {
     fit: 'center-crop',
   });
   const display = preprocessImage(image, { size: [96, 96], fit: 'center-crop' });
-  return { r: explainReference(ref, x, { methods: ['gradcam'], targets: { topK } }), display };
+  return { r: explainReference(ref, x, { methods: ['gradcam'], targets: { topK }, score }), display };
 }
 
 const shown = (page: Page) => page.$('#shown') as Promise<import('puppeteer').ElementHandle<WebGpuCamExplainer>>;
@@ -170,6 +172,20 @@ describe('<webgpu-cam-explainer>', () => {
     expect(bag.result!.classes[0].label).toBe('Bag');
     const again = await reference(page, '/weights/samples/02_single_bag.png', 3);
     expectAllclose(await readMap(page), again.r.maps.gradcam!.input!.data.subarray(0, 96 * 96), MAPS, 'the new image');
+
+    // score="probability": Grad-CAM of each class's softmax probability instead of its logit.
+    await page.$eval('#shown', (el) => el.setAttribute('score', 'probability'));
+    const prob = await settled(page);
+    expect(prob.state, prob.message).toBe('ready');
+    expect(prob.result!.score).toBe('probability');
+    const byProb = await reference(page, '/weights/samples/02_single_bag.png', 3, 'probability');
+    const probMap = byProb.r.maps.gradcam!.input!.data.subarray(0, 96 * 96);
+    expectAllclose(await readMap(page), probMap, MAPS, 'Grad-CAM of the probability');
+    // The two scores' maps differ here, so the attribute reached explain().
+    const logitMap = again.r.maps.gradcam!.input!.data.subarray(0, 96 * 96);
+    expect(Math.max(...probMap.map((v, i) => Math.abs(v - logitMap[i])))).toBeGreaterThan(0.01);
+    await page.$eval('#shown', (el) => el.removeAttribute('score'));
+    expect((await settled(page)).result!.score).toBe('logit');
 
     mkdirSync(join(REPO, 'test-artifacts'), { recursive: true });
     const png = await (await shown(page)).screenshot({ path: join(REPO, 'test-artifacts/element.png') });

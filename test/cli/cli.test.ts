@@ -11,8 +11,11 @@
  *   image with fewer, and writes no files for the padding), as explain() gives them alone;
  * - --shard 1/2 and 2/2 split a folder into two disjoint halves that cover it; progress as lines
  *   and as a bar with images per second;
+ * - --seed-vector from a JSON file: one row per image, files <image>.<method>.seed, the maps
+ *   of explain() with { seed };
  * - layers and info, as text and JSON;
- * - --help of every command, and usage errors with status 2 (in this process: main()).
+ * - --help of every command, and usage errors with status 2 (in this process: main()), a
+ *   method that cannot explain the score among them.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -354,8 +357,8 @@ describe('webgpu-cam usage (in this process)', () => {
     [['explain', '--model', MODEL, '--fuse', 'mean', 'x.png'], /--fuse needs several layers/],
     [['explain', '--model', MODEL, '--layer', `${RELU4},${RELU4}`, 'x.png'], /--layer lists a layer twice/],
     [
-      ['explain', '--model', MODEL, '--layer', `${RELU4},${RELU6}`, '--methods', 'gradcam,eigencam', 'x.png'],
-      /Eigen-CAM cannot be fused over several layers/,
+      ['explain', '--model', MODEL, '--layer', `${RELU4},${RELU6}`, '--methods', 'gradcam,scorecam', 'x.png'],
+      /Score-CAM cannot be fused over several layers/,
     ],
     [
       ['explain', '--model', MODEL, '--layer', `${RELU4},${RELU6}`, '--fuse', 'max', 'x.png'],
@@ -388,6 +391,14 @@ describe('webgpu-cam usage (in this process)', () => {
     [
       ['explain', '--model', MODEL, '--eigen-smooth', '--layer', `${RELU4},${RELU6}`, 'x.png'],
       /--eigen-smooth does not apply with several layers/,
+    ],
+    [['explain', '--model', MODEL, '--seed-vector', '1,2', 'x.png'], /--seed-vector has 2 numbers; the model has 10/],
+    [['explain', '--model', MODEL, '--seed-vector', '1,,2', 'x.png'], /--seed-vector must be finite numbers/],
+    [['explain', '--model', MODEL, '--seed-vector', '@/nonexistent.json', 'x.png'], /--seed-vector: cannot read/],
+    [['explain', '--model', MODEL, '--seed-vector', '1', '--top', '2', 'x.png'], /cannot be used with option '--top/],
+    [
+      ['explain', '--model', MODEL, '--seed-vector', '1', '--layer', `${RELU4},${RELU6}`, 'x.png'],
+      /--seed-vector does not apply with several layers/,
     ],
     [['explain', 'x.png'], /required option '-m, --model <file>'/],
     [['nope'], /unknown command 'nope'/],
@@ -453,6 +464,55 @@ describe('webgpu-cam usage (in this process)', () => {
       const npy = readNpy(join(out, c.files[m].map));
       expect(npy.shape).toEqual([96, 96]);
       expectAllclose(npy.data, await e.fused![m]!.input.read(), MAPS, m);
+    }
+    e.destroy();
+    x.destroy();
+    model.destroy();
+  });
+
+  it('a method that cannot explain the score is a usage error, found at the first batch', async () => {
+    const out = join(tmp, 'refused');
+    const png = sample('01_single_sneaker.png');
+    const r = await run(['explain', '--model', MODEL, '--methods', 'cam', '--score', 'probability', '--out', out, png]);
+    expect(r.status).toBe(2);
+    expect(r.err).toMatch(/error: CAM cannot explain the score 'probability'/);
+    expect(r.err).not.toMatch(/skipped/);
+  });
+
+  it('--seed-vector (from a JSON file) writes <image>.<method>.seed maps equal to explain() with { seed }', async () => {
+    const out = join(tmp, 'seed');
+    const png = sample('05_two_classes_boot_tshirt.png');
+    const v = [1, 0, 0, 0, 0, 0, 0, 0, 0, -1]; // T-shirt/top minus ankle boot
+    const file = join(tmp, 'seed.json');
+    writeFileSync(file, JSON.stringify(v));
+    const args = ['--model', MODEL, '--methods', 'gradcam,ablationcam', '--seed-vector', `@${file}`];
+    const r = await run(['explain', ...args, '--out', out, png]);
+    expect(r.status, r.err).toBe(0);
+    const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Summary & {
+      options: { targets: unknown };
+    };
+    expect(s.options.targets).toEqual({ seed: v });
+    const row = s.images[0].explained;
+    expect(row).toHaveLength(1);
+    expect(row[0]).toMatchObject({ class: -1, label: 'seed vector' });
+    const engine = await getEngine();
+    const sidecar = JSON.parse(readFileSync(join(REPO, 'weights/fashion_cam.json'), 'utf8'));
+    const { model, preprocessing } = await loadOnnx(engine, readFileSync(MODEL), { sidecar });
+    const { inputSize: size, mean, std } = preprocessing!;
+    const rgb = (u: number[]) => u as [number, number, number];
+    const x = await preprocessImage(engine, decodeImage(readFileSync(png)), {
+      size,
+      mean: rgb(mean),
+      std: rgb(std),
+      fit: 'center-crop',
+    });
+    const e = await explain(model, x, { methods: ['gradcam', 'ablationcam'], targets: { seed: v } });
+    const scores = await e.scores.read();
+    expect(row[0].score).toBeCloseTo(scores[0] - scores[9], 4);
+    for (const m of ['gradcam', 'ablationcam'] as const) {
+      expect(row[0].files[m].map).toMatch(new RegExp(`\\.${m}\\.seed\\.npy$`));
+      const npy = readNpy(join(out, row[0].files[m].map));
+      expectAllclose(npy.data, await e.maps[m]!.input.read(), MAPS, m);
     }
     e.destroy();
     x.destroy();
