@@ -78,6 +78,20 @@ export type {
 export type { SmoothGradOptions, IntegratedGradientsOptions, SamplingOptions } from './methods/sampling';
 export { checkSamplingOptions, MAX_SAMPLES } from './methods/sampling';
 export { Recorder } from './gpu/recorder';
+// The kernel choices per engine, for performance experiments (docs/BENCHMARKS.md).
+export {
+  conv2dConfig,
+  setConv2dConfig,
+  describeConv2dConfig,
+  type Conv2dConfig,
+  type Conv2dGemmTile,
+} from './ops/conv2d';
+export {
+  reductionConfig,
+  setReductionConfig,
+  type ReductionConfig,
+  type ChannelWeightsKernel,
+} from './attribution/kernels';
 export type { AdapterKind } from './gpu/device';
 export { preprocessImage } from './ops/preprocess';
 export {

@@ -121,6 +121,8 @@ describe('the packed package', () => {
     for (const f of [
       'package.json',
       'README.md',
+      'LICENSE',
+      'THIRD_PARTY_NOTICES.md',
       'docs/ELEMENT.md',
       'lib/index.js',
       'lib/node.js',
@@ -131,7 +133,11 @@ describe('the packed package', () => {
     }
     expect(files).toContain('lib/types/index.d.ts');
     expect(files.filter((f) => /\.(ts|wgsl|proto)$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
-    expect(files.every((f) => /^(lib\/|README\.md$|docs\/ELEMENT\.md$|package\.json$)/.test(f))).toBe(true);
+    expect(
+      files.every((f) =>
+        /^(lib\/|README\.md$|LICENSE$|THIRD_PARTY_NOTICES\.md$|docs\/ELEMENT\.md$|package\.json$)/.test(f),
+      ),
+    ).toBe(true);
     // Nothing that builds code from strings or compiles WebAssembly, in any shipped script.
     const installed = join(project, 'node_modules/webgpu-cam');
     const scripts = files.filter((f) => f.endsWith('.js'));
@@ -147,6 +153,9 @@ describe('(a) plain Node', () => {
       import * as cam from 'webgpu-cam';
       const { Engine, loadOnnx, explain, preprocessImage, decodeImage } = cam;
       const engine = await Engine.create();
+      // The kernel choices are public: the direct conv and the workgroup reductions give the same maps.
+      const conv = cam.describeConv2dConfig(cam.setConv2dConfig(engine, { tiled: false }));
+      const reductions = cam.setReductionConfig(engine, { subgroups: false, channelWeights: 'reduce' });
       const sidecar = JSON.parse(await readFile(${JSON.stringify(SIDECAR)}, 'utf8'));
       const { model, labels, preprocessing: p } = await loadOnnx(engine, await readFile(${JSON.stringify(MODEL)}), { sidecar });
       const image = decodeImage(await readFile(${JSON.stringify(SAMPLE)}));
@@ -166,6 +175,9 @@ describe('(a) plain Node', () => {
         map: Array.from(await r.maps.gradcam.input.read()),
         errorNames,
         thrown,
+        conv,
+        reductions: cam.reductionConfig(engine),
+        returned: reductions,
       }));
       r.destroy(); x.destroy(); model.destroy(); engine.destroy();
     `;
@@ -181,6 +193,9 @@ describe('(a) plain Node', () => {
     expect(ERRORS.length).toBeGreaterThanOrEqual(11);
     expect(out.errorNames).toEqual(Object.fromEntries(ERRORS.map((n) => [n, n])));
     expect(out.thrown).toBe('ModelFormatError');
+    expect(out.conv).toMatch(/^direct, workgroup \d+ \(set by setConv2dConfig\)$/);
+    expect(out.reductions).toEqual({ subgroups: false, channelWeights: 'reduce', reason: 'set by setReductionConfig' });
+    expect(out.returned).toEqual(out.reductions);
   });
 
   it('the installed webgpu-cam command explains an image', () => {
