@@ -17,10 +17,9 @@ import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { markdown, updateDoc, type BenchReport } from './report';
 import type { ModelEntry, Progress, SuiteConfig, SuiteIO, SuiteResult } from './suite';
-import { hasGPU } from '../scripts/chromium.mjs';
+import { useSwiftShaderWithoutGPU } from './vulkan';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const RESNET_ONNX = 'bench/.cache/resnet18_224.onnx';
 
 interface Options {
@@ -142,9 +141,7 @@ function models(o: Options, log: (s: string) => void): ModelEntry[] {
 }
 
 async function runNode(cfg: SuiteConfig, io: Omit<SuiteIO, 'runtime' | 'readBytes'>): Promise<SuiteResult> {
-  if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && !hasGPU() && existsSync(SWIFTSHADER)) {
-    process.env.VK_ICD_FILENAMES = SWIFTSHADER;
-  }
+  useSwiftShaderWithoutGPU();
   // TF.js's WebGPU backend registers itself only where navigator.gpu exists: give Node one, from
   // Dawn, before anything imports it; the engine then finds the same navigator.gpu.
   const dawn = (await import('webgpu')) as { create(flags: string[]): GPU; globals: Record<string, unknown> };
@@ -204,9 +201,7 @@ export async function main(argv: string[]): Promise<number> {
     return code ?? 2;
   }
   if (o.soak !== undefined) {
-    if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && !hasGPU() && existsSync(SWIFTSHADER)) {
-      process.env.VK_ICD_FILENAMES = SWIFTSHADER;
-    }
+    useSwiftShaderWithoutGPU();
     const { runSoak } = await import('./soak');
     const explains = o.soak === true ? 1000 : o.soak;
     return runSoak(REPO, { explains, every: o.soakEvery, model: o.soakModel }, (s) => console.log(s));

@@ -29,6 +29,7 @@ import { preprocessImage } from '../src/reference/preprocess';
 import { hostTensor } from '../src/reference/tensor';
 import { Graph } from '../src/model/graph';
 import { gap4, inputFor, resnet18 } from './nets';
+import { useSwiftShaderWithoutGPU } from './vulkan';
 
 export interface ErrorFigures {
   /** max |Δ| of the logits, and that over max |logit|. */
@@ -168,6 +169,7 @@ export async function main(argv: string[]): Promise<number> {
     ['gap4', () => ({ spec: gap4(), x: inputFor(gap4()) })],
     [`resnet18@${size}`, () => ({ spec: resnet18(size, 1000), x: inputFor(resnet18(size, 1000)) })],
   ];
+  useSwiftShaderWithoutGPU();
   const e = await Engine.create();
   const rows: F16Accuracy[] = [];
   try {

@@ -36,10 +36,9 @@ import { Model } from '../src/model/model';
 import { convertGraph } from '../src/model/onnx_convert';
 import { decodeModel, defaultOpset } from '../src/model/onnx_proto';
 import type { GraphSpec } from '../src/model/spec';
-import { hasGPU } from '../scripts/chromium.mjs';
+import { useSwiftShaderWithoutGPU } from './vulkan';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const VGG16 = 'bench/.cache/vgg16_224.onnx';
 const MB = 1e6;
 
@@ -184,9 +183,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`import-memory: exporting vgg16 to ${VGG16} (tools/export_bench_vgg16.py)…`);
     execFileSync('/usr/bin/python3', [join(REPO, 'tools/export_bench_vgg16.py'), file], { stdio: 'inherit' });
   }
-  if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && !hasGPU() && existsSync(SWIFTSHADER)) {
-    process.env.VK_ICD_FILENAMES = SWIFTSHADER;
-  }
+  useSwiftShaderWithoutGPU();
   const gc = collector();
   const engine = await Engine.create();
   const fileMB = statSync(file).size / MB;

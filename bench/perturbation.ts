@@ -97,7 +97,7 @@ export async function perturbationRuns(
         b.push(await measure(e, runForwards, once));
       }
       const ours = combine(a);
-      out.push({
+      const row: PerturbationResult = {
         method,
         channels: K,
         batchSize,
@@ -107,7 +107,12 @@ export async function perturbationRuns(
         ratio: median(a.map((m, i) => m.wallMs / b[i].wallMs)),
         msPerChannel: ours.wallMs / K,
         peakBytes: peak,
-      });
+      };
+      out.push(row);
+      // Printed as soon as measured: these runs are long on a software adapter.
+      o.log(
+        `${g.spec.name ?? 'model'}: ${label}: ${row.ours.wallMs.toFixed(1)} ms (${row.msPerChannel.toFixed(2)} ms per channel, batches of ${row.batchSize}), forwards alone ${row.forwards.wallMs.toFixed(1)} ms, ratio ${row.ratio.toFixed(3)}, peak ${(peak / 2 ** 20).toFixed(1)} MiB`,
+      );
     } finally {
       for (const t of inputs.values()) t.destroy();
     }

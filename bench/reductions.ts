@@ -14,12 +14,14 @@
 import { channelWeights, combineMaps, eigenMaps, topkClasses } from '../src/attribution/kernels';
 import { Engine } from '../src/gpu/engine';
 import { channelMethod, isChannel, METHODS, type ChannelMethodName } from '../src/methods/registry';
+import { useSwiftShaderWithoutGPU } from './vulkan';
 import { measure } from './measure';
 import { benchRandn } from './nets';
 
 export async function main(argv: string[]): Promise<number> {
   const i = argv.indexOf('--reps');
   const reps = i >= 0 ? Number(argv[i + 1]) : 7;
+  useSwiftShaderWithoutGPU();
   const e = await Engine.create();
   const hasSg = e.device.features.has('subgroups');
   const a = e.adapter;

@@ -63,6 +63,9 @@ export async function sampledRuns(
       { warmup: o.warmup, reps: o.reps, tick: o.tick },
     );
     out.push({ method, copies, topK: o.topK, ours, msPerCopy: ours.wallMs / copies, peakBytes: peak });
+    o.log(
+      `${model.graph.spec.name ?? 'model'}: ${d.label}: ${ours.wallMs.toFixed(1)} ms (${(ours.wallMs / copies).toFixed(2)} ms per copy), peak ${(peak / 2 ** 20).toFixed(1)} MiB`,
+    );
   }
   return out;
 }

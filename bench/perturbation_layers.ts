@@ -1,0 +1,103 @@
+/**
+ * `npm run bench:perturbation [-- --model resnet18 --layers L1,L2 --methods scorecam,ablationcam]`:
+ * Score-CAM and Ablation-CAM on one network at the layers given (default: its default layer),
+ * each against the batched forwards it needs (bench/perturbation.ts: the same runs as the end to
+ * end suite's perturbation rows, timed alternately), top 5. Prints per layer and method the
+ * channels K, the batch size explain() used, its time, the time per channel, the forwards
+ * alone, the ratio and the peak of the engine's pool, each row as soon as it is measured: on a
+ * software adapter ResNet-18's default layer (K = 512) takes about half an hour a row.
+ *
+ * --model: resnet18 (bench/.cache/resnet18_224.onnx, exported by tools/export_bench_resnet18.py
+ * when missing), a shipped model's name (weights/<name>.onnx and its sidecar) or an ONNX path.
+ * Run through scripts/run-ts.mjs (Vite's SSR loader: TypeScript and `?raw` shader imports).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { Engine } from '../src/gpu/engine';
+import { loadOnnx } from '../src/model/onnx';
+import { isPerturbation, type PerturbationMethodName } from '../src/methods/registry';
+import { inputFor } from './nets';
+import { useSwiftShaderWithoutGPU } from './vulkan';
+import { perturbationRuns } from './perturbation';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const RESNET_ONNX = 'bench/.cache/resnet18_224.onnx';
+
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`must be a non-negative integer, got '${v}'`);
+  return n;
+};
+
+function modelFile(name: string): { path: string; sidecar?: unknown } {
+  if (name === 'resnet18') {
+    const path = join(REPO, RESNET_ONNX);
+    if (!existsSync(path)) {
+      console.log(`exporting ResNet-18 to ${RESNET_ONNX} (tools/export_bench_resnet18.py)…`);
+      execFileSync('/usr/bin/python3', [join(REPO, 'tools/export_bench_resnet18.py'), path], { stdio: 'inherit' });
+    }
+    return { path };
+  }
+  if (!name.endsWith('.onnx')) {
+    const path = join(REPO, 'weights', `${name}.onnx`);
+    const side = join(REPO, 'weights', `${name}.json`);
+    return { path, ...(existsSync(side) ? { sidecar: JSON.parse(readFileSync(side, 'utf8')) } : {}) };
+  }
+  return { path: name };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const o = new Command('bench:perturbation')
+    .option('--model <name>', 'resnet18, a shipped model (weights/<name>.onnx) or an ONNX file', 'resnet18')
+    .option('--layers <list>', "comma-separated layers (tensor or module names; default: the model's default layer)")
+    .option('--methods <list>', 'comma-separated perturbation methods', 'scorecam,ablationcam')
+    .option('--reps <n>', 'timed runs of each (explain and forwards alternately)', positiveInt, 1)
+    .option('--warmup <n>', 'untimed runs of each first (shader compilation)', positiveInt, 1)
+    .parse(argv, { from: 'user' })
+    .opts<{ model: string; layers?: string; methods: string; reps: number; warmup: number }>();
+  const methods = o.methods.split(',').map((s) => s.trim());
+  const bad = methods.find((m) => !isPerturbation(m as PerturbationMethodName));
+  if (bad !== undefined) throw new InvalidArgumentError(`'${bad}' is not a perturbation method`);
+  const { path, sidecar } = modelFile(o.model);
+  useSwiftShaderWithoutGPU();
+  const e = await Engine.create();
+  try {
+    const a = e.adapter;
+    console.log(`Adapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ')} (${a.kind})`);
+    const { model } = await loadOnnx(e, readFileSync(path), sidecar ? { sidecar: sidecar as never } : {});
+    const g = model.graph;
+    const [C, H, W] = model.inputShape;
+    const x = e.upload(inputFor(g.spec), [1, C, H, W], 'bench:input');
+    const layers = (o.layers ?? g.defaultLayer()).split(',').map((l) => g.layer(l.trim()));
+    const t0 = performance.now();
+    const log = (s: string) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0)} s] ${s}`);
+    const rows = [
+      '| network | layer | method, top 5 | K | batch | ms | ms per channel | batched forwards ms | ratio | peak MiB |',
+    ];
+    rows.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const layer of layers) {
+      const out = await perturbationRuns(e, model, x, layer, methods as PerturbationMethodName[], {
+        warmup: o.warmup,
+        reps: o.reps,
+        topK: 5,
+        tick: () => {},
+        log,
+      });
+      for (const r of out) {
+        rows.push(
+          `| ${o.model} | \`${layer}\` | ${r.method} | ${r.channels} | ${r.batchSize} | ${r.ours.wallMs.toFixed(1)} | ` +
+            `${r.msPerChannel.toFixed(2)} | ${r.forwards.wallMs.toFixed(1)} | ${r.ratio.toFixed(2)}× | ${(r.peakBytes / 2 ** 20).toFixed(1)} |`,
+        );
+      }
+    }
+    console.log(`\n${rows.join('\n')}`);
+    x.destroy();
+    model.destroy();
+  } finally {
+    e.destroy();
+  }
+  return 0;
+}
