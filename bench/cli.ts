@@ -8,7 +8,6 @@
  *
  * Run through scripts/run-ts.mjs (Vite's SSR loader: TypeScript and `?raw` shader imports).
  */
-import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -18,9 +17,9 @@ import cliProgress from 'cli-progress';
 import { markdown, updateDoc, type BenchReport } from './report';
 import type { ModelEntry, Progress, SuiteConfig, SuiteIO, SuiteResult } from './suite';
 import { useSwiftShaderWithoutGPU } from './vulkan';
+import { resnetOnnx } from './resnet_onnx';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const RESNET_ONNX = 'bench/.cache/resnet18_224.onnx';
 
 interface Options {
   node: boolean;
@@ -83,22 +82,6 @@ function positiveInt(v: string): number {
   return n;
 }
 
-/** The ResNet-18 ONNX export (random weights) at 224×224, made once with Debian's PyTorch. */
-function resnetOnnx(allowExport: boolean, log: (s: string) => void): string | null {
-  if (existsSync(join(REPO, RESNET_ONNX))) return RESNET_ONNX;
-  if (!allowExport) return null;
-  try {
-    log(`exporting ResNet-18 to ${RESNET_ONNX} (tools/export_bench_resnet18.py)…`);
-    execFileSync('/usr/bin/python3', [join(REPO, 'tools/export_bench_resnet18.py'), join(REPO, RESNET_ONNX)], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    return RESNET_ONNX;
-  } catch (e) {
-    log(`could not export ResNet-18 (${(e as Error).message.split('\n')[0]}); using the GraphSpec builder`);
-    return null;
-  }
-}
-
 function models(o: Options, log: (s: string) => void): ModelEntry[] {
   if (o.smoke) return [{ name: 'tiny', tfAll: true }];
   const names = o.models
@@ -123,7 +106,9 @@ function models(o: Options, log: (s: string) => void): ModelEntry[] {
         tfAll: true,
       };
     if (n === 'resnet18') {
-      const onnx = resnetOnnx(o.export, log);
+      const onnx = resnetOnnx(o.export, (m) =>
+        log(m.startsWith('could not') ? `${m}; using the GraphSpec builder` : m),
+      );
       // 224×224 ResNet-18 takes seconds a run here: fewer repetitions, and TF.js's per-class
       // all-methods run (about 10 full backward passes) is left out.
       // Score-CAM and Ablation-CAM: 512 forwards each, so on a software adapter only when asked.

@@ -11,7 +11,6 @@
  * when missing), a shipped model's name (weights/<name>.onnx and its sidecar) or an ONNX path.
  * Run through scripts/run-ts.mjs (Vite's SSR loader: TypeScript and `?raw` shader imports).
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,9 +21,9 @@ import { isPerturbation, type PerturbationMethodName } from '../src/methods/regi
 import { inputFor } from './nets';
 import { useSwiftShaderWithoutGPU } from './vulkan';
 import { perturbationRuns } from './perturbation';
+import { resnetOnnx } from './resnet_onnx';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const RESNET_ONNX = 'bench/.cache/resnet18_224.onnx';
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -34,12 +33,9 @@ const positiveInt = (v: string) => {
 
 function modelFile(name: string): { path: string; sidecar?: unknown } {
   if (name === 'resnet18') {
-    const path = join(REPO, RESNET_ONNX);
-    if (!existsSync(path)) {
-      console.log(`exporting ResNet-18 to ${RESNET_ONNX} (tools/export_bench_resnet18.py)…`);
-      execFileSync('/usr/bin/python3', [join(REPO, 'tools/export_bench_resnet18.py'), path], { stdio: 'inherit' });
-    }
-    return { path };
+    const rel = resnetOnnx(true, (s) => console.log(s));
+    if (!rel) throw new Error('the ResNet-18 ONNX export is missing and could not be made');
+    return { path: join(REPO, rel) };
   }
   if (!name.endsWith('.onnx')) {
     const path = join(REPO, 'weights', `${name}.onnx`);
