@@ -1,10 +1,11 @@
 /**
  * `npm run bench:perturbation [-- --model resnet18 --layers L1,L2 --methods scorecam,ablationcam]`:
  * Score-CAM and Ablation-CAM on one network at the layers given (default: its default layer),
- * each against the batched forwards it needs (bench/perturbation.ts: the same runs as the end to
- * end suite's perturbation rows, timed alternately), top 5. Prints per layer and method the
+ * each against the batched forwards it needs and against those plus the image's own forward
+ * (bench/perturbation.ts: the same runs as the end to end suite's perturbation rows, timed
+ * alternately), top 5. Prints per layer and method the
  * channels K, the batch size explain() used, its time, the time per channel, the forwards
- * alone, the ratio and the peak of the engine's pool, each row as soon as it is measured: on a
+ * alone, the ratio, the image's forward, the ratio to all forwards and the peak of the engine's pool, each row as soon as it is measured: on a
  * software adapter ResNet-18's default layer (K = 512) takes about half an hour a row.
  *
  * --model: resnet18 (bench/.cache/resnet18_224.onnx, exported by tools/export_bench_resnet18.py
@@ -71,9 +72,9 @@ export async function main(argv: string[]): Promise<number> {
     const t0 = performance.now();
     const log = (s: string) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0)} s] ${s}`);
     const rows = [
-      '| network | layer | method, top 5 | K | batch | ms | ms per channel | batched forwards ms | ratio | peak MiB |',
+      '| network | layer | method, top 5 | K | batch | ms | ms per channel | batched forwards ms | ratio | image forward ms | ratio to all forwards | peak MiB |',
     ];
-    rows.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|');
+    rows.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const layer of layers) {
       const out = await perturbationRuns(e, model, x, layer, methods as PerturbationMethodName[], {
         warmup: o.warmup,
@@ -85,7 +86,8 @@ export async function main(argv: string[]): Promise<number> {
       for (const r of out) {
         rows.push(
           `| ${o.model} | \`${layer}\` | ${r.method} | ${r.channels} | ${r.batchSize} | ${r.ours.wallMs.toFixed(1)} | ` +
-            `${r.msPerChannel.toFixed(2)} | ${r.forwards.wallMs.toFixed(1)} | ${r.ratio.toFixed(2)}× | ${(r.peakBytes / 2 ** 20).toFixed(1)} |`,
+            `${r.msPerChannel.toFixed(2)} | ${r.forwards.wallMs.toFixed(1)} | ${r.ratio.toFixed(2)}× | ` +
+            `${r.imageForward.wallMs.toFixed(1)} | ${r.ratioAll.toFixed(2)}× | ${(r.peakBytes / 2 ** 20).toFixed(1)} |`,
         );
       }
     }

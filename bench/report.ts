@@ -76,6 +76,11 @@ export function targets(r: BenchReport): Target[] {
         met: p.ratio <= 1.2,
         detail: `${f1(p.ours.wallMs)} ms vs ${f1(p.forwards.wallMs)} ms: ${f2(p.ratio)}× (K = ${p.channels}, batch ${p.batchSize})`,
       });
+      out.push({
+        target: `${e.model}: ${p.method} top ${p.topK} within 1.2× of every forward it runs (the image's and the batched ones)`,
+        met: p.ratioAll <= 1.2,
+        detail: `${f1(p.ours.wallMs)} ms vs ${f1(p.imageForward.wallMs)} + ${f1(p.forwards.wallMs)} ms: ${f2(p.ratioAll)}×`,
+      });
     }
     for (const [name, s, saved] of [
       ['Grad-CAM', e.gradcam, e.savedBytesGradcam],
@@ -175,12 +180,12 @@ export function markdown(r: BenchReport): string {
     const pert = r.e2e.flatMap((e) => (e.perturbation ?? []).map((p) => ({ e, p })));
     if (pert.length) {
       L.push(
-        '| network | method, top 5 | K | batch | ours ms | ms per channel | batched forwards ms | ratio | peak MiB |',
-        '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+        '| network | method, top 5 | K | batch | ours ms | ms per channel | batched forwards ms | ratio | image forward ms | ratio to all forwards | peak MiB |',
+        '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       );
       for (const { e, p } of pert) {
         L.push(
-          `| ${e.model} | ${p.method} | ${p.channels} | ${p.batchSize} | ${f1(p.ours.wallMs)} | ${f2(p.msPerChannel)} | ${f1(p.forwards.wallMs)} | ${f2(p.ratio)}× | ${mib(p.peakBytes)} |`,
+          `| ${e.model} | ${p.method} | ${p.channels} | ${p.batchSize} | ${f1(p.ours.wallMs)} | ${f2(p.msPerChannel)} | ${f1(p.forwards.wallMs)} | ${f2(p.ratio)}× | ${f1(p.imageForward.wallMs)} | ${f2(p.ratioAll)}× | ${mib(p.peakBytes)} |`,
         );
       }
       L.push('');

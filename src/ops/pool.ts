@@ -223,22 +223,36 @@ export async function avgPool2dBackward(e: Recorder, dy: Tensor, p: Pool2dParams
   return dx;
 }
 
-/**
- * Threads per map in globalavgpool_forward.wgsl (a power of two). Barrier-heavy reductions are
- * slow on software adapters, so they get smaller workgroups.
- */
-function gapWorkgroup(e: Recorder): number {
-  return e.adapter.isSoftware ? 64 : 256;
-}
+/** globalavgpool_forward.wgsl's kernels: a workgroup reduction per map, or one invocation per map. */
+export type GlobalAvgPoolKernel = 'reduce' | 'serial';
 
-/** x: [N, C, H, W] → [N, C, 1, 1], the mean of each channel map (one workgroup per map). */
-export async function globalAvgPoolForward(e: Recorder, x: Tensor): Promise<Tensor> {
+const WG_GAP_REDUCE = 256; // threads per map of the 'reduce' kernel on hardware adapters (a power of two)
+const WG_GAP_SOFTWARE = 64;
+
+/**
+ * x: [N, C, H, W] → [N, C, 1, 1], the mean of each channel map. Kernel 'reduce': one workgroup
+ * per map, a tree reduction in workgroup memory; 'serial': one invocation per map, no barriers.
+ * Default: 'serial' on software adapters, where barriers are slow (ResNet-18's pool on
+ * [32, 512, 7, 7] takes about 1 s with 'reduce' on SwiftShader), else 'reduce'.
+ */
+export async function globalAvgPoolForward(
+  e: Recorder,
+  x: Tensor,
+  opts: { kernel?: GlobalAvgPoolKernel } = {},
+): Promise<Tensor> {
   expectRank(x.shape, 4, 'globalAvgPoolForward input');
   const [N, C, H, W] = x.shape;
-  const wg = gapWorkgroup(e);
-  const k = await e.kernel(GAP_FORWARD, { overrides: { WG: wg } });
+  const soft = e.adapter.isSoftware;
+  const kernel = opts.kernel ?? (soft ? 'serial' : 'reduce');
+  if (kernel !== 'reduce' && kernel !== 'serial') {
+    throw new InvalidInputError(`globalAvgPoolForward: unknown kernel '${kernel as string}' (reduce or serial)`);
+  }
+  const serial = kernel === 'serial';
+  const wg = serial || soft ? WG_GAP_SOFTWARE : WG_GAP_REDUCE;
+  const k = await e.kernel(GAP_FORWARD, { defines: { SERIAL: serial }, overrides: { WG: wg } });
   const y = e.empty([N, C, 1, 1], 'globalavgpool');
-  e.dispatch(k, { x, y }, { planes: N * C, hw: H * W }, grid1d(N * C * wg, wg));
+  const planes = N * C;
+  e.dispatch(k, { x, y }, { planes, hw: H * W }, serial ? grid1d(planes, wg) : grid1d(planes * wg, wg));
   return y;
 }
 

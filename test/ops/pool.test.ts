@@ -279,14 +279,23 @@ describe('pooling on the GPU equals the reference', () => {
     },
   );
 
-  // [2,5,7,9]: 63 cells, under one 64-wide workgroup; [1,3,20,21]: 420 cells, several per thread.
-  it.each([[[2, 5, 7, 9]], [[1, 3, 20, 21]], [[3, 1, 1, 1]]])('global average pool %j, T=3', async (shape) => {
+  // [2,5,7,9]: 63 cells, under one 64-wide workgroup; [1,3,20,21]: 420 cells, several per thread;
+  // each by both kernels (a workgroup per map, one invocation per map).
+  it.each(
+    (['reduce', 'serial'] as const).flatMap((kernel) =>
+      [
+        [2, 5, 7, 9],
+        [1, 3, 20, 21],
+        [3, 1, 1, 1],
+      ].map((shape) => [shape, kernel] as const),
+    ),
+  )('global average pool %j, T=3, kernel %s', async (shape, kernel) => {
     const e = await getEngine();
     const [N, C] = shape;
     const xs = randn(numel(shape), 14, 3);
     const dys = randn(T * N * C, 15);
     await e.scope(async () => {
-      const y = await globalAvgPoolForward(e, e.upload(xs, shape));
+      const y = await globalAvgPoolForward(e, e.upload(xs, shape), { kernel });
       const dx = await globalAvgPoolBackward(e, e.upload(dys, [T * N, C, 1, 1]), shape);
       expect(y.shape).toEqual([N, C, 1, 1]);
       // the mean of Z = H·W values of rms 3: Z terms of rms 3/Z, partial sums 3/√Z
@@ -307,27 +316,36 @@ describe('pooling on the GPU equals the reference', () => {
     expect(e.liveTensors).toBe(0);
   });
 
-  it('global average pool over more maps than one grid row holds (2-D workgroup grid)', async () => {
-    const e = await getEngine();
-    const shape = [1, 66000, 1, 3]; // 66000 workgroups > 65535: grid1d splits them over y
-    const xs = randn(numel(shape), 16);
-    await e.scope(async () => {
-      const y = await globalAvgPoolForward(e, e.upload(xs, shape));
-      // means of 3 values; over 66000 of them the tails matter: the largest mean of |x| bounds
-      // the partial sums
-      const meanAbs = Array.from(
-        { length: 66000 },
-        (_, i) => (Math.abs(xs[3 * i]) + Math.abs(xs[3 * i + 1]) + Math.abs(xs[3 * i + 2])) / 3,
-      );
-      expectAllclose(
-        await y.read(),
-        ref.globalAvgPoolForward(hostTensor(shape, xs)).data,
-        f32Reduction(3, maxAbs(meanAbs)),
-        'GAP forward',
-      );
-    });
-    expect(e.liveTensors).toBe(0);
-  });
+  // 'reduce': 66000 maps are 66000 workgroups > 65535; 'serial': 64 maps per workgroup, so
+  // 65536·64 + 64 maps of one cell. grid1d splits either over y.
+  it.each([
+    ['reduce', [1, 66000, 1, 3]],
+    ['serial', [1, 65536 * 64 + 64, 1, 1]],
+  ] as const)(
+    'global average pool over more workgroups than one grid row holds (2-D grid), kernel %s',
+    async (kernel, shape) => {
+      const e = await getEngine();
+      const [, maps, , z] = shape;
+      const xs = randn(numel(shape), 16);
+      await e.scope(async () => {
+        const y = await globalAvgPoolForward(e, e.upload(xs, shape), { kernel });
+        // means of z values; over this many of them the tails matter: the largest mean of |x|
+        // bounds the partial sums
+        const meanAbs = Array.from({ length: maps }, (_, i) => {
+          let s = 0;
+          for (let j = 0; j < z; j++) s += Math.abs(xs[z * i + j]);
+          return s / z;
+        });
+        expectAllclose(
+          await y.read(),
+          ref.globalAvgPoolForward(hostTensor(shape, xs)).data,
+          f32Reduction(z, maxAbs(meanAbs)),
+          'GAP forward',
+        );
+      });
+      expect(e.liveTensors).toBe(0);
+    },
+  );
 
   it('throws typed errors for bad shapes before allocating anything', async () => {
     const e = await getEngine();
@@ -347,6 +365,7 @@ describe('pooling on the GPU equals the reference', () => {
       dyOk.destroy();
       await expect(avgPool2dBackward(e, dyBad, p, x.shape)).rejects.toThrow(ShapeMismatchError);
       await expect(globalAvgPoolForward(e, x3)).rejects.toThrow(ShapeMismatchError);
+      await expect(globalAvgPoolForward(e, x, { kernel: 'tree' as never })).rejects.toThrow(/unknown kernel 'tree'/);
       await expect(globalAvgPoolBackward(e, dyGap, x.shape)).rejects.toThrow(ShapeMismatchError);
       await expect(maxPool2dForward(e, x, pool2dParams({ kernel: [5, 5] }))).rejects.toThrow(/smaller than kernel/);
       expect(e.liveTensors).toBe(live);
