@@ -4,7 +4,12 @@
 //
 // Layout: A [N, K, h, w], out [count, K, h, w], row-major; z = h·w.
 // Threads: one invocation per element of out (global id gid.y * nwg.x·WG + gid.x = e).
-// Edges: invocations past count·K·z return.
+// UPDATE (src/attribution/perturbation.ts): out already holds the previous batch, jobs
+// j0 − count + b, each of the same image as job j0 + b (so count < K and the two channels
+// differ); only the two channels change: one invocation per (b, r) with r < 2z (e = b·2z + r):
+// r < z restores cell r of the previous job's channel from A, the others zero cell r − z of the
+// new job's channel.
+// Edges: invocations past count·K·z (UPDATE: count·2z) return.
 
 struct Params {
   count: u32,
@@ -23,6 +28,22 @@ override WG: u32 = 256;
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let e = gid.y * nwg.x * WG + gid.x;
   let per = p.k * p.z;
+#if UPDATE
+  let two = 2u * p.z;
+  if (e >= p.count * two) {
+    return;
+  }
+  let b = e / two;
+  let r = e % two;
+  let j = p.j0 + b;
+  let i = j / p.k;
+  if (r < p.z) {
+    let at = ((j - p.count) % p.k) * p.z + r; // the previous job's channel, cell r
+    out[b * per + at] = A[i * per + at];
+  } else {
+    out[b * per + (j % p.k) * p.z + (r - p.z)] = 0.0;
+  }
+#else
   if (e >= p.count * per) {
     return;
   }
@@ -31,4 +52,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let j = p.j0 + b;
   let i = j / p.k;
   out[e] = select(A[i * per + r], 0.0, r / p.z == j % p.k);
+#endif
 }

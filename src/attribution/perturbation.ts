@@ -2,7 +2,9 @@
  * The perturbation family (Score-CAM, Ablation-CAM): channel weights from extra forward passes,
  * one per (image, channel) job j = i·K + k, batched B jobs per forward. Per batch: one kernel
  * makes the B perturbed tensors (scorecam_masks.wgsl: the masked inputs; ablation_copies.wgsl:
- * the layer's activations with one channel zeroed), one forward (Score-CAM: the whole network;
+ * the layer's activations with one channel zeroed, or, from the second batch of a size on, its
+ * UPDATE variant, which edits the previous batch's copies in place: two channels per copy
+ * instead of K), one forward (Score-CAM: the whole network;
  * Ablation-CAM: Model.forwardFrom the layer onward), one kernel writes every target's weight of
  * those jobs into its slot of the channel-weight tensor (perturbation_weights.wgsl). The maps
  * are then made from the weights by the channel family's cam_combine/upsample path.
@@ -159,10 +161,26 @@ export async function perturbationWeights(
   const total = perMethod * jobs.length;
   const device = model.engine.device;
   let batch = Math.max(1, Math.min(p.batchSize, perMethod));
-  const [masks, copies] = await Promise.all([
+  const [masks, copies, update] = await Promise.all([
     e.kernel(MASKS, { overrides: { WG: WG_MASKS } }),
     e.kernel(COPIES, { overrides: { WG: WG_ELEMENTWISE } }),
+    e.kernel(COPIES, { defines: { UPDATE: true }, overrides: { WG: WG_ELEMENTWISE } }),
   ]);
+  /**
+   * Ablation-CAM's edited activations of the last batch recorded ([count, K, h, w], jobs j0 …
+   * j0 + count − 1), kept for the next batch of the same size: the queue runs that batch's edit
+   * after this batch's forward has read them.
+   */
+  let ablated: { tensor: Tensor; count: number; j0: number } | null = null;
+  const dropAblated = () => {
+    ablated?.tensor.destroy();
+    ablated = null;
+  };
+  /** Whether jobs j0 + b and j0 − count + b are of the same image, for every b < count. */
+  const sameImages = (j0: number, count: number) => {
+    for (let b = 0; b < count; b++) if (Math.floor((j0 + b) / K) !== Math.floor((j0 - count + b) / K)) return false;
+    return true;
+  };
   const seeds = p.seeds ?? null;
   const SEED = seeds !== null;
   const scoreKernel = await e.kernel(WEIGHTS, { defines: { SCORE: true, SEED }, overrides: { WG: WG_ELEMENTWISE } });
@@ -207,14 +225,19 @@ export async function perturbationWeights(
         masked.destroy();
       }
     } else {
-      const edited = e.empty([count, K, h, w], `${method}:ablated`);
-      try {
-        e.dispatch(
-          copies,
-          { A, out: edited },
-          { count, j0, k: K, z: h * w },
-          grid1d(count * K * h * w, WG_ELEMENTWISE),
-        );
+      const z = h * w;
+      let edited: Tensor;
+      if (ablated && ablated.count === count && ablated.j0 + count === j0 && sameImages(j0, count)) {
+        // The previous batch's copies, each of the same image: restore its channel, zero the new one.
+        edited = ablated.tensor;
+        e.dispatch(update, { A, out: edited }, { count, j0, k: K, z }, grid1d(count * 2 * z, WG_ELEMENTWISE));
+      } else {
+        dropAblated();
+        edited = e.empty([count, K, h, w], `${method}:ablated`);
+        e.dispatch(copies, { A, out: edited }, { count, j0, k: K, z }, grid1d(count * K * z, WG_ELEMENTWISE));
+      }
+      ablated = { tensor: edited, count, j0 };
+      {
         const acts = await model.forwardFrom({ [layer]: edited }, { keep: [g.scores], recorder: e });
         try {
           const y = acts.get(g.scores);
@@ -234,8 +257,6 @@ export async function perturbationWeights(
         } finally {
           acts.destroy();
         }
-      } finally {
-        edited.destroy();
       }
     }
   };
@@ -251,29 +272,35 @@ export async function perturbationWeights(
     p.onProgress?.(done, total);
     checkAborted(p.signal, 'explain');
   };
-  for (const { method, slot } of jobs) {
-    let j0 = 0;
-    while (j0 < perMethod) {
-      const count = Math.min(batch, perMethod - j0);
-      try {
-        await record(method, slot, j0, count);
-        await e.flush();
-        p.timings?.push(e.stageTimings());
-      } catch (err) {
-        if (batch > 1 && tooLarge(err)) {
-          e.discard();
-          batch = Math.max(1, Math.floor(batch / 2));
-          continue;
+  try {
+    for (const { method, slot } of jobs) {
+      let j0 = 0;
+      while (j0 < perMethod) {
+        const count = Math.min(batch, perMethod - j0);
+        try {
+          await record(method, slot, j0, count);
+          await e.flush();
+          p.timings?.push(e.stageTimings());
+        } catch (err) {
+          dropAblated();
+          if (batch > 1 && tooLarge(err)) {
+            e.discard();
+            batch = Math.max(1, Math.floor(batch / 2));
+            continue;
+          }
+          throw err;
         }
-        throw err;
+        // A lost device rejects this; the next recording or flush reports it.
+        const finished = device.queue.onSubmittedWorkDone().catch(() => undefined);
+        await settle();
+        previous = { jobs: count, finished };
+        j0 += count;
       }
-      // A lost device rejects this; the next recording or flush reports it.
-      const finished = device.queue.onSubmittedWorkDone().catch(() => undefined);
-      await settle();
-      previous = { jobs: count, finished };
-      j0 += count;
+      dropAblated();
     }
+    await settle();
+  } finally {
+    dropAblated();
   }
-  await settle();
   return batch;
 }

@@ -56,9 +56,12 @@ export async function linearForward(
   const ws = weightShape(w, wShape, 'linearForward');
   const yShape = linearOutputShape(x.shape, ws, b ? b.shape : null);
   const [M, K] = ws;
-  const k = await e.kernel(FORWARD, { defines: { BIAS: !!b, F16: isHalves(w) }, overrides: { WG } });
+  // Every row of x and of w starts at a multiple of 4 floats: 4 columns per invocation, vec4 loads.
+  const cols4 = K % 4 === 0;
+  const k = await e.kernel(FORWARD, { defines: { BIAS: !!b, F16: isHalves(w), COLS4: cols4 }, overrides: { WG } });
   const y = e.empty(yShape, 'linear');
-  e.dispatch(k, { x, w, y, b }, { count: y.size, m: M, k: K }, grid1d(y.size, WG));
+  const count = cols4 ? (y.size / M) * Math.ceil(M / 4) : y.size;
+  e.dispatch(k, { x, w, y, b }, { count, m: M, k: K }, grid1d(count, WG));
   return y;
 }
 

@@ -131,7 +131,7 @@ describe('half-float storage', () => {
     expect(e.liveTensors).toBe(0);
   });
 
-  it('linear forward and backward and CAM weights read f16 weights, K and M odd', async () => {
+  it('linear forward and backward and CAM weights read f16 weights, K and M odd (and K = 36)', async () => {
     const e = await getEngine();
     const [R, K, M] = [3, 37, 11];
     const xs = randn(R * K, 6);
@@ -145,6 +145,17 @@ describe('half-float storage', () => {
       const w = await toHalves(e, e.upload(ws, [M, K]));
       const y = await linearForward(e, e.upload(xs, [R, K]), w, e.upload(bs, [M]), [M, K]);
       expectAllclose(await y.read(), wantY.data, f32Reduction(K + 1, Math.sqrt(K * 0.09 + 1)), 'linear forward');
+      // K = 36, a multiple of 4: the forward's COLS4 kernel reads four halves as one vec2u.
+      const K4 = 36;
+      const stored4 = hostTensor([M, K4], await asStored(e, ws.subarray(0, M * K4), [M, K4]));
+      const w4 = await toHalves(e, e.upload(ws.subarray(0, M * K4), [M, K4]));
+      const y4 = await linearForward(e, e.upload(xs.subarray(0, R * K4), [R, K4]), w4, e.upload(bs, [M]), [M, K4]);
+      expectAllclose(
+        await y4.read(),
+        refLinear.linearForward(hostTensor([R, K4], xs.subarray(0, R * K4)), stored4, hostTensor([M], bs)).data,
+        f32Reduction(K4 + 1, Math.sqrt(K4 * 0.09 + 1)),
+        'linear forward, K % 4 = 0',
+      );
       const dx = await linearBackward(e, e.upload(dys, [2 * R, M]), w, [M, K]);
       expectAllclose(await dx.read(), wantDx.data, f32Reduction(M, Math.sqrt(M * 0.09)), 'linear backward');
       // Without its [M, K] shape a tensor of halves is refused.

@@ -35,13 +35,16 @@ describe('linear on the GPU equals the reference', () => {
   const T = 3;
 
   // K and M not divisible by 4 exercise the scalar tails after the vec4 loops; K=1, M=1 the
-  // loops that never run.
+  // loops that never run. K divisible by 4 runs the forward's COLS4 kernel (4 columns per
+  // invocation): M = 8 fills its column groups, M = 37 and M = 2 leave the last one partial.
   it.each([
     [2, 13, 5, true],
     [2, 13, 5, false],
     [1, 4, 8, true],
     [3, 1, 1, false],
     [2, 70, 37, true],
+    [3, 64, 37, true],
+    [2, 12, 2, false],
   ])('N=%i K=%i M=%i bias=%s: forward, and backward with T=3', async (N, K, M, withBias) => {
     const e = await getEngine();
     const xs = randn(N * K, 10);
