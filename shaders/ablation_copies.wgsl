@@ -4,12 +4,15 @@
 //
 // Layout: A [N, K, h, w], out [count, K, h, w], row-major; z = h·w.
 // Threads: one invocation per element of out (global id gid.y * nwg.x·WG + gid.x = e).
+// VEC4 (K·z % 4 == 0, so that every image's activations and every copy start at a multiple of 4
+// floats): one invocation per 4 consecutive elements 4e … 4e + 3 of out, read and written as
+// one vec4, each component zeroed where it lies in channel k (a vec4 may span two channels).
 // UPDATE (src/attribution/perturbation.ts): out already holds the previous batch, jobs
 // j0 − count + b, each of the same image as job j0 + b (so count < K and the two channels
 // differ); only the two channels change: one invocation per (b, r) with r < 2z (e = b·2z + r):
 // r < z restores cell r of the previous job's channel from A, the others zero cell r − z of the
 // new job's channel.
-// Edges: invocations past count·K·z (UPDATE: count·2z) return.
+// Edges: invocations past count·K·z (UPDATE: count·2z; VEC4: count·K·z/4) return.
 
 struct Params {
   count: u32,
@@ -19,8 +22,13 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+#if VEC4
+@group(0) @binding(1) var<storage, read> A: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> out: array<vec4f>;
+#else
 @group(0) @binding(1) var<storage, read> A: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
+#endif
 
 override WG: u32 = 256;
 
@@ -43,6 +51,19 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   } else {
     out[b * per + (j % p.k) * p.z + (r - p.z)] = 0.0;
   }
+#elif VEC4
+  let per4 = per / 4u;
+  if (e >= p.count * per4) {
+    return;
+  }
+  let b = e / per4;
+  let r4 = e % per4; // vec4 index within the copy
+  let j = p.j0 + b;
+  let i = j / p.k;
+  let r = r4 * 4u; // its first element: channel · z + position
+  let zero = vec4<bool>(r / p.z == j % p.k, (r + 1u) / p.z == j % p.k, (r + 2u) / p.z == j % p.k,
+                        (r + 3u) / p.z == j % p.k);
+  out[e] = select(A[i * per4 + r4], vec4f(0.0), zero);
 #else
   if (e >= p.count * per) {
     return;

@@ -161,9 +161,11 @@ export async function perturbationWeights(
   const total = perMethod * jobs.length;
   const device = model.engine.device;
   let batch = Math.max(1, Math.min(p.batchSize, perMethod));
+  // Every image's activations start at a multiple of 4 floats: the copies by vec4.
+  const vec4 = (K * h * w) % 4 === 0;
   const [masks, copies, update] = await Promise.all([
     e.kernel(MASKS, { overrides: { WG: WG_MASKS } }),
-    e.kernel(COPIES, { overrides: { WG: WG_ELEMENTWISE } }),
+    e.kernel(COPIES, { defines: { VEC4: vec4 }, overrides: { WG: WG_ELEMENTWISE } }),
     e.kernel(COPIES, { defines: { UPDATE: true }, overrides: { WG: WG_ELEMENTWISE } }),
   ]);
   /**
@@ -234,7 +236,8 @@ export async function perturbationWeights(
       } else {
         dropAblated();
         edited = e.empty([count, K, h, w], `${method}:ablated`);
-        e.dispatch(copies, { A, out: edited }, { count, j0, k: K, z }, grid1d(count * K * z, WG_ELEMENTWISE));
+        const threads = vec4 ? (count * K * z) / 4 : count * K * z;
+        e.dispatch(copies, { A, out: edited }, { count, j0, k: K, z }, grid1d(threads, WG_ELEMENTWISE));
       }
       ablated = { tensor: edited, count, j0 };
       {

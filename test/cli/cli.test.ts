@@ -87,6 +87,26 @@ interface Summary {
   timings: { totalMs: number; imagesPerSecond: number; stepsMs: Record<string, number> };
 }
 
+/**
+ * The shipped model loaded in this process, and `input(file)`: an image file preprocessed as the
+ * CLI does it (the sidecar's size, mean and std, center crop), to compare the CLI with explain().
+ */
+async function libraryModel() {
+  const engine = await getEngine();
+  const sidecar = JSON.parse(readFileSync(join(REPO, 'weights/fashion_cam.json'), 'utf8'));
+  const { model, preprocessing } = await loadOnnx(engine, readFileSync(MODEL), { sidecar });
+  const { inputSize: size, mean, std } = preprocessing!;
+  const rgb = (v: number[]) => v as [number, number, number];
+  const input = (file: string) =>
+    preprocessImage(engine, decodeImage(readFileSync(file)), {
+      size,
+      mean: rgb(mean),
+      std: rgb(std),
+      fit: 'center-crop',
+    });
+  return { model, input };
+}
+
 let tmp: string;
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'webgpu-cam-cli-'));
@@ -125,15 +145,10 @@ describe('webgpu-cam explain', () => {
     expect(readdirSync(out).filter((f) => f.endsWith('.png'))).toHaveLength(4 * 2 * 3);
 
     // The same images one at a time through the library in this process.
-    const engine = await getEngine();
-    const sidecar = JSON.parse(readFileSync(join(REPO, 'weights/fashion_cam.json'), 'utf8'));
-    const { model, preprocessing } = await loadOnnx(engine, readFileSync(MODEL), { sidecar });
+    const { model, input } = await libraryModel();
     try {
       for (const img of s.images) {
-        const image = decodeImage(readFileSync(img.file));
-        const { inputSize: size, mean, std } = preprocessing!;
-        const rgb = (v: number[]) => v as [number, number, number];
-        const x = await preprocessImage(engine, image, { size, mean: rgb(mean), std: rgb(std), fit: 'center-crop' });
+        const x = await input(img.file);
         const e = await explain(model, x, {
           methods: ['gradcam', 'gradcam++', 'guided-backprop'],
           targets: { topK: 2 },
@@ -188,14 +203,9 @@ describe('webgpu-cam explain', () => {
     const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Summary;
     const c = s.images[0].explained[0];
 
-    const engine = await getEngine();
-    const sidecar = JSON.parse(readFileSync(join(REPO, 'weights/fashion_cam.json'), 'utf8'));
-    const { model, preprocessing } = await loadOnnx(engine, readFileSync(MODEL), { sidecar });
+    const { model, input } = await libraryModel();
     try {
-      const { inputSize: size, mean, std } = preprocessing!;
-      const rgb = (v: number[]) => v as [number, number, number];
-      const image = decodeImage(readFileSync(sample('02_single_bag.png')));
-      const x = await preprocessImage(engine, image, { size, mean: rgb(mean), std: rgb(std), fit: 'center-crop' });
+      const x = await input(sample('02_single_bag.png'));
       const given = await explain(model, x, { methods: [...methods], targets: [c.class], ...flags });
       // One flag changed each (seed, baseline, eigenSmooth): each must change its map.
       const plain = await explain(model, x, {
@@ -228,16 +238,11 @@ describe('webgpu-cam explain', () => {
       options: { targets: unknown; score: string };
     };
     expect(s.options).toMatchObject({ targets: { above: 0.5 }, score: 'sigmoid' });
-    const engine = await getEngine();
-    const sidecar = JSON.parse(readFileSync(join(REPO, 'weights/fashion_cam.json'), 'utf8'));
-    const { model, preprocessing } = await loadOnnx(engine, readFileSync(MODEL), { sidecar });
+    const { model, input } = await libraryModel();
     try {
       let files = 0;
       for (const img of s.images) {
-        const { inputSize: size, mean, std } = preprocessing!;
-        const rgb = (v: number[]) => v as [number, number, number];
-        const image = decodeImage(readFileSync(img.file));
-        const x = await preprocessImage(engine, image, { size, mean: rgb(mean), std: rgb(std), fit: 'center-crop' });
+        const x = await input(img.file);
         const e = await explain(model, x, { methods: ['gradcam'], targets: { above: 0.5 }, score: 'sigmoid' });
         const classes = (await e.readClasses())[0];
         // Alone, an image has no padding rows unless nothing is above the threshold.
@@ -417,13 +422,8 @@ describe('webgpu-cam usage (in this process)', () => {
       options: { augSmooth: boolean };
     };
     expect(s.options.augSmooth).toBe(true);
-    const engine = await getEngine();
-    const sidecar = JSON.parse(readFileSync(join(REPO, 'weights/fashion_cam.json'), 'utf8'));
-    const { model, preprocessing } = await loadOnnx(engine, readFileSync(MODEL), { sidecar });
-    const { inputSize: size, mean, std } = preprocessing!;
-    const rgb = (v: number[]) => v as [number, number, number];
-    const image = decodeImage(readFileSync(file));
-    const x = await preprocessImage(engine, image, { size, mean: rgb(mean), std: rgb(std), fit: 'center-crop' });
+    const { model, input } = await libraryModel();
+    const x = await input(file);
     const e = await explain(model, x, { methods: ['gradcam'], augSmooth: true });
     const npy = readNpy(join(out, s.images[0].explained[0].files.gradcam.map));
     expectAllclose(npy.data, await e.maps.gradcam!.input.read(), MAPS, 'augSmooth map');
@@ -446,17 +446,8 @@ describe('webgpu-cam usage (in this process)', () => {
     };
     expect(s.model.layer).toEqual([RELU4, RELU6]);
     expect(s.model.fuse).toBe('layercam');
-    const engine = await getEngine();
-    const sidecar = JSON.parse(readFileSync(join(REPO, 'weights/fashion_cam.json'), 'utf8'));
-    const { model, preprocessing } = await loadOnnx(engine, readFileSync(MODEL), { sidecar });
-    const { inputSize: size, mean, std } = preprocessing!;
-    const rgb = (v: number[]) => v as [number, number, number];
-    const x = await preprocessImage(engine, decodeImage(readFileSync(png)), {
-      size,
-      mean: rgb(mean),
-      std: rgb(std),
-      fit: 'center-crop',
-    });
+    const { model, input } = await libraryModel();
+    const x = await input(png);
     const e = await explain(model, x, { methods: ['gradcam', 'layercam'], layer: [RELU4, RELU6], fuse: 'layercam' });
     const c = s.images[0].explained[0];
     expect(c.class).toBe((await e.readClasses())[0][0]);
@@ -495,17 +486,8 @@ describe('webgpu-cam usage (in this process)', () => {
     const row = s.images[0].explained;
     expect(row).toHaveLength(1);
     expect(row[0]).toMatchObject({ class: -1, label: 'seed vector' });
-    const engine = await getEngine();
-    const sidecar = JSON.parse(readFileSync(join(REPO, 'weights/fashion_cam.json'), 'utf8'));
-    const { model, preprocessing } = await loadOnnx(engine, readFileSync(MODEL), { sidecar });
-    const { inputSize: size, mean, std } = preprocessing!;
-    const rgb = (u: number[]) => u as [number, number, number];
-    const x = await preprocessImage(engine, decodeImage(readFileSync(png)), {
-      size,
-      mean: rgb(mean),
-      std: rgb(std),
-      fit: 'center-crop',
-    });
+    const { model, input } = await libraryModel();
+    const x = await input(png);
     const e = await explain(model, x, { methods: ['gradcam', 'ablationcam'], targets: { seed: v } });
     const scores = await e.scores.read();
     expect(row[0].score).toBeCloseTo(scores[0] - scores[9], 4);
