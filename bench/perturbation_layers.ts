@@ -21,7 +21,8 @@ import { loadOnnx } from '../src/model/onnx';
 import { isPerturbation, type PerturbationMethodName } from '../src/methods/registry';
 import { inputFor } from './nets';
 import { useSwiftShaderWithoutGPU } from './vulkan';
-import { perturbationRuns } from './perturbation';
+import { perturbationRuns, type PerturbationResult } from './perturbation';
+import { perturbationTable } from './report';
 import { resnetOnnx } from './resnet_onnx';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -71,10 +72,7 @@ export async function main(argv: string[]): Promise<number> {
     const layers = (o.layers ?? g.defaultLayer()).split(',').map((l) => g.layer(l.trim()));
     const t0 = performance.now();
     const log = (s: string) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0)} s] ${s}`);
-    const rows = [
-      '| network | layer | method, top 5 | K | batch | ms | ms per channel | batched forwards ms | ratio | image forward ms | ratio to all forwards | peak MiB |',
-    ];
-    rows.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    const rows: { cells: string[]; r: PerturbationResult }[] = [];
     for (const layer of layers) {
       const out = await perturbationRuns(e, model, x, layer, methods as PerturbationMethodName[], {
         warmup: o.warmup,
@@ -83,15 +81,9 @@ export async function main(argv: string[]): Promise<number> {
         tick: () => {},
         log,
       });
-      for (const r of out) {
-        rows.push(
-          `| ${o.model} | \`${layer}\` | ${r.method} | ${r.channels} | ${r.batchSize} | ${r.ours.wallMs.toFixed(1)} | ` +
-            `${r.msPerChannel.toFixed(2)} | ${r.forwards.wallMs.toFixed(1)} | ${r.ratio.toFixed(2)}× | ` +
-            `${r.imageForward.wallMs.toFixed(1)} | ${r.ratioAll.toFixed(2)}× | ${(r.peakBytes / 2 ** 20).toFixed(1)} |`,
-        );
-      }
+      for (const r of out) rows.push({ cells: [o.model, `\`${layer}\``, r.method], r });
     }
-    console.log(`\n${rows.join('\n')}`);
+    console.log(`\n${perturbationTable(['network', 'layer', 'method, top 5'], rows).join('\n')}`);
     x.destroy();
     model.destroy();
   } finally {

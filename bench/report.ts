@@ -5,6 +5,7 @@
 import type { E2EResult, Scenario } from './e2e';
 import type { SuiteResult } from './suite';
 import { TF_METHODS } from './tfjs';
+import type { PerturbationResult } from './perturbation';
 
 export interface BenchReport extends SuiteResult {
   date: string;
@@ -24,6 +25,30 @@ export interface Target {
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+
+/**
+ * A markdown table of perturbation rows: the caller's leading columns (`lead`: headers; each
+ * row's `cells`), then the result's. The suite's section below and bench:perturbation print it.
+ */
+export function perturbationTable(
+  lead: readonly string[],
+  rows: readonly { cells: readonly string[]; r: PerturbationResult }[],
+): string[] {
+  const head = [
+    ...lead,
+    ...['K', 'batch', 'ours ms', 'ms per channel', 'batched forwards ms', 'ratio'],
+    ...['image forward ms', 'ratio to all forwards', 'peak MiB'],
+  ];
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map((_, i) => (i < lead.length ? '---' : '---:')).join('|')}|`,
+    ...rows.map(({ cells, r }) => {
+      const own = [r.channels, r.batchSize, f1(r.ours.wallMs), f2(r.msPerChannel), f1(r.forwards.wallMs)];
+      const ratios = [`${f2(r.ratio)}×`, f1(r.imageForward.wallMs), `${f2(r.ratioAll)}×`, mib(r.peakBytes)];
+      return `| ${[...cells, ...own, ...ratios].join(' | ')} |`;
+    }),
+  ];
+}
 
 export function targets(r: BenchReport): Target[] {
   const out: Target[] = [];
@@ -180,14 +205,11 @@ export function markdown(r: BenchReport): string {
     const pert = r.e2e.flatMap((e) => (e.perturbation ?? []).map((p) => ({ e, p })));
     if (pert.length) {
       L.push(
-        '| network | method, top 5 | K | batch | ours ms | ms per channel | batched forwards ms | ratio | image forward ms | ratio to all forwards | peak MiB |',
-        '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+        ...perturbationTable(
+          ['network', 'method, top 5'],
+          pert.map(({ e, p }) => ({ cells: [e.model, p.method], r: p })),
+        ),
       );
-      for (const { e, p } of pert) {
-        L.push(
-          `| ${e.model} | ${p.method} | ${p.channels} | ${p.batchSize} | ${f1(p.ours.wallMs)} | ${f2(p.msPerChannel)} | ${f1(p.forwards.wallMs)} | ${f2(p.ratio)}× | ${f1(p.imageForward.wallMs)} | ${f2(p.ratioAll)}× | ${mib(p.peakBytes)} |`,
-        );
-      }
       L.push('');
     }
     const sampled = r.e2e.flatMap((e) => (e.sampled ?? []).map((p) => ({ e, p })));
