@@ -240,26 +240,24 @@ export async function perturbationWeights(
         e.dispatch(copies, { A, out: edited }, { count, j0, k: K, z }, grid1d(threads, WG_ELEMENTWISE));
       }
       ablated = { tensor: edited, count, j0 };
-      {
-        const acts = await model.forwardFrom({ [layer]: edited }, { keep: [g.scores], recorder: e });
-        try {
-          const y = acts.get(g.scores);
-          const ys =
-            p.score === 'probability'
-              ? await softmaxForward(e, y)
-              : p.score === 'sigmoid'
-                ? await unaryForward(e, 'sigmoid', y)
-                : y;
-          e.dispatch(
-            ablationKernel,
-            { probs: ys, base: scores, weights, ...rowsOf },
-            u,
-            grid1d(count * t, WG_ELEMENTWISE),
-          );
-          if (ys !== y) ys.destroy();
-        } finally {
-          acts.destroy();
-        }
+      const acts = await model.forwardFrom({ [layer]: edited }, { keep: [g.scores], recorder: e });
+      try {
+        const y = acts.get(g.scores);
+        const ys =
+          p.score === 'probability'
+            ? await softmaxForward(e, y)
+            : p.score === 'sigmoid'
+              ? await unaryForward(e, 'sigmoid', y)
+              : y;
+        e.dispatch(
+          ablationKernel,
+          { probs: ys, base: scores, weights, ...rowsOf },
+          u,
+          grid1d(count * t, WG_ELEMENTWISE),
+        );
+        if (ys !== y) ys.destroy();
+      } finally {
+        acts.destroy();
       }
     }
   };
