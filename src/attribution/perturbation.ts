@@ -1,10 +1,10 @@
 /**
  * The perturbation family (Score-CAM, Ablation-CAM): channel weights from extra forward passes,
  * one per (image, channel) job j = i·K + k, batched B jobs per forward. Per batch: one kernel
- * makes the B perturbed tensors (scorecam_masks.wgsl: the masked inputs; ablation_copies.wgsl:
- * the layer's activations with one channel zeroed, or, from the second batch of a size on, its
- * UPDATE variant, which edits the previous batch's copies in place: two channels per copy
- * instead of K), one forward (Score-CAM: the whole network;
+ * makes the B perturbed tensors (scorecam_masks.wgsl: the masked inputs; Ablation-CAM: the
+ * layer's activations copied into each slot by buffer copies, then one channel of each zeroed by
+ * ablation_copies.wgsl, or, from the second batch of a size on, its UPDATE variant, which edits
+ * the previous batch's copies in place: two channels per copy, no copying), one forward (Score-CAM: the whole network;
  * Ablation-CAM: Model.forwardFrom the layer onward), one kernel writes every target's weight of
  * those jobs into its slot of the channel-weight tensor (perturbation_weights.wgsl). The maps
  * are then made from the weights by the channel family's cam_combine/upsample path.
@@ -161,11 +161,9 @@ export async function perturbationWeights(
   const total = perMethod * jobs.length;
   const device = model.engine.device;
   let batch = Math.max(1, Math.min(p.batchSize, perMethod));
-  // Every image's activations start at a multiple of 4 floats: the copies by vec4.
-  const vec4 = (K * h * w) % 4 === 0;
-  const [masks, copies, update] = await Promise.all([
+  const [masks, zero, update] = await Promise.all([
     e.kernel(MASKS, { overrides: { WG: WG_MASKS } }),
-    e.kernel(COPIES, { defines: { VEC4: vec4 }, overrides: { WG: WG_ELEMENTWISE } }),
+    e.kernel(COPIES, { overrides: { WG: WG_ELEMENTWISE } }),
     e.kernel(COPIES, { defines: { UPDATE: true }, overrides: { WG: WG_ELEMENTWISE } }),
   ]);
   /**
@@ -235,9 +233,12 @@ export async function perturbationWeights(
         e.dispatch(update, { A, out: edited }, { count, j0, k: K, z }, grid1d(count * 2 * z, WG_ELEMENTWISE));
       } else {
         dropAblated();
+        // Each slot's image by a buffer copy (a memcpy on a software adapter, a blit on a GPU: ten
+        // times faster than a copying kernel on SwiftShader), then its channel zeroed.
         edited = e.empty([count, K, h, w], `${method}:ablated`);
-        const threads = vec4 ? (count * K * z) / 4 : count * K * z;
-        e.dispatch(copies, { A, out: edited }, { count, j0, k: K, z }, grid1d(threads, WG_ELEMENTWISE));
+        const per = K * z;
+        for (let b = 0; b < count; b++) e.copyRange(A, Math.floor((j0 + b) / K) * per, per, edited, b * per);
+        e.dispatch(zero, { A: null, out: edited }, { count, j0, k: K, z }, grid1d(count * z, WG_ELEMENTWISE));
       }
       ablated = { tensor: edited, count, j0 };
       const acts = await model.forwardFrom({ [layer]: edited }, { keep: [g.scores], recorder: e });

@@ -288,6 +288,31 @@ export class Recorder implements TensorOwner {
     return out;
   }
 
+  /**
+   * Copy elements [from, from + size) of `src` into `dst` from its element `to` on (recorded in
+   * order), e.g. one image's activations into each slot of a batch. `src` and `dst` must be
+   * different storage (a copy within one buffer is not allowed by WebGPU).
+   */
+  copyRange(src: Tensor, from: number, size: number, dst: Tensor, to: number): void {
+    this.#own(src);
+    this.#own(dst);
+    const ok = (v: number) => Number.isInteger(v) && v >= 0;
+    if (!ok(from) || !ok(size) || !ok(to) || from + size > src.size || to + size > dst.size) {
+      throw new InvalidInputError(
+        `copyRange: elements [${from}, ${from + size}) of '${src.label}' (${src.size}) into '${dst.label}' (${dst.size}) at element ${to} are out of range`,
+      );
+    }
+    if (src.buffer === dst.buffer) {
+      throw new InvalidInputError(`copyRange: '${src.label}' and '${dst.label}' share storage`);
+    }
+    if (size === 0) return;
+    this.#endPass();
+    this.#use(src.buffer);
+    this.#use(dst.buffer);
+    this.#produced.add(dst.buffer);
+    this.#enc().copyBufferToBuffer(src.buffer, from * 4, dst.buffer, to * 4, size * 4);
+  }
+
   /** A new tensor of `shape` holding src's elements from `offset` on (a copy, recorded in order). */
   slice(src: Tensor, offset: number, shape: Shape, label = `${src.label}:slice`): Tensor {
     this.#own(src);

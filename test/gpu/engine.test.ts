@@ -130,6 +130,26 @@ describe('tensors and scopes', () => {
     for (const t of [batch, a, b]) t.destroy();
   });
 
+  it('copyRange() copies a range of one tensor into another at an offset; refuses bad ranges and shared storage', async () => {
+    const e = await getEngine();
+    const src = e.upload([1, 2, 3, 4, 5, 6], [2, 3]);
+    const dst = e.upload([0, 0, 0, 0, 0, 0, 0, 0], [8]);
+    e.copyRange(src, 3, 3, dst, 0);
+    e.copyRange(src, 1, 2, dst, 5);
+    e.copyRange(src, 0, 0, dst, 8);
+    expect([...(await dst.read())]).toEqual([4, 5, 6, 0, 0, 2, 3, 0]);
+    expect(() => e.copyRange(src, 4, 3, dst, 0)).toThrow(/elements \[4, 7\) of .* out of range/);
+    expect(() => e.copyRange(src, 0, 3, dst, 6)).toThrow(InvalidInputError);
+    expect(() => e.copyRange(src, -1, 1, dst, 0)).toThrow(InvalidInputError);
+    expect(() => e.copyRange(src, 0.5, 1, dst, 0)).toThrow(InvalidInputError);
+    const view = src.reshape([6]);
+    expect(() => e.copyRange(src, 0, 2, view, 3)).toThrow(/share storage/);
+    // The engine stays usable after the refusals.
+    e.copyRange(src, 0, 1, dst, 7);
+    expect((await dst.read())[7]).toBe(1);
+    for (const t of [src, dst, view]) t.destroy();
+  });
+
   it('an upload recorded after work that used a pooled buffer does not overwrite that work', async () => {
     const e = await getEngine();
     const a = e.upload([-1, 5, -3, 7], [4]);
