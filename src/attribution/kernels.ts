@@ -26,7 +26,7 @@ import {
 } from '../methods/registry';
 import type { Tensor } from '../gpu/tensor';
 import { isHalves } from '../ops/half';
-import { BILINEAR_SAMPLE, FINITE, GRADCAMPP, MINMAX_REDUCE, SUM_MAX_REDUCE } from '../ops/includes';
+import { FINITE, GRADCAMPP, MINMAX_REDUCE, SUM_MAX_REDUCE } from '../ops/includes';
 import topkCode from '../../shaders/topk.wgsl?raw';
 import channelWeightsCode from '../../shaders/channel_weights.wgsl?raw';
 import camWeightsCode from '../../shaders/cam_weights.wgsl?raw';
@@ -41,7 +41,7 @@ import eigenProjectCode from '../../shaders/eigen_project.wgsl?raw';
 
 const WG_ELEMENTWISE = 256; // `override WG` of the one-invocation-per-element shaders
 const WG_REDUCE = 64; // `override WG` of channel_weights and cam_combine (a power of two)
-const WG_UPSAMPLE = 256; // `override WG` of upsample_bilinear: one workgroup per (large) map
+const WG_UPSAMPLE = 32; // `override WG` of upsample_bilinear: one workgroup per map, an invocation per output row
 export const NONE = 0xffffffff;
 
 /** The channel-weight kernels (channelWeights' `kernel`). */
@@ -150,7 +150,7 @@ const UPSAMPLE = defineKernel({
   code: upsampleCode,
   params: { rows: 'u32', h: 'u32', w: 'u32', H: 'u32', W: 'u32', scale_y: 'f32', scale_x: 'f32' },
   bindings: ['src', 'dst'],
-  includes: [MINMAX_REDUCE, BILINEAR_SAMPLE],
+  includes: [MINMAX_REDUCE],
 });
 const GUIDED_GRADCAM = defineKernel({
   name: 'guided_gradcam',
