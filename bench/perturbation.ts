@@ -5,8 +5,9 @@
  * Model.forwardFrom), with the same batch size B, submitted the same way (one submission per
  * batch), on inputs of the same shape; and the image's own forward, which every method needs
  * before those (for the layer's activations A and the unperturbed scores), timed on its own.
- * Two ratios: explain ÷ the batched forwards (the issue's target is ≤ 1.2×), and explain ÷
- * (the image's forward + the batched forwards), whose excess over 1 is the method's own work
+ * Two ratios: explain ÷ the batched forwards (the issue's target as written: ≤ 1.2×), and
+ * explain ÷ (the image's forward + the batched forwards), whose excess over 1 is the method's own
+ * work and which is the reading of the target docs/BENCHMARKS.md takes
  * (masks, weights, maps, top-k, the per-batch waits for progress). The two differ most for
  * Ablation-CAM at a late layer, whose batched forwards run only the head. The runs are timed
  * alternately, run by run, and each ratio is the median of the runs' ratios, so that a load that
