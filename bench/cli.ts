@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
+import { nonNegativeInt } from './args';
 import cliProgress from 'cli-progress';
 import { markdown, updateDoc, type BenchReport } from './report';
 import type { ModelEntry, Progress, SuiteConfig, SuiteIO, SuiteResult } from './suite';
@@ -49,11 +50,11 @@ function program(): Command {
       '--models <list>',
       'networks for e2e: gap4, resnet18, tiny, or paths of .onnx files (default: gap4, resnet18, weights/*.onnx)',
     )
-    .addOption(new Option('--reps <n>', 'timed repetitions (default 5; smoke 1)').argParser(positiveInt))
+    .addOption(new Option('--reps <n>', 'timed repetitions (default 5; smoke 1)').argParser(nonNegativeInt))
     .addOption(
-      new Option('--tf-reps <n>', 'timed repetitions of the TF.js runs (default 3; smoke 1)').argParser(positiveInt),
+      new Option('--tf-reps <n>', 'timed repetitions of the TF.js runs (default 3; smoke 1)').argParser(nonNegativeInt),
     )
-    .addOption(new Option('--warmup <n>', 'untimed warm-up runs').default(1).argParser(positiveInt))
+    .addOption(new Option('--warmup <n>', 'untimed warm-up runs').default(1).argParser(nonNegativeInt))
     .option('--no-tfjs', 'skip the TF.js comparison')
     .option(
       '--perturbation-everywhere',
@@ -67,19 +68,13 @@ function program(): Command {
       new Option(
         '--soak [n]',
         'instead of the benchmark: n explains (default 1000) with every method in Node, printing live tensors, pool bytes and JS heap as it goes',
-      ).argParser(positiveInt),
+      ).argParser(nonNegativeInt),
     )
     .addOption(
-      new Option('--soak-every <n>', 'print a soak sample every n explains').default(50).argParser(positiveInt),
+      new Option('--soak-every <n>', 'print a soak sample every n explains').default(50).argParser(nonNegativeInt),
     )
     .option('--soak-model <name>', 'the shipped model the soak explains (weights/<name>.onnx)', 'fashion_cam')
     .exitOverride();
-}
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`'${v}' is not a non-negative integer`);
-  return n;
 }
 
 function models(o: Options, log: (s: string) => void): ModelEntry[] {

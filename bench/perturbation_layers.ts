@@ -15,7 +15,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { nonNegativeInt } from './args';
 import { Engine } from '../src/gpu/engine';
 import { loadOnnx } from '../src/model/onnx';
 import { isPerturbation, type PerturbationMethodName } from '../src/methods/registry';
@@ -26,12 +27,6 @@ import { perturbationTable } from './report';
 import { resnetOnnx } from './resnet_onnx';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-
-const positiveInt = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`must be a non-negative integer, got '${v}'`);
-  return n;
-};
 
 function modelFile(name: string): { path: string; sidecar?: unknown } {
   if (name === 'resnet18') {
@@ -48,17 +43,26 @@ function modelFile(name: string): { path: string; sidecar?: unknown } {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const o = new Command('bench:perturbation')
+  const program = new Command('bench:perturbation')
     .option('--model <name>', 'resnet18, a shipped model (weights/<name>.onnx) or an ONNX file', 'resnet18')
     .option('--layers <list>', "comma-separated layers (tensor or module names; default: the model's default layer)")
     .option('--methods <list>', 'comma-separated perturbation methods', 'scorecam,ablationcam')
-    .option('--reps <n>', 'timed runs of each (explain and forwards alternately)', positiveInt, 1)
-    .option('--warmup <n>', 'untimed runs of each first (shader compilation)', positiveInt, 1)
-    .parse(argv, { from: 'user' })
-    .opts<{ model: string; layers?: string; methods: string; reps: number; warmup: number }>();
+    .option('--reps <n>', 'timed runs of each (explain and forwards alternately)', nonNegativeInt, 1)
+    .option('--warmup <n>', 'untimed runs of each first (shader compilation)', nonNegativeInt, 1)
+    .exitOverride();
+  let o: { model: string; layers?: string; methods: string; reps: number; warmup: number };
+  try {
+    // A refused option: commander has printed why; its status (1; 0 for --help) is ours.
+    o = program.parse(argv, { from: 'user' }).opts();
+  } catch (err) {
+    return (err as { exitCode?: number }).exitCode ?? 1;
+  }
   const methods = o.methods.split(',').map((s) => s.trim());
   const bad = methods.find((m) => !isPerturbation(m as PerturbationMethodName));
-  if (bad !== undefined) throw new InvalidArgumentError(`'${bad}' is not a perturbation method`);
+  if (bad !== undefined) {
+    console.error(`error: option '--methods <list>': '${bad}' is not a perturbation method`);
+    return 1;
+  }
   const { path, sidecar } = modelFile(o.model);
   useSwiftShaderWithoutGPU();
   const e = await Engine.create();
