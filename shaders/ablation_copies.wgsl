@@ -3,9 +3,9 @@
 // channel k set to zero, every other channel copied.
 //
 // The copying itself is not done here: before the first batch of a size, each out[b] is filled
-// with image i's activations by a buffer copy (Recorder.copyRange, src/attribution/perturbation.ts);
-// this kernel then zeroes channel k of every copy: one invocation per (b, r), r < z
-// (e = b·z + r), zeroing cell r.
+// with image i's activations by a buffer copy (Recorder.copyRange, in
+// src/attribution/perturbation.ts); this kernel then zeroes channel k of every copy: one
+// invocation per (b, r), r < z (e = b·z + r), zeroing cell r.
 // UPDATE: out already holds the previous batch, jobs j0 − count + b, each of the same image as
 // job j0 + b (so count < K and the two channels differ); only the two channels change: one
 // invocation per (b, r) with r < 2z (e = b·2z + r): r < z restores cell r of the previous job's

@@ -1,13 +1,14 @@
 /**
  * The perturbation family (Score-CAM, Ablation-CAM): channel weights from extra forward passes,
- * one per (image, channel) job j = i·K + k, batched B jobs per forward. Per batch: one kernel
- * makes the B perturbed tensors (scorecam_masks.wgsl: the masked inputs; Ablation-CAM: the
- * layer's activations copied into each slot by buffer copies, then one channel of each zeroed by
+ * one per (image, channel) job j = i·K + k, batched B jobs per forward. Per batch: the B
+ * perturbed tensors (scorecam_masks.wgsl: the masked inputs; Ablation-CAM: the layer's
+ * activations copied into each slot by buffer copies, then one channel of each zeroed by
  * ablation_copies.wgsl, or, from the second batch of a size on, its UPDATE variant, which edits
- * the previous batch's copies in place: two channels per copy, no copying), one forward (Score-CAM: the whole network;
- * Ablation-CAM: Model.forwardFrom the layer onward), one kernel writes every target's weight of
- * those jobs into its slot of the channel-weight tensor (perturbation_weights.wgsl). The maps
- * are then made from the weights by the channel family's cam_combine/upsample path.
+ * the previous batch's copies in place: two channels per copy, no copying), one forward
+ * (Score-CAM: the whole network; Ablation-CAM: Model.forwardFrom the layer onward), one kernel
+ * writes every target's weight of those jobs into its slot of the channel-weight tensor
+ * (perturbation_weights.wgsl). The maps are then made from the weights by the channel family's
+ * cam_combine/upsample path.
  *
  * Submissions: one per batch, pipelined two deep (batch b + 1 is recorded and submitted while
  * the GPU runs batch b); after each batch has run, the progress callback hears of it and the
