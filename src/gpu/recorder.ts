@@ -280,11 +280,7 @@ export class Recorder implements TensorOwner {
         `copy: '${src.label}' (${src.size} elements) does not fit '${out.label}' (${out.size}) at element ${offset}`,
       );
     }
-    this.#endPass();
-    this.#use(src.buffer);
-    this.#use(out.buffer);
-    this.#produced.add(out.buffer);
-    this.#enc().copyBufferToBuffer(src.buffer, 0, out.buffer, offset * 4, src.size * 4);
+    this.#copyElements(src, 0, src.size, out, offset);
     return out;
   }
 
@@ -305,7 +301,11 @@ export class Recorder implements TensorOwner {
     if (src.buffer === dst.buffer) {
       throw new InvalidInputError(`copyRange: '${src.label}' and '${dst.label}' share storage`);
     }
-    if (size === 0) return;
+    if (size > 0) this.#copyElements(src, from, size, dst, to);
+  }
+
+  /** Record the copy of src's elements [from, from + size) to dst's from `to` on (checked by the caller). */
+  #copyElements(src: Tensor, from: number, size: number, dst: Tensor, to: number): void {
     this.#endPass();
     this.#use(src.buffer);
     this.#use(dst.buffer);
@@ -323,10 +323,7 @@ export class Recorder implements TensorOwner {
         `slice of '${src.label}': elements [${offset}, ${offset + sizeOf(shape)}) out of range`,
       );
     }
-    this.#endPass();
-    this.#use(src.buffer);
-    this.#use(out.buffer);
-    this.#enc().copyBufferToBuffer(src.buffer, offset * 4, out.buffer, 0, out.size * 4);
+    this.#copyElements(src, offset, out.size, out, 0);
     return out;
   }
 
